@@ -1,0 +1,203 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// Severity says whether a diagnostic makes a configuration invalid.
+type Severity int
+
+const (
+	// Error makes the configuration invalid.
+	Error Severity = iota
+	// Warning is reported but leaves the configuration valid (unless --strict).
+	Warning
+)
+
+func (s Severity) String() string {
+	if s == Warning {
+		return "warning"
+	}
+	return "error"
+}
+
+// MarshalText makes a Severity print as its name in JSON.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Pos is a place in a source file. Line and Column are 1-based; Column counts
+// bytes, as compilers and editors expect in "file:line:col".
+type Pos struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Column int    `json:"column"`
+}
+
+func (p Pos) String() string {
+	switch {
+	case p.File == "":
+		return "<input>"
+	case p.Line == 0:
+		return p.File
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
+}
+
+// PosOf converts the start of an HCL range.
+func PosOf(r hcl.Range) Pos {
+	return Pos{File: r.Filename, Line: r.Start.Line, Column: r.Start.Column}
+}
+
+// Diagnostic is one problem found in a configuration, by any front end (HCL,
+// HCL JSON, YAML, legacy conntrackd.conf). Code is a stable, machine-readable
+// identifier documented in docs/diagnostics.md; Message is for people.
+type Diagnostic struct {
+	Pos      Pos      `json:"-"`
+	Severity Severity `json:"severity"`
+	Code     string   `json:"code"`
+	Message  string   `json:"message"`
+	// Detail is an optional second sentence: what was expected, a hint.
+	Detail string `json:"detail,omitempty"`
+}
+
+// MarshalJSON flattens Pos into the object, which is the documented schema:
+// {"file","line","column","severity","code","message","detail"}.
+func (d Diagnostic) MarshalJSON() ([]byte, error) {
+	type flat struct {
+		File     string   `json:"file"`
+		Line     int      `json:"line"`
+		Column   int      `json:"column"`
+		Severity Severity `json:"severity"`
+		Code     string   `json:"code"`
+		Message  string   `json:"message"`
+		Detail   string   `json:"detail,omitempty"`
+	}
+	return json.Marshal(flat{d.Pos.File, d.Pos.Line, d.Pos.Column, d.Severity, d.Code, d.Message, d.Detail})
+}
+
+// String is the compiler-style form: "file:line:col: error: message (detail)".
+func (d Diagnostic) String() string {
+	s := fmt.Sprintf("%s: %s: %s", d.Pos, d.Severity, d.Message)
+	if d.Detail != "" {
+		s += "; " + d.Detail
+	}
+	return s
+}
+
+// Diagnostics is a list of problems, in the order they were found.
+type Diagnostics []Diagnostic
+
+// HasErrors reports whether any diagnostic is an error.
+func (ds Diagnostics) HasErrors() bool {
+	for _, d := range ds {
+		if d.Severity == Error {
+			return true
+		}
+	}
+	return false
+}
+
+// Errors returns only the errors.
+func (ds Diagnostics) Errors() Diagnostics {
+	var out Diagnostics
+	for _, d := range ds {
+		if d.Severity == Error {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Sort orders diagnostics by file, line and column, keeping the order of
+// diagnostics at the same place.
+func (ds Diagnostics) Sort() {
+	sort.SliceStable(ds, func(i, j int) bool {
+		a, b := ds[i].Pos, ds[j].Pos
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
+}
+
+// Error implements error so a Diagnostics can be returned where an error is
+// expected; it lists the errors one per line.
+func (ds Diagnostics) Error() string {
+	var b strings.Builder
+	for i, d := range ds.Errors() {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(d.String())
+	}
+	return b.String()
+}
+
+// Errorf appends an error at r.
+func (ds *Diagnostics) Errorf(r hcl.Range, code, format string, args ...any) {
+	*ds = append(*ds, Diagnostic{Pos: PosOf(r), Severity: Error, Code: code, Message: fmt.Sprintf(format, args...)})
+}
+
+// Warnf appends a warning at r.
+func (ds *Diagnostics) Warnf(r hcl.Range, code, format string, args ...any) {
+	*ds = append(*ds, Diagnostic{Pos: PosOf(r), Severity: Warning, Code: code, Message: fmt.Sprintf(format, args...)})
+}
+
+// FromHCL converts HCL's own diagnostics (syntax errors, unknown arguments,
+// expression errors) into ours. HCL has no codes, so they are derived from
+// the summary, which HCL keeps stable.
+func FromHCL(hds hcl.Diagnostics) Diagnostics {
+	var out Diagnostics
+	for _, h := range hds {
+		d := Diagnostic{Severity: Error, Message: h.Summary, Detail: h.Detail}
+		if h.Severity == hcl.DiagWarning {
+			d.Severity = Warning
+		}
+		if h.Subject != nil {
+			d.Pos = PosOf(*h.Subject)
+		}
+		d.Code = hclCode(h.Summary)
+		d.Message = strings.TrimSuffix(lowerFirst(h.Summary), ".")
+		d.Detail = strings.TrimSuffix(h.Detail, ".")
+		out = append(out, d)
+	}
+	return out
+}
+
+func hclCode(summary string) string {
+	switch {
+	case strings.HasPrefix(summary, "Unsupported argument"):
+		return "unknown-attribute"
+	case strings.HasPrefix(summary, "Unsupported block type"):
+		return "unknown-block"
+	case strings.HasPrefix(summary, "Missing required argument"):
+		return "missing-attribute"
+	case strings.HasPrefix(summary, "Duplicate"):
+		return "duplicate"
+	case strings.HasPrefix(summary, "Incorrect attribute value type"), strings.HasPrefix(summary, "Unsuitable value type"):
+		return "type"
+	case strings.Contains(summary, "variable"), strings.HasPrefix(summary, "Unsupported attribute"):
+		return "variable"
+	case strings.Contains(summary, "function"), strings.HasPrefix(summary, "Error in function call"):
+		return "function"
+	}
+	return "syntax"
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	// Keep acronyms such as "HCL" or "JSON" intact.
+	if len(s) > 1 && s[1] >= 'A' && s[1] <= 'Z' {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}
