@@ -1,0 +1,1103 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+)
+
+// ValidateOptions adjust Validate to the host it runs for.
+type ValidateOptions struct {
+	// Strict turns the "interface-absent" warning (a link's interface does
+	// not exist on this host) into an error. It changes nothing else: other
+	// warnings stay warnings, and callers that want every warning to fail
+	// check the returned Diagnostics themselves.
+	Strict bool
+	// InterfaceExists reports whether a network interface exists on this
+	// host; nil means net.InterfaceByName.
+	InterfaceExists func(name string) bool
+}
+
+// Validate checks a decoded configuration and turns it into a Runtime with
+// every default applied. It reports all problems at once, each at the
+// attribute (or, for a missing attribute, the block header) it is about.
+// The Runtime is usable only when the Diagnostics have no errors.
+//
+// The diagnostic codes are listed in docs/diagnostics.md.
+func Validate(f *File, opts ValidateOptions) (Runtime, Diagnostics) {
+	v := &validator{opts: opts}
+	if v.opts.InterfaceExists == nil {
+		v.opts.InterfaceExists = func(name string) bool {
+			_, err := net.InterfaceByName(name)
+			return err == nil
+		}
+	}
+	if f == nil {
+		return Runtime{}, nil
+	}
+	var rt Runtime
+	rt.Daemon = v.daemon(f.Daemon)
+	rt.Log = v.log(f.Log)
+	rt.Control = v.control(f.Control)
+	rt.Netlink = v.netlink(f.Netlink, f.Daemon)
+	rt.Scheduler = v.scheduler(f.Scheduler)
+	rt.Filter = v.filter(f.Filter)
+	rt.Caches = v.caches(f.Caches)
+	v.mode(f, &rt)
+	v.diags.Sort()
+	return rt, v.diags
+}
+
+type validator struct {
+	opts  ValidateOptions
+	diags Diagnostics
+}
+
+func (v *validator) errorf(r hcl.Range, code, detail, format string, args ...any) {
+	v.diags.Errorf(r, code, format, args...)
+	v.diags[len(v.diags)-1].Detail = detail
+}
+
+func (v *validator) warnf(r hcl.Range, code, detail, format string, args ...any) {
+	v.diags.Warnf(r, code, format, args...)
+	v.diags[len(v.diags)-1].Detail = detail
+}
+
+// labelRange is where a block's i-th label was written, or its header.
+func labelRange(n Node, i int) hcl.Range {
+	if i < len(n.Labels) {
+		return n.Labels[i]
+	}
+	return n.DefRange
+}
+
+// written reports whether attribute name was written in the block. Front
+// ends that build a File by hand (migrate) may leave Attrs empty, so a set
+// value counts as written too.
+func written(n Node, name string, set bool) bool {
+	_, ok := n.Attrs[name]
+	return ok || set
+}
+
+// ---- scalars ------------------------------------------------------------
+
+// enum parses an enumeration word. A word in the wrong case is accepted with
+// a "case" warning; an unknown one is an "enum" error listing the allowed
+// words, with a suggestion. names may hold "" for unused indexes.
+func (v *validator) enum(r hcl.Range, what, word string, names []string) (int, bool) {
+	for i, n := range names {
+		if n != "" && word == n {
+			return i, true
+		}
+	}
+	for i, n := range names {
+		if n != "" && strings.EqualFold(word, n) {
+			v.warnf(r, "case", fmt.Sprintf("write %q", n), "%s %q should be written in lower case", what, word)
+			return i, true
+		}
+	}
+	allowed := nonEmpty(names)
+	v.errorf(r, "enum", "want "+orList(allowed)+didYouMean(word, allowed), "unknown %s %q", what, word)
+	return 0, false
+}
+
+func nonEmpty(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// orList quotes words and joins them: "a", "b" or "c".
+func orList(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = strconv.Quote(w)
+	}
+	if len(q) == 1 {
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+}
+
+// didYouMean returns "; did you mean X?" for the candidate closest to word,
+// if one is close enough to be a likely typo, else "".
+func didYouMean(word string, candidates []string) string {
+	best, bestD := "", math.MaxInt
+	lw := strings.ToLower(word)
+	for _, c := range candidates {
+		d := editDistance(lw, c)
+		if d < bestD {
+			best, bestD = c, d
+		}
+	}
+	limit := 2
+	if len(lw) <= 3 {
+		limit = 1
+	}
+	if best != "" && (bestD <= limit || (len(lw) >= 3 && strings.HasPrefix(best, lw))) {
+		return fmt.Sprintf("; did you mean %q?", best)
+	}
+	return ""
+}
+
+// editDistance is the Damerau–Levenshtein (optimal string alignment)
+// distance, so a swapped pair of letters counts as one typo.
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
+}
+
+// integer checks an optional whole number against [lo, hi].
+func (v *validator) integer(where string, n Node, attr string, p *int64, def, lo, hi int64) int64 {
+	if p == nil {
+		return def
+	}
+	if *p < lo || *p > hi {
+		v.errorf(n.AttrRange(attr), "range", fmt.Sprintf("want %d to %d", lo, hi), "%s: %s %d is out of range", where, attr, *p)
+		return def
+	}
+	return *p
+}
+
+// size parses an optional byte size and checks it against [lo, hi].
+func (v *validator) size(where string, n Node, attr string, p *string, lo, hi uint64) uint64 {
+	if p == nil {
+		return 0
+	}
+	sz, err := ParseSize(*p)
+	if err != nil {
+		v.errorf(n.AttrRange(attr), "size", "", "%s: %s: %v", where, attr, err)
+		return 0
+	}
+	if sz < lo || sz > hi {
+		v.errorf(n.AttrRange(attr), "range", fmt.Sprintf("want %s to %s (%d bytes)", FormatSize(lo), FormatSize(hi), hi),
+			"%s: %s %s is out of range", where, attr, *p)
+		return 0
+	}
+	return sz
+}
+
+// seconds parses an optional duration; min is the smallest accepted value
+// (0 or one second).
+func (v *validator) seconds(where string, n Node, attr string, p *string, def, lo time.Duration) time.Duration {
+	if p == nil {
+		return def
+	}
+	d, err := ParseSeconds(*p)
+	if err != nil {
+		v.errorf(n.AttrRange(attr), "duration", "", "%s: %s: %v", where, attr, err)
+		return def
+	}
+	if d < lo {
+		v.errorf(n.AttrRange(attr), "range", fmt.Sprintf("want at least %s; omit %s for the default", FormatSeconds(lo), attr),
+			"%s: %s %s is too short", where, attr, *p)
+		return def
+	}
+	return d
+}
+
+// str returns an optional string that must not be empty when written.
+func (v *validator) str(where string, n Node, attr string, p *string, def string) string {
+	if p == nil {
+		return def
+	}
+	if strings.TrimSpace(*p) == "" {
+		v.errorf(n.AttrRange(attr), "value", "omit "+attr+" instead", "%s: %s is empty", where, attr)
+		return def
+	}
+	return *p
+}
+
+func boolOr(p *bool, def bool) bool {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+// addr parses an IP address; zones are refused because the link's interface
+// already gives the scope.
+func (v *validator) addr(where string, n Node, attr, s string) (netip.Addr, bool) {
+	a, err := netip.ParseAddr(strings.TrimSpace(s))
+	if err != nil {
+		v.errorf(n.AttrRange(attr), "address", "want an IPv4 or IPv6 address such as 192.0.2.1 or 2001:db8::1",
+			"%s: %s %q is not an IP address", where, attr, s)
+		return netip.Addr{}, false
+	}
+	if a.Zone() != "" {
+		v.errorf(n.AttrRange(attr), "address", "the link's interface gives the scope; write the address without %"+a.Zone(),
+			"%s: %s %q must not carry a zone", where, attr, s)
+		return netip.Addr{}, false
+	}
+	return a, true
+}
+
+// ---- daemon-wide blocks -------------------------------------------------
+
+func (v *validator) daemon(d *Daemon) DaemonSettings {
+	out := DaemonSettings{
+		LockFile:            Defaults.LockFile,
+		Systemd:             Defaults.Systemd,
+		EventIterationLimit: Defaults.EventIterationLimit,
+	}
+	if d == nil {
+		return out
+	}
+	out.LockFile = v.str("daemon", d.Node, "lock_file", d.LockFile, Defaults.LockFile)
+	out.Systemd = boolOr(d.Systemd, Defaults.Systemd)
+	out.PollInterval = v.seconds("daemon", d.Node, "poll_interval", d.PollInterval, 0, time.Second)
+	out.EventIterationLimit = int(v.integer("daemon", d.Node, "event_iteration_limit", d.EventIterationLimit,
+		int64(Defaults.EventIterationLimit), 1, math.MaxInt32))
+	return out
+}
+
+func (v *validator) facility(where string, n Node, attr string, p *string) Facility {
+	if p == nil {
+		return FacilityNone
+	}
+	i, ok := v.enum(n.AttrRange(attr), where+": syslog facility", *p, facilityNames[1:])
+	if !ok {
+		return FacilityNone
+	}
+	return Facility(i + 1)
+}
+
+func (v *validator) log(l *Log) LogSettings {
+	if l == nil {
+		return LogSettings{}
+	}
+	return LogSettings{
+		File:   v.str("log", l.Node, "file", l.File, ""),
+		Syslog: v.facility("log", l.Node, "syslog", l.Syslog),
+	}
+}
+
+func (v *validator) control(c *Control) ControlSettings {
+	if c == nil {
+		return ControlSettings{}
+	}
+	p := v.str("control", c.Node, "path", c.Path, "")
+	if len(p) > Defaults.MaxControlPath {
+		v.errorf(c.AttrRange("path"), "range", fmt.Sprintf("a UNIX socket path holds at most %d bytes", Defaults.MaxControlPath),
+			"control: path is %d bytes long", len(p))
+		p = ""
+	}
+	return ControlSettings{Path: p}
+}
+
+func (v *validator) netlink(nl *Netlink, d *Daemon) NetlinkSettings {
+	out := NetlinkSettings{OverrunResync: Defaults.NetlinkOverrunResync}
+	if nl == nil {
+		return out
+	}
+	const where = "netlink"
+	out.BufferSize = v.size(where, nl.Node, "buffer_size", nl.BufferSize, 1, Defaults.MaxSocketBuffer)
+	out.BufferSizeMaxGrowth = v.size(where, nl.Node, "buffer_size_max_growth", nl.BufferSizeMaxGrowth, 1, Defaults.MaxSocketBuffer)
+	if out.BufferSize > 0 && out.BufferSizeMaxGrowth > 0 && out.BufferSizeMaxGrowth < out.BufferSize {
+		v.warnf(nl.AttrRange("buffer_size_max_growth"), "no-effect", "conntrackd ignores buffer_size in this case and keeps the system default",
+			"netlink: buffer_size_max_growth %s is below buffer_size %s, so the buffer never grows",
+			FormatSize(out.BufferSizeMaxGrowth), FormatSize(out.BufferSize))
+	}
+	if nl.OverrunResync != nil {
+		if strings.EqualFold(strings.TrimSpace(*nl.OverrunResync), "off") {
+			out.OverrunResync = 0
+		} else {
+			out.OverrunResync = v.seconds(where, nl.Node, "overrun_resync", nl.OverrunResync, Defaults.NetlinkOverrunResync, 0)
+			if out.OverrunResync == 0 {
+				v.errorf(nl.AttrRange("overrun_resync"), "range", `write "off" to disable the resync`,
+					"netlink: overrun_resync %s is zero", *nl.OverrunResync)
+				out.OverrunResync = Defaults.NetlinkOverrunResync
+			}
+		}
+	}
+	out.EventsReliable = boolOr(nl.EventsReliable, false)
+	if out.EventsReliable && out.OverrunResync > 0 && nl.OverrunResync != nil {
+		v.warnf(nl.AttrRange("overrun_resync"), "no-effect", `a reliable event socket never reports overruns; write overrun_resync = "off"`,
+			"netlink: overrun_resync has no effect with events_reliable = true")
+	}
+	if d != nil && d.PollInterval != nil {
+		v.warnf(nl.DefRange, "no-effect", "polling mode (daemon poll_interval) opens no event socket",
+			"netlink settings have no effect in polling mode")
+	}
+	return out
+}
+
+func (v *validator) scheduler(s *Scheduler) SchedulerSettings {
+	out := SchedulerSettings{Policy: Defaults.SchedulerPolicy, Priority: Defaults.SchedulerPriority}
+	if s == nil {
+		return out
+	}
+	if s.Policy != nil {
+		if i, ok := v.enum(s.AttrRange("policy"), "scheduler policy", *s.Policy, schedPolicyNames); ok {
+			out.Policy = SchedPolicy(i)
+		}
+	}
+	out.Priority = int(v.integer("scheduler", s.Node, "priority", s.Priority, int64(Defaults.SchedulerPriority), 0, 99))
+	if s.Priority != nil && *s.Priority == 0 {
+		v.warnf(s.AttrRange("priority"), "range", "real-time priorities are 1 to 99",
+			"scheduler: priority 0 is refused by the kernel for %s; the daemon keeps the normal scheduler", out.Policy)
+	}
+	return out
+}
+
+// ---- filter -------------------------------------------------------------
+
+// protocolNumbers are the IANA protocol keywords (lower case, as in
+// /etc/protocols), plus "icmpv6", which people write for ipv6-icmp.
+var protocolNumbers = map[string]uint8{
+	"hopopt": 0, "icmp": 1, "igmp": 2, "ggp": 3, "ipencap": 4, "st": 5, "tcp": 6, "egp": 8, "igp": 9,
+	"pup": 12, "udp": 17, "hmp": 20, "xns-idp": 22, "rdp": 27, "iso-tp4": 29, "dccp": 33, "xtp": 36,
+	"ddp": 37, "idpr-cmtp": 38, "ipv6": 41, "ipv6-route": 43, "ipv6-frag": 44, "idrp": 45, "rsvp": 46,
+	"gre": 47, "esp": 50, "ah": 51, "skip": 57, "ipv6-icmp": 58, "icmpv6": 58, "ipv6-nonxt": 59,
+	"ipv6-opts": 60, "rspf": 73, "vmtp": 81, "eigrp": 88, "ospf": 89, "ax.25": 93, "ipip": 94,
+	"etherip": 97, "encap": 98, "pim": 103, "ipcomp": 108, "vrrp": 112, "l2tp": 115, "isis": 124,
+	"sctp": 132, "fc": 133, "mobility-header": 135, "udplite": 136, "mpls-in-ip": 137, "manet": 138,
+	"hip": 139, "shim6": 140, "wesp": 141, "rohc": 142, "ethernet": 143,
+}
+
+const (
+	protoTCP = 6
+	protoUDP = 17
+)
+
+func protocolNames() []string {
+	names := make([]string, 0, len(protocolNumbers))
+	for n := range protocolNumbers {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func (v *validator) filter(f *Filter) FilterSettings {
+	out := FilterSettings{RunIn: Defaults.FilterRunIn}
+	if f == nil {
+		return out
+	}
+	if f.RunIn != nil {
+		if i, ok := v.enum(f.AttrRange("run_in"), "filter run_in", *f.RunIn, runInNames); ok {
+			out.RunIn = RunIn(i)
+		}
+	}
+	seen := map[StageKind]Stage{}
+	protoStage := -1
+	var protoNode, stateNode Node
+	var stateSeen bool
+	for _, st := range f.Stages {
+		i, ok := v.enum(labelRange(st.Node, 0), "filter stage kind", st.Kind, stageKindNames)
+		if !ok {
+			continue
+		}
+		kind := StageKind(i)
+		if first, dup := seen[kind]; dup {
+			v.errorf(labelRange(st.Node, 0), "duplicate", fmt.Sprintf("the first is at %s; merge the two lists", PosOf(first.DefRange)),
+				"duplicate filter stage %q", kind)
+			continue
+		}
+		seen[kind] = st
+		fs, ok := v.stage(st, kind, out.RunIn)
+		if !ok {
+			continue
+		}
+		out.Stages = append(out.Stages, fs)
+		switch kind {
+		case StageProtocol:
+			protoStage, protoNode = len(out.Stages)-1, st.Node
+		case StageTCPState:
+			stateNode, stateSeen = st.Node, true
+		}
+	}
+	if stateSeen && protoStage >= 0 {
+		ps := out.Stages[protoStage]
+		if slices.Contains(ps.Protocols, protoTCP) == (ps.Policy == PolicyIgnore) {
+			v.warnf(labelRange(stateNode, 0), "filter-dead", fmt.Sprintf("the protocol stage at %s drops every tcp flow", PosOf(protoNode.DefRange)),
+				"filter stage \"tcp_state\" never sees a tcp flow")
+		}
+	}
+	return out
+}
+
+func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, bool) {
+	where := fmt.Sprintf("filter stage %q", kind)
+	hasAccept := written(st.Node, "accept", st.Accept != nil)
+	hasIgnore := written(st.Node, "ignore", st.Ignore != nil)
+	out := FilterStage{Kind: kind}
+	var list []string
+	attr := "accept"
+	switch {
+	case hasAccept && hasIgnore:
+		v.errorf(st.AttrRange("ignore"), "conflict", "a stage either keeps (accept) or drops (ignore) the flows in its list; use two stages of different kinds, or one list",
+			"%s has both accept and ignore", where)
+		return out, false
+	case hasAccept:
+		list = st.Accept
+	case hasIgnore:
+		out.Policy, list, attr = PolicyIgnore, st.Ignore, "ignore"
+	default:
+		v.errorf(st.DefRange, "missing-attribute", "write accept = [...] to keep only the listed flows, or ignore = [...] to drop them",
+			"%s needs accept or ignore", where)
+		return out, false
+	}
+	r := st.AttrRange(attr)
+	ok := true
+	var entries []string // canonical form, for duplicate detection
+	add := func(canon string) bool {
+		if slices.Contains(entries, canon) {
+			v.warnf(r, "duplicate", "", "%s: %s lists %s twice", where, attr, canon)
+			return false
+		}
+		entries = append(entries, canon)
+		return true
+	}
+	switch kind {
+	case StageProtocol:
+		for _, e := range list {
+			p, good := v.protocol(r, where, e)
+			if !good {
+				ok = false
+				continue
+			}
+			if add(strconv.Itoa(int(p))) {
+				out.Protocols = append(out.Protocols, p)
+			}
+		}
+		if out.Policy == PolicyIgnore && len(out.Protocols) == 256 {
+			v.errorf(r, "filter-empty", "", "%s ignores every protocol, so it drops every flow", where)
+			ok = false
+		}
+	case StageAddress:
+		for _, e := range list {
+			p, good := v.prefix(r, where, e)
+			if !good {
+				ok = false
+				continue
+			}
+			if add(p.String()) {
+				out.Prefixes = append(out.Prefixes, p)
+			}
+		}
+		if ok && out.Policy == PolicyAccept && len(out.Prefixes) > 0 {
+			var v4, v6 bool
+			for _, p := range out.Prefixes {
+				v4, v6 = v4 || p.Addr().Is4(), v6 || p.Addr().Is6()
+			}
+			if v4 != v6 {
+				has, lacks := "IPv4", "IPv6"
+				if v6 {
+					has, lacks = lacks, has
+				}
+				v.warnf(r, "filter-family", fmt.Sprintf("add %s entries (\"::/0\" or \"0.0.0.0/0\" keeps the whole family) if %s flows should be replicated", lacks, lacks),
+					"%s accepts only %s addresses, so it drops every %s flow", where, has, lacks)
+			}
+		}
+		if runIn == RunInKernel {
+			var n4, n6 int
+			for _, p := range out.Prefixes {
+				if p.Addr().Is4() {
+					n4++
+				} else {
+					n6++
+				}
+			}
+			if n4 > Defaults.KernelFilterMaxIPv4 || n6 > Defaults.KernelFilterMaxIPv6 {
+				v.errorf(r, "limit", fmt.Sprintf("the kernel filter holds at most %d IPv4 and %d IPv6 entries; use shorter prefixes or run_in = \"user\"",
+					Defaults.KernelFilterMaxIPv4, Defaults.KernelFilterMaxIPv6),
+					"%s has %d IPv4 and %d IPv6 entries, too many for run_in = \"kernel\"", where, n4, n6)
+				ok = false
+			}
+		}
+	case StageTCPState:
+		for _, e := range list {
+			s, good := v.tcpState(r, where, e)
+			if !good {
+				ok = false
+				continue
+			}
+			if add(s.String()) {
+				out.TCPStates = append(out.TCPStates, s)
+			}
+		}
+	}
+	if len(list) == 0 {
+		if out.Policy == PolicyAccept {
+			v.errorf(r, "filter-empty", "an empty accept list keeps nothing; remove the stage to keep every flow",
+				"%s accepts nothing, so it drops every flow", where)
+			return out, false
+		}
+		v.warnf(r, "filter-empty", "remove the stage", "%s ignores nothing, so it has no effect", where)
+	}
+	return out, ok
+}
+
+func (v *validator) protocol(r hcl.Range, where, e string) (uint8, bool) {
+	if n, err := strconv.ParseUint(e, 10, 64); err == nil {
+		if n > 255 {
+			v.errorf(r, "protocol", "protocol numbers are 0 to 255", "%s: protocol number %s is out of range", where, e)
+			return 0, false
+		}
+		return uint8(n), true
+	}
+	if p, ok := protocolNumbers[e]; ok {
+		return p, true
+	}
+	if p, ok := protocolNumbers[strings.ToLower(e)]; ok {
+		v.warnf(r, "case", fmt.Sprintf("write %q", strings.ToLower(e)), "%s: protocol %q should be written in lower case", where, e)
+		return p, true
+	}
+	v.errorf(r, "protocol", "want an IANA protocol name such as \"tcp\", \"udp\", \"sctp\", \"gre\", or a number 0 to 255"+didYouMean(e, protocolNames()),
+		"%s: unknown protocol %q", where, e)
+	return 0, false
+}
+
+func (v *validator) prefix(r hcl.Range, where, e string) (netip.Prefix, bool) {
+	e = strings.TrimSpace(e)
+	if !strings.Contains(e, "/") {
+		a, err := netip.ParseAddr(e)
+		if err != nil || a.Zone() != "" {
+			v.errorf(r, "address", "want an address (192.0.2.1, 2001:db8::1) or a network (192.0.2.0/24, 2001:db8::/32)",
+				"%s: %q is not an IP address", where, e)
+			return netip.Prefix{}, false
+		}
+		return netip.PrefixFrom(a, a.BitLen()), true
+	}
+	p, err := netip.ParsePrefix(e)
+	if err != nil {
+		detail := "want an address (192.0.2.1, 2001:db8::1) or a network (192.0.2.0/24, 2001:db8::/32)"
+		if a, _, ok := strings.Cut(e, "/"); ok {
+			if ad, err := netip.ParseAddr(a); err == nil {
+				detail = fmt.Sprintf("an %s prefix length is 0 to %d", map[bool]string{true: "IPv4", false: "IPv6"}[ad.Is4()], ad.BitLen())
+			}
+		}
+		v.errorf(r, "address", detail, "%s: %q is not an IP network", where, e)
+		return netip.Prefix{}, false
+	}
+	if m := p.Masked(); m != p {
+		v.warnf(r, "host-bits", fmt.Sprintf("did you mean %s? the network %s is used", m, m),
+			"%s: %s has host bits set", where, e)
+		p = m
+	}
+	return p, true
+}
+
+func (v *validator) tcpState(r hcl.Range, where, e string) (TCPState, bool) {
+	// conntrackd also accepts CLOSED for CLOSE.
+	if strings.EqualFold(e, "closed") {
+		e = strings.Replace(strings.ToLower(e), "closed", "close", 1)
+	}
+	i, ok := v.enum(r, where+": tcp state", e, tcpStateNames)
+	return TCPState(i), ok
+}
+
+// ---- caches -------------------------------------------------------------
+
+var cacheTierNames = []string{"internal", "external"}
+
+func (v *validator) caches(cs []Cache) CacheSettings {
+	def := CacheTier{Enabled: true, Size: Defaults.HashSize, Limit: Defaults.HashLimit}
+	out := CacheSettings{Internal: def, External: def}
+	seen := map[int]Cache{}
+	for _, c := range cs {
+		i, ok := v.enum(labelRange(c.Node, 0), "cache tier", c.Tier, cacheTierNames)
+		if !ok {
+			continue
+		}
+		if first, dup := seen[i]; dup {
+			v.errorf(labelRange(c.Node, 0), "duplicate", fmt.Sprintf("the first is at %s", PosOf(first.DefRange)),
+				"duplicate cache %q", cacheTierNames[i])
+			continue
+		}
+		seen[i] = c
+		where := fmt.Sprintf("cache %q", cacheTierNames[i])
+		t := CacheTier{
+			Enabled: boolOr(c.Enabled, true),
+			Size:    int(v.integer(where, c.Node, "size", c.Size, int64(Defaults.HashSize), 1, math.MaxInt32)),
+			Limit:   int(v.integer(where, c.Node, "limit", c.Limit, int64(Defaults.HashLimit), 1, math.MaxInt32)),
+		}
+		if i == 0 {
+			out.Internal = t
+		} else {
+			out.External = t
+		}
+	}
+	return out
+}
+
+// ---- mode, sync, links, stats, helpers ------------------------------------
+
+func (v *validator) mode(f *File, rt *Runtime) {
+	switch {
+	case f.Sync != nil && f.Stats != nil:
+		first, second := f.Sync.DefRange, f.Stats.DefRange
+		if second.Start.Byte < first.Start.Byte && second.Filename == first.Filename {
+			first, second = second, first
+		}
+		v.errorf(second, "conflict", fmt.Sprintf("the daemon either replicates state (sync, at %s) or logs flows (stats, at %s); run two daemons for both",
+			PosOf(f.Sync.DefRange), PosOf(f.Stats.DefRange)), "sync and stats cannot be used together")
+		rt.Mode = ModeSync
+	case f.Sync != nil:
+		rt.Mode = ModeSync
+	case f.Stats != nil:
+		rt.Mode = ModeStats
+	}
+	if f.Sync != nil {
+		rt.Sync = v.sync(f.Sync, f.Caches, rt.Caches)
+		v.cacheModes(f.Caches, rt)
+	}
+	rt.Links = v.links(f.Links)
+	switch {
+	case f.Sync == nil && len(f.Links) > 0:
+		v.errorf(f.Links[0].DefRange, "missing-block", `add sync "ftfw" {} (or "notrack", "alarm") to replicate state over the links`,
+			"link %q has no sync block to serve", f.Links[0].Name)
+	case f.Sync != nil && len(f.Links) == 0:
+		v.errorf(f.Sync.DefRange, "missing-block", `add a link block, e.g. link "main" { transport = "udp" interface = "eth1" peer = "192.0.2.2" port = 3780 }`,
+			"sync %q needs at least one link", f.Sync.Mode)
+	}
+	if f.Stats != nil {
+		rt.Stats = v.stats(f.Stats)
+	}
+	if f.Helpers != nil {
+		rt.Helpers = v.helpers(f.Helpers)
+	}
+}
+
+// syncModeOptions says which modes take each mode-specific sync option;
+// options not listed are taken by every mode.
+var syncModeOptions = map[string][]SyncMode{
+	"resend_queue_size": {SyncFTFW},
+	"ack_window_size":   {SyncFTFW},
+	"startup_resync":    {SyncFTFW, SyncNotrack},
+	"refresh_time":      {SyncAlarm},
+	"cache_timeout":     {SyncAlarm},
+}
+
+func (v *validator) sync(s *Sync, caches []Cache, cs CacheSettings) SyncSettings {
+	var out SyncSettings
+	i, ok := v.enum(labelRange(s.Node, 0), "sync mode", s.Mode, syncModeNames)
+	if !ok {
+		if alt := map[string]string{"nack": "ftfw", "persistent": "alarm"}[strings.ToLower(s.Mode)]; alt != "" {
+			v.diags[len(v.diags)-1].Detail = fmt.Sprintf("%q is the old name of %q; write sync %q", s.Mode, alt, alt)
+		}
+		return out
+	}
+	out.Mode = SyncMode(i)
+	where := fmt.Sprintf("sync %q", out.Mode)
+	set := map[string]bool{
+		"resend_queue_size": s.ResendQueueSize != nil,
+		"ack_window_size":   s.ACKWindowSize != nil,
+		"startup_resync":    s.StartupResync != nil,
+		"refresh_time":      s.RefreshTime != nil,
+		"cache_timeout":     s.CacheTimeout != nil,
+	}
+	takes := func(attr string) bool {
+		modes := syncModeOptions[attr]
+		if slices.Contains(modes, out.Mode) {
+			return true
+		}
+		if set[attr] {
+			names := make([]string, len(modes))
+			for i, m := range modes {
+				names[i] = m.String()
+			}
+			v.errorf(s.AttrRange(attr), "mode-option", fmt.Sprintf("%s is an option of sync %s", attr, orList(names)),
+				"%s does not take %s", where, attr)
+		}
+		return false
+	}
+	if takes("resend_queue_size") {
+		out.ResendQueueSize = int(v.integer(where, s.Node, "resend_queue_size", s.ResendQueueSize, int64(Defaults.ResendQueueSize), 1, math.MaxInt32))
+	}
+	if takes("ack_window_size") {
+		out.ACKWindowSize = int(v.integer(where, s.Node, "ack_window_size", s.ACKWindowSize, int64(Defaults.ACKWindowSize), 1, math.MaxInt32))
+		if out.ACKWindowSize > out.ResendQueueSize {
+			v.warnf(s.AttrRange("ack_window_size"), "range", fmt.Sprintf("the resend queue holds %d messages; unacknowledged messages beyond it are lost and need a resync", out.ResendQueueSize),
+				"%s: ack_window_size %d exceeds resend_queue_size %d", where, out.ACKWindowSize, out.ResendQueueSize)
+		}
+	}
+	if takes("startup_resync") {
+		out.StartupResync = boolOr(s.StartupResync, false)
+	}
+	if takes("refresh_time") {
+		out.RefreshTime = v.seconds(where, s.Node, "refresh_time", s.RefreshTime, Defaults.RefreshTime, time.Second)
+	}
+	if takes("cache_timeout") {
+		out.CacheTimeout = v.seconds(where, s.Node, "cache_timeout", s.CacheTimeout, Defaults.CacheTimeout, time.Second)
+	}
+	out.CommitTimeout = v.seconds(where, s.Node, "commit_timeout", s.CommitTimeout, Defaults.CommitTimeout, 0)
+	out.PurgeTimeout = v.seconds(where, s.Node, "purge_timeout", s.PurgeTimeout, Defaults.PurgeTimeout, time.Second)
+	if out.CommitTimeout > 0 && !cs.External.Enabled {
+		detail := "received states go straight into the kernel table, so nothing is committed; conntrackd ignores it too"
+		for _, c := range caches {
+			if c.Tier == "external" {
+				detail += fmt.Sprintf(" (cache \"external\" is disabled at %s)", PosOf(c.AttrRange("enabled")))
+			}
+		}
+		v.warnf(s.AttrRange("commit_timeout"), "no-effect", detail, "%s: commit_timeout has no effect with the external cache disabled", where)
+		out.CommitTimeout = 0
+	}
+	out.TCPWindowTracking = boolOr(s.TCPWindowTracking, false)
+	out.ExpectationSync = boolOr(s.ExpectationSync, false)
+	if len(s.ExpectationHelpers) > 0 {
+		if s.ExpectationSync != nil && !*s.ExpectationSync {
+			v.errorf(s.AttrRange("expectation_helpers"), "conflict", "remove expectation_helpers, or set expectation_sync = true",
+				"%s: expectation_helpers is set but expectation_sync is false", where)
+		} else {
+			out.ExpectationSync = true
+		}
+		r := s.AttrRange("expectation_helpers")
+		for _, h := range s.ExpectationHelpers {
+			switch {
+			case strings.TrimSpace(h) == "":
+				v.errorf(r, "value", "list helper names such as \"ftp\"", "%s: expectation_helpers has an empty name", where)
+			case slices.Contains(out.ExpectationHelpers, h):
+				v.warnf(r, "duplicate", "", "%s: expectation_helpers lists %q twice", where, h)
+			default:
+				out.ExpectationHelpers = append(out.ExpectationHelpers, h)
+			}
+		}
+	}
+	return out
+}
+
+// cacheModes checks the cache tiers that only some sync modes can disable.
+func (v *validator) cacheModes(caches []Cache, rt *Runtime) {
+	for _, c := range caches {
+		if c.Enabled == nil || *c.Enabled {
+			continue
+		}
+		switch {
+		case c.Tier == "internal" && rt.Sync.Mode != SyncNotrack:
+			v.errorf(c.AttrRange("enabled"), "conflict", "only sync \"notrack\" can run without an internal cache; ftfw and alarm resend from it",
+				"cache \"internal\" cannot be disabled with sync %q", rt.Sync.Mode)
+		case c.Tier == "external" && rt.Sync.Mode == SyncAlarm:
+			v.errorf(c.AttrRange("enabled"), "conflict", "alarm expires peer states from the external cache (cache_timeout); use ftfw or notrack",
+				"cache \"external\" cannot be disabled with sync \"alarm\"")
+		}
+	}
+}
+
+// linkTransportOptions says which transports take each transport-specific
+// link attribute; attributes not listed are taken by every transport.
+var linkTransportOptions = []struct {
+	attr       string
+	transports []Transport
+}{
+	{"group", []Transport{TransportMulticast}},
+	{"interface_address", []Transport{TransportMulticast}},
+	{"local", []Transport{TransportUDP, TransportTCP}},
+	{"peer", []Transport{TransportUDP, TransportTCP}},
+	{"error_queue_length", []Transport{TransportTCP}},
+}
+
+func (v *validator) links(ls []Link) []LinkSettings {
+	var out []LinkSettings
+	names := map[string]Link{}
+	var firstTransport *Link
+	var firstDefault *Link
+	for i := range ls {
+		l := &ls[i]
+		if i == Defaults.MaxLinks {
+			v.errorf(l.DefRange, "limit", fmt.Sprintf("conntrackd supports at most %d links; remove link %q and the ones after it", Defaults.MaxLinks, l.Name),
+				"too many links")
+		}
+		if strings.TrimSpace(l.Name) == "" {
+			v.errorf(labelRange(l.Node, 0), "value", "name the link, e.g. link \"main\"", "link name is empty")
+		} else if first, dup := names[l.Name]; dup {
+			v.errorf(labelRange(l.Node, 0), "duplicate", fmt.Sprintf("the first is at %s", PosOf(first.DefRange)), "duplicate link %q", l.Name)
+		} else {
+			names[l.Name] = *l
+		}
+		ti, ok := v.enum(l.AttrRange("transport"), fmt.Sprintf("link %q: transport", l.Name), l.Transport, transportNames)
+		if !ok {
+			continue
+		}
+		t := Transport(ti)
+		if firstTransport == nil {
+			firstTransport = l
+		} else if ft := firstTransport.Transport; !strings.EqualFold(ft, l.Transport) {
+			v.errorf(l.AttrRange("transport"), "conflict", fmt.Sprintf("link %q at %s uses %q; conntrackd cannot mix transports", firstTransport.Name, PosOf(firstTransport.AttrRange("transport")), strings.ToLower(ft)),
+				"links must use one transport: link %q uses %q", l.Name, t)
+		}
+		if boolOr(l.Default, false) {
+			if firstDefault == nil {
+				firstDefault = l
+			} else {
+				v.errorf(l.AttrRange("default"), "conflict", fmt.Sprintf("link %q at %s is already the default; only one link is active at start-up", firstDefault.Name, PosOf(firstDefault.AttrRange("default"))),
+					"link %q: more than one link has default = true", l.Name)
+			}
+		}
+		if s, good := v.link(l, t); good {
+			out = append(out, s)
+		}
+	}
+	active := -1
+	for i, l := range out {
+		if l.Default {
+			active = i
+			break
+		}
+	}
+	for i := range out {
+		out[i].Default = i == active || (active < 0 && i == 0)
+	}
+	return out
+}
+
+func (v *validator) link(l *Link, t Transport) (LinkSettings, bool) {
+	where := fmt.Sprintf("link %q", l.Name)
+	out := LinkSettings{
+		Name:      l.Name,
+		Transport: t,
+		Default:   boolOr(l.Default, false),
+		Checksum:  boolOr(l.Checksum, Defaults.Checksum),
+	}
+	start := len(v.diags)
+	set := map[string]bool{
+		"group":              l.Group != nil,
+		"interface_address":  l.InterfaceAddress != nil,
+		"local":              l.Local != nil,
+		"peer":               l.Peer != nil,
+		"error_queue_length": l.ErrorQueueLength != nil,
+	}
+	for _, o := range linkTransportOptions {
+		if set[o.attr] && !slices.Contains(o.transports, t) {
+			names := make([]string, len(o.transports))
+			for i, tt := range o.transports {
+				names[i] = tt.String()
+			}
+			v.errorf(l.AttrRange(o.attr), "transport-option", fmt.Sprintf("%s is an option of transport %s", o.attr, orList(names)),
+				"%s: transport %q does not take %s", where, t, o.attr)
+			set[o.attr] = false
+		}
+	}
+
+	// Interface: the legacy daemon refuses to start without it.
+	if l.Interface == nil || strings.TrimSpace(*l.Interface) == "" {
+		v.errorf(l.AttrRange("interface"), "missing-attribute", "the link's interface gives its MTU and is watched for fail-over",
+			"%s: interface is required", where)
+	} else {
+		out.Interface = *l.Interface
+		if !v.opts.InterfaceExists(out.Interface) {
+			d := Diagnostic{Pos: PosOf(l.AttrRange("interface")), Severity: Warning, Code: "interface-absent",
+				Message: fmt.Sprintf("%s: interface %q does not exist on this host", where, out.Interface),
+				Detail:  "the daemon cannot open the link until it exists; --strict makes this an error"}
+			if v.opts.Strict {
+				d.Severity = Error
+			}
+			v.diags = append(v.diags, d)
+		}
+	}
+
+	// Addresses, and the family they give the link.
+	type fam struct {
+		attr string
+		a    netip.Addr
+	}
+	var fams []fam
+	parse := func(attr string, p *string) netip.Addr {
+		if p == nil || !set[attr] {
+			return netip.Addr{}
+		}
+		a, ok := v.addr(where, l.Node, attr, *p)
+		if ok {
+			fams = append(fams, fam{attr, a})
+		}
+		return a
+	}
+	out.Group = parse("group", l.Group)
+	out.InterfaceAddress = parse("interface_address", l.InterfaceAddress)
+	out.Local = parse("local", l.Local)
+	out.Peer = parse("peer", l.Peer)
+	for _, f := range fams[min(1, len(fams)):] {
+		if f.a.Is4() != fams[0].a.Is4() {
+			v.errorf(l.AttrRange(f.attr), "address-family", "write every address of a link in one family",
+				"%s: %s %s is %s but %s %s is %s", where, f.attr, f.a, familyName(f.a), fams[0].attr, fams[0].a, familyName(fams[0].a))
+		}
+	}
+	switch t {
+	case TransportMulticast:
+		if l.Group == nil {
+			v.errorf(l.DefRange, "missing-attribute", "e.g. group = \"225.0.0.50\" (IPv4) or \"ff02::1:50\" (IPv6)",
+				"%s: group is required for transport \"multicast\"", where)
+		} else if out.Group.IsValid() && !out.Group.IsMulticast() {
+			v.errorf(l.AttrRange("group"), "address", "IPv4 multicast is 224.0.0.0/4, IPv6 multicast ff00::/8",
+				"%s: group %s is not a multicast address", where, out.Group)
+		}
+		if out.InterfaceAddress.IsValid() && out.InterfaceAddress.IsMulticast() {
+			v.errorf(l.AttrRange("interface_address"), "address", "write the address of the local interface that joins the group",
+				"%s: interface_address %s is a multicast address", where, out.InterfaceAddress)
+		}
+	case TransportUDP:
+		if l.Peer == nil {
+			v.errorf(l.DefRange, "missing-attribute", "the address of the other firewall, e.g. peer = \"192.0.2.2\"",
+				"%s: peer is required for transport \"udp\"", where)
+		}
+	case TransportTCP:
+		if l.Peer == nil && l.Local == nil {
+			v.errorf(l.DefRange, "missing-attribute", "local is the address to listen on, peer the address to connect to",
+				"%s: transport \"tcp\" needs peer or local", where)
+		}
+	}
+	for _, a := range []struct {
+		attr string
+		a    netip.Addr
+	}{{"local", out.Local}, {"peer", out.Peer}} {
+		if a.a.IsValid() && a.a.IsMulticast() {
+			v.errorf(l.AttrRange(a.attr), "address", "use transport \"multicast\" with group for a multicast address",
+				"%s: %s %s is a multicast address", where, a.attr, a.a)
+		}
+	}
+	if out.Peer.IsValid() && out.Peer.IsUnspecified() {
+		v.errorf(l.AttrRange("peer"), "address", "write the address of the other firewall", "%s: peer %s is not a host address", where, out.Peer)
+	}
+
+	// Port.
+	switch {
+	case l.Port == nil:
+		v.errorf(l.AttrRange("port"), "missing-attribute", "both firewalls use the same port, e.g. port = 3780",
+			"%s: port is required", where)
+	case *l.Port == 0:
+		v.errorf(l.AttrRange("port"), "range", "want 1 to 65535; both firewalls use the same port", "%s: port is required: 0 is not a port", where)
+	case *l.Port < 0 || *l.Port > 65535:
+		v.errorf(l.AttrRange("port"), "range", "want 1 to 65535", "%s: port %d is out of range", where, *l.Port)
+	default:
+		out.Port = uint16(*l.Port)
+	}
+
+	out.SendBuffer = v.size(where, l.Node, "send_buffer", l.SendBuffer, 1, Defaults.MaxSocketBuffer)
+	out.ReceiveBuffer = v.size(where, l.Node, "receive_buffer", l.ReceiveBuffer, 1, Defaults.MaxSocketBuffer)
+	if t == TransportTCP {
+		out.ErrorQueueLength = int(v.integer(where, l.Node, "error_queue_length", l.ErrorQueueLength, int64(Defaults.ErrorQueueLength), 1, math.MaxInt32))
+	}
+	if !out.Checksum {
+		switch {
+		case t == TransportTCP:
+			v.warnf(l.AttrRange("checksum"), "no-effect", "TCP always carries a checksum", "%s: checksum = false has no effect on transport \"tcp\"", where)
+		case out.Group.Is6() || out.Peer.Is6() || out.Local.Is6():
+			v.warnf(l.AttrRange("checksum"), "no-effect", "IPv6 requires UDP checksums", "%s: checksum = false has no effect on IPv6", where)
+		}
+	}
+	return out, !Diagnostics(v.diags[start:]).HasErrors()
+}
+
+func familyName(a netip.Addr) string {
+	if a.Is4() {
+		return "IPv4"
+	}
+	return "IPv6"
+}
+
+func (v *validator) stats(s *Stats) StatsSettings {
+	out := StatsSettings{
+		LogFile: v.str("stats", s.Node, "log_file", s.LogFile, ""),
+		Syslog:  v.facility("stats", s.Node, "syslog", s.Syslog),
+	}
+	if s.LogFile == nil && s.Syslog == nil {
+		v.warnf(s.DefRange, "no-effect", "set log_file or syslog", "stats logs nothing")
+	}
+	return out
+}
+
+// helperProtocols are the user-space helpers conntrackd ships, with the
+// transport protocols each supports (checked against conntrackd 1.4.7).
+var helperProtocols = map[string][]string{
+	"amanda": {"udp"}, "dhcpv6": {"udp"}, "ftp": {"tcp"}, "mdns": {"udp"}, "rpc": {"tcp", "udp"},
+	"sane": {"tcp"}, "slp": {"udp"}, "ssdp": {"tcp", "udp"}, "tftp": {"udp"}, "tns": {"tcp"},
+}
+
+func (v *validator) helpers(h *Helpers) HelpersSettings {
+	out := HelpersSettings{Enabled: true, Setup: boolOr(h.Setup, false)}
+	known := make([]string, 0, len(helperProtocols))
+	for n := range helperProtocols {
+		known = append(known, n)
+	}
+	slices.Sort(known)
+	type key struct {
+		name  string
+		fam   Family
+		proto uint8
+	}
+	seen := map[key]Helper{}
+	for _, hp := range h.Helper {
+		start := len(v.diags)
+		where := fmt.Sprintf("helper %q", hp.Name)
+		hs := HelperSettings{Name: hp.Name}
+		ni, nameOK := v.enum(labelRange(hp.Node, 0), "helper", hp.Name, known)
+		if nameOK {
+			hs.Name = known[ni]
+			where = fmt.Sprintf("helper %q", hs.Name)
+		}
+		if fi, ok := v.enum(hp.AttrRange("family"), where+": family", hp.Family, []string{"inet", "inet6"}); ok {
+			hs.Family = []Family{FamilyInet, FamilyInet6}[fi]
+		}
+		if pi, ok := v.enum(hp.AttrRange("protocol"), where+": protocol", hp.Protocol, []string{"tcp", "udp"}); ok {
+			hs.Protocol = []uint8{protoTCP, protoUDP}[pi]
+			if p := []string{"tcp", "udp"}[pi]; nameOK && !slices.Contains(helperProtocols[hs.Name], p) {
+				v.errorf(hp.AttrRange("protocol"), "conflict", fmt.Sprintf("helper %s works over %s", hs.Name, orList(helperProtocols[hs.Name])),
+					"%s does not support protocol %q", where, p)
+			}
+		}
+		hs.QueueNum = uint16(v.integer(where, hp.Node, "queue_num", hp.QueueNum, 0, 0, math.MaxUint16))
+		hs.QueueLen = uint32(v.integer(where, hp.Node, "queue_len", hp.QueueLen, 0, 0, math.MaxUint32))
+		policies := map[string]HelperPolicy{}
+		for _, p := range hp.Policies {
+			pw := fmt.Sprintf("%s: policy %q", where, p.Name)
+			if first, dup := policies[p.Name]; dup {
+				v.errorf(labelRange(p.Node, 0), "duplicate", fmt.Sprintf("the first is at %s", PosOf(first.DefRange)), "%s: duplicate policy %q", where, p.Name)
+				continue
+			}
+			policies[p.Name] = p
+			if nameOK && p.Name != hs.Name {
+				v.errorf(labelRange(p.Node, 0), "enum", fmt.Sprintf("helper %s defines one policy, %q", hs.Name, hs.Name), "%s: unknown policy %q", where, p.Name)
+			}
+			if p.ExpectMax == nil && p.ExpectTimeout == nil {
+				v.errorf(p.DefRange, "missing-attribute", "set expect_max and expect_timeout; a field not written is zero", "%s is empty", pw)
+			}
+			hs.Policies = append(hs.Policies, HelperPolicySettings{
+				Name:          p.Name,
+				ExpectMax:     uint32(v.integer(pw, p.Node, "expect_max", p.ExpectMax, 0, 0, math.MaxUint32)),
+				ExpectTimeout: v.seconds(pw, p.Node, "expect_timeout", p.ExpectTimeout, 0, 0),
+			})
+		}
+		k := key{hs.Name, hs.Family, hs.Protocol}
+		if first, dup := seen[k]; dup && !Diagnostics(v.diags[start:]).HasErrors() {
+			v.errorf(labelRange(hp.Node, 0), "duplicate", fmt.Sprintf("the first is at %s", PosOf(first.DefRange)),
+				"duplicate helper %q for %s %s", hs.Name, hs.Family, hp.Protocol)
+			continue
+		}
+		seen[k] = hp
+		if !Diagnostics(v.diags[start:]).HasErrors() {
+			out.Helpers = append(out.Helpers, hs)
+		}
+	}
+	return out
+}
