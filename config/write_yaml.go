@@ -1,0 +1,225 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// WriteYAML writes f as canonical YAML with comments c (see the path grammar
+// in write.go), in the shape the YAML front end reads:
+//
+//   - a block without label is a mapping: daemon: {lock_file: ...};
+//   - labeled blocks are a mapping keyed by label: link: {primary: {...}},
+//     sync: {ftfw: {...}};
+//   - except when two sibling blocks share a label (helper "rpc" for tcp and
+//     udp): then all blocks of that type are a list of mappings whose first
+//     key is the label, named after the label field (link: name, cache:
+//     tier, sync: mode, stage: kind, helper: name, policy: name).
+//
+// Strings are quoted only when a YAML reader could take them for something
+// else; that includes YAML 1.1 readers ("on", "yes", "0x10", "12:30").
+func WriteYAML(w io.Writer, f *File, c Comments) error {
+	if f == nil {
+		return fmt.Errorf("write yaml: no configuration")
+	}
+	yw := yamlWriter{c: c}
+	root := yw.mapping(reflect.ValueOf(f).Elem(), "")
+	doc := &yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{root}}
+	if h, ok := c[""]; ok && len(h.Lead) > 0 {
+		doc.HeadComment = yamlComment(h.Lead)
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
+		return fmt.Errorf("write yaml: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return fmt.Errorf("write yaml: %w", err)
+	}
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		return fmt.Errorf("write yaml: %w", err)
+	}
+	return nil
+}
+
+type yamlWriter struct {
+	c Comments
+}
+
+// mapping renders the body of struct v (at path) as a mapping node.
+func (yw yamlWriter) mapping(v reflect.Value, path string) *yaml.Node {
+	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	items := walkItems(v, path)
+	for i := 0; i < len(items); i++ {
+		it := items[i]
+		c := yw.c[it.path]
+		key := yamlStr(it.name)
+		switch {
+		case it.kind == itemAttr:
+			key.HeadComment = yamlComment(c.Lead)
+			val := yw.value(it)
+			if val.Kind == yaml.ScalarNode || val.Style == yaml.FlowStyle {
+				val.LineComment = yamlLine(c.Line)
+			} else {
+				key.LineComment = yamlLine(c.Line)
+			}
+			m.Content = append(m.Content, key, val)
+		case len(it.labels) == 0:
+			key.HeadComment = yamlComment(c.Lead)
+			key.LineComment = yamlLine(c.Line)
+			m.Content = append(m.Content, key, yw.mapping(it.value, it.path))
+		case v.FieldByIndex(fieldIndex(v.Type(), it.name)).Kind() == reflect.Ptr:
+			// A single labeled block (sync "ftfw"): the comment goes on
+			// the block's name, which is where a reader looks for it.
+			key.HeadComment = yamlComment(c.Lead)
+			key.LineComment = yamlLine(c.Line)
+			inner := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+			inner.Content = append(inner.Content, yamlStr(it.labels[0]), yw.mapping(it.value, it.path))
+			m.Content = append(m.Content, key, inner)
+		default:
+			// A run of sibling blocks of one type.
+			j := i
+			repeated := false
+			for j < len(items) && items[j].kind == itemBlock && items[j].name == it.name {
+				if items[j].n > 1 {
+					repeated = true
+				}
+				j++
+			}
+			run := items[i:j]
+			i = j - 1
+			m.Content = append(m.Content, key, yw.blockRun(run, repeated))
+		}
+	}
+	return m
+}
+
+// blockRun renders sibling labeled blocks, keyed by label or, when a label
+// repeats, as a list.
+func (yw yamlWriter) blockRun(run []item, asList bool) *yaml.Node {
+	if !asList {
+		m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		for _, it := range run {
+			c := yw.c[it.path]
+			k := yamlStr(it.labels[0])
+			k.HeadComment = yamlComment(c.Lead)
+			k.LineComment = yamlLine(c.Line)
+			m.Content = append(m.Content, k, yw.mapping(it.value, it.path))
+		}
+		return m
+	}
+	seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+	for _, it := range run {
+		c := yw.c[it.path]
+		body := yw.mapping(it.value, it.path)
+		label := yamlStr(it.labels[0])
+		label.LineComment = yamlLine(c.Line)
+		body.Content = append([]*yaml.Node{yamlStr(it.labelField), label}, body.Content...)
+		body.HeadComment = yamlComment(c.Lead)
+		seq.Content = append(seq.Content, body)
+	}
+	return seq
+}
+
+func fieldIndex(t reflect.Type, name string) []int {
+	for _, f := range fieldsOf(t) {
+		if f.name == name && f.kind == "block" {
+			return []int{f.index}
+		}
+	}
+	panic("config: no block field " + name)
+}
+
+// value renders an attribute's value.
+func (yw yamlWriter) value(it item) *yaml.Node {
+	v := it.value
+	if v.Kind() == reflect.Ptr {
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Slice {
+		return yamlScalar(v)
+	}
+	seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+	width := 2*strings.Count(it.path, ".") + len(it.name) + len(": []")
+	commented := false
+	for i := 0; i < v.Len(); i++ {
+		e := yamlScalar(v.Index(i))
+		ec := yw.c[Path(it.parent, Elem(it.name, i))]
+		if len(ec.Lead) > 0 || oneLine(ec.Line) != "" {
+			commented = true
+		}
+		e.HeadComment = yamlComment(ec.Lead)
+		e.LineComment = yamlLine(ec.Line)
+		width += len(e.Value) + len(", ")
+		if e.Style == yaml.DoubleQuotedStyle {
+			width += 2
+		}
+		seq.Content = append(seq.Content, e)
+	}
+	if !commented && width <= maxListWidth+2 {
+		seq.Style = yaml.FlowStyle
+	}
+	return seq
+}
+
+func yamlScalar(v reflect.Value) *yaml.Node {
+	switch v.Kind() {
+	case reflect.String:
+		return yamlStr(v.String())
+	case reflect.Bool:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(v.Bool())}
+	case reflect.Int64:
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatInt(v.Int(), 10)}
+	}
+	panic(fmt.Sprintf("config: cannot write a %s", v.Type()))
+}
+
+func yamlStr(s string) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+	if yaml11NonString(s) {
+		n.Style = yaml.DoubleQuotedStyle
+	}
+	return n
+}
+
+// YAML 1.1 (PyYAML, hence Ansible) reads these plain scalars as booleans,
+// numbers or null. yaml.v3 quotes what YAML 1.2 would misread; these are
+// quoted as well so that a file written here means the same everywhere.
+var (
+	yaml11Int   = regexp.MustCompile(`^[-+]?(0b[0-1_]+|0[0-7_]+|0|[1-9][0-9_]*|0x[0-9a-fA-F_]+|[1-9][0-9_]*(:[0-5]?[0-9])+)$`)
+	yaml11Float = regexp.MustCompile(`^([-+]?[0-9][0-9_]*\.[0-9_]*([eE][-+]?[0-9]+)?|\.[0-9][0-9_]*([eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN))$`)
+	yaml11Other = map[string]bool{
+		"y": true, "Y": true, "yes": true, "Yes": true, "YES": true, "n": true, "N": true, "no": true, "No": true, "NO": true,
+		"true": true, "True": true, "TRUE": true, "false": true, "False": true, "FALSE": true,
+		"on": true, "On": true, "ON": true, "off": true, "Off": true, "OFF": true,
+		"~": true, "null": true, "Null": true, "NULL": true, "": true, "<<": true, "=": true,
+	}
+)
+
+func yaml11NonString(s string) bool {
+	return yaml11Other[s] || yaml11Int.MatchString(s) || yaml11Float.MatchString(s)
+}
+
+// yamlComment renders comment lines for yaml.v3, which expects the markers.
+func yamlComment(lines []string) string {
+	var out []string
+	for _, l := range commentLines(lines) {
+		out = append(out, commentText(l))
+	}
+	return strings.Join(out, "\n")
+}
+
+func yamlLine(s string) string {
+	if oneLine(s) == "" {
+		return ""
+	}
+	return commentText(s)
+}
