@@ -101,6 +101,15 @@ func decodeStruct(body hcl.Body, ctx *hcl.EvalContext, v reflect.Value) Diagnost
 				continue
 			}
 			diags = append(diags, assign(fv, val, f.name, attr.Expr.Range())...)
+			if node != nil && fv.Kind() == reflect.Slice {
+				// Element ranges, so a bad entry of a long list is pointed at.
+				elems, eds := hcl.ExprList(attr.Expr)
+				if !eds.HasErrors() {
+					for i, e := range elems {
+						node.Attrs[fmt.Sprintf("%s[%d]", f.name, i)] = e.Range()
+					}
+				}
+			}
 		case "block":
 			diags = append(diags, decodeBlocks(content.Blocks.OfType(f.name), ctx, fv, f.name)...)
 		}

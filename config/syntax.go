@@ -1,6 +1,10 @@
 package config
 
-import "github.com/hashicorp/hcl/v2"
+import (
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+)
 
 // The syntax structs below are what a configuration file says, before any
 // checking. Every front end (HCL native, HCL JSON, YAML, and migrate for
@@ -23,7 +27,7 @@ type Node struct {
 	// DefRange is the block's header ("link "a"") or, for the file, empty.
 	DefRange hcl.Range
 	// Attrs maps an attribute name (as written, e.g. "port") to the range of
-	// its value expression.
+	// its value expression, and "name[i]" to element i of a list.
 	Attrs map[string]hcl.Range
 	// Labels holds the ranges of the block's labels, in order.
 	Labels []hcl.Range
@@ -35,6 +39,15 @@ func (n Node) AttrRange(name string) hcl.Range {
 		return r
 	}
 	return n.DefRange
+}
+
+// ElemRange returns where element i of list attribute name was written,
+// or the whole attribute when the front end does not know.
+func (n Node) ElemRange(name string, i int) hcl.Range {
+	if r, ok := n.Attrs[fmt.Sprintf("%s[%d]", name, i)]; ok {
+		return r
+	}
+	return n.AttrRange(name)
 }
 
 // File is one configuration.

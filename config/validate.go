@@ -471,9 +471,9 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 	r := st.AttrRange(attr)
 	ok := true
 	var entries []string // canonical form, for duplicate detection
-	add := func(canon string) bool {
+	add := func(i int, canon string) bool {
 		if slices.Contains(entries, canon) {
-			v.warnf(r, "duplicate", "", "%s: %s lists %s twice", where, attr, canon)
+			v.warnf(st.ElemRange(attr, i), "duplicate", "", "%s: %s lists %s twice", where, attr, canon)
 			return false
 		}
 		entries = append(entries, canon)
@@ -481,13 +481,13 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 	}
 	switch kind {
 	case StageProtocol:
-		for _, e := range list {
-			p, good := v.protocol(r, where, e)
+		for i, e := range list {
+			p, good := v.protocol(st.ElemRange(attr, i), where, e)
 			if !good {
 				ok = false
 				continue
 			}
-			if add(strconv.Itoa(int(p))) {
+			if add(i, strconv.Itoa(int(p))) {
 				out.Protocols = append(out.Protocols, p)
 			}
 		}
@@ -496,13 +496,13 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 			ok = false
 		}
 	case StageAddress:
-		for _, e := range list {
-			p, good := v.prefix(r, where, e)
+		for i, e := range list {
+			p, good := v.prefix(st.ElemRange(attr, i), where, e)
 			if !good {
 				ok = false
 				continue
 			}
-			if add(p.String()) {
+			if add(i, p.String()) {
 				out.Prefixes = append(out.Prefixes, p)
 			}
 		}
@@ -537,13 +537,13 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 			}
 		}
 	case StageTCPState:
-		for _, e := range list {
-			s, good := v.tcpState(r, where, e)
+		for i, e := range list {
+			s, good := v.tcpState(st.ElemRange(attr, i), where, e)
 			if !good {
 				ok = false
 				continue
 			}
-			if add(s.String()) {
+			if add(i, s.String()) {
 				out.TCPStates = append(out.TCPStates, s)
 			}
 		}
