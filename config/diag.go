@@ -201,3 +201,23 @@ func lowerFirst(s string) string {
 	}
 	return strings.ToLower(s[:1]) + s[1:]
 }
+
+// Dedupe keeps one warning per position: the last one, which comes from the
+// later, more specific stage (a converter or validation saying what it did,
+// after a parser saying what it saw). Errors are all kept. Order is kept.
+func (ds Diagnostics) Dedupe() Diagnostics {
+	last := map[Pos]int{}
+	for i, d := range ds {
+		if d.Severity == Warning {
+			last[d.Pos] = i
+		}
+	}
+	out := make(Diagnostics, 0, len(ds))
+	for i, d := range ds {
+		if d.Severity == Warning && last[d.Pos] != i {
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
+}
