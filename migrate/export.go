@@ -290,20 +290,28 @@ func (e *exporter) general(f *config.File) *exportLine {
 // hash writes the cache sizes. conntrackd has one HashSize and one
 // HashLimit for every cache, while ctsync sizes each tier (a tier not
 // written has the default size); tiers that differ get the larger value.
-// A disabled tier does not count.
+// A disabled tier does not count, unless every tier is disabled: the sizes
+// are still the configuration's (and conntrackd still reads them).
 func (e *exporter) hash(g *exportLine, caches []config.Cache) {
 	pick := func(attr, keyword string, get func(config.Cache) *int64, def int64) {
-		vals := map[string]int64{"internal": def, "external": def}
-		written := false
-		var at hcl.Range
-		for _, c := range caches {
-			if c.Enabled != nil && !*c.Enabled {
-				delete(vals, c.Tier)
-				continue
+		collect := func(skipDisabled bool) (map[string]int64, bool, hcl.Range) {
+			vals := map[string]int64{"internal": def, "external": def}
+			written := false
+			var at hcl.Range
+			for _, c := range caches {
+				if skipDisabled && c.Enabled != nil && !*c.Enabled {
+					delete(vals, c.Tier)
+					continue
+				}
+				if p := get(c); p != nil {
+					vals[c.Tier], written, at = *p, true, c.AttrRange(attr)
+				}
 			}
-			if p := get(c); p != nil {
-				vals[c.Tier], written, at = *p, true, c.AttrRange(attr)
-			}
+			return vals, written, at
+		}
+		vals, written, at := collect(true)
+		if len(vals) == 0 {
+			vals, written, at = collect(false)
 		}
 		if !written {
 			return
