@@ -220,7 +220,7 @@ func readVarFile(path string) (map[string]cty.Value, Diagnostics) {
 		f, hds = hcljson.Parse(src, path)
 	case SyntaxYAML:
 		body, yds := ParseYAML(path, src)
-		if yds.HasErrors() {
+		if yds.HasErrors() || body == nil {
 			return nil, yds
 		}
 		f = &hcl.File{Body: body}
