@@ -211,97 +211,103 @@ func (c *converter) netlink() *config.Netlink {
 
 func (c *converter) general(g *Directive) {
 	for _, d := range g.Block {
-		switch d.Keyword {
-		case "HashSize":
-			c.hashSize, c.hashPos[0] = ptr(num(d)), d
-		case "HashLimit":
-			c.hashLimit, c.hashPos[1] = ptr(num(d)), d
-		case "LogFile":
-			l := c.log()
-			if isBoolToken(d) {
-				l.File = nil
-				if boolean(d) {
-					l.File = ptr("/var/log/conntrackd.log")
-				}
-			} else {
-				l.File = ptr(argText(d))
+		c.generalOption(d)
+	}
+}
+
+// generalOption converts one option of General (or one that the lenient
+// parser found misplaced and resolved to General).
+func (c *converter) generalOption(d *Directive) {
+	switch d.Keyword {
+	case "HashSize":
+		c.hashSize, c.hashPos[0] = ptr(num(d)), d
+	case "HashLimit":
+		c.hashLimit, c.hashPos[1] = ptr(num(d)), d
+	case "LogFile":
+		l := c.log()
+		if isBoolToken(d) {
+			l.File = nil
+			if boolean(d) {
+				l.File = ptr("/var/log/conntrackd.log")
 			}
-			c.attr(&l.Node, "file", d)
-			c.note("log.file", d)
-		case "Syslog":
-			l := c.log()
-			l.Syslog = syslogFacility(d)
-			c.attr(&l.Node, "syslog", d)
-			c.note("log.syslog", d)
-		case "LockFile":
-			dm := c.daemon()
-			dm.LockFile = ptr(argText(d))
-			c.attr(&dm.Node, "lock_file", d)
-			c.note("daemon.lock_file", d)
-		case "UNIX":
-			if c.file.Control == nil {
-				c.file.Control = &config.Control{Node: config.Node{DefRange: rng(d.Pos)}}
-			}
-			c.note("control", d)
-			for _, u := range d.Block {
-				switch u.Keyword {
-				case "Path":
-					c.file.Control.Path = ptr(argText(u))
-					c.attr(&c.file.Control.Node, "path", u)
-					c.note("control.path", u)
-				default:
-					c.dropped(u)
-				}
-			}
-		case "NetlinkBufferSize", "SocketBufferSize":
-			n := c.netlink()
-			n.BufferSize = ptr(config.FormatSize(uint64(num(d))))
-			c.attr(&n.Node, "buffer_size", d)
-			c.note("netlink.buffer_size", d)
-		case "NetlinkBufferSizeMaxGrowth", "SocketBufferSizeMaxGrown", "SocketBufferSizeMaxGrowth":
-			n := c.netlink()
-			n.BufferSizeMaxGrowth = ptr(config.FormatSize(uint64(num(d))))
-			c.attr(&n.Node, "buffer_size_max_growth", d)
-			c.note("netlink.buffer_size_max_growth", d)
-		case "NetlinkOverrunResync":
-			n := c.netlink()
-			switch {
-			case isBoolToken(d) && !boolean(d):
-				n.OverrunResync = ptr("off")
-			case isBoolToken(d) || num(d) == 0:
-				n.OverrunResync = ptr("30s")
-			default:
-				n.OverrunResync = seconds(num(d))
-			}
-			c.attr(&n.Node, "overrun_resync", d)
-			c.note("netlink.overrun_resync", d)
-		case "NetlinkEventsReliable":
-			n := c.netlink()
-			n.EventsReliable = ptr(boolean(d))
-			c.attr(&n.Node, "events_reliable", d)
-			c.note("netlink.events_reliable", d)
-		case "PollSecs":
-			dm := c.daemon()
-			dm.PollInterval = seconds(num(d))
-			c.attr(&dm.Node, "poll_interval", d)
-			c.note("daemon.poll_interval", d)
-		case "EventIterationLimit":
-			dm := c.daemon()
-			dm.EventIterationLimit = ptr(num(d))
-			c.attr(&dm.Node, "event_iteration_limit", d)
-			c.note("daemon.event_iteration_limit", d)
-		case "Systemd":
-			dm := c.daemon()
-			dm.Systemd = ptr(boolean(d))
-			c.attr(&dm.Node, "systemd", d)
-			c.note("daemon.systemd", d)
-		case "Scheduler":
-			c.scheduler(d)
-		case "Filter":
-			c.filter(d)
-		default:
-			c.dropped(d)
+		} else {
+			l.File = ptr(argText(d))
 		}
+		c.attr(&l.Node, "file", d)
+		c.note("log.file", d)
+	case "Syslog":
+		l := c.log()
+		l.Syslog = syslogFacility(d)
+		c.attr(&l.Node, "syslog", d)
+		c.note("log.syslog", d)
+	case "LockFile":
+		dm := c.daemon()
+		dm.LockFile = ptr(argText(d))
+		c.attr(&dm.Node, "lock_file", d)
+		c.note("daemon.lock_file", d)
+	case "UNIX":
+		if c.file.Control == nil {
+			c.file.Control = &config.Control{Node: config.Node{DefRange: rng(d.Pos)}}
+		}
+		c.note("control", d)
+		for _, u := range d.Block {
+			switch u.Keyword {
+			case "Path":
+				c.file.Control.Path = ptr(argText(u))
+				c.attr(&c.file.Control.Node, "path", u)
+				c.note("control.path", u)
+			default:
+				c.dropped(u)
+			}
+		}
+	case "NetlinkBufferSize", "SocketBufferSize":
+		n := c.netlink()
+		n.BufferSize = ptr(config.FormatSize(uint64(num(d))))
+		c.attr(&n.Node, "buffer_size", d)
+		c.note("netlink.buffer_size", d)
+	case "NetlinkBufferSizeMaxGrowth", "SocketBufferSizeMaxGrown", "SocketBufferSizeMaxGrowth":
+		n := c.netlink()
+		n.BufferSizeMaxGrowth = ptr(config.FormatSize(uint64(num(d))))
+		c.attr(&n.Node, "buffer_size_max_growth", d)
+		c.note("netlink.buffer_size_max_growth", d)
+	case "NetlinkOverrunResync":
+		n := c.netlink()
+		switch {
+		case isBoolToken(d) && !boolean(d):
+			n.OverrunResync = ptr("off")
+		case isBoolToken(d) || num(d) == 0:
+			n.OverrunResync = ptr("30s")
+		default:
+			n.OverrunResync = seconds(num(d))
+		}
+		c.attr(&n.Node, "overrun_resync", d)
+		c.note("netlink.overrun_resync", d)
+	case "NetlinkEventsReliable":
+		n := c.netlink()
+		n.EventsReliable = ptr(boolean(d))
+		c.attr(&n.Node, "events_reliable", d)
+		c.note("netlink.events_reliable", d)
+	case "PollSecs":
+		dm := c.daemon()
+		dm.PollInterval = seconds(num(d))
+		c.attr(&dm.Node, "poll_interval", d)
+		c.note("daemon.poll_interval", d)
+	case "EventIterationLimit":
+		dm := c.daemon()
+		dm.EventIterationLimit = ptr(num(d))
+		c.attr(&dm.Node, "event_iteration_limit", d)
+		c.note("daemon.event_iteration_limit", d)
+	case "Systemd":
+		dm := c.daemon()
+		dm.Systemd = ptr(boolean(d))
+		c.attr(&dm.Node, "systemd", d)
+		c.note("daemon.systemd", d)
+	case "Scheduler":
+		c.scheduler(d)
+	case "Filter":
+		c.filter(d)
+	default:
+		c.dropped(d)
 	}
 }
 
@@ -810,6 +816,10 @@ func (c *converter) stats(s *Directive) {
 			c.attr(&st.Node, "syslog", d)
 			c.note("stats.syslog", d)
 		default:
+			if strings.HasPrefix(d.Path, "General.") {
+				c.generalOption(d)
+				continue
+			}
 			c.dropped(d)
 		}
 	}

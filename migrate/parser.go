@@ -182,6 +182,12 @@ func (p *parser) lookup(ctx string, t Token) *Keyword {
 			p.quirk(t.Pos, "helper-outside-type", fmt.Sprintf("%s directly inside Helper applies to the next Type block", name),
 				"move it into the Type block it belongs to")
 			return grammarIndex["Helper.Type"][name]
+		case ctx == "Stats" && name == "NetlinkEventsReliable" && p.opts.Dialect == DialectLenient:
+			// The conntrackd.conf(5) man page's STATS EXAMPLE puts it here,
+			// though no release accepts it; operators copy that example.
+			p.warn(t.Pos, "misplaced-keyword", "NetlinkEventsReliable is not valid in Stats (conntrackd rejects it there, though its man page shows it)",
+				"migrate reads it as the General option it is")
+			return grammarIndex["General"][name]
 		case ctx == "Helper.Type" && name == "Type":
 			p.quirk(t.Pos, "nested-helper-type", "Type block inside a Type block",
 				"conntrackd accepts it, and the inner Type takes the options of the outer one read so far; close the outer block first")
