@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -105,8 +106,22 @@ func (c *converter) note(path string, d *Directive) {
 	}
 }
 
+// commentText is a legacy comment as it can be carried into HCL or YAML:
+// control characters and invalid UTF-8 (which YAML does not allow in a
+// comment, and which are no one's intent) are shown as \xNN.
 func commentText(cm Comment) string {
-	return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(cm.Text), "#"))
+	text := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(cm.Text), "#"))
+	var b strings.Builder
+	for i := 0; i < len(text); {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if r < 0x20 && r != '\t' || r == 0x7f || r == utf8.RuneError && size == 1 {
+			fmt.Fprintf(&b, "\\x%02x", text[i])
+		} else {
+			b.WriteString(text[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }
 
 // arg returns the first value token of d.

@@ -1,0 +1,39 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzHCLValidate: HCL native text through the whole front end (parse,
+// variables, dynamic blocks, decode, validate) never panics, and every
+// diagnostic about the file is located in it.
+func FuzzHCLValidate(f *testing.F) {
+	seeds, _ := filepath.Glob("../examples/*.hcl")
+	more, _ := filepath.Glob("testdata/write/*.hcl")
+	for _, s := range append(seeds, more...) {
+		if data, err := os.ReadFile(s); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte("link \"a\" {\n  transport = \"udp\"\n  port = 70000\n}\n"))
+	f.Add([]byte("variable \"x\" { default = [\"tcp\"] }\nfilter {\n  stage \"protocol\" { accept = var.x }\n}\n"))
+	f.Add([]byte("dynamic \"link\" {\n  for_each = [1, 2]\n  labels = [\"l${link.key}\"]\n  content { transport = \"tcp\" }\n}\n"))
+	lo := func(n string) bool { return n == "lo" }
+	f.Fuzz(func(t *testing.T, src []byte) {
+		file, diags := Parse("f.hcl", src, LoadOptions{Syntax: SyntaxHCL})
+		if !diags.HasErrors() {
+			_, vds := Validate(file, ValidateOptions{InterfaceExists: lo})
+			diags = append(diags, vds...)
+		}
+		for _, d := range diags {
+			if d.Code == "" || d.Message == "" {
+				t.Fatalf("diagnostic without code or message: %#v", d)
+			}
+			if d.Pos.File == "f.hcl" && d.Pos.Line <= 0 {
+				t.Fatalf("diagnostic without a line: %#v", d)
+			}
+		}
+	})
+}
