@@ -16,7 +16,7 @@ import (
 // so that HCL, HCL JSON and YAML report the same problems in the same words.
 func decodeBody(body hcl.Body, ctx *hcl.EvalContext, ptr any) Diagnostics {
 	v := reflect.ValueOf(ptr).Elem()
-	return decodeStruct(body, ctx, v)
+	return decodeStruct(body, ctx, v, "")
 }
 
 type fieldInfo struct {
@@ -72,7 +72,9 @@ var (
 	exprType = reflect.TypeOf((*hcl.Expression)(nil)).Elem()
 )
 
-func decodeStruct(body hcl.Body, ctx *hcl.EvalContext, v reflect.Value) Diagnostics {
+// decodeStruct decodes one block; where names it for messages
+// ("sync \"ftfw\""), empty at the top level.
+func decodeStruct(body hcl.Body, ctx *hcl.EvalContext, v reflect.Value, where string) Diagnostics {
 	schema, fields := schemaOf(v.Type())
 	content, hds := body.Content(schema)
 	diags := FromHCL(hds)
@@ -100,7 +102,11 @@ func decodeStruct(body hcl.Body, ctx *hcl.EvalContext, v reflect.Value) Diagnost
 			if vds.HasErrors() {
 				continue
 			}
-			diags = append(diags, assign(fv, val, f.name, attr.Expr.Range())...)
+			name := f.name
+			if where != "" {
+				name = where + ": " + f.name
+			}
+			diags = append(diags, assign(fv, val, name, attr.Expr.Range())...)
 			if node != nil && fv.Kind() == reflect.Slice {
 				// Element ranges, so a bad entry of a long list is pointed at.
 				elems, eds := hcl.ExprList(attr.Expr)
@@ -111,7 +117,7 @@ func decodeStruct(body hcl.Body, ctx *hcl.EvalContext, v reflect.Value) Diagnost
 				}
 			}
 		case "block":
-			diags = append(diags, decodeBlocks(content.Blocks.OfType(f.name), ctx, fv, f.name)...)
+			diags = append(diags, decodeBlocks(content.Blocks.OfType(f.name), ctx, fv, f.name, where)...)
 		}
 	}
 	return diags
@@ -126,7 +132,7 @@ func nodeOf(v reflect.Value) *Node {
 	return nil
 }
 
-func decodeBlocks(blocks hcl.Blocks, ctx *hcl.EvalContext, fv reflect.Value, name string) Diagnostics {
+func decodeBlocks(blocks hcl.Blocks, ctx *hcl.EvalContext, fv reflect.Value, name, parent string) Diagnostics {
 	var diags Diagnostics
 	switch fv.Kind() {
 	case reflect.Ptr:
@@ -137,20 +143,33 @@ func decodeBlocks(blocks hcl.Blocks, ctx *hcl.EvalContext, fv reflect.Value, nam
 				continue
 			}
 			nv := reflect.New(fv.Type().Elem())
-			diags = append(diags, decodeBlock(b, ctx, nv.Elem())...)
+			diags = append(diags, decodeBlock(b, ctx, nv.Elem(), blockName(parent, b))...)
 			fv.Set(nv)
 		}
 	case reflect.Slice:
 		for _, b := range blocks {
 			nv := reflect.New(fv.Type().Elem()).Elem()
-			diags = append(diags, decodeBlock(b, ctx, nv)...)
+			diags = append(diags, decodeBlock(b, ctx, nv, blockName(parent, b))...)
 			fv.Set(reflect.Append(fv, nv))
 		}
 	}
 	return diags
 }
 
-func decodeBlock(b *hcl.Block, ctx *hcl.EvalContext, v reflect.Value) Diagnostics {
+// blockName is how messages name a block: its type and labels, after its
+// parent's name ("filter: stage \"address\"").
+func blockName(parent string, b *hcl.Block) string {
+	name := b.Type
+	for _, l := range b.Labels {
+		name += fmt.Sprintf(" %q", l)
+	}
+	if parent != "" {
+		name = parent + ": " + name
+	}
+	return name
+}
+
+func decodeBlock(b *hcl.Block, ctx *hcl.EvalContext, v reflect.Value, where string) Diagnostics {
 	if n := nodeOf(v); n != nil {
 		n.DefRange = b.DefRange
 		n.Labels = b.LabelRanges
@@ -162,7 +181,7 @@ func decodeBlock(b *hcl.Block, ctx *hcl.EvalContext, v reflect.Value) Diagnostic
 			li++
 		}
 	}
-	return decodeStruct(b.Body, ctx, v)
+	return decodeStruct(b.Body, ctx, v, where)
 }
 
 // assign converts an evaluated value into a field of type string, *string,

@@ -179,7 +179,7 @@ func TestYAMLErrors(t *testing.T) {
 		},
 		{
 			"yes is not a boolean", "daemon:\n  systemd: yes\n",
-			[]string{`type 2:12 systemd: a boolean (true or false) is required, got "yes"`}, "",
+			[]string{`type 2:12 daemon: systemd: a boolean (true or false) is required, got "yes"`}, "",
 		},
 		{
 			"missing required attribute, keyed", "link:\n  a:\n    port: 1\n",
@@ -223,15 +223,15 @@ func TestYAMLErrors(t *testing.T) {
 		},
 		{
 			"attribute given a mapping", "daemon:\n  lock_file: {path: /x}\n",
-			[]string{"type 2:14 lock_file: a string is required, got object"}, "",
+			[]string{"type 2:14 daemon: lock_file: a string is required, got object"}, "",
 		},
 		{
 			"list element null", "filter: {stage: {protocol: {accept: [tcp, ~]}}}\n",
-			[]string{"type 1:37 accept: list elements must not be null"}, "",
+			[]string{`type 1:37 filter: stage "protocol": accept: list elements must not be null`}, "",
 		},
 		{
 			"required attribute null", "link:\n  a:\n    transport:\n",
-			[]string{"type 3:5 transport must not be null"}, "",
+			[]string{`type 3:5 link "a": transport must not be null`}, "",
 		},
 		{
 			"column in bytes after non-ASCII", "log: {file: é, sylog: x}\n",
@@ -283,7 +283,7 @@ func TestYAMLErrors(t *testing.T) {
 		},
 		{
 			"out of range", "cache: {a: {size: 99999999999999999999}}\n",
-			[]string{"range 1:19 size: a whole number within 64 bits is required, got 99999999999999999999"}, "",
+			[]string{`range 1:19 cache "a": size: a whole number within 64 bits is required, got 99999999999999999999`}, "",
 		},
 	}
 	for _, tt := range tests {
@@ -452,6 +452,19 @@ func FuzzYAMLDecode(f *testing.F) {
 		if !diags.HasErrors() {
 			var file File
 			diags = append(diags, decodeBody(body, nil, &file)...)
+			if !diags.HasErrors() && len(file.Variables) == 0 {
+				var buf bytes.Buffer
+				if err := WriteYAML(&buf, &file, nil); err != nil {
+					t.Fatal(err)
+				}
+				again, ds := decodeYAML(buf.String())
+				if ds.HasErrors() {
+					t.Fatalf("rewritten does not decode: %v\n%s", ds, buf.Bytes())
+				}
+				if diff := cmp.Diff(&file, again, ignoreSyntax); diff != "" {
+					t.Fatalf("round trip (-want +got):\n%s\n%s", diff, buf.Bytes())
+				}
+			}
 			for _, v := range file.Variables {
 				if v.Default != nil {
 					_, hds := v.Default.Value(nil)
@@ -468,4 +481,28 @@ func FuzzYAMLDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestYAMLThroughParse checks the front end behind Parse, which wraps the
+// body for dynamic blocks and evaluates variables first.
+func TestYAMLThroughParse(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("testdata", "yaml", "full.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, diags := decodeYAML(string(src))
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	got, diags := Parse("full.yaml", src, LoadOptions{})
+	if len(diags) > 0 {
+		t.Fatal(diags)
+	}
+	if diff := cmp.Diff(want, got, ignoreSyntax); diff != "" {
+		t.Errorf("Parse (-decodeBody +Parse):\n%s", diff)
+	}
+	_, diags = Parse("bad.yaml", []byte("daemon:\n  lock_fil: /x\n"), LoadOptions{})
+	if got := fmt.Sprint(diags); got != `bad.yaml:2:3: error: unsupported argument; An argument named "lock_fil" is not expected here. Did you mean "lock_file"?` {
+		t.Errorf("Parse diagnostics: %s", got)
+	}
 }
