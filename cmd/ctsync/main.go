@@ -5,19 +5,22 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 )
 
 func main() {
-	app := newApp(os.Stdin, os.Stdout, os.Stderr)
-	if err := app.Run(os.Args); err != nil {
-		os.Exit(exitCode(err, os.Stderr))
-	}
+	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
 }
 
-// exitCode prints err unless it was already reported and returns the
-// process status: 1 for an invalid configuration, 2 for usage and I/O.
-func exitCode(err error, stderr *os.File) int {
+// run runs the command line and returns the process status: 0, 1 for an
+// invalid configuration, 2 for usage and I/O errors.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	app := newApp(stdin, stdout, stderr)
+	err := app.Run(interspersed(app, args))
+	if err == nil {
+		return 0
+	}
 	var ex *exitError
 	if asExit(err, &ex) {
 		if ex.msg != "" {
@@ -26,5 +29,5 @@ func exitCode(err error, stderr *os.File) int {
 		return ex.code
 	}
 	fmt.Fprintln(stderr, "ctsync:", err)
-	return 2
+	return exitUsage
 }

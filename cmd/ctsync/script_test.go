@@ -16,12 +16,7 @@ import (
 // an operator or a CI pipeline does.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"ctsync": func() {
-			app := newApp(os.Stdin, os.Stdout, os.Stderr)
-			if err := app.Run(os.Args); err != nil {
-				os.Exit(exitCode(err, os.Stderr))
-			}
-		},
+		"ctsync": func() { os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr)) },
 	})
 }
 
