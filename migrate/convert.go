@@ -26,6 +26,21 @@ func Convert(lf *File) (*config.File, config.Comments, config.Diagnostics) {
 		legacy:   lf,
 	}
 	c.file.Node.Attrs = map[string]hcl.Range{}
+	// conntrackd takes any bytes in a path or name; ctsync configurations
+	// are UTF-8 text, and a value cannot be escaped the way a comment is.
+	lf.Walk(func(d *Directive) bool {
+		for _, t := range d.Args {
+			if !utf8.ValidString(t.Text) {
+				c.diags = append(c.diags, config.Diagnostic{Pos: t.Pos, Severity: config.Error, Code: "encoding",
+					Message: fmt.Sprintf("%q is not valid UTF-8", t.Text),
+					Detail:  "ctsync configurations are UTF-8 text; convert the file (iconv -f latin1 -t utf-8) or fix the value"})
+			}
+		}
+		return true
+	})
+	if c.diags.HasErrors() {
+		return c.file, c.comments, c.diags
+	}
 	for _, d := range lf.Directives {
 		c.top(d)
 	}
