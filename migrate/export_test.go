@@ -2,7 +2,6 @@ package migrate
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,19 +12,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/tools/txtar"
 )
-
-// The package's -update flag may be declared by another test file as a
-// package variable (initialised before init runs); declare it only if not.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files")
-	}
-}
-
-func exportUpdate() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 // TestExport runs the cases in testdata/export: each txtar archive holds a
 // ctsync.hcl, the conntrackd.conf Export writes from it (absent when Export
@@ -71,7 +57,7 @@ func TestExport(t *testing.T) {
 				t.Errorf("Export wrote %d bytes despite errors", out.Len())
 			}
 
-			if exportUpdate() {
+			if *update {
 				ar.Files = ar.Files[:0]
 				ar.Files = append(ar.Files, txtar.File{Name: "ctsync.hcl", Data: []byte(src)})
 				if out.Len() > 0 {

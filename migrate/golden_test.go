@@ -19,11 +19,9 @@ import (
 // the repository (shared/legacy-configs), as test data.
 const corpusDir = "../../shared/legacy-configs"
 
-// goldenUpdate is -update; export_test.go may register the same flag.
-func goldenUpdate() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
+// update is -update: rewrite the golden files (and generated docs) instead
+// of comparing with them; review the diff afterwards.
+var update = flag.Bool("update", false, "rewrite golden files and generated docs")
 
 // noInterfaces makes results independent of the machine: every interface
 // named in the corpus counts as present except "absent0".
@@ -67,7 +65,7 @@ func TestGolden(t *testing.T) {
 			got.Files = append(got.Files, txtar.File{Name: "diagnostics", Data: []byte(diagText(diags))})
 
 			golden := filepath.Join("testdata", "golden", goldenName(path))
-			if goldenUpdate() {
+			if *update {
 				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
 					t.Fatal(err)
 				}

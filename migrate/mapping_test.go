@@ -123,7 +123,7 @@ func TestMappingDoc(t *testing.T) {
 		if err := doc.write(&got); err != nil {
 			t.Fatal(err)
 		}
-		if goldenUpdate() {
+		if *update {
 			if err := os.WriteFile(doc.path, got.Bytes(), 0o644); err != nil {
 				t.Fatal(err)
 			}
