@@ -163,6 +163,11 @@ func FromHCL(hds hcl.Diagnostics) Diagnostics {
 		if h.Subject != nil {
 			d.Pos = PosOf(*h.Subject)
 		}
+		if h.Summary == "Extraneous JSON object property" {
+			// HCL's JSON parser words an unknown key differently from the
+			// native one; say it the same way in every syntax.
+			h.Summary = "Unsupported argument"
+		}
 		d.Code = hclCode(h.Summary)
 		d.Message = strings.TrimSuffix(lowerFirst(h.Summary), ".")
 		d.Detail = strings.TrimSuffix(h.Detail, ".")
