@@ -207,22 +207,24 @@ func lowerFirst(s string) string {
 	return strings.ToLower(s[:1]) + s[1:]
 }
 
-// Dedupe keeps one warning per position: the last one, which comes from the
-// later, more specific stage (a converter or validation saying what it did,
-// after a parser saying what it saw). Errors are all kept. Order is kept.
-func (ds Diagnostics) Dedupe() Diagnostics {
-	last := map[Pos]int{}
-	for i, d := range ds {
+// Supersede joins the diagnostics of two stages of reading one file, where
+// the later stage (a converter, validation) says more specifically what it
+// did about something the earlier one (a parser) saw: an earlier warning at
+// a position where the later stage also warns is dropped. Each stage's own
+// diagnostics are all kept, and errors always are.
+func Supersede(earlier, later Diagnostics) Diagnostics {
+	warned := map[Pos]bool{}
+	for _, d := range later {
 		if d.Severity == Warning {
-			last[d.Pos] = i
+			warned[d.Pos] = true
 		}
 	}
-	out := make(Diagnostics, 0, len(ds))
-	for i, d := range ds {
-		if d.Severity == Warning && last[d.Pos] != i {
+	out := make(Diagnostics, 0, len(earlier)+len(later))
+	for _, d := range earlier {
+		if d.Severity == Warning && warned[d.Pos] {
 			continue
 		}
 		out = append(out, d)
 	}
-	return out
+	return append(out, later...)
 }

@@ -66,6 +66,7 @@ type converter struct {
 	disableExternal     *Directive
 	modes               []*modeBlock
 	syncChecksum        *Directive
+	firstSync           *Directive
 	links               []*linkRef
 }
 
@@ -496,6 +497,15 @@ func tcpState(w string) string {
 }
 
 func (c *converter) finish() {
+	// conntrackd runs FTFW when no Sync section has a Mode ("No
+	// synchronization mode specified. Defaulting to FT-FW mode.").
+	if c.firstSync != nil {
+		if sb := c.syncBlock(c.firstSync); sb.Mode == "" {
+			sb.Mode = "ftfw"
+			c.warn(c.firstSync, "default-mode", "Sync has no Mode block; conntrackd runs FTFW then, and so does ctsync: written as sync \"ftfw\"")
+		}
+	}
+
 	// Filter stages, in the order their sets first appeared.
 	if c.file.Filter == nil && len(c.setOrder) > 0 {
 		c.file.Filter = &config.Filter{RunIn: ptr("user")}
@@ -622,6 +632,9 @@ func (c *converter) renameComments(old, name string) {
 }
 
 func (c *converter) sync(s *Directive) {
+	if c.firstSync == nil {
+		c.firstSync = s
+	}
 	for _, d := range s.Block {
 		switch d.Keyword {
 		case "Mode":

@@ -36,14 +36,13 @@ func Migrate(filename string, src []byte, opts MigrateOptions) ([]byte, config.D
 		return nil, diags
 	}
 	f, comments, cds := Convert(lf)
-	diags = append(diags, cds...)
+	diags = config.Supersede(diags, cds)
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	diags = diags.Dedupe()
 	carried := diags
 	_, vds := config.Validate(f, config.ValidateOptions{InterfaceExists: opts.InterfaceExists})
-	diags = append(diags, vds...).Dedupe()
+	diags = config.Supersede(diags, vds)
 	if vds.HasErrors() {
 		return nil, diags
 	}

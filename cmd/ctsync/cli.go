@@ -139,7 +139,8 @@ func load(c *cli.Context, path string, strict bool) loaded {
 		file, _, cdiags := migrate.Convert(lf)
 		l.file = file
 		_, vdiags := config.Validate(file, vopts)
-		l.diags = append(l.diags, startupWarnings(append(cdiags, vdiags...), strict)...).Dedupe()
+		later := startupWarnings(config.Supersede(cdiags, vdiags), strict)
+		l.diags = config.Supersede(l.diags, later)
 		return l
 	}
 	file, diags := config.Parse(path, src, config.LoadOptions{
