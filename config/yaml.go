@@ -206,6 +206,14 @@ func (f *yamlFile) syntaxError(err error) *hcl.Diagnostic {
 			// parser errors.
 			line++
 		}
+		if msg == "did not find expected key" || msg == "did not find expected '-' indicator" {
+			// yaml.v3 names the line where the enclosing mapping starts;
+			// the mistake is usually a misindented line further down.
+			if bad := f.misindented(line); bad > 0 {
+				line = bad
+				msg = "this line's indentation matches no enclosing block (" + msg + ")"
+			}
+		}
 		r = f.rangeAt(line, f.firstColumn(line))
 	} else {
 		r = f.guessErrorRange(msg)
@@ -215,6 +223,54 @@ func (f *yamlFile) syntaxError(err error) *hcl.Diagnostic {
 		Summary:  "Invalid YAML: " + msg,
 		Subject:  r.Ptr(),
 	}
+}
+
+// misindented returns the first line at or after from whose indentation
+// matches none of the blocks it could belong to: after returning from a
+// deeper block it lands between two levels. 0 when there is none. Blank
+// and comment lines and the contents of block scalars (| and >) are
+// skipped; a "- " item opens a level for its content.
+func (f *yamlFile) misindented(from int) int {
+	var stack []int
+	scalarIndent := -1 // inside a block scalar started at this indent
+	for i := range f.lines {
+		start := f.lines[i]
+		end := len(f.src)
+		if i+1 < len(f.lines) {
+			end = f.lines[i+1]
+		}
+		text := strings.TrimRight(string(f.src[start:end]), "\r\n")
+		body := strings.TrimLeft(text, " ")
+		indent := len(text) - len(body)
+		if body == "" || strings.HasPrefix(body, "#") {
+			continue
+		}
+		if scalarIndent >= 0 {
+			if indent > scalarIndent {
+				continue
+			}
+			scalarIndent = -1
+		}
+		popped := false
+		for len(stack) > 0 && stack[len(stack)-1] > indent {
+			stack = stack[:len(stack)-1]
+			popped = true
+		}
+		if popped && len(stack) > 0 && stack[len(stack)-1] < indent && i+1 >= from {
+			return i + 1
+		}
+		if len(stack) == 0 || stack[len(stack)-1] < indent {
+			stack = append(stack, indent)
+		}
+		if strings.HasPrefix(body, "- ") {
+			stack = append(stack, indent+2)
+		}
+		if t := strings.TrimRight(body, " "); strings.HasSuffix(t, "|") || strings.HasSuffix(t, ">") ||
+			strings.HasSuffix(t, "|-") || strings.HasSuffix(t, ">-") || strings.HasSuffix(t, "|+") || strings.HasSuffix(t, ">+") {
+			scalarIndent = indent
+		}
+	}
+	return 0
 }
 
 // yamlParserProblem tells the problems of yaml.v3's parser (parserc.go)

@@ -259,7 +259,20 @@ func TestYAMLErrors(t *testing.T) {
 		},
 		{
 			"bad indentation", "daemon:\n  systemd: true\n lock_file: /x\n",
-			[]string{"syntax 3:2 invalid YAML: did not find expected key"}, "",
+			[]string{"syntax 3:2 invalid YAML: this line's indentation matches no enclosing block (did not find expected key)"}, "",
+		},
+		{
+			// yaml.v3 names line 4, where the mapping under link starts.
+			"bad indentation deep in a block", "sync:\n  ftfw: {}\nlink:\n  a:\n    transport: udp\n   port: 1\n",
+			[]string{"syntax 6:4 invalid YAML: this line's indentation matches no enclosing block (did not find expected key)"}, "",
+		},
+		{
+			"bad indentation in a list item", "link:\n  - name: a\n    transport: udp\n\n   # the mistake:\n   port: 1\n",
+			[]string{"syntax 6:4 invalid YAML: this line's indentation matches no enclosing block (did not find expected '-' indicator)"}, "",
+		},
+		{
+			"block scalar contents are not indentation mistakes", "daemon:\n  lock_file: |\n      /x\n   y\n lock: 1\n",
+			[]string{"syntax 5:2 invalid YAML: this line's indentation matches no enclosing block (did not find expected key)"}, "",
 		},
 		{
 			"unknown anchor", "daemon:\n  lock_file: *nope\n",
