@@ -1,0 +1,624 @@
+package ftfw
+
+import (
+	"time"
+
+	"github.com/ctsync/ctsync/link/wire"
+)
+
+// Legacy defaults (conntrackd 1.4.7, reference A.4.3 and E.5).
+const (
+	DefaultResendQueueSize = 131072
+	DefaultACKWindowSize   = 300
+	// DefaultAliveInterval is conntrackd's hard-coded alive timer: an ALIVE
+	// (or the pending ACK) goes out one second after the last transmission.
+	DefaultAliveInterval = time.Second
+)
+
+// Status is an object's life-cycle state; it selects the message type at
+// transmission time.
+type Status uint8
+
+const (
+	StatusNew   Status = iota // created, never updated: NEW message
+	StatusAlive               // updated at least once: UPDATE message
+	StatusDead                // destroyed: DELETE message
+)
+
+// Object is what the engine replicates (a conntrack or an expectation).
+type Object interface {
+	// Status is read when the object is transmitted, not when it is queued.
+	Status() Status
+	// Put writes the object's current state into m.Flow or m.Exp (m is
+	// zeroed) and returns the base type: wire.TypeCTNew or wire.TypeExpNew.
+	Put(m *wire.Message) wire.Type
+}
+
+// Handler receives what the engine must act on. Calls happen synchronously
+// from Receive; the Handler may call Enqueue but not Receive.
+type Handler interface {
+	// Apply is called for every data message the protocol accepts, in
+	// sequence order: NEW replaces, UPDATE updates or creates, DELETE
+	// removes. m is only valid during the call.
+	Apply(m *wire.Message)
+	// BulkSend asks the engine to Enqueue every live object it holds: the
+	// peer sent a RESYNC request.
+	BulkSend()
+}
+
+// Config holds the protocol parameters; zero fields take the legacy defaults.
+type Config struct {
+	ResendQueueSize int
+	ACKWindowSize   int
+	AliveInterval   time.Duration
+	// InitialSeq is the first sequence number sent; 0 means the legacy
+	// choice, the current Unix time in seconds.
+	InitialSeq uint32
+	// ResendTimeout, when set, re-sends every data object still
+	// unacknowledged after this long (with a new number, like a NACK), and
+	// forgets control messages that old: re-sending those too made the
+	// property test's heavy-loss runs diverge (every lost control message
+	// begets a NACK that is itself kept); a forgotten NACK or RESYNC that
+	// the peer then reports missing is handled as after an overflow.
+	// conntrackd has no such timer (0, the default): it re-sends only on
+	// NACK, and a NACK is sent once per gap, so recovery from a lost NACK
+	// depends on the NACK itself being NACKed, a chain that stops
+	// converging under heavy loss. The timer changes nothing on the wire
+	// that a legacy peer could object to: it only sees new messages.
+	ResendTimeout time.Duration
+}
+
+// Stats are cumulative counters.
+type Stats struct {
+	Sent, Received   uint64 // messages
+	Retransmitted    uint64 // NACKed entries re-queued
+	Lost             uint64 // sequence numbers skipped by the peer (exact, unlike conntrackd's)
+	Before           uint64 // delayed or duplicated messages dropped
+	Malformed        uint64 // control messages with a bad range or no known flag
+	Overflows        uint64 // resend-queue entries dropped because the queue was full
+	Repairs          uint64 // times objects dropped by overflow were queued again
+	RepairResyncs    uint64 // RESYNC requests sent because a NACK or RESYNC we dropped (overflow, timeout) was missed by the peer
+	HelloDiscarded   uint64 // resend-queue entries discarded because the peer said HELLO
+	TimedOut         uint64 // entries re-sent by ResendTimeout
+	ResyncsRequested uint64 // RESYNC requests received from the peer
+}
+
+// resyncHoldoff is the minimum gap, in alive intervals, between two RESYNC
+// requests triggered by overflows.
+const resyncHoldoff = 10
+
+const maxDropped = 64
+
+// Where an entry is.
+const (
+	inNone uint8 = iota
+	inTx
+	inResend
+	inLost
+)
+
+type entry[K comparable, O Object] struct {
+	key K
+	obj O
+	// ctl is 0 for a data object, else the control flag (ACK, NACK,
+	// RESYNC, ALIVE) of a control message with range [from, to].
+	ctl        wire.Flags
+	from, to   uint32
+	seq        uint32
+	sent       int64 // Unix nanoseconds of the last transmission
+	where      uint8
+	prev, next int32
+}
+
+type list struct {
+	head, tail int32
+	n          int
+}
+
+const nilIdx = -1
+
+type helloState uint8
+
+const (
+	helloInit helloState = iota
+	helloSay
+	helloDone
+)
+
+// Session is the FT-FW state for one peer: the sending side (transmit and
+// resend queues, sequence counter, hello) and the receiving side (sequence
+// tracking, ACK window). It is not safe for concurrent use.
+type Session[K comparable, O Object] struct {
+	cfg Config
+	h   Handler
+
+	entries []entry[K, O]
+	free    []int32
+	keys    map[K]int32
+	tx      list
+	resend  list
+	lost    list
+
+	seq   uint32 // next sequence number to send
+	hello helloState
+	// sayHelloBack: the next transmitted message carries HELLO_BACK.
+	sayHelloBack bool
+
+	// Receive side.
+	seqSet     bool
+	last       uint32 // last accepted sequence number
+	ackPending bool
+	ackFrom    uint32
+	window     int
+
+	aliveAt time.Time
+
+	repairing    bool
+	resyncWanted bool
+	resyncAt     time.Time // no overflow-triggered RESYNC before
+	// dropped holds the numbers of NACK and RESYNC messages of ours that
+	// overflow dropped before the peer acknowledged them: an ACK of one
+	// clears it, a NACK of one means the peer never got it and we can no
+	// longer re-send it, so only then is a RESYNC needed.
+	dropped [maxDropped]uint32
+	ndrop   int
+
+	out   []wire.Message
+	stats Stats
+}
+
+// New returns a Session. now starts the alive timer (and picks the initial
+// sequence number when cfg.InitialSeq is 0).
+func New[K comparable, O Object](cfg Config, h Handler, now time.Time) *Session[K, O] {
+	if cfg.ResendQueueSize <= 0 {
+		cfg.ResendQueueSize = DefaultResendQueueSize
+	}
+	if cfg.ACKWindowSize <= 0 {
+		cfg.ACKWindowSize = DefaultACKWindowSize
+	}
+	if cfg.AliveInterval <= 0 {
+		cfg.AliveInterval = DefaultAliveInterval
+	}
+	if cfg.InitialSeq == 0 {
+		cfg.InitialSeq = uint32(now.Unix())
+	}
+	s := &Session[K, O]{
+		cfg:     cfg,
+		h:       h,
+		keys:    make(map[K]int32),
+		tx:      list{nilIdx, nilIdx, 0},
+		resend:  list{nilIdx, nilIdx, 0},
+		lost:    list{nilIdx, nilIdx, 0},
+		seq:     cfg.InitialSeq,
+		window:  cfg.ACKWindowSize,
+		aliveAt: now.Add(cfg.AliveInterval),
+		out:     make([]wire.Message, 0, 64),
+	}
+	return s
+}
+
+// Stats returns the counters.
+func (s *Session[K, O]) Stats() Stats { return s.stats }
+
+// NextTimer is when Tick next has something to do.
+func (s *Session[K, O]) NextTimer() time.Time { return s.aliveAt }
+
+// Queued reports the lengths of the transmit, resend and lost queues.
+func (s *Session[K, O]) Queued() (tx, resend, lost int) { return s.tx.n, s.resend.n, s.lost.n }
+
+// HelloDone reports whether the peer has answered our HELLO.
+func (s *Session[K, O]) HelloDone() bool { return s.hello == helloDone }
+
+// Enqueue queues obj, the current state of key, for transmission. An object
+// already waiting to be sent is only updated (one slot per key); one waiting
+// for acknowledgement goes back to the transmit queue.
+func (s *Session[K, O]) Enqueue(key K, obj O) {
+	if i, ok := s.keys[key]; ok {
+		e := &s.entries[i]
+		e.obj = obj
+		if e.where != inTx {
+			s.move(i, &s.tx, inTx)
+		}
+		return
+	}
+	i := s.alloc()
+	e := &s.entries[i]
+	e.key = key
+	e.obj = obj
+	s.keys[key] = i
+	s.push(&s.tx, i, inTx)
+}
+
+// RequestResync queues a RESYNC request: the peer will send everything
+// (conntrackd -n).
+func (s *Session[K, O]) RequestResync() { s.queueCtl(wire.FlagResync, 0, 0) }
+
+// Tick runs the alive timer: AliveInterval after the last transmission it
+// queues the pending ACK, or an ALIVE when nothing is pending.
+func (s *Session[K, O]) Tick(now time.Time) {
+	if s.cfg.ResendTimeout > 0 {
+		old := now.Add(-s.cfg.ResendTimeout).UnixNano()
+		// The queue is in transmission order: stop at the first young entry.
+		for i := s.resend.head; i != nilIdx && s.entries[i].sent <= old; i = s.resend.head {
+			s.stats.TimedOut++
+			switch s.entries[i].ctl {
+			case 0:
+				s.move(i, &s.tx, inTx)
+				continue
+			case wire.FlagNack, wire.FlagResync:
+				s.suspect(s.entries[i].seq)
+			}
+			s.unlink(i)
+			s.release(i)
+		}
+	}
+	if now.Before(s.aliveAt) {
+		return
+	}
+	if s.ackPending && s.seqSet {
+		s.queueCtl(wire.FlagAck, s.ackFrom, s.last)
+		s.ackPending = false
+	} else {
+		s.queueCtl(wire.FlagAlive, 0, 0)
+	}
+	s.window = s.cfg.ACKWindowSize
+	s.aliveAt = now.Add(s.cfg.AliveInterval)
+}
+
+// Flush runs one transmission: every queued item gets the next sequence
+// number and is returned, in order, ready for wire.AppendMessage. The slice
+// and its messages are reused by the next call.
+func (s *Session[K, O]) Flush(now time.Time) []wire.Message {
+	s.out = s.out[:0]
+	s.startRepair(now)
+	capacity := s.cfg.ResendQueueSize
+	for i := s.tx.head; i != nilIdx; {
+		e := &s.entries[i]
+		next := e.next
+		if e.ctl == 0 && s.repairing && s.resend.n >= capacity {
+			i = next // held back until the peer acknowledges
+			continue
+		}
+		s.transmit(i, now)
+		i = next
+	}
+	if s.repairing && s.lost.n == 0 && s.tx.n == 0 && !s.resyncWanted {
+		s.repairing = false
+	}
+	if len(s.out) > 0 {
+		s.aliveAt = now.Add(s.cfg.AliveInterval)
+	}
+	return s.out
+}
+
+func (s *Session[K, O]) startRepair(now time.Time) {
+	if !s.repairing || s.resend.n > s.cfg.ResendQueueSize/2 {
+		return
+	}
+	if s.lost.head != nilIdx {
+		s.stats.Repairs++
+		for s.lost.head != nilIdx {
+			s.move(s.lost.head, &s.tx, inTx)
+		}
+	}
+	// A bulk send is expensive and makes more traffic, hence more gaps and
+	// NACKs that can overflow a small queue again: at most one request per
+	// resyncHoldoff alive intervals, or the two nodes feed each other.
+	if s.resyncWanted && !now.Before(s.resyncAt) {
+		s.resyncWanted = false
+		s.resyncAt = now.Add(resyncHoldoff * s.cfg.AliveInterval)
+		s.stats.RepairResyncs++
+		s.queueCtl(wire.FlagResync, 0, 0)
+	}
+}
+
+func (s *Session[K, O]) transmit(i int32, now time.Time) {
+	s.out = append(s.out, wire.Message{})
+	m := &s.out[len(s.out)-1]
+	e := &s.entries[i]
+	if e.ctl == 0 {
+		m.Type = e.obj.Put(m) + wire.Type(e.obj.Status())
+	} else {
+		m.Type = wire.TypeControl
+		m.Flags = e.ctl
+		m.From, m.To = e.from, e.to
+	}
+	if s.hello == helloInit {
+		s.hello = helloSay
+	}
+	if s.hello != helloDone {
+		m.Flags |= wire.FlagHello
+	}
+	if s.sayHelloBack {
+		m.Flags |= wire.FlagHelloBack
+		s.sayHelloBack = false
+	}
+	m.Seq = s.seq
+	e.seq = s.seq
+	e.sent = now.UnixNano()
+	s.seq++
+	s.stats.Sent++
+	if e.ctl == wire.FlagAlive {
+		s.unlink(i)
+		s.release(i)
+		return
+	}
+	if s.resend.n >= s.cfg.ResendQueueSize {
+		s.overflow()
+	}
+	s.move(i, &s.resend, inResend)
+}
+
+// overflow drops the oldest resend-queue entry, as conntrackd does, but
+// remembers what the drop costs (see the package doc).
+func (s *Session[K, O]) overflow() {
+	i := s.resend.head
+	s.stats.Overflows++
+	s.repairing = true
+	switch s.entries[i].ctl {
+	case 0:
+		s.move(i, &s.lost, inLost)
+	case wire.FlagNack, wire.FlagResync:
+		s.suspect(s.entries[i].seq)
+		fallthrough
+	default:
+		s.unlink(i)
+		s.release(i)
+	}
+}
+
+// Receive processes one message from the peer (reference E.5, "Receiving a
+// message").
+func (s *Session[K, O]) Receive(m *wire.Message) {
+	s.stats.Received++
+	if m.Flags&wire.FlagHelloBack != 0 && s.hello == helloSay {
+		s.hello = helloDone
+	}
+	if m.Flags&wire.FlagHello != 0 {
+		s.sayHelloBack = true
+		s.ndrop = 0 // a restarted peer will not NACK our old numbers
+		if s.ackPending && before(m.Seq, s.ackFrom) {
+			s.window = s.cfg.ACKWindowSize - 1
+			s.ackFrom = m.Seq
+		}
+		for s.resend.head != nilIdx {
+			i := s.resend.head
+			s.stats.HelloDiscarded++
+			s.unlink(i)
+			s.release(i)
+		}
+		s.inSequence(m)
+		return
+	}
+	expected := s.last + 1
+	switch {
+	case !s.seqSet || m.Seq == expected:
+		s.inSequence(m)
+	case before(expected, m.Seq):
+		if !s.process(m) {
+			return
+		}
+		s.stats.Lost += uint64(m.Seq - expected)
+		if s.ackPending {
+			s.queueCtl(wire.FlagAck, s.ackFrom, expected-1)
+		}
+		s.queueCtl(wire.FlagNack, expected, m.Seq-1)
+		s.window = s.cfg.ACKWindowSize - 1
+		s.ackFrom = m.Seq
+		s.ackPending = true
+		s.last = m.Seq
+	default:
+		s.stats.Before++
+	}
+}
+
+func (s *Session[K, O]) inSequence(m *wire.Message) {
+	if !s.process(m) {
+		return
+	}
+	if !s.ackPending {
+		s.ackFrom = m.Seq
+		s.ackPending = true
+	}
+	s.window--
+	if s.window <= 0 {
+		s.queueCtl(wire.FlagAck, s.ackFrom, m.Seq)
+		s.window = s.cfg.ACKWindowSize
+		s.ackPending = false
+	}
+	s.last = m.Seq
+	s.seqSet = true
+}
+
+const ctlFlags = wire.FlagAck | wire.FlagNack | wire.FlagResync | wire.FlagAlive
+
+// process applies m; it reports false for a malformed message, which then
+// leaves the sequence tracking alone.
+func (s *Session[K, O]) process(m *wire.Message) bool {
+	if m.Type != wire.TypeControl {
+		if m.Type > wire.TypeExpDelete || m.Flags&ctlFlags != 0 {
+			s.stats.Malformed++
+			return false
+		}
+		s.h.Apply(m)
+		return true
+	}
+	switch {
+	case m.Flags&wire.FlagAck != 0:
+		if before(m.To, m.From) {
+			s.stats.Malformed++
+			return false
+		}
+		s.ack(m.From, m.To)
+		if s.ndrop > 0 {
+			s.resolve(m.From, m.To, false)
+		}
+	case m.Flags&wire.FlagNack != 0:
+		if before(m.To, m.From) {
+			s.stats.Malformed++
+			return false
+		}
+		s.nack(m.From, m.To)
+		if s.ndrop > 0 {
+			s.resolve(m.From, m.To, true)
+		}
+	case m.Flags&wire.FlagResync != 0:
+		s.stats.ResyncsRequested++
+		for i := s.resend.head; i != nilIdx; {
+			next := s.entries[i].next
+			if s.entries[i].ctl == 0 {
+				s.move(i, &s.tx, inTx)
+			}
+			i = next
+		}
+		for s.lost.head != nilIdx {
+			s.move(s.lost.head, &s.tx, inTx)
+		}
+		s.h.BulkSend()
+	case m.Flags&wire.FlagAlive != 0:
+	default:
+		s.stats.Malformed++
+		return false
+	}
+	return true
+}
+
+// suspect records a dropped NACK or RESYNC; when too many are unresolved,
+// ask for a resync right away.
+func (s *Session[K, O]) suspect(seq uint32) {
+	if s.ndrop == maxDropped {
+		s.ndrop = 0
+		s.resyncWanted, s.repairing = true, true
+	}
+	s.dropped[s.ndrop] = seq
+	s.ndrop++
+}
+
+// resolve forgets the dropped control messages numbered in [from, to];
+// lost says the peer reports them missing.
+func (s *Session[K, O]) resolve(from, to uint32, lost bool) {
+	for j := 0; j < s.ndrop; {
+		if q := s.dropped[j]; !before(q, from) && !before(to, q) {
+			if lost {
+				s.resyncWanted, s.repairing = true, true
+			}
+			s.ndrop--
+			s.dropped[j] = s.dropped[s.ndrop]
+			continue
+		}
+		j++
+	}
+}
+
+// ack releases the resend-queue entries sent with numbers in [from, to]; the
+// queue is in transmission order, so the scan stops past to.
+func (s *Session[K, O]) ack(from, to uint32) {
+	for i := s.resend.head; i != nilIdx; {
+		e := &s.entries[i]
+		next := e.next
+		if before(to, e.seq) {
+			break
+		}
+		if !before(e.seq, from) {
+			s.unlink(i)
+			s.release(i)
+		}
+		i = next
+	}
+}
+
+// nack moves the resend-queue entries sent with numbers in [from, to] back
+// to the transmit queue; numbers no longer held are silently ignored.
+func (s *Session[K, O]) nack(from, to uint32) {
+	for i := s.resend.head; i != nilIdx; {
+		e := &s.entries[i]
+		next := e.next
+		if before(to, e.seq) {
+			break
+		}
+		if !before(e.seq, from) {
+			s.stats.Retransmitted++
+			s.move(i, &s.tx, inTx)
+		}
+		i = next
+	}
+}
+
+func (s *Session[K, O]) queueCtl(flag wire.Flags, from, to uint32) {
+	i := s.alloc()
+	e := &s.entries[i]
+	e.ctl, e.from, e.to = flag, from, to
+	s.push(&s.tx, i, inTx)
+}
+
+// before reports whether a precedes b in serial-number arithmetic.
+func before(a, b uint32) bool { return int32(a-b) < 0 }
+
+func (s *Session[K, O]) alloc() int32 {
+	if n := len(s.free); n > 0 {
+		i := s.free[n-1]
+		s.free = s.free[:n-1]
+		return i
+	}
+	s.entries = append(s.entries, entry[K, O]{})
+	return int32(len(s.entries) - 1)
+}
+
+// release frees an unlinked entry.
+func (s *Session[K, O]) release(i int32) {
+	e := &s.entries[i]
+	if e.ctl == 0 {
+		delete(s.keys, e.key)
+	}
+	*e = entry[K, O]{}
+	s.free = append(s.free, i)
+}
+
+func (s *Session[K, O]) listOf(where uint8) *list {
+	switch where {
+	case inTx:
+		return &s.tx
+	case inResend:
+		return &s.resend
+	case inLost:
+		return &s.lost
+	}
+	return nil
+}
+
+func (s *Session[K, O]) push(l *list, i int32, where uint8) {
+	e := &s.entries[i]
+	e.where, e.prev, e.next = where, l.tail, nilIdx
+	if l.tail == nilIdx {
+		l.head = i
+	} else {
+		s.entries[l.tail].next = i
+	}
+	l.tail = i
+	l.n++
+}
+
+func (s *Session[K, O]) unlink(i int32) {
+	e := &s.entries[i]
+	l := s.listOf(e.where)
+	if l == nil {
+		return
+	}
+	if e.prev == nilIdx {
+		l.head = e.next
+	} else {
+		s.entries[e.prev].next = e.next
+	}
+	if e.next == nilIdx {
+		l.tail = e.prev
+	} else {
+		s.entries[e.next].prev = e.prev
+	}
+	l.n--
+	e.where, e.prev, e.next = inNone, nilIdx, nilIdx
+}
+
+func (s *Session[K, O]) move(i int32, l *list, where uint8) {
+	s.unlink(i)
+	s.push(l, i, where)
+}
