@@ -1,0 +1,247 @@
+// Package netnstest builds network namespaces and veth pairs for privileged
+// integration tests, and runs Go code inside a namespace.
+//
+// Every namespace and veth is removed by t.Cleanup, also when the test
+// fails. Addresses are restricted to the documentation ranges
+// 198.51.100.0/24, 203.0.113.0/24 and 2001:db8::/32, so a test can never
+// touch a real network.
+package netnstest
+
+import (
+	"fmt"
+	"hash/fnv"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// EnvVar opts in to privileged tests.
+const EnvVar = "CTSYNC_PRIVILEGED_TESTS"
+
+// RequirePrivileged skips t unless privileged tests were asked for and can
+// run: EnvVar=1, root, and a network namespace can be created. When CI is
+// set and EnvVar=1 but something is missing, t fails instead, so a broken
+// runner does not pass silently.
+func RequirePrivileged(t testing.TB) {
+	t.Helper()
+	if os.Getenv(EnvVar) != "1" {
+		t.Skipf("skipping: set %s=1 and run as root (%s is not 1)", EnvVar, EnvVar)
+	}
+	reason := ""
+	switch {
+	case os.Geteuid() != 0:
+		reason = fmt.Sprintf("running as uid %d", os.Geteuid())
+	default:
+		if _, err := exec.LookPath("ip"); err != nil {
+			reason = "no ip command (iproute2)"
+		} else if err := probeNetns(); err != nil {
+			reason = fmt.Sprintf("got %v creating a netns", err)
+		}
+	}
+	if reason == "" {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s=1 and CI is set, but privileged tests cannot run: %s", EnvVar, reason)
+	}
+	t.Skipf("skipping: set %s=1 and run as root (%s)", EnvVar, reason)
+}
+
+// probeNetns creates a namespace on a throwaway thread: the thread is
+// left locked, so the runtime discards it.
+func probeNetns() error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		errc <- unix.Unshare(unix.CLONE_NEWNET)
+	}()
+	return <-errc
+}
+
+// NetNS is a named network namespace (/run/netns/Name).
+type NetNS struct {
+	Name string
+	fd   int
+	mu   sync.Mutex
+	veth int
+}
+
+var seq atomic.Uint32
+
+// NewNetNS creates a namespace with a name unique to the test, brings lo
+// up, disables IPv6 duplicate address detection (addresses are usable at
+// once) and sets net.netfilter.nf_conntrack_events=1 if conntrack is
+// loaded. It is deleted when the test ends.
+func NewNetNS(t testing.TB) *NetNS {
+	t.Helper()
+	h := fnv.New32a()
+	h.Write([]byte(t.Name()))
+	name := fmt.Sprintf("ctsync-%08x-%d-%d", h.Sum32(), os.Getpid(), seq.Add(1))
+	run(t, "ip", "netns", "add", name)
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "delete", name).CombinedOutput(); err != nil {
+			t.Errorf("ip netns delete %s: %v: %s", name, err, out)
+		}
+	})
+	fd, err := unix.Open("/run/netns/"+name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("open namespace %s: %v", name, err)
+	}
+	ns := &NetNS{Name: name, fd: fd}
+	t.Cleanup(func() { unix.Close(fd) })
+	ns.Exec(t, "ip", "link", "set", "lo", "up")
+	err = ns.Do(func() error {
+		for _, f := range []string{
+			"/proc/sys/net/ipv6/conf/all/accept_dad",
+			"/proc/sys/net/ipv6/conf/default/accept_dad",
+		} {
+			if err := os.WriteFile(f, []byte("0"), 0); err != nil {
+				return err
+			}
+		}
+		err := os.WriteFile("/proc/sys/net/netfilter/nf_conntrack_events", []byte("1"), 0)
+		if os.IsNotExist(err) {
+			return nil // nf_conntrack not loaded: nothing to configure
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("namespace %s: sysctl: %v", name, err)
+	}
+	return ns
+}
+
+// Do runs fn on an OS thread switched into ns. Sockets fn opens stay in
+// ns; goroutines fn starts do not run in ns.
+func (ns *NetNS) Do(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer unix.Close(orig)
+		if err := unix.Setns(ns.fd, unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("setns %s: %w", ns.Name, err)
+			return
+		}
+		ferr := fn()
+		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
+			// The thread stays locked and dies with this goroutine.
+			errc <- fmt.Errorf("setns back from %s: %w", ns.Name, err)
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
+}
+
+// Exec runs a command in ns and returns its combined output; the test
+// fails if the command does.
+func (ns *NetNS) Exec(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	return run(t, "ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
+}
+
+func run(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v: %s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func (ns *NetNS) nextVeth() string {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	name := fmt.Sprintf("veth%d", ns.veth)
+	ns.veth++
+	return name
+}
+
+var allowed = []netip.Prefix{
+	netip.MustParsePrefix("198.51.100.0/24"),
+	netip.MustParsePrefix("203.0.113.0/24"),
+	netip.MustParsePrefix("2001:db8::/32"),
+}
+
+// CheckAddr fails the test unless a lies in a documentation range.
+func CheckAddr(t testing.TB, a netip.Addr) {
+	t.Helper()
+	for _, p := range allowed {
+		if p.Contains(a) {
+			return
+		}
+	}
+	t.Fatalf("address %s is outside the test ranges %v", a, allowed)
+}
+
+// Veth connects ns1 and ns2 with a veth pair, gives each end its
+// addresses (any number, each checked by CheckAddr), brings both up and
+// returns the interface names in ns1 and ns2.
+func Veth(t testing.TB, ns1, ns2 *NetNS, addrs1, addrs2 []netip.Prefix) (name1, name2 string) {
+	t.Helper()
+	for _, p := range append(append([]netip.Prefix{}, addrs1...), addrs2...) {
+		CheckAddr(t, p.Addr())
+	}
+	name1, name2 = ns1.nextVeth(), ns2.nextVeth()
+	// Created straight into the namespaces, so no name ever exists in
+	// the host namespace; deleting a namespace deletes its end, which
+	// deletes the pair.
+	run(t, "ip", "link", "add", name1, "netns", ns1.Name, "type", "veth", "peer", "name", name2, "netns", ns2.Name)
+	for _, end := range []struct {
+		ns    *NetNS
+		name  string
+		addrs []netip.Prefix
+	}{{ns1, name1, addrs1}, {ns2, name2, addrs2}} {
+		for _, p := range end.addrs {
+			args := []string{"-n", end.ns.Name, "addr", "add", p.String(), "dev", end.name}
+			if p.Addr().Is6() {
+				args = append(args, "nodad")
+			}
+			run(t, "ip", args...)
+		}
+		run(t, "ip", "-n", end.ns.Name, "link", "set", end.name, "up")
+	}
+	ns1.WaitOperUp(t, name1)
+	ns2.WaitOperUp(t, name2)
+	return name1, name2
+}
+
+// WaitOperUp waits up to 5 seconds for interface name to be operationally
+// up: until then the kernel drops what is sent through it (its queue
+// discipline is only attached once the carrier is seen).
+func (ns *NetNS) WaitOperUp(t testing.TB, name string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out := run(t, "ip", "-n", ns.Name, "-o", "link", "show", "dev", name)
+		if strings.Contains(out, "state UP") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s in %s not up after 5s: %s", name, ns.Name, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// SetLink runs "ip link set NAME ARGS..." in ns, e.g. SetLink(t, "veth0", "down").
+func (ns *NetNS) SetLink(t testing.TB, name string, args ...string) {
+	t.Helper()
+	run(t, "ip", append([]string{"-n", ns.Name, "link", "set", name}, args...)...)
+}

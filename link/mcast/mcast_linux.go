@@ -1,0 +1,232 @@
+// Package mcast is the multicast sync link, as conntrackd's src/mcast.c:
+// a receive socket that joins the group on the dedicated interface and a
+// send socket that sends to the group with loopback off and TTL (hop
+// limit) 1.
+//
+// Unlike conntrackd up to 1.4.8 the receive socket is bound to the group
+// address rather than the wildcard (as 1.4.9 does), and IP_MULTICAST_ALL
+// is off, so it neither takes unicast datagrams to the port nor traffic of
+// groups other sockets joined.
+package mcast
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
+
+	"github.com/ctsync/ctsync/config"
+	"github.com/ctsync/ctsync/link"
+)
+
+func init() {
+	link.RegisterTransport(config.TransportMulticast, func(s config.LinkSettings) (link.Link, error) { return Open(s) })
+}
+
+// Link is a multicast sync link.
+type Link struct {
+	link.Info
+	recv, send *net.UDPConn
+	group      netip.AddrPort
+}
+
+// Open opens a multicast link in the calling thread's network namespace.
+func Open(s config.LinkSettings) (*Link, error) {
+	l, err := open(s)
+	if err != nil {
+		return nil, fmt.Errorf("link %s: %w", s.Name, err)
+	}
+	return l, nil
+}
+
+func open(s config.LinkSettings) (*Link, error) {
+	if !s.Group.IsMulticast() {
+		return nil, fmt.Errorf("group %s is not a multicast address", s.Group)
+	}
+	ifi, err := link.Interface(s.Interface)
+	if err != nil {
+		return nil, err
+	}
+	v6 := s.Group.Is6()
+	if ifi == nil && !v6 && s.InterfaceAddress.IsValid() && !s.InterfaceAddress.IsUnspecified() {
+		if ifi, err = interfaceByAddr(s.InterfaceAddress); err != nil {
+			return nil, err
+		}
+	}
+	if v6 && ifi == nil {
+		return nil, errors.New("an IPv6 group needs an interface")
+	}
+	network, unspec := "udp4", "0.0.0.0:0"
+	group := s.Group
+	if v6 {
+		network, unspec = "udp6", "[::]:0"
+		group = group.WithZone(ifi.Name)
+	}
+	l := &Link{group: netip.AddrPortFrom(group, s.Port)}
+	l.Init(s.Name, ifi, link.DatagramOverhead)
+
+	l.recv, err = listenGroup(network, l.group, l.Index(), link.SocketOptions{
+		ReuseAddr:      true,
+		ReceiveBuffer:  s.ReceiveBuffer,
+		NoMulticastAll: true,
+		Device:         s.Interface,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("receive socket: %w", err)
+	}
+	gaddr := &net.UDPAddr{IP: s.Group.AsSlice()}
+	if v6 {
+		err = ipv6.NewPacketConn(l.recv).JoinGroup(ifi, gaddr)
+	} else {
+		err = ipv4.NewPacketConn(l.recv).JoinGroup(ifi, gaddr)
+	}
+	if err != nil {
+		l.recv.Close()
+		return nil, fmt.Errorf("join %s: %w", s.Group, err)
+	}
+
+	sc := net.ListenConfig{Control: link.SocketOptions{
+		SendBuffer: s.SendBuffer,
+		NoChecksum: !s.Checksum,
+		Device:     s.Interface,
+	}.Control}
+	pc, err := sc.ListenPacket(context.Background(), network, unspec)
+	if err != nil {
+		l.recv.Close()
+		return nil, fmt.Errorf("send socket: %w", err)
+	}
+	l.send = pc.(*net.UDPConn)
+	if err := setSendOptions(l.send, v6, ifi); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// listenGroup opens the receive socket bound to the group address itself.
+// The net package cannot do it: given a multicast address, it binds the
+// wildcard address instead.
+func listenGroup(network string, group netip.AddrPort, ifindex int, opts link.SocketOptions) (*net.UDPConn, error) {
+	family := unix.AF_INET6
+	var sa unix.Sockaddr = &unix.SockaddrInet6{Port: int(group.Port()), Addr: group.Addr().As16(), ZoneId: uint32(ifindex)}
+	if group.Addr().Is4() {
+		family = unix.AF_INET
+		sa = &unix.SockaddrInet4{Port: int(group.Port()), Addr: group.Addr().As4()}
+	}
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.IPPROTO_UDP)
+	if err != nil {
+		return nil, fmt.Errorf("socket: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "multicast "+group.String())
+	defer f.Close()
+	if err := opts.Apply(fd, network); err != nil {
+		return nil, err
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		return nil, fmt.Errorf("bind %s: %w", group, err)
+	}
+	c, err := net.FilePacketConn(f)
+	if err != nil {
+		return nil, err
+	}
+	return c.(*net.UDPConn), nil
+}
+
+// setSendOptions sets loopback off, the outgoing interface and TTL 1: the
+// kernel default TTL for multicast is already 1, and conntrackd relies on
+// that; setting it keeps a changed default from routing sync traffic.
+func setSendOptions(c *net.UDPConn, v6 bool, ifi *net.Interface) error {
+	if v6 {
+		p := ipv6.NewPacketConn(c)
+		if err := p.SetMulticastLoopback(false); err != nil {
+			return fmt.Errorf("IPV6_MULTICAST_LOOP: %w", err)
+		}
+		if err := p.SetMulticastHopLimit(1); err != nil {
+			return fmt.Errorf("IPV6_MULTICAST_HOPS: %w", err)
+		}
+		if err := p.SetMulticastInterface(ifi); err != nil {
+			return fmt.Errorf("IPV6_MULTICAST_IF: %w", err)
+		}
+		return nil
+	}
+	p := ipv4.NewPacketConn(c)
+	if err := p.SetMulticastLoopback(false); err != nil {
+		return fmt.Errorf("IP_MULTICAST_LOOP: %w", err)
+	}
+	if err := p.SetMulticastTTL(1); err != nil {
+		return fmt.Errorf("IP_MULTICAST_TTL: %w", err)
+	}
+	if ifi != nil {
+		if err := p.SetMulticastInterface(ifi); err != nil {
+			return fmt.Errorf("IP_MULTICAST_IF: %w", err)
+		}
+	}
+	return nil
+}
+
+// interfaceByAddr finds the interface that has a, for configurations that
+// name the multicast interface only by its address.
+func interfaceByAddr(a netip.Addr) (*net.Interface, error) {
+	ifs, err := net.Interfaces()
+	if err != nil {
+		return nil, err
+	}
+	for i := range ifs {
+		addrs, err := ifs[i].Addrs()
+		if err != nil {
+			continue
+		}
+		for _, ad := range addrs {
+			if n, ok := ad.(*net.IPNet); ok {
+				if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Unmap() == a {
+					return &ifs[i], nil
+				}
+			}
+		}
+	}
+	return nil, fmt.Errorf("no interface has address %s", a)
+}
+
+// Send implements link.Link.
+func (l *Link) Send(b []byte) error {
+	n, err := l.send.WriteToUDPAddrPort(b, l.group)
+	if err != nil {
+		l.Counters().SendError()
+		return fmt.Errorf("link %s: send: %w", l.Name(), err)
+	}
+	l.Counters().Sent(n)
+	return nil
+}
+
+// Recv implements link.Link.
+func (l *Link) Recv(buf []byte) (int, error) {
+	for {
+		n, _, err := l.recv.ReadFromUDPAddrPort(buf)
+		if err == nil {
+			l.Counters().Received(n)
+			return n, nil
+		}
+		if errors.Is(err, net.ErrClosed) {
+			return 0, fmt.Errorf("link %s: receive: %w", l.Name(), err)
+		}
+		l.Counters().RecvError()
+	}
+}
+
+// Close implements link.Link.
+func (l *Link) Close() error {
+	var err error
+	if l.recv != nil {
+		err = l.recv.Close()
+	}
+	if l.send != nil {
+		err = errors.Join(err, l.send.Close())
+	}
+	return err
+}
