@@ -25,7 +25,8 @@
 //     duplicated messages are dropped, never reordered;
 //   - HELLO is set on every message until a HELLO_BACK arrives; each received
 //     HELLO is answered by exactly one HELLO_BACK, resets sequence tracking
-//     and discards the entire resend queue;
+//     and empties the entire resend queue (but see below for what becomes
+//     of the data in it);
 //   - an idle session sends ALIVE (or the pending ACK) one AliveInterval
 //     (conntrackd: 1 s, hard-coded) after its last transmission;
 //   - every object has a single queue slot: the message type (NEW, UPDATE,
@@ -63,6 +64,20 @@
 //   - a dropped ACK of ours needs no repair of state: if it was lost too, the
 //     peer keeps objects we did receive in its resend queue until its
 //     resend timeout, a RESYNC or its own overflow re-sends them.
+//
+// # And after a HELLO
+//
+// conntrackd forgets its whole resend queue when the peer says HELLO, and
+// then ignores the peer's NACK for those numbers: whatever was sent and
+// lost just before a peer (re)started never arrives (a node that comes up
+// while the other is already sending misses flows that were in flight). A
+// Session empties the queue as well, but first releases what an ACK on the
+// same message acknowledges, then parks the remaining data objects on the
+// lost list, to be sent again with new numbers like an overflow repair
+// (Stats.HelloRequeued). On the wire these are ordinary data messages, so a
+// legacy peer is not affected; at worst it receives an update twice.
+// Objects on the lost list whose last transmission an ACK covers are
+// released: they arrived after all.
 //
 // A received RESYNC also moves every object waiting in the resend queue back
 // to the transmit queue before asking the Handler for the bulk send, so

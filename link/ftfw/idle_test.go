@@ -18,6 +18,8 @@ type pipe struct {
 	now     time.Time
 	flight  []dgram
 	scratch wire.Message
+	// bDown: b is not running; what is sent to it is lost.
+	bDown bool
 }
 
 func newPipe(t *testing.T, cfg Config, latency time.Duration) *pipe {
@@ -40,13 +42,18 @@ func (p *pipe) send(msgs []wire.Message, toB bool) {
 func (p *pipe) step(d time.Duration) {
 	p.now = p.now.Add(d)
 	p.a.Tick(p.now)
-	p.b.Tick(p.now)
 	p.send(p.a.Flush(p.now), true)
-	p.send(p.b.Flush(p.now), false)
+	if !p.bDown {
+		p.b.Tick(p.now)
+		p.send(p.b.Flush(p.now), false)
+	}
 	i := 0
 	for ; i < len(p.flight) && !p.flight[i].at.After(p.now); i++ {
 		dst := p.a
 		if p.flight[i].toB {
+			if p.bDown {
+				continue
+			}
 			dst = p.b
 		}
 		if _, err := wire.Decode(p.flight[i].buf, &p.scratch); err != nil {

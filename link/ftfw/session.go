@@ -79,6 +79,7 @@ type Stats struct {
 	Repairs          uint64 // times objects dropped by overflow were queued again
 	RepairResyncs    uint64 // RESYNC requests sent because a NACK or RESYNC we dropped (overflow, timeout) was missed by the peer
 	HelloDiscarded   uint64 // resend-queue entries discarded because the peer said HELLO
+	HelloRequeued    uint64 // of those, data objects queued to be sent again
 	TimedOut         uint64 // entries re-sent by ResendTimeout
 	ResyncsRequested uint64 // RESYNC requests received from the peer
 }
@@ -381,12 +382,12 @@ func (s *Session[K, O]) Receive(m *wire.Message) {
 			s.window = s.cfg.ACKWindowSize - 1
 			s.ackFrom = m.Seq
 		}
-		for s.resend.head != nilIdx {
-			i := s.resend.head
-			s.stats.HelloDiscarded++
-			s.unlink(i)
-			s.release(i)
+		// An ACK riding on the HELLO still says what the peer got: release
+		// that first, so that only what may be missing is sent again.
+		if m.Type == wire.TypeControl && m.Flags&wire.FlagAck != 0 && !before(m.To, m.From) {
+			s.ack(m.From, m.To)
 		}
+		s.helloFlush()
 		s.inSequence(m)
 		return
 	}
@@ -510,9 +511,39 @@ func (s *Session[K, O]) resolve(from, to uint32, lost bool) {
 	}
 }
 
+// helloFlush empties the resend queue on the peer's HELLO, as conntrackd
+// does: the peer will never NACK our old numbers. Data objects are not
+// forgotten but parked on the lost list and sent again with new numbers
+// (see the package doc); control messages are dropped.
+func (s *Session[K, O]) helloFlush() {
+	for s.resend.head != nilIdx {
+		i := s.resend.head
+		s.stats.HelloDiscarded++
+		if s.entries[i].ctl == 0 {
+			s.stats.HelloRequeued++
+			s.repairing = true
+			s.move(i, &s.lost, inLost)
+			continue
+		}
+		s.unlink(i)
+		s.release(i)
+	}
+}
+
 // ack releases the resend-queue entries sent with numbers in [from, to]; the
-// queue is in transmission order, so the scan stops past to.
+// queue is in transmission order, so the scan stops past to. Objects parked
+// on the lost list whose last transmission is acknowledged arrived after
+// all and need no repair.
 func (s *Session[K, O]) ack(from, to uint32) {
+	for i := s.lost.head; i != nilIdx && s.lost.n > 0; {
+		e := &s.entries[i]
+		next := e.next
+		if !before(e.seq, from) && !before(to, e.seq) {
+			s.unlink(i)
+			s.release(i)
+		}
+		i = next
+	}
 	for i := s.resend.head; i != nilIdx; {
 		e := &s.entries[i]
 		next := e.next

@@ -266,17 +266,46 @@ func TestSession(t *testing.T) {
 			},
 		},
 		{
-			name: "received hello discards the whole resend queue",
+			// conntrackd forgets what it had not seen acknowledged and
+			// ignores the NACK for it: k1 and k2 would be lost for good.
+			name: "received hello empties the resend queue, data goes out again with new numbers",
 			steps: []step{
 				done,
-				put(1, 1, StatusNew), put(2, 2, StatusNew),
-				flush("100 NEW k1=1", "101 NEW k2=2"), queued(0, 2, 0),
-				recv(ctl(501, alive|hello, 0, 0)), queued(0, 0, 0),
-				recv(ctl(502, nack, 100, 101)),
-				flush(),
-				stats(func(s *Stats) { s.HelloDiscarded = 2 }),
+				put(1, 1, StatusNew), put(2, 2, StatusNew), resync(),
+				flush("100 NEW k1=1", "101 NEW k2=2", "102 RESYNC [0,0]"), queued(0, 3, 0),
+				recv(ctl(501, alive|hello, 0, 0)), queued(0, 0, 2),
+				recv(ctl(502, nack, 100, 102)),
+				flush("103 NEW k1=1 hello-back", "104 NEW k2=2"),
+				stats(func(s *Stats) { s.HelloDiscarded, s.HelloRequeued, s.Repairs = 3, 2, 1 }),
 				tick(time.Second),
-				flush("102 ACK [500,502] hello-back"),
+				flush("105 ACK [500,502]"),
+			},
+		},
+		{
+			name: "an ack on the peer's hello is applied before the resend queue is emptied",
+			steps: []step{
+				put(1, 1, StatusNew), put(2, 2, StatusNew), put(3, 3, StatusNew),
+				flush("100 NEW k1=1 hello", "101 NEW k2=2 hello", "102 NEW k3=3 hello"),
+				// The peer's first message: its own hello, the answer to ours
+				// and an ACK of what reached it.
+				recv(ctl(501, ack|hello|helloBack, 100, 101)), queued(0, 0, 1),
+				flush("103 NEW k3=3 hello-back"),
+				stats(func(s *Stats) { s.HelloDiscarded, s.HelloRequeued, s.Repairs = 1, 1, 1 }),
+				recv(ctl(502, ack, 103, 103)), queued(0, 0, 0),
+			},
+		},
+		{
+			name: "an ack of an object's last transmission ends its repair",
+			cfg:  Config{ResendQueueSize: 2},
+			steps: []step{
+				done,
+				put(1, 1, StatusNew), put(2, 2, StatusNew), put(3, 3, StatusNew),
+				// The queue holds two: k1 is dropped and parked for repair.
+				flush("100 NEW k1=1", "101 NEW k2=2", "102 NEW k3=3"), queued(0, 2, 1),
+				// The peer got all three after all.
+				recv(ctl(501, ack, 100, 102)), queued(0, 0, 0),
+				flush(),
+				stats(func(s *Stats) { s.Overflows = 1 }),
 			},
 		},
 		{
