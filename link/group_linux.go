@@ -337,27 +337,15 @@ func State(flags uint32) string {
 	return "DOWN"
 }
 
-// LinkStatus is one line of "-s link".
-type LinkStatus struct {
-	Name, Interface string
-	State           string // RUNNING, NO-CARRIER or DOWN
-	Active          bool   // ACTIVE, else BACKUP
-	Stats           Stats
-}
-
 // Status reports every link in configuration order.
 func (g *Group) Status() []LinkStatus {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	st := make([]LinkStatus, len(g.links))
 	for i, l := range g.links {
-		st[i] = LinkStatus{
-			Name:      l.Name(),
-			Interface: l.Interface(),
-			State:     State(g.flags[i]),
-			Active:    i == g.active,
-			Stats:     l.Counters().Stats(),
-		}
+		st[i] = statusOf(l)
+		st[i].State = State(g.flags[i])
+		st[i].Active = i == g.active
 	}
 	return st
 }

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/ctsync/ctsync/config"
 	"github.com/ctsync/ctsync/internal/netnstest"
@@ -42,8 +45,22 @@ func TestIntegrationGroupFailOver(t *testing.T) {
 	for seq := uint32(3); seq < 6; seq++ {
 		sendRecv(t, ga, gb, seq, 1)
 	}
-	if st := gb.Status(); st[0].State != "NO-CARRIER" || st[0].Active || st[1].State != "RUNNING" || !st[1].Active {
-		t.Errorf("B's status = %+v, want first NO-CARRIER backup, second RUNNING active", st)
+	var out strings.Builder
+	if err := link.WriteLinks(&out, gb.Status()); err != nil {
+		t.Fatal(err)
+	}
+	var titles []string
+	for l := range strings.Lines(out.String()) {
+		if strings.Contains(l, "traffic") {
+			titles = append(titles, l)
+		}
+	}
+	want := []string{
+		"UDP traffic device=" + b0 + " status=NO-CARRIER role=BACKUP:\n",
+		"UDP traffic device=" + b1 + " status=RUNNING role=ACTIVE:\n",
+	}
+	if diff := cmp.Diff(want, titles); diff != "" {
+		t.Errorf("B's -s link titles (-want +got):\n%s", diff)
 	}
 	// No automatic return: bringing the first link back changes nothing.
 	nsA.SetLink(t, a0, "up")

@@ -132,12 +132,20 @@ func Open(s config.LinkSettings) (Link, error) {
 	if open == nil {
 		return nil, fmt.Errorf("link %s: %s: %w", s.Name, s.Transport, ErrNoTransport)
 	}
-	return open(s)
+	l, err := open(s)
+	if err != nil {
+		return nil, err
+	}
+	if i, ok := l.(interface{ setTransport(config.Transport) }); ok {
+		i.setTransport(s.Transport)
+	}
+	return l, nil
 }
 
 // Info holds what every transport reports the same way: name, interface,
 // MTU and counters. Transports embed it and call Init.
 type Info struct {
+	transport      config.Transport
 	name, ifname   string
 	ifindex, ifmtu int
 	overhead       int
@@ -160,6 +168,13 @@ func (i *Info) Init(name string, ifi *net.Interface, overhead int) {
 
 // Name implements Link.
 func (i *Info) Name() string { return i.name }
+
+// Transport is the link's transport, as registered with RegisterTransport.
+func (i *Info) Transport() config.Transport { return i.transport }
+
+// setTransport is promoted into every transport that embeds Info, so that
+// Open can record the transport without each package repeating it.
+func (i *Info) setTransport(t config.Transport) { i.transport = t }
 
 // Interface implements Link.
 func (i *Info) Interface() string { return i.ifname }

@@ -324,6 +324,13 @@ func (l *Link) dropIn(c net.Conn) {
 	c.Close()
 }
 
+// Accepted reports whether a connection from the peer is up.
+func (l *Link) Accepted() bool {
+	l.inMu.Lock()
+	defer l.inMu.Unlock()
+	return l.in != nil
+}
+
 // Connected reports whether the outbound connection is up.
 func (l *Link) Connected() bool {
 	l.outMu.Lock()
