@@ -17,55 +17,82 @@ import (
 	_ "github.com/ctsync/ctsync/link/udp"
 )
 
-// Two UDP links over two veth pairs: taking the active veth down moves
-// sending to the second link on both sides.
+// Two UDP links over two veth pairs: taking the active veth down, or
+// removing it, moves sending to the second link on both sides.
 func TestIntegrationGroupFailOver(t *testing.T) {
 	netnstest.RequirePrivileged(t)
-	nsA, nsB := netnstest.NewNetNS(t), netnstest.NewNetNS(t)
-	p := netip.MustParsePrefix
-	a0, b0 := netnstest.Veth(t, nsA, nsB, []netip.Prefix{p("198.51.100.1/24")}, []netip.Prefix{p("198.51.100.2/24")})
-	a1, b1 := netnstest.Veth(t, nsA, nsB, []netip.Prefix{p("203.0.113.1/24")}, []netip.Prefix{p("203.0.113.2/24")})
-	settings := func(if0, if1, local0, peer0, local1, peer1 string) []config.LinkSettings {
-		return []config.LinkSettings{
-			{Name: "first", Transport: config.TransportUDP, Default: true, Interface: if0,
-				Local: netip.MustParseAddr(local0), Peer: netip.MustParseAddr(peer0), Port: 3780},
-			{Name: "second", Transport: config.TransportUDP, Interface: if1,
-				Local: netip.MustParseAddr(local1), Peer: netip.MustParseAddr(peer1), Port: 3780},
-		}
+	tests := []struct {
+		name string
+		cut  func(t *testing.T, ns *netnstest.NetNS, ifname string)
+		// peerState is what B reports of its first link afterwards.
+		peerState string
+		// bringBack: the cut interface can come back up (no automatic return).
+		bringBack bool
+	}{
+		{
+			name:      "set down",
+			cut:       func(t *testing.T, ns *netnstest.NetNS, ifname string) { ns.SetLink(t, ifname, "down") },
+			peerState: "NO-CARRIER", // DOWN on A's side, no carrier on B's
+			bringBack: true,
+		},
+		{
+			name:      "removed",
+			cut:       func(t *testing.T, ns *netnstest.NetNS, ifname string) { ns.Exec(t, "ip", "link", "del", ifname) },
+			peerState: "DOWN", // removing one end of a veth removes both
+		},
 	}
-	ga := openGroup(t, nsA, settings(a0, a1, "198.51.100.1", "198.51.100.2", "203.0.113.1", "203.0.113.2"))
-	gb := openGroup(t, nsB, settings(b0, b1, "198.51.100.2", "198.51.100.1", "203.0.113.2", "203.0.113.1"))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			nsA, nsB := netnstest.NewNetNS(t), netnstest.NewNetNS(t)
+			p := netip.MustParsePrefix
+			a0, b0 := netnstest.Veth(t, nsA, nsB, []netip.Prefix{p("198.51.100.1/24")}, []netip.Prefix{p("198.51.100.2/24")})
+			a1, b1 := netnstest.Veth(t, nsA, nsB, []netip.Prefix{p("203.0.113.1/24")}, []netip.Prefix{p("203.0.113.2/24")})
+			settings := func(if0, if1, local0, peer0, local1, peer1 string) []config.LinkSettings {
+				return []config.LinkSettings{
+					{Name: "first", Transport: config.TransportUDP, Default: true, Interface: if0,
+						Local: netip.MustParseAddr(local0), Peer: netip.MustParseAddr(peer0), Port: 3780},
+					{Name: "second", Transport: config.TransportUDP, Interface: if1,
+						Local: netip.MustParseAddr(local1), Peer: netip.MustParseAddr(peer1), Port: 3780},
+				}
+			}
+			ga := openGroup(t, nsA, settings(a0, a1, "198.51.100.1", "198.51.100.2", "203.0.113.1", "203.0.113.2"))
+			gb := openGroup(t, nsB, settings(b0, b1, "198.51.100.2", "198.51.100.1", "203.0.113.2", "203.0.113.1"))
 
-	for seq := range uint32(3) {
-		sendRecv(t, ga, gb, seq, 0)
+			for seq := range uint32(3) {
+				sendRecv(t, ga, gb, seq, 0)
+			}
+			tt.cut(t, nsA, a0)
+			waitActive(t, ga, 1)
+			waitActive(t, gb, 1)
+			for seq := uint32(3); seq < 6; seq++ {
+				sendRecv(t, ga, gb, seq, 1)
+			}
+			var out strings.Builder
+			if err := link.WriteLinks(&out, gb.Status()); err != nil {
+				t.Fatal(err)
+			}
+			var titles []string
+			for l := range strings.Lines(out.String()) {
+				if strings.Contains(l, "traffic") {
+					titles = append(titles, l)
+				}
+			}
+			want := []string{
+				"UDP traffic device=" + b0 + " status=" + tt.peerState + " role=BACKUP:\n",
+				"UDP traffic device=" + b1 + " status=RUNNING role=ACTIVE:\n",
+			}
+			if diff := cmp.Diff(want, titles); diff != "" {
+				t.Errorf("B's -s link titles (-want +got):\n%s", diff)
+			}
+			if !tt.bringBack {
+				return
+			}
+			// No automatic return: bringing the first link back changes nothing.
+			nsA.SetLink(t, a0, "up")
+			nsA.WaitOperUp(t, a0)
+			sendRecv(t, ga, gb, 6, 1)
+		})
 	}
-	nsA.SetLink(t, a0, "down")
-	waitActive(t, ga, 1) // DOWN on A's side
-	waitActive(t, gb, 1) // NO-CARRIER on B's side
-	for seq := uint32(3); seq < 6; seq++ {
-		sendRecv(t, ga, gb, seq, 1)
-	}
-	var out strings.Builder
-	if err := link.WriteLinks(&out, gb.Status()); err != nil {
-		t.Fatal(err)
-	}
-	var titles []string
-	for l := range strings.Lines(out.String()) {
-		if strings.Contains(l, "traffic") {
-			titles = append(titles, l)
-		}
-	}
-	want := []string{
-		"UDP traffic device=" + b0 + " status=NO-CARRIER role=BACKUP:\n",
-		"UDP traffic device=" + b1 + " status=RUNNING role=ACTIVE:\n",
-	}
-	if diff := cmp.Diff(want, titles); diff != "" {
-		t.Errorf("B's -s link titles (-want +got):\n%s", diff)
-	}
-	// No automatic return: bringing the first link back changes nothing.
-	nsA.SetLink(t, a0, "up")
-	nsA.WaitOperUp(t, a0)
-	sendRecv(t, ga, gb, 6, 1)
 }
 
 func openGroup(t *testing.T, ns *netnstest.NetNS, s []config.LinkSettings) *link.Group {
