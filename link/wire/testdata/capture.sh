@@ -1,51 +1,65 @@
 #!/bin/bash
-# capture.sh MODE [TRANSPORT] — record the sync link between two legacy
-# conntrackd 1.4.7 daemons while conntrack entries of every kind are created,
-# updated and deleted on node 1. Writes /tmp/ctw/MODE-TRANSPORT.pcap and
-# /tmp/ctw/MODE-TRANSPORT.log. Needs root, ip, tcpdump, conntrack, nft,
-# python3, /usr/sbin/conntrackd. Turn the pcap into a fixture with
-#   go test ./link/wire -run TestImportPcap -pcap /tmp/ctw/ftfw-udp.pcap \
-#      -fixture testdata/captures/ftfw-udp.txtar
-# Only documentation/benchmark addresses are used: 198.51.100.0/24 on the
-# veth, 198.18.0.0/15, 203.0.113.0/24 and 2001:db8::/32 in synthetic entries.
+# capture.sh MODE [TRANSPORT [SCENARIO]] — record the sync link between two
+# legacy conntrackd 1.4.7 daemons while conntrack entries are created,
+# updated and deleted on node 1. Writes /tmp/ctwcap/NAME.pcap and
+# /tmp/ctwcap/NAME.log, NAME being MODE-TRANSPORT (SCENARIO all) or
+# MODE-TRANSPORT-SCENARIO. Needs root, ip, tcpdump, conntrack, nft, python3,
+# /usr/sbin/conntrackd. Turn the pcap into a fixture with
+#   go test ./link/wire -run TestImportPcap -pcap /tmp/ctwcap/ftfw-udp.pcap \
+#      -port 3790 -fixture testdata/captures/ftfw-udp.txtar
+# Only documentation/benchmark addresses are used: 198.51.100.0/24 and
+# 2001:db8::/32 on the veths, 203.0.113.0/24 for the NAT scenario's client,
+# 198.18.0.0/15, 203.0.113.0/24 and 2001:db8::/32 in synthetic entries.
 set -u
 MODE=${1:-ftfw}          # ftfw | notrack
-TRANSPORT=${2:-udp}      # udp | mcast
-D=/tmp/ctw
-N1=ctw1 N2=ctw2
+TRANSPORT=${2:-udp}      # udp | mcast | tcp | udp6 | mcast6 | tcp6
+SCENARIO=${3:-all}       # all: every kind of entry; ftpnat: FTP through SNAT
+PORT=3790
+D=/tmp/ctwcap
+N1=ctwcap1 N2=ctwcap2    # node 1 (changes happen here) and node 2
+NC=ctwcapc NS=ctwcaps    # ftpnat: FTP client and server behind/beyond node 1
 mkdir -p $D
 OUT=$D/$MODE-$TRANSPORT
+[ "$SCENARIO" = all ] || OUT=$OUT-$SCENARIO
 exec > >(tee $OUT.log) 2>&1
 
 cleanup() {
 	for i in 1 2; do
-		ip netns exec ctw$i conntrackd -C $D/ct$i.conf -k 2>/dev/null
+		ip netns exec ctwcap$i conntrackd -C $D/ct$i.conf -k 2>/dev/null
 	done
 	sleep 1
 	[ -n "${TCPDUMP:-}" ] && kill $TCPDUMP 2>/dev/null && wait $TCPDUMP 2>/dev/null
 	[ -n "${SRV:-}" ] && kill $SRV 2>/dev/null
-	ip netns del $N1 2>/dev/null; ip netns del $N2 2>/dev/null
+	for n in $N1 $N2 $NC $NS; do ip netns del $n 2>/dev/null; done
 	rm -f $D/ct1.lock $D/ct2.lock $D/ct1.sock $D/ct2.sock
 }
 trap cleanup EXIT
 
+# The sync veth: veth1 in node 1, veth2 in node 2. In the ftpnat scenario
+# node 1 also routes between the client (203.0.113.0/24) and the server
+# (198.51.100.64/26), so the sync subnet shrinks to 198.51.100.0/26.
+SYNCNET=24
+[ "$SCENARIO" = ftpnat ] && SYNCNET=26
 ip netns add $N1 && ip netns add $N2 || exit 1
 ip link add veth1 netns $N1 type veth peer name veth2 netns $N2
-ip -n $N1 addr add 198.51.100.1/24 dev veth1
-ip -n $N2 addr add 198.51.100.2/24 dev veth2
+ip -n $N1 addr add 198.51.100.1/$SYNCNET dev veth1
+ip -n $N2 addr add 198.51.100.2/$SYNCNET dev veth2
+ip -n $N1 addr add 2001:db8::1/64 dev veth1 nodad
+ip -n $N2 addr add 2001:db8::2/64 dev veth2 nodad
 for n in $N1 $N2; do
 	ip -n $n link set lo up
-	ip -n $n link set veth${n#ctw} up
+	ip -n $n link set veth${n#ctwcap} up
 	ip netns exec $n sysctl -qw net.netfilter.nf_conntrack_events=1
 done
-# The sync link's own datagrams must not be tracked, or every sync message
+# The sync link's own packets must not be tracked, or every sync message
 # creates/refreshes/destroys a conntrack entry that is synced in turn (a
-# feedback loop: a flush produced 15000 messages in one second).
+# feedback loop: a flush produced 15000 messages in one second). IPv6
+# fragments are reassembled before priority -300, so th dport matches.
 for n in $N1 $N2; do
 	ip netns exec $n nft -f - <<NFT
 table inet raw {
-	chain pre { type filter hook prerouting priority -300; udp dport 3780 notrack; udp sport 3780 notrack; }
-	chain out { type filter hook output priority -300; udp dport 3780 notrack; udp sport 3780 notrack; }
+	chain pre { type filter hook prerouting priority -300; meta l4proto { tcp, udp } th dport $PORT notrack; meta l4proto { tcp, udp } th sport $PORT notrack; }
+	chain out { type filter hook output priority -300; meta l4proto { tcp, udp } th dport $PORT notrack; meta l4proto { tcp, udp } th sport $PORT notrack; }
 }
 NFT
 done
@@ -53,23 +67,34 @@ done
 ip -n $N1 route add 224.0.0.0/4 dev veth1
 ip -n $N2 route add 224.0.0.0/4 dev veth2
 
-conf() { # node self peer
+conf() { # node self peer self6 peer6
 	local link
 	case $TRANSPORT in
-	udp) link="UDP {
-		IPv4_address $2
-		IPv4_Destination_Address $3
-		Port 3780
+	udp | tcp | udp6 | tcp6)
+		local kw=${TRANSPORT%6} self=$2 peer=$3 fam=IPv4
+		[ "$kw" != "$TRANSPORT" ] && self=$4 peer=$5 fam=IPv6
+		link="${kw^^} {
+		${fam}_address $self
+		${fam}_Destination_Address $peer
+		Port $PORT
 		Interface veth$1
 		Checksum on
 	}" ;;
 	mcast) link="Multicast {
 		IPv4_address 225.0.0.50
-		Group 3780
+		Group $PORT
 		IPv4_interface $2
 		Interface veth$1
 		Checksum on
 	}" ;;
+	# IPv6_address must come before Interface (legacy parser order bug)
+	mcast6) link="Multicast {
+		IPv6_address ff02::1:3790
+		Group $PORT
+		Interface veth$1
+		Checksum on
+	}" ;;
+	*) echo "unknown transport $TRANSPORT"; exit 1 ;;
 	esac
 	local mode="Mode FTFW { ResendQueueSize 131072 ACKWindowSize 20 }"
 	[ $MODE = notrack ] && mode="Mode NOTRACK { DisableExternalCache on }"
@@ -96,10 +121,13 @@ General {
 }
 CONF
 }
-conf 1 198.51.100.1 198.51.100.2
-conf 2 198.51.100.2 198.51.100.1
+conf 1 198.51.100.1 198.51.100.2 2001:db8::1 2001:db8::2
+conf 2 198.51.100.2 198.51.100.1 2001:db8::2 2001:db8::1
+echo "+ ct1.conf"; cat $D/ct1.conf
 
-ip netns exec $N2 tcpdump -i veth2 -U -s 0 -w $OUT.pcap udp port 3780 &
+# Non-first IPv6 fragments carry no port: keep them too (a full sync
+# datagram over IPv6 exceeds the MTU by 20 bytes, see README.md).
+ip netns exec $N2 tcpdump -i veth2 -U -s 0 -w $OUT.pcap "port $PORT or (ip6 and ip6[6] == 44)" &
 TCPDUMP=$!
 sleep 1
 ip netns exec $N1 conntrackd -d -C $D/ct1.conf
@@ -107,6 +135,122 @@ sleep 1
 ip netns exec $N2 conntrackd -d -C $D/ct2.conf
 sleep 3
 
+# ftpnat: FTP from a client through node 1, which SNATs it to its own
+# address on the server side and runs the kernel ftp helper, so nf_nat_ftp
+# rewrites "PORT 203,0,113,2,..." to the longer "PORT 198,51,100,65,..."
+# (the control connection gets a sequence adjustment), the expectations
+# carry a NAT tuple and direction, and the data connections have a master.
+scenario_ftpnat() {
+	ip netns add $NC && ip netns add $NS || exit 1
+	ip link add vfc netns $N1 type veth peer name vc netns $NC
+	ip link add vfs netns $N1 type veth peer name vs netns $NS
+	ip -n $N1 addr add 203.0.113.1/24 dev vfc
+	ip -n $NC addr add 203.0.113.2/24 dev vc
+	ip -n $N1 addr add 198.51.100.65/26 dev vfs
+	ip -n $NS addr add 198.51.100.66/26 dev vs
+	for l in "$N1 vfc" "$N1 vfs" "$NC vc" "$NS vs" "$NC lo" "$NS lo"; do ip -n ${l% *} link set ${l#* } up; done
+	ip -n $NC route add default via 203.0.113.1
+	ip netns exec $N1 sysctl -qw net.ipv4.ip_forward=1
+	ip netns exec $N1 nft -f - <<NFT && echo "nft snat + ftp helper: ok"
+table ip ftpnat {
+	ct helper ftph { type "ftp" protocol tcp; }
+	chain pre { type filter hook prerouting priority 0; tcp dport 21 ct helper set "ftph"; }
+	chain post { type nat hook postrouting priority 100; oifname "vfs" snat to 198.51.100.65; }
+}
+NFT
+	ip netns exec $N1 conntrack -E expect > $D/exp-events.txt 2>&1 &
+	local EV=$!
+	ip netns exec $NS python3 - <<'PY' &
+import re, socket, time
+def listen(addr, port):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, port)); s.listen(1); s.settimeout(10); return s
+s = listen("198.51.100.66", 21)
+c, peer = s.accept(); f = c.makefile("rb")
+print("server: control from", peer)
+c.sendall(b"220 hi\r\n"); f.readline()                      # USER
+c.sendall(b"331 go on\r\n"); line = f.readline()            # PORT, as node 1 rewrote it
+print("server: got", line)
+h = [int(x) for x in re.search(rb"PORT ([0-9,]+)", line).group(1).split(b",")]
+c.sendall(b"200 PORT ok\r\n")
+time.sleep(1)
+d = socket.socket(); d.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+d.bind(("198.51.100.66", 20)); d.settimeout(5)
+d.connect(("%d.%d.%d.%d" % tuple(h[:4]), h[4] * 256 + h[5]))   # active data connection
+d.sendall(b"active data\r\n"); time.sleep(0.5); d.close()
+c.sendall(b"226 done\r\n"); f.readline()                    # PASV
+p = listen("198.51.100.66", 40020)
+c.sendall(b"227 Entering Passive Mode (198,51,100,66,156,84).\r\n")   # 156*256+84 = 40020
+e, _ = p.accept(); print("server: passive data", e.recv(100)); time.sleep(0.5); e.close()
+c.sendall(b"226 done\r\n"); f.readline()                    # QUIT
+c.sendall(b"221 bye\r\n"); time.sleep(1); c.close()
+PY
+	SRV=$!
+	sleep 1
+	rm -f $D/ftp-idle $D/ftp-quit
+	(ip netns exec $NC python3 - <<'PY'
+import re, socket, time
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("203.0.113.2", 40010)); l.listen(1); l.settimeout(10)
+for _ in range(50):   # the server may still be starting
+    try:
+        c = socket.create_connection(("198.51.100.66", 21), timeout=5); break
+    except ConnectionRefusedError:
+        time.sleep(0.1)
+f = c.makefile("rb"); f.readline()
+# The ftp helper parses only lines whose start it has seen: never the
+# first line of a direction, hence USER and the banner first.
+c.sendall(b"USER anonymous\r\n"); f.readline()
+c.sendall(b"PORT 203,0,113,2,156,74\r\n"); print("client:", f.readline())   # 40010
+d, peer = l.accept(); print("client: active data from", peer, d.recv(100)); d.close()
+print("client:", f.readline())
+c.sendall(b"PASV\r\n"); r = f.readline(); print("client:", r)
+h = [int(x) for x in re.search(rb"\(([0-9,]+)\)", r).group(1).split(b",")]
+e = socket.create_connection(("%d.%d.%d.%d" % tuple(h[:4]), h[4] * 256 + h[5]), timeout=5)
+e.sendall(b"passive data\r\n"); time.sleep(0.5); e.close()
+print("client:", f.readline())
+import os   # stay idle, control connection open, until the shell is done
+open("/tmp/ctwcap/ftp-idle", "w").close()
+for _ in range(200):
+    if os.path.exists("/tmp/ctwcap/ftp-quit"): break
+    time.sleep(0.1)
+c.sendall(b"QUIT\r\n"); print("client:", f.readline()); time.sleep(1.5); c.close()
+PY
+	) &
+	local CLI=$!
+	for _ in $(seq 100); do [ -e $D/ftp-idle ] && break; sleep 0.1; done
+	# conntrackd copies only some attributes of an update event into its
+	# cache, so the sequence adjustment the PORT rewrite set never reaches
+	# the wire through events. Refill node 1's cache from a kernel dump
+	# (which has it) and have node 2 ask for a resync: the bulk carries
+	# NAT_SEQ_ADJ.
+	echo "+ conntrackd -f internal; conntrackd -R (ns1); conntrackd -n (ns2)"
+	ip netns exec $N1 conntrackd -C $D/ct1.conf -f internal
+	ip netns exec $N1 conntrackd -C $D/ct1.conf -R
+	sleep 1
+	ip netns exec $N2 conntrackd -C $D/ct2.conf -n
+	sleep 1
+	echo "+ conntrackd -i (ns1 internal cache)"; ip netns exec $N1 conntrackd -C $D/ct1.conf -i 2>&1 | head
+	touch $D/ftp-quit
+	wait $CLI
+	wait $SRV; SRV=
+	sleep 2
+	kill $EV; wait $EV 2>/dev/null
+	echo "+ conntrack -E expect (ns1)"; cat $D/exp-events.txt
+	echo "+ conntrack -L (ns1)"; ip netns exec $N1 conntrack -L 2>&1
+	# bulk: node 2 asks node 1 for a resync (the dump carries the master
+	# tuples and sequence adjustments of what is still in the table)
+	ip netns exec $N2 conntrackd -C $D/ct2.conf -n && echo "resync request: ok"
+	sleep 2
+	echo "+ conntrackd -e (ns2 external cache)"; ip netns exec $N2 conntrackd -C $D/ct2.conf -e 2>&1 | head -40
+	echo "+ conntrackd -e expect (ns2)"; ip netns exec $N2 conntrackd -C $D/ct2.conf -e expect 2>&1 | head
+	ip netns exec $N1 conntrack -F 2>&1
+	sleep 3
+}
+
+# all: the scenario of the first fixtures (every kind of entry, one FTP
+# session between the nodes themselves). Not indented: it holds heredocs.
+scenario_all() {
 ct() { echo "+ conntrack $*"; ip netns exec $N1 conntrack "$@" 2>&1 | grep -v 'flow entr'; }
 # TCP in several states, timeout and mark
 ct -I -p tcp -s 198.18.0.10 -d 198.18.0.20 --sport 1234 --dport 80 --state ESTABLISHED -t 100 -u SEEN_REPLY,ASSURED -m 7
@@ -216,4 +360,11 @@ echo "+ conntrackd -i expect (ns2)"; ip netns exec $N2 conntrackd -C $D/ct2.conf
 # flush on node 1 -> deletes on the wire
 ip netns exec $N1 conntrack -F 2>&1
 sleep 3
+}
+
+case $SCENARIO in
+all) scenario_all ;;
+ftpnat) scenario_ftpnat ;;
+*) echo "unknown scenario $SCENARIO"; exit 1 ;;
+esac
 echo "versions: $(conntrackd -v 2>&1 | head -1); $(conntrack --version 2>&1); kernel $(uname -r); $(tcpdump --version 2>&1 | head -1)"
