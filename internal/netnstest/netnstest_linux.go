@@ -245,3 +245,10 @@ func (ns *NetNS) SetLink(t testing.TB, name string, args ...string) {
 	t.Helper()
 	run(t, "ip", append([]string{"-n", ns.Name, "link", "set", name}, args...)...)
 }
+
+// Command returns a command that runs in ns, for callers that need its
+// process (a daemon to stop later) or its error rather than a failed
+// test.
+func (ns *NetNS) Command(name string, args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
+}

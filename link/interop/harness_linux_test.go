@@ -4,31 +4,39 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/ctsync/ctsync/config"
+	"github.com/ctsync/ctsync/internal/netnstest"
+	"github.com/ctsync/ctsync/link"
+	"github.com/ctsync/ctsync/link/ftfw"
 	"github.com/ctsync/ctsync/link/wire"
+
+	_ "github.com/ctsync/ctsync/link/mcast"
+	_ "github.com/ctsync/ctsync/link/tcp"
+	_ "github.com/ctsync/ctsync/link/udp"
 )
 
-// The sync link: namespace A (legacy daemon) holds .1, B (test peer) .2.
-// Both ends of the veth are called syncIf.
-const (
-	addrA    = "198.51.100.1"
-	addrB    = "198.51.100.2"
-	mcastGrp = "225.0.0.50"
-	syncPort = 3780
-	syncIf   = "sync0"
+// The sync link: namespace A (legacy daemon) holds .1, B (the peer built
+// on ctsync's links and FT-FW session) .2, in IPv4 and IPv6.
+const syncPort = 3794
+
+var (
+	addrA4  = netip.MustParseAddr("198.51.100.1")
+	addrB4  = netip.MustParseAddr("198.51.100.2")
+	addrA6  = netip.MustParseAddr("2001:db8:100::1")
+	addrB6  = netip.MustParseAddr("2001:db8:100::2")
+	mcastV4 = netip.MustParseAddr("225.0.0.50")
+	// A link-local group: it never leaves the veth.
+	mcastV6 = netip.MustParseAddr("ff02::1:50")
 )
 
 // requirePrivileged skips the test unless privileged tests were asked for
@@ -36,14 +44,9 @@ const (
 // failure, so a broken runner does not pass silently.
 func requirePrivileged(t *testing.T) {
 	t.Helper()
-	if os.Getenv("CTSYNC_PRIVILEGED_TESTS") != "1" {
-		t.Skip("skipping: set CTSYNC_PRIVILEGED_TESTS=1 and run as root (CTSYNC_PRIVILEGED_TESTS is not 1)")
-	}
+	netnstest.RequirePrivileged(t)
 	var missing []string
-	if os.Geteuid() != 0 {
-		missing = append(missing, fmt.Sprintf("running as uid %d", os.Geteuid()))
-	}
-	for _, tool := range []string{"ip", "nft", "conntrack", "conntrackd"} {
+	for _, tool := range []string{"nft", "conntrack", "conntrackd"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing = append(missing, "no "+tool+" in PATH")
 		}
@@ -53,171 +56,128 @@ func requirePrivileged(t *testing.T) {
 	}
 	why := strings.Join(missing, ", ")
 	if os.Getenv("CI") != "" {
-		t.Fatalf("CTSYNC_PRIVILEGED_TESTS=1 and CI is set, but the interop tests cannot run: %s", why)
+		t.Fatalf("%s=1 and CI is set, but the interop tests cannot run: %s", netnstest.EnvVar, why)
 	}
-	t.Skipf("skipping: set CTSYNC_PRIVILEGED_TESTS=1 and run as root (%s)", why)
-}
-
-// netns is a named network namespace, deleted when the test ends.
-type netns struct {
-	name string
-	fd   int
-}
-
-var nsSeq atomic.Uint32
-
-func newNetns(t *testing.T, tag string) *netns {
-	t.Helper()
-	name := fmt.Sprintf("ctsi-%s-%d-%d", tag, os.Getpid(), nsSeq.Add(1))
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add %s: %v: %s", name, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "delete", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns delete %s: %v: %s", name, err, out)
-		}
-	})
-	fd, err := unix.Open("/run/netns/"+name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatalf("open namespace %s: %v", name, err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	return &netns{name: name, fd: fd}
-}
-
-// do runs fn on an OS thread switched into ns; sockets opened by fn stay
-// in ns.
-func (ns *netns) do(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer unix.Close(orig)
-		if err := unix.Setns(ns.fd, unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("setns %s: %w", ns.name, err)
-			return
-		}
-		ferr := fn()
-		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-			// Left locked: the runtime discards the thread.
-			errc <- fmt.Errorf("setns back from %s: %w", ns.name, err)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
-
-func (ns *netns) command(name string, args ...string) *exec.Cmd {
-	return exec.Command("ip", append([]string{"netns", "exec", ns.name, name}, args...)...)
-}
-
-// run runs a command in ns and returns its combined output.
-func (ns *netns) run(name string, args ...string) (string, error) {
-	out, err := ns.command(name, args...).CombinedOutput()
-	if err != nil {
-		return string(out), fmt.Errorf("%s %s in %s: %w: %s", name, strings.Join(args, " "), ns.name, err, out)
-	}
-	return string(out), nil
-}
-
-func (ns *netns) must(t *testing.T, name string, args ...string) string {
-	t.Helper()
-	out, err := ns.run(name, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	t.Skipf("skipping: %s", why)
 }
 
 // lab is the two namespaces joined by the sync veth. Everything crossing
 // the veth in A is untracked: otherwise the sync link's own packets (and
-// IGMP) become conntrack entries that the legacy daemon syncs in turn.
+// IGMP, MLD) become conntrack entries that the legacy daemon syncs in turn.
 type lab struct {
-	a, b *netns
-	dir  string
+	a, b     *netnstest.NetNS
+	ifA, ifB string
+	dir      string
+	starts   int
 }
 
 func newLab(t *testing.T) *lab {
 	t.Helper()
-	l := &lab{a: newNetns(t, "a"), b: newNetns(t, "b"), dir: t.TempDir()}
-	if out, err := exec.Command("ip", "link", "add", syncIf, "netns", l.a.name, "type", "veth",
-		"peer", "name", syncIf, "netns", l.b.name).CombinedOutput(); err != nil {
-		t.Fatalf("veth: %v: %s", err, out)
-	}
-	for _, side := range []struct {
-		ns   *netns
-		addr string
-	}{{l.a, addrA}, {l.b, addrB}} {
-		ns := side.ns
-		// IPv6 off on the link: no link-local or MLD noise; the synthetic
-		// IPv6 conntrack entries do not need it.
-		ns.must(t, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1")
-		ns.must(t, "ip", "link", "set", "lo", "up")
-		ns.must(t, "ip", "addr", "add", side.addr+"/24", "dev", syncIf)
-		ns.must(t, "ip", "link", "set", syncIf, "up")
-		ns.must(t, "ip", "route", "add", "224.0.0.0/4", "dev", syncIf)
-	}
-	nft := exec.Command("ip", "netns", "exec", l.a.name, "nft", "-f", "-")
-	nft.Stdin = strings.NewReader(`table inet raw {
-	chain pre { type filter hook prerouting priority -300; iifname "` + syncIf + `" notrack; }
-	chain out { type filter hook output priority -300; oifname "` + syncIf + `" notrack; }
-}
-`)
-	if out, err := nft.CombinedOutput(); err != nil {
-		t.Fatalf("nft notrack rules in %s: %v: %s", l.a.name, err, out)
-	}
-	// The sysctl exists once nf_conntrack is loaded, which nft's notrack
+	l := &lab{a: netnstest.NewNetNS(t), b: netnstest.NewNetNS(t), dir: t.TempDir()}
+	p := netip.PrefixFrom
+	l.ifA, l.ifB = netnstest.Veth(t, l.a, l.b,
+		[]netip.Prefix{p(addrA4, 24), p(addrA6, 64)}, []netip.Prefix{p(addrB4, 24), p(addrB6, 64)})
+	l.a.Exec(t, "ip", "route", "add", "224.0.0.0/4", "dev", l.ifA)
+	l.b.Exec(t, "ip", "route", "add", "224.0.0.0/4", "dev", l.ifB)
+	nft(t, l.a, `table inet raw {
+	chain pre { type filter hook prerouting priority -300; iifname "`+l.ifA+`" notrack; }
+	chain out { type filter hook output priority -300; oifname "`+l.ifA+`" notrack; }
+}`)
+	// The sysctl exists once nf_conntrack is loaded, which the notrack
 	// rule guarantees.
-	l.a.must(t, "sysctl", "-qw", "net.netfilter.nf_conntrack_events=1")
+	l.a.Exec(t, "sysctl", "-qw", "net.netfilter.nf_conntrack_events=1")
 	return l
 }
 
-// legacyConf describes the legacy daemon's Sync section.
+func nft(t *testing.T, ns *netnstest.NetNS, rules string) {
+	t.Helper()
+	cmd := ns.Command("nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(rules)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nft in %s: %v: %s\n%s", ns.Name, err, out, rules)
+	}
+}
+
+// dropSync drops every sync datagram arriving in ns until the returned
+// function is called: a burst of loss on the wire, invisible to the
+// sender's socket.
+func dropSync(t *testing.T, ns *netnstest.NetNS) (restore func()) {
+	t.Helper()
+	nft(t, ns, fmt.Sprintf(`table inet loss {
+	chain pre { type filter hook prerouting priority -500; udp dport %d drop; }
+}`, syncPort))
+	return func() { ns.Exec(t, "nft", "delete", "table", "inet", "loss") }
+}
+
+// legacyConf describes the legacy daemon's Sync section; the peer uses
+// the same mode and transport.
 type legacyConf struct {
 	mode      string // NOTRACK, ALARM or FTFW
 	transport string // udp, mcast or tcp
+	ipv6      bool   // the link runs over IPv6
+	expect    bool   // ExpectationSync on
+	// ALARM timers in seconds; 0 takes 2 and 60: CacheTimeout outlives
+	// every test, so external entries only go away when a test says so.
+	refresh, cacheTimeout int
 }
 
-func (c legacyConf) render(dir string) string {
+func (c legacyConf) String() string {
+	s := c.mode + "-" + c.transport
+	if c.ipv6 {
+		s += "6"
+	}
+	return s
+}
+
+func (c legacyConf) render(dir, iface string) string {
 	var mode string
 	switch c.mode {
 	case "NOTRACK":
 		mode = "Mode NOTRACK { }"
 	case "ALARM":
-		// CacheTimeout outlives every test, so external entries only go
-		// away when the test says so.
-		mode = "Mode ALARM { RefreshTime 2 CacheTimeout 60 }"
+		refresh, timeout := c.refresh, c.cacheTimeout
+		if refresh == 0 {
+			refresh, timeout = 2, 60
+		}
+		mode = fmt.Sprintf("Mode ALARM { RefreshTime %d CacheTimeout %d }", refresh, timeout)
 	case "FTFW":
 		mode = "Mode FTFW { ResendQueueSize 131072 ACKWindowSize 20 }"
 	}
-	var link string
+	fam, local, peer, group := "IPv4", addrA4, addrB4, mcastV4
+	if c.ipv6 {
+		fam, local, peer, group = "IPv6", addrA6, addrB6, mcastV6
+	}
+	var lnk string
 	switch c.transport {
 	case "udp", "tcp":
-		link = fmt.Sprintf(`%s {
-		IPv4_address %s
-		IPv4_Destination_Address %s
+		lnk = fmt.Sprintf(`%s {
+		%s_address %s
+		%s_Destination_Address %s
 		Port %d
 		Interface %s
 		Checksum on
-	}`, strings.ToUpper(c.transport), addrA, addrB, syncPort, syncIf)
+	}`, strings.ToUpper(c.transport), fam, local, fam, peer, syncPort, iface)
 	case "mcast":
-		link = fmt.Sprintf(`Multicast {
-		IPv4_address %s
+		// The group first: conntrackd 1.4.7 resolves Interface with the
+		// address seen so far (reference A.4.4).
+		ifaddr := ""
+		if !c.ipv6 {
+			ifaddr = "IPv4_interface " + local.String()
+		}
+		lnk = fmt.Sprintf(`Multicast {
+		%s_address %s
 		Group %d
-		IPv4_interface %s
+		%s
 		Interface %s
 		Checksum on
-	}`, mcastGrp, syncPort, addrA, syncIf)
+	}`, fam, group, syncPort, ifaddr, iface)
+	}
+	options := ""
+	if c.expect {
+		options = "Options { ExpectationSync on }"
 	}
 	return fmt.Sprintf(`Sync {
+	%s
 	%s
 	%s
 }
@@ -233,16 +193,39 @@ General {
 	NetlinkBufferSizeMaxGrowth 8388608
 	NetlinkEventsReliable off
 }
-`, mode, link, filepath.Join(dir, "conntrackd.log"), filepath.Join(dir, "lock"), filepath.Join(dir, "ctl.sock"))
+`, mode, lnk, options, filepath.Join(dir, "conntrackd.log"), filepath.Join(dir, "lock"), filepath.Join(dir, "ctl.sock"))
+}
+
+// peerLink is the same link seen from B.
+func (c legacyConf) peerLink(iface string) config.LinkSettings {
+	s := config.LinkSettings{Name: "sync", Default: true, Interface: iface, Port: syncPort, Checksum: true,
+		Local: addrB4, Peer: addrA4}
+	if c.ipv6 {
+		s.Local, s.Peer = addrB6, addrA6
+	}
+	switch c.transport {
+	case "udp":
+		s.Transport = config.TransportUDP
+	case "tcp":
+		s.Transport = config.TransportTCP
+	case "mcast":
+		s.Transport = config.TransportMulticast
+		s.Group, s.InterfaceAddress = mcastV4, addrB4
+		if c.ipv6 {
+			s.Group, s.InterfaceAddress = mcastV6, netip.Addr{}
+		}
+		s.Local, s.Peer = netip.Addr{}, netip.Addr{}
+	}
+	return s
 }
 
 // legacy is a conntrackd 1.4.7 running in the foreground in namespace A.
 type legacy struct {
-	ns   *netns
+	ns   *netnstest.NetNS
 	conf string
-	log  string
 	out  lockedBuffer
 	done chan struct{}
+	cmd  *exec.Cmd
 }
 
 type lockedBuffer struct {
@@ -264,34 +247,28 @@ func (b *lockedBuffer) String() string {
 
 func (l *lab) startLegacy(t *testing.T, c legacyConf) *legacy {
 	t.Helper()
-	dir := filepath.Join(l.dir, "legacy")
+	l.starts++
+	dir := filepath.Join(l.dir, fmt.Sprintf("legacy%d", l.starts))
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	conf := filepath.Join(dir, "conntrackd.conf")
-	if err := os.WriteFile(conf, []byte(c.render(dir)), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(c.render(dir, l.ifA)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d := &legacy{ns: l.a, conf: conf, log: filepath.Join(dir, "conntrackd.log"), done: make(chan struct{})}
+	d := &legacy{ns: l.a, conf: conf, done: make(chan struct{})}
 	// No -d: the daemon stays in the foreground ("console mode"), so
 	// this process is the daemon and can be killed by its id.
-	cmd := l.a.command("conntrackd", "-C", conf)
-	cmd.Stdout, cmd.Stderr = &d.out, &d.out
-	if err := cmd.Start(); err != nil {
+	d.cmd = l.a.Command("conntrackd", "-C", conf)
+	d.cmd.Stdout, d.cmd.Stderr = &d.out, &d.out
+	if err := d.cmd.Start(); err != nil {
 		t.Fatalf("start conntrackd: %v", err)
 	}
-	go func() { cmd.Wait(); close(d.done) }()
+	go func() { d.cmd.Wait(); close(d.done) }()
 	t.Cleanup(func() {
-		d.ctl("-k")
-		select {
-		case <-d.done:
-		case <-time.After(3 * time.Second):
-			t.Logf("conntrackd -k did not stop pid %d; killing it", cmd.Process.Pid)
-			cmd.Process.Kill()
-			<-d.done
-		}
+		d.stop()
 		if t.Failed() {
-			t.Logf("conntrackd output:\n%s", d.out.String())
+			t.Logf("conntrackd (%s) output:\n%s", conf, d.out.String())
 		}
 	})
 	// Ready once the control socket answers.
@@ -307,9 +284,30 @@ func (l *lab) startLegacy(t *testing.T, c legacyConf) *legacy {
 	return d
 }
 
+// stop shuts the daemon down as an operator would (-k), killing it if
+// that does not work.
+func (d *legacy) stop() {
+	select {
+	case <-d.done:
+		return
+	default:
+	}
+	d.ctl("-k")
+	select {
+	case <-d.done:
+	case <-time.After(3 * time.Second):
+		d.cmd.Process.Kill()
+		<-d.done
+	}
+}
+
 // ctl runs a conntrackd client command against the daemon.
 func (d *legacy) ctl(args ...string) (string, error) {
-	return d.ns.run("conntrackd", append([]string{"-C", d.conf}, args...)...)
+	out, err := d.ns.Command("conntrackd", append([]string{"-C", d.conf}, args...)...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("conntrackd %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
 }
 
 func (d *legacy) mustCtl(t *testing.T, args ...string) string {
@@ -338,342 +336,363 @@ func poll(t *testing.T, limit time.Duration, what string, cond func() (bool, str
 	}
 }
 
-// peer is the test side of the sync link, in namespace B. It records every
-// message it decodes and, in FTFW mode, answers the legacy daemon's HELLO
-// and acknowledges what it received, which is all a legacy FTFW sender
-// needs from its peer.
+// key identifies a replicated object as the legacy caches do: a flow by
+// its original tuple, an expectation by its expected tuple.
+type key struct {
+	exp bool
+	t   wire.Tuple
+}
+
+// object is one entry of the peer's internal cache, as the engine would
+// hand it to ftfw.Session: its content and its life-cycle status.
+type object struct {
+	st    ftfw.Status
+	isExp bool
+	flow  wire.Flow
+	exp   wire.Expect
+}
+
+func (o object) Status() ftfw.Status { return o.st }
+
+func (o object) Put(m *wire.Message) wire.Type {
+	if o.isExp {
+		m.Exp = o.exp
+		return wire.TypeExpNew
+	}
+	m.Flow = o.flow
+	return wire.TypeCTNew
+}
+
+func (o object) key() key {
+	if o.isExp {
+		return key{exp: true, t: o.exp.Tuple}
+	}
+	return key{t: o.flow.Orig}
+}
+
+// peer is the test side of the sync link, in namespace B, built from
+// ctsync's own parts: a link.Group opened from config.LinkSettings, an
+// ftfw.Session in FTFW mode, and link/wire for the bytes. It keeps an
+// internal cache (what it announces, re-sent on a RESYNC request) and an
+// external cache (what the legacy daemon told it, through Apply).
 type peer struct {
 	mode string
-	out  func([]byte) error
+	g    *link.Group
 
-	mu        sync.Mutex
-	msgs      []wire.Message
-	errs      []error
-	seq       uint32
-	helloDone bool   // a HELLO_BACK arrived
-	helloBack bool   // owe the legacy daemon a HELLO_BACK
-	ackFrom   uint32 // first unacknowledged received sequence number
-	ackTo     uint32
-	pending   bool
-	stop      chan struct{}
-	wg        sync.WaitGroup
+	mu      sync.Mutex
+	sess    *ftfw.Session[key, object] // FTFW
+	seq     uint32                     // NOTRACK, ALARM
+	plain   []wire.Message             // NOTRACK, ALARM transmit queue
+	lastTx  time.Time
+	cache   map[key]object
+	refresh map[key]bool // ALARM: re-sent every second
+	ext     map[key]wire.Message
+	recvd   []wire.Message
+	errs    []error
+	sent    map[wire.Flags]int // control messages sent, by flag
+	lastSeq uint32             // of the last data message sent
+	buf     []byte
 }
 
 func (l *lab) startPeer(t *testing.T, c legacyConf) *peer {
 	t.Helper()
-	p := &peer{mode: c.mode, seq: uint32(time.Now().Unix()) - 1000, stop: make(chan struct{})}
-	closers := &closerSet{}
-	t.Cleanup(func() {
-		close(p.stop)
-		closers.closeAll()
-		p.wg.Wait()
-	})
-	legacyAddr := &net.UDPAddr{IP: net.ParseIP(addrA), Port: syncPort}
-	err := l.b.do(func() error {
-		switch c.transport {
-		case "udp":
-			conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(addrB), Port: syncPort})
-			if err != nil {
-				return err
-			}
-			closers.add(conn)
-			p.out = func(b []byte) error { _, err := conn.WriteToUDP(b, legacyAddr); return err }
-			p.wg.Add(1)
-			go p.readDatagrams(conn, nil)
-		case "mcast":
-			ifi, err := net.InterfaceByName(syncIf)
-			if err != nil {
-				return err
-			}
-			group := &net.UDPAddr{IP: net.ParseIP(mcastGrp), Port: syncPort}
-			in, err := net.ListenMulticastUDP("udp4", ifi, group)
-			if err != nil {
-				return err
-			}
-			closers.add(in)
-			out, err := net.DialUDP("udp4", &net.UDPAddr{IP: net.ParseIP(addrB)}, group)
-			if err != nil {
-				return err
-			}
-			closers.add(out)
-			p.out = func(b []byte) error { _, err := out.Write(b); return err }
-			p.wg.Add(1)
-			// Our own datagrams loop back to the group socket: skip them.
-			go p.readDatagrams(in, net.ParseIP(addrB))
-		case "tcp":
-			// The legacy daemon sends only on the connection it opens and
-			// reads only from the one it accepts.
-			ln, err := net.ListenTCP("tcp4", &net.TCPAddr{IP: net.ParseIP(addrB), Port: syncPort})
-			if err != nil {
-				return err
-			}
-			closers.add(ln)
-			p.wg.Add(1)
-			go p.accept(ln, closers)
-			var mu sync.Mutex
-			var conn net.Conn
-			dialer := net.Dialer{Timeout: time.Second}
-			dial := func() (net.Conn, error) {
-				var c net.Conn
-				err := l.b.do(func() error {
-					var err error
-					c, err = dialer.Dial("tcp4", net.JoinHostPort(addrA, fmt.Sprint(syncPort)))
-					return err
-				})
-				return c, err
-			}
-			p.out = func(b []byte) error {
-				mu.Lock()
-				defer mu.Unlock()
-				if conn == nil {
-					c, err := dial()
-					if err != nil {
-						return err
-					}
-					conn = c
-					closers.add(c)
-				}
-				_, err := conn.Write(b)
-				return err
-			}
-		default:
-			return fmt.Errorf("unknown transport %q", c.transport)
-		}
-		return nil
+	p := &peer{
+		mode:    c.mode,
+		cache:   map[key]object{},
+		refresh: map[key]bool{},
+		ext:     map[key]wire.Message{},
+		sent:    map[wire.Flags]int{},
+		seq:     uint32(time.Now().Unix()),
+	}
+	err := l.b.Do(func() error {
+		var err error
+		p.g, err = link.OpenGroup([]config.LinkSettings{c.peerLink(l.ifB)}, nil)
+		return err
 	})
 	if err != nil {
-		t.Fatalf("test peer in %s: %v", l.b.name, err)
+		t.Fatalf("peer link in %s: %v", l.b.Name, err)
 	}
-	if p.mode == "FTFW" {
-		p.wg.Add(1)
-		go p.ackLoop()
+	if c.mode == "FTFW" {
+		// A short alive interval only makes our ACKs come sooner; the
+		// legacy daemon does not depend on it.
+		p.sess = ftfw.New[key, object](ftfw.Config{AliveInterval: 200 * time.Millisecond}, p, time.Now())
 	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); p.receive() }()
+	go func() { defer wg.Done(); p.tick(stop) }()
+	t.Cleanup(func() {
+		close(stop)
+		p.g.Close()
+		wg.Wait()
+	})
 	return p
 }
 
-func (p *peer) readDatagrams(conn *net.UDPConn, self net.IP) {
-	defer p.wg.Done()
-	buf := make([]byte, 65536)
+func (p *peer) receive() {
+	buf := make([]byte, 1<<16)
 	for {
-		n, from, err := conn.ReadFromUDP(buf)
-		if err != nil {
+		n, idx, err := p.g.Recv(buf)
+		if errors.Is(err, net.ErrClosed) {
 			return
 		}
-		if self != nil && from.IP.Equal(self) {
-			continue
+		p.mu.Lock()
+		if err != nil {
+			p.errs = append(p.errs, err)
+		} else {
+			p.datagram(buf[:n], idx)
+			p.flushLocked(time.Now())
 		}
-		p.datagram(buf[:n])
+		p.mu.Unlock()
 	}
 }
 
-func (p *peer) accept(ln *net.TCPListener, closers *closerSet) {
-	defer p.wg.Done()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		closers.add(c)
-		p.wg.Add(1)
-		go p.readStream(c)
-	}
-}
-
-// readStream cuts the unframed TCP stream at the header lengths, keeping
-// a partial message for the next read.
-func (p *peer) readStream(c net.Conn) {
-	defer p.wg.Done()
-	var pend []byte
-	buf := make([]byte, 65536)
-	for {
-		n, err := c.Read(buf)
-		if err != nil {
-			return
-		}
-		pend = append(pend, buf[:n]...)
-		used := p.decodeAll(pend, true)
-		pend = append(pend[:0], pend[used:]...)
-		p.answer()
-	}
-}
-
-func (p *peer) datagram(b []byte) {
-	p.decodeAll(b, false)
-	p.answer()
-}
-
-// decodeAll decodes the messages in b and returns how many bytes it used.
-func (p *peer) decodeAll(b []byte, stream bool) int {
-	off := 0
-	for off < len(b) {
+// datagram decodes and handles every message in b; like the legacy
+// receiver it drops the rest of a datagram after a malformed message.
+func (p *peer) datagram(b []byte, idx int) {
+	for off := 0; off < len(b); {
 		var m wire.Message
 		n, err := wire.Decode(b[off:], &m)
 		if err != nil {
-			if stream && errors.Is(err, wire.ErrShort) {
-				return off
-			}
-			p.mu.Lock()
 			p.errs = append(p.errs, fmt.Errorf("% x: %w", b[off:], err))
-			p.mu.Unlock()
-			return len(b)
+			return
 		}
-		p.receive(&m)
 		off += n
-	}
-	return off
-}
-
-func (p *peer) receive(m *wire.Message) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.msgs = append(p.msgs, *m)
-	if p.mode != "FTFW" {
-		return
-	}
-	if m.Flags&wire.FlagHelloBack != 0 {
-		p.helloDone = true
-	}
-	if m.Flags&wire.FlagHello != 0 {
-		// The sender restarted its numbering: acknowledge from here on.
-		p.helloBack = true
-		p.pending = false
-	}
-	if !p.pending {
-		p.ackFrom, p.pending = m.Seq, true
-	}
-	p.ackTo = m.Seq
-}
-
-// answer sends a HELLO_BACK at once when one is owed; acknowledgements
-// go out from ackLoop.
-func (p *peer) answer() {
-	p.mu.Lock()
-	owe := p.helloBack
-	p.mu.Unlock()
-	if owe {
-		p.sendAck()
+		p.recvd = append(p.recvd, m)
+		p.g.Valid(idx)
+		switch p.mode {
+		case "FTFW":
+			p.sess.Receive(&m)
+		case "NOTRACK":
+			switch {
+			case m.Type != wire.TypeControl:
+				p.Apply(&m)
+			case m.Flags&wire.FlagResync != 0:
+				p.BulkSend()
+			}
+		case "ALARM":
+			// Reference E.6: flags make a message control, never data.
+			if m.Flags == 0 && m.Type != wire.TypeControl {
+				p.Apply(&m)
+			}
+		}
 	}
 }
 
-func (p *peer) ackLoop() {
-	defer p.wg.Done()
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
+// Apply implements ftfw.Handler: the external cache.
+func (p *peer) Apply(m *wire.Message) {
+	var k key
+	if m.Type.IsExp() {
+		k = key{exp: true, t: m.Exp.Tuple}
+	} else {
+		k = key{t: m.Flow.Orig}
+	}
+	switch m.Type {
+	case wire.TypeCTDelete, wire.TypeExpDelete:
+		delete(p.ext, k)
+	default:
+		p.ext[k] = *m
+	}
+}
+
+// BulkSend implements ftfw.Handler: the legacy daemon asked for
+// everything (conntrackd -n).
+func (p *peer) BulkSend() {
+	for k, o := range p.cache {
+		p.enqueueLocked(k, o)
+	}
+}
+
+func (p *peer) tick(stop chan struct{}) {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	var nextRefresh time.Time
 	for {
 		select {
-		case <-p.stop:
+		case <-stop:
 			return
-		case <-tick.C:
-			p.sendAck()
+		case now := <-t.C:
+			p.mu.Lock()
+			switch p.mode {
+			case "FTFW":
+				p.sess.Tick(now)
+			case "NOTRACK":
+				// As the legacy NOTRACK sender: ALIVE after an idle second.
+				if now.Sub(p.lastTx) >= time.Second {
+					p.plain = append(p.plain, wire.Message{Header: wire.Header{Type: wire.TypeControl, Flags: wire.FlagAlive}})
+				}
+			case "ALARM":
+				if now.After(nextRefresh) {
+					for k := range p.refresh {
+						if o, ok := p.cache[k]; ok {
+							p.enqueueLocked(k, o)
+						}
+					}
+					nextRefresh = now.Add(time.Second)
+				}
+			}
+			p.flushLocked(now)
+			p.mu.Unlock()
 		}
 	}
 }
 
-// sendAck sends ACK [ackFrom, ackTo] if anything is pending, else an ALIVE
-// while the handshake is incomplete (it carries our HELLO).
-func (p *peer) sendAck() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	m := wire.Message{Header: wire.Header{Type: wire.TypeControl}}
-	switch {
-	case p.pending:
-		m.Flags, m.From, m.To = wire.FlagAck, p.ackFrom, p.ackTo
-	case !p.helloDone || p.helloBack:
-		m.Flags = wire.FlagAlive
-	default:
+func (p *peer) enqueueLocked(k key, o object) {
+	if p.sess != nil {
+		p.sess.Enqueue(k, o)
 		return
 	}
-	// A control message that could not be sent is retried on the next
-	// tick.
-	if _, err := p.transmitLocked(m); err == nil {
-		p.pending = false
-	}
+	var m wire.Message
+	m.Type = o.Put(&m) + wire.Type(o.st)
+	p.plain = append(p.plain, m)
 }
 
-// transmitLocked numbers msgs, adds the FTFW hello flags and sends them in
-// one datagram (or stream write). It holds p.mu while sending, so numbers
-// reach the wire in order (the legacy receiver drops a number lower than
-// one it has seen); a failed send gives its numbers back, so it leaves no
-// gap either.
-func (p *peer) transmitLocked(msgs ...wire.Message) ([]uint32, error) {
-	seq, helloBack := p.seq, p.helloBack
-	var b []byte
-	var seqs []uint32
+// flushLocked sends what is queued, packed into datagrams as conntrackd
+// packs them: a message is added only while the datagram stays strictly
+// below the link's MaxDatagram.
+func (p *peer) flushLocked(now time.Time) {
+	var msgs []wire.Message
+	if p.sess != nil {
+		msgs = p.sess.Flush(now)
+	} else {
+		msgs = p.plain
+		for i := range msgs {
+			msgs[i].Seq = p.seq
+			p.seq++
+		}
+		p.plain = p.plain[:0]
+	}
+	if len(msgs) == 0 {
+		return
+	}
+	p.lastTx = now
+	size := p.g.Links()[p.g.Active()].MaxDatagram()
+	p.buf = p.buf[:0]
+	start := 0
 	for i := range msgs {
 		m := &msgs[i]
-		p.seq++
-		m.Seq = p.seq
-		if p.mode == "FTFW" {
-			if !p.helloDone {
-				m.Flags |= wire.FlagHello
-			}
-			if p.helloBack {
-				m.Flags |= wire.FlagHelloBack
-				p.helloBack = false
-			}
+		if m.Type == wire.TypeControl {
+			p.sent[m.Flags&^(wire.FlagHello|wire.FlagHelloBack)]++
+		} else {
+			p.lastSeq = m.Seq
 		}
-		b = wire.AppendMessage(b, m)
-		seqs = append(seqs, m.Seq)
+		mark := len(p.buf)
+		p.buf = wire.AppendMessage(p.buf, m)
+		if len(p.buf)-start >= size && mark > start {
+			p.g.Send(p.buf[start:mark])
+			start = mark
+		}
 	}
-	if err := p.out(b); err != nil {
-		p.seq, p.helloBack = seq, helloBack
-		return nil, err
-	}
-	return seqs, nil
+	// A failed send is lost as on a real wire (TCP parks it and sends it
+	// once reconnected); FTFW recovers it, the other modes do not.
+	p.g.Send(p.buf[start:])
 }
 
-// trySend sends msgs and returns their sequence numbers.
-func (p *peer) trySend(msgs ...wire.Message) ([]uint32, error) {
+func flowObject(st ftfw.Status, f wire.Flow) object { return object{st: st, flow: f} }
+
+// set announces objects (created or updated) and returns the sequence
+// number of the last data message sent for them.
+func (p *peer) set(objs ...object) uint32 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.transmitLocked(msgs...)
+	for _, o := range objs {
+		k := o.key()
+		o.st = ftfw.StatusNew
+		if _, ok := p.cache[k]; ok {
+			o.st = ftfw.StatusAlive
+		}
+		p.cache[k] = o
+		p.enqueueLocked(k, o)
+	}
+	p.flushLocked(time.Now())
+	return p.lastSeq
 }
 
-// send is trySend for a link that must be up.
-func (p *peer) send(t *testing.T, msgs ...wire.Message) []uint32 {
-	t.Helper()
-	seqs, err := p.trySend(msgs...)
-	if err != nil {
-		t.Fatalf("test peer send: %v", err)
+// hold puts objects in the internal cache without announcing them: state
+// the peer had before the link came up, sent only on a RESYNC request.
+func (p *peer) hold(objs ...object) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, o := range objs {
+		p.cache[o.key()] = o
 	}
-	return seqs
+}
+
+// del announces that an object was destroyed.
+func (p *peer) del(o object) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := o.key()
+	delete(p.cache, k)
+	delete(p.refresh, k)
+	o.st = ftfw.StatusDead
+	p.enqueueLocked(k, o)
+	p.flushLocked(time.Now())
+}
+
+// keepRefreshing makes an ALARM peer re-send o every second.
+func (p *peer) keepRefreshing(o object) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refresh[o.key()] = true
+}
+
+// requestResync asks the legacy daemon for a bulk send.
+func (p *peer) requestResync() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.sess != nil {
+		p.sess.RequestResync()
+	} else {
+		p.plain = append(p.plain, wire.Message{Header: wire.Header{Type: wire.TypeControl, Flags: wire.FlagResync}})
+	}
+	p.flushLocked(time.Now())
 }
 
 // snapshot returns copies of what the peer received so far.
 func (p *peer) snapshot() ([]wire.Message, []error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]wire.Message(nil), p.msgs...), append([]error(nil), p.errs...)
+	return append([]wire.Message(nil), p.recvd...), append([]error(nil), p.errs...)
 }
 
+func (p *peer) external() map[key]wire.Message {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := make(map[key]wire.Message, len(p.ext))
+	for k, v := range p.ext {
+		m[k] = v
+	}
+	return m
+}
+
+func (p *peer) stats() ftfw.Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sess.Stats()
+}
+
+func (p *peer) sentCount(f wire.Flags) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sent[f]
+}
+
+// handshakeDone reports whether both sides finished the FT-FW hello: the
+// legacy daemon answered our HELLO, and its latest message no longer says
+// HELLO, so it has our HELLO_BACK (the session sends it with its next
+// message, as conntrackd does).
 func (p *peer) handshakeDone() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.helloDone
+	n := len(p.recvd)
+	return p.sess.HelloDone() && n > 0 && p.recvd[n-1].Flags&wire.FlagHello == 0
 }
 
-// closerSet closes the peer's sockets, which ends its reader goroutines.
-type closerSet struct {
-	mu     sync.Mutex
-	list   []io.Closer
-	closed bool
-}
-
-func (s *closerSet) add(c io.Closer) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		c.Close()
-		return
-	}
-	s.list = append(s.list, c)
-}
-
-func (s *closerSet) closeAll() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closed = true
-	for _, c := range s.list {
-		c.Close()
-	}
+func (p *peer) waitHandshake(t *testing.T) {
+	t.Helper()
+	poll(t, 5*time.Second, "the FTFW handshake in both directions", func() (bool, string) {
+		return p.handshakeDone(), summary(p)
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -123,42 +124,47 @@ var kernelEntries = []struct {
 }
 
 var interopCases = []legacyConf{
-	{"NOTRACK", "udp"},
-	{"ALARM", "udp"},
-	{"FTFW", "udp"},
-	{"NOTRACK", "mcast"},
-	{"ALARM", "mcast"},
-	{"FTFW", "mcast"},
-	{"NOTRACK", "tcp"},
-	{"ALARM", "tcp"},
-	{"FTFW", "tcp"},
+	{mode: "NOTRACK", transport: "udp"},
+	{mode: "ALARM", transport: "udp"},
+	{mode: "FTFW", transport: "udp"},
+	{mode: "NOTRACK", transport: "mcast"},
+	{mode: "ALARM", transport: "mcast"},
+	{mode: "FTFW", transport: "mcast"},
+	{mode: "NOTRACK", transport: "tcp"},
+	{mode: "ALARM", transport: "tcp"},
+	{mode: "FTFW", transport: "tcp"},
+	{mode: "FTFW", transport: "udp", ipv6: true},
+	{mode: "FTFW", transport: "mcast", ipv6: true},
+	{mode: "NOTRACK", transport: "tcp", ipv6: true},
 }
 
-// TestIntegrationInteropLegacyToPeer: flows created in the legacy daemon's
-// kernel table reach the test peer with their identity, state and NAT.
-func TestIntegrationInteropLegacyToPeer(t *testing.T) {
+// TestIntegrationInterop runs the legacy daemon and the peer over one
+// link per case, in both directions: flows created in the legacy daemon's
+// kernel table reach the peer with their identity, state and NAT; flows
+// the peer announces enter the legacy external cache, a DELETE removes
+// one, and a commit writes the rest into the kernel.
+func TestIntegrationInterop(t *testing.T) {
 	requirePrivileged(t)
 	for _, c := range interopCases {
-		t.Run(c.mode+"-"+c.transport, func(t *testing.T) {
-			testLegacyToPeer(t, c)
+		t.Run(c.String(), func(t *testing.T) {
+			t.Parallel()
+			l := newLab(t)
+			p := l.startPeer(t, c)
+			d := l.startLegacy(t, c)
+			if c.mode == "FTFW" {
+				p.waitHandshake(t)
+			}
+			t.Run("legacy-to-peer", func(t *testing.T) { testLegacyToPeer(t, c, l, p, d) })
+			t.Run("peer-to-legacy", func(t *testing.T) { testPeerToLegacy(t, c, l, p, d) })
 		})
 	}
 }
 
-func testLegacyToPeer(t *testing.T, c legacyConf) {
-	l := newLab(t)
-	p := l.startPeer(t, c)
-	d := l.startLegacy(t, c)
-	if c.mode == "FTFW" {
-		poll(t, 5*time.Second, "the FTFW handshake (HELLO_BACK from conntrackd)", func() (bool, string) {
-			return p.handshakeDone(), summary(p)
-		})
-	}
+func testLegacyToPeer(t *testing.T, c legacyConf, l *lab, p *peer, d *legacy) {
 	start := len(mustSnapshot(p))
-
 	want := map[wire.Tuple]flowView{}
 	for _, e := range kernelEntries {
-		l.a.must(t, "conntrack", append([]string{"-I"}, strings.Fields(e.args)...)...)
+		l.a.Exec(t, "conntrack", append([]string{"-I"}, strings.Fields(e.args)...)...)
 		want[e.want.Orig] = e.want
 	}
 	got := map[wire.Tuple]flowView{}
@@ -197,7 +203,7 @@ func testLegacyToPeer(t *testing.T, c legacyConf) {
 
 	// A kernel DESTROY becomes a CT DELETE for that original tuple.
 	gone := kernelEntries[0].want.Orig
-	l.a.must(t, "conntrack", "-D", "-p", "tcp", "-s", gone.Src.String(), "-d", gone.Dst.String(),
+	l.a.Exec(t, "conntrack", "-D", "-p", "tcp", "-s", gone.Src.String(), "-d", gone.Dst.String(),
 		"--sport", fmt.Sprint(gone.SrcPort), "--dport", fmt.Sprint(gone.DstPort))
 	poll(t, 8*time.Second, "a CT DELETE for "+gone.Src.String(), func() (bool, string) {
 		msgs, _ := p.snapshot()
@@ -208,6 +214,8 @@ func testLegacyToPeer(t *testing.T, c legacyConf) {
 		}
 		return false, summary(p)
 	})
+	// What the peer holds now is exactly A's kernel table.
+	checkMirrors(t, l, p)
 
 	msgs, errs := p.snapshot()
 	for _, err := range errs {
@@ -229,7 +237,80 @@ func testLegacyToPeer(t *testing.T, c legacyConf) {
 	if c.mode == "FTFW" {
 		checkFTFW(t, p, d)
 	}
-	checkLegacyStats(t, d)
+	checkLegacyStats(t, d, false)
+}
+
+// checkMirrors fails the test unless the flows in the peer's external
+// cache are exactly those of A's kernel table (conntrack -L), by original
+// tuple.
+func checkMirrors(t *testing.T, l *lab, p *peer) {
+	t.Helper()
+	var diff string
+	poll(t, 8*time.Second, "the peer's external cache to mirror A's kernel table", func() (bool, string) {
+		kernel := kernelTuples(t, l)
+		got := map[wire.Tuple]bool{}
+		for k := range p.external() {
+			if !k.exp {
+				got[k.t] = true
+			}
+		}
+		diff = cmp.Diff(kernel, got, cmpAddr)
+		return diff == "", fmt.Sprintf("flows (-conntrack -L on A +peer's external cache):\n%s", diff)
+	})
+}
+
+// kernelTuples returns the original tuples of A's kernel table.
+func kernelTuples(t *testing.T, l *lab) map[wire.Tuple]bool {
+	t.Helper()
+	tuples, err := parseTuples(l.a.Exec(t, "conntrack", "-L"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tuples
+}
+
+// parseTuples parses the original tuples out of flows in conntrack's
+// plain format (conntrack -L, conntrackd -e ct).
+func parseTuples(out string) (map[wire.Tuple]bool, error) {
+	tuples := map[wire.Tuple]bool{}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || !strings.Contains(line, "src=") {
+			continue
+		}
+		var tu wire.Tuple
+		proto, err := strconv.Atoi(f[1])
+		if err != nil {
+			return nil, fmt.Errorf("flow line %q: %w", line, err)
+		}
+		tu.Proto = uint8(proto)
+		seen := map[string]bool{}
+		for _, kv := range f[2:] {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok || seen[k] {
+				continue // the reply tuple repeats the names
+			}
+			seen[k] = true
+			var n int
+			switch k {
+			case "src":
+				tu.Src, err = netip.ParseAddr(v)
+			case "dst":
+				tu.Dst, err = netip.ParseAddr(v)
+			case "sport":
+				n, err = strconv.Atoi(v)
+				tu.SrcPort = uint16(n)
+			case "dport":
+				n, err = strconv.Atoi(v)
+				tu.DstPort = uint16(n)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("flow line %q: %w", line, err)
+			}
+		}
+		tuples[tu] = true
+	}
+	return tuples, nil
 }
 
 // checkFTFW fails the test unless the legacy daemon's resend queue drains
@@ -258,8 +339,9 @@ func rsqueueEmpty(out string) bool {
 }
 
 // checkLegacyStats fails the test if conntrackd counted malformed or
-// lost messages, receive or send errors, or failed cache operations.
-func checkLegacyStats(t *testing.T, d *legacy) {
+// lost messages (unless lossExpected), receive or send errors, or failed
+// cache operations.
+func checkLegacyStats(t *testing.T, d *legacy, lossExpected bool) {
 	t.Helper()
 	stats := d.mustCtl(t, "-s")
 	network := d.mustCtl(t, "-s", "network")
@@ -267,6 +349,9 @@ func checkLegacyStats(t *testing.T, d *legacy) {
 	for _, re := range errorCounters {
 		for _, m := range re.FindAllStringSubmatch(stats+network, -1) {
 			found++
+			if lossExpected && lostCounter.MatchString(m[0]) {
+				continue
+			}
 			if m[1] != "0" {
 				t.Errorf("conntrackd counts %s", strings.Join(strings.Fields(m[0]), " "))
 			}
@@ -286,31 +371,17 @@ var errorCounters = []*regexp.Regexp{
 	regexp.MustCompile(`failed:\s+(\d+)`),
 }
 
-func mustSnapshot(p *peer) []wire.Message {
-	msgs, _ := p.snapshot()
-	return msgs
-}
+var lostCounter = regexp.MustCompile(`Packets lost|Lost msgs`)
 
-// summary describes what the peer received, for timeout messages.
-func summary(p *peer) string {
-	msgs, errs := p.snapshot()
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d messages, %d decode errors\n", len(msgs), len(errs))
-	from := max(0, len(msgs)-30)
-	for _, m := range msgs[from:] {
-		fmt.Fprintf(&b, "  %s flags=%#x seq=%d", m.Type, m.Flags, m.Seq)
-		if m.Type.IsCT() {
-			fmt.Fprintf(&b, " %+v", view(&m.Flow))
-		}
-		if m.Ranged() {
-			fmt.Fprintf(&b, " [%d,%d]", m.From, m.To)
-		}
-		b.WriteByte('\n')
+// legacyLost is conntrackd's "Lost msgs" counter.
+func legacyLost(t *testing.T, d *legacy) int {
+	t.Helper()
+	m := regexp.MustCompile(`(\d+) Lost msgs`).FindStringSubmatch(d.mustCtl(t, "-s"))
+	if m == nil {
+		t.Fatal("no Lost msgs counter in conntrackd -s")
 	}
-	for _, err := range errs {
-		fmt.Fprintf(&b, "  error: %v\n", err)
-	}
-	return b.String()
+	n, _ := strconv.Atoi(m[1])
+	return n
 }
 
 // peerFlow is a flow the peer announces, and how the legacy tools show it.
@@ -393,50 +464,15 @@ func peerFlows() []peerFlow {
 	}
 }
 
-// TestIntegrationInteropPeerToLegacy: flows announced by the test peer
-// enter the legacy daemon's external cache, a DELETE removes one, and a
-// commit writes the rest into the kernel.
-func TestIntegrationInteropPeerToLegacy(t *testing.T) {
-	requirePrivileged(t)
-	for _, c := range interopCases {
-		t.Run(c.mode+"-"+c.transport, func(t *testing.T) {
-			testPeerToLegacy(t, c)
-		})
-	}
-}
-
-func testPeerToLegacy(t *testing.T, c legacyConf) {
-	l := newLab(t)
-	p := l.startPeer(t, c)
-	d := l.startLegacy(t, c)
-	if c.mode == "FTFW" {
-		poll(t, 5*time.Second, "the FTFW handshake (HELLO_BACK from conntrackd)", func() (bool, string) {
-			return p.handshakeDone(), summary(p)
-		})
-	}
+func testPeerToLegacy(t *testing.T, c legacyConf, l *lab, p *peer, d *legacy) {
 	flows := peerFlows()
-	var msgs []wire.Message
+	var objs []object
 	for _, f := range flows {
-		msgs = append(msgs, wire.Message{Header: wire.Header{Type: wire.TypeCTNew}, Flow: f.flow})
+		objs = append(objs, flowObject(0, f.flow))
 	}
-	var seqs []uint32
-	// A TCP link may still be connecting: retry until the deadline.
-	poll(t, 5*time.Second, "the first send to conntrackd", func() (bool, string) {
-		var err error
-		seqs, err = p.trySend(msgs...)
-		return err == nil, fmt.Sprint(err)
-	})
+	last := p.set(objs...)
 
 	external := func() string { out, _ := d.ctl("-e", "ct"); return out }
-	listedAll := func(out string, fs []peerFlow) []string {
-		var missing []string
-		for _, f := range fs {
-			if !strings.Contains(out, f.listed) {
-				missing = append(missing, f.name)
-			}
-		}
-		return missing
-	}
 	poll(t, 5*time.Second, "every announced flow in the external cache", func() (bool, string) {
 		out := external()
 		missing := listedAll(out, flows)
@@ -447,13 +483,13 @@ func testPeerToLegacy(t *testing.T, c legacyConf) {
 	}
 	if c.mode == "FTFW" {
 		poll(t, 5*time.Second, "conntrackd to acknowledge our data", func() (bool, string) {
-			return p.acked(seqs[0]) && p.acked(seqs[len(seqs)-1]), summary(p)
+			return p.acked(last), summary(p)
 		})
 	}
 
 	// DELETE the UDP flow.
 	del := flows[1]
-	p.send(t, wire.Message{Header: wire.Header{Type: wire.TypeCTDelete}, Flow: del.flow})
+	p.del(flowObject(0, del.flow))
 	rest := append(append([]peerFlow{}, flows[:1]...), flows[2:]...)
 	poll(t, 5*time.Second, "the deleted flow to leave the external cache", func() (bool, string) {
 		out := external()
@@ -461,14 +497,17 @@ func testPeerToLegacy(t *testing.T, c legacyConf) {
 	})
 	if c.mode == "FTFW" {
 		checkFTFW(t, p, d)
+		if s := p.stats(); s.Retransmitted != 0 || s.Lost != 0 {
+			t.Errorf("FT-FW session saw loss on a clean link: %+v", s)
+		}
 	}
-	checkLegacyStats(t, d)
+	checkLegacyStats(t, d, false)
 
 	// Commit writes the external cache into A's kernel table.
 	d.mustCtl(t, "-c", "ct")
 	var table string
 	poll(t, 5*time.Second, "committed flows in the kernel table", func() (bool, string) {
-		table, _ = l.a.run("conntrack", "-L") // IPv4 and IPv6
+		table, _ = d.run("conntrack", "-L") // IPv4 and IPv6
 		var missing []string
 		for _, f := range rest {
 			if !kernelHas(table, f) {
@@ -480,6 +519,17 @@ func testPeerToLegacy(t *testing.T, c legacyConf) {
 	if kernelHas(table, del) {
 		t.Errorf("the deleted flow was committed:\n%s", table)
 	}
+}
+
+// listedAll returns the names of the flows out (conntrackd -e) lacks.
+func listedAll(out string, fs []peerFlow) []string {
+	var missing []string
+	for _, f := range fs {
+		if !strings.Contains(out, f.listed) {
+			missing = append(missing, f.name)
+		}
+	}
+	return missing
 }
 
 // kernelHas reports whether a conntrack -L line shows f's original and
@@ -503,4 +553,37 @@ func (p *peer) acked(seq uint32) bool {
 		}
 	}
 	return false
+}
+
+// run runs a command in the daemon's namespace, returning its output.
+func (d *legacy) run(name string, args ...string) (string, error) {
+	out, err := d.ns.Command(name, args...).CombinedOutput()
+	return string(out), err
+}
+
+func mustSnapshot(p *peer) []wire.Message {
+	msgs, _ := p.snapshot()
+	return msgs
+}
+
+// summary describes what the peer received, for timeout messages.
+func summary(p *peer) string {
+	msgs, errs := p.snapshot()
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d messages, %d decode errors\n", len(msgs), len(errs))
+	from := max(0, len(msgs)-30)
+	for _, m := range msgs[from:] {
+		fmt.Fprintf(&b, "  %s flags=%#x seq=%d", m.Type, m.Flags, m.Seq)
+		if m.Type.IsCT() {
+			fmt.Fprintf(&b, " %+v", view(&m.Flow))
+		}
+		if m.Ranged() {
+			fmt.Fprintf(&b, " [%d,%d]", m.From, m.To)
+		}
+		b.WriteByte('\n')
+	}
+	for _, err := range errs {
+		fmt.Fprintf(&b, "  error: %v\n", err)
+	}
+	return b.String()
 }
