@@ -10,7 +10,6 @@
 package mcast
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -31,9 +30,7 @@ func init() {
 
 // Link is a multicast sync link.
 type Link struct {
-	link.Info
-	recv, send *net.UDPConn
-	group      netip.AddrPort
+	*link.Datagram
 }
 
 // Open opens a multicast link in the calling thread's network namespace.
@@ -62,16 +59,12 @@ func open(s config.LinkSettings) (*Link, error) {
 	if v6 && ifi == nil {
 		return nil, errors.New("an IPv6 group needs an interface")
 	}
-	network, unspec := "udp4", "0.0.0.0:0"
-	group := s.Group
+	network, group, ifindex := "udp4", s.Group, 0
 	if v6 {
-		network, unspec = "udp6", "[::]:0"
-		group = group.WithZone(ifi.Name)
+		network, group, ifindex = "udp6", group.WithZone(ifi.Name), ifi.Index
 	}
-	l := &Link{group: netip.AddrPortFrom(group, s.Port)}
-	l.Init(s.Name, ifi, link.DatagramOverhead)
-
-	l.recv, err = listenGroup(network, l.group, l.Index(), link.SocketOptions{
+	dst := netip.AddrPortFrom(group, s.Port)
+	recv, err := listenGroup(network, dst, ifindex, link.SocketOptions{
 		ReuseAddr:      true,
 		ReceiveBuffer:  s.ReceiveBuffer,
 		NoMulticastAll: true,
@@ -82,31 +75,21 @@ func open(s config.LinkSettings) (*Link, error) {
 	}
 	gaddr := &net.UDPAddr{IP: s.Group.AsSlice()}
 	if v6 {
-		err = ipv6.NewPacketConn(l.recv).JoinGroup(ifi, gaddr)
+		err = ipv6.NewPacketConn(recv).JoinGroup(ifi, gaddr)
 	} else {
-		err = ipv4.NewPacketConn(l.recv).JoinGroup(ifi, gaddr)
+		err = ipv4.NewPacketConn(recv).JoinGroup(ifi, gaddr)
 	}
 	if err != nil {
-		l.recv.Close()
+		recv.Close()
 		return nil, fmt.Errorf("join %s: %w", s.Group, err)
 	}
-
-	sc := net.ListenConfig{Control: link.SocketOptions{
-		SendBuffer: s.SendBuffer,
-		NoChecksum: !s.Checksum,
-		Device:     s.Interface,
-	}.Control}
-	pc, err := sc.ListenPacket(context.Background(), network, unspec)
+	d, err := link.OpenDatagram(s, ifi, recv, dst, func(send *net.UDPConn) error {
+		return setSendOptions(send, v6, ifi)
+	})
 	if err != nil {
-		l.recv.Close()
-		return nil, fmt.Errorf("send socket: %w", err)
-	}
-	l.send = pc.(*net.UDPConn)
-	if err := setSendOptions(l.send, v6, ifi); err != nil {
-		l.Close()
 		return nil, err
 	}
-	return l, nil
+	return &Link{d}, nil
 }
 
 // listenGroup opens the receive socket bound to the group address itself.
@@ -191,42 +174,4 @@ func interfaceByAddr(a netip.Addr) (*net.Interface, error) {
 		}
 	}
 	return nil, fmt.Errorf("no interface has address %s", a)
-}
-
-// Send implements link.Link.
-func (l *Link) Send(b []byte) error {
-	n, err := l.send.WriteToUDPAddrPort(b, l.group)
-	if err != nil {
-		l.Counters().SendError()
-		return fmt.Errorf("link %s: send: %w", l.Name(), err)
-	}
-	l.Counters().Sent(n)
-	return nil
-}
-
-// Recv implements link.Link.
-func (l *Link) Recv(buf []byte) (int, error) {
-	for {
-		n, _, err := l.recv.ReadFromUDPAddrPort(buf)
-		if err == nil {
-			l.Counters().Received(n)
-			return n, nil
-		}
-		if errors.Is(err, net.ErrClosed) {
-			return 0, fmt.Errorf("link %s: receive: %w", l.Name(), err)
-		}
-		l.Counters().RecvError()
-	}
-}
-
-// Close implements link.Link.
-func (l *Link) Close() error {
-	var err error
-	if l.recv != nil {
-		err = l.recv.Close()
-	}
-	if l.send != nil {
-		err = errors.Join(err, l.send.Close())
-	}
-	return err
 }

@@ -21,9 +21,7 @@ func init() {
 
 // Link is a UDP sync link.
 type Link struct {
-	link.Info
-	recv, send *net.UDPConn
-	peer       netip.AddrPort
+	*link.Datagram
 }
 
 // Open opens a UDP link in the calling thread's network namespace.
@@ -54,9 +52,6 @@ func open(s config.LinkSettings) (*Link, error) {
 			local = netip.IPv6Unspecified()
 		}
 	}
-	l := &Link{peer: netip.AddrPortFrom(scoped(s.Peer, s.Interface), s.Port)}
-	l.Init(s.Name, ifi, link.DatagramOverhead)
-
 	rc := net.ListenConfig{Control: link.SocketOptions{
 		ReuseAddr:     true,
 		ReceiveBuffer: s.ReceiveBuffer,
@@ -67,24 +62,12 @@ func open(s config.LinkSettings) (*Link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("receive socket: %w", err)
 	}
-	l.recv = pc.(*net.UDPConn)
-
-	sc := net.ListenConfig{Control: link.SocketOptions{
-		SendBuffer: s.SendBuffer,
-		NoChecksum: !s.Checksum,
-		Device:     s.Interface,
-	}.Control}
-	unspec := "0.0.0.0:0"
-	if network == "udp6" {
-		unspec = "[::]:0"
-	}
-	pc, err = sc.ListenPacket(context.Background(), network, unspec)
+	peer := netip.AddrPortFrom(scoped(s.Peer, s.Interface), s.Port)
+	d, err := link.OpenDatagram(s, ifi, pc.(*net.UDPConn), peer, nil)
 	if err != nil {
-		l.recv.Close()
-		return nil, fmt.Errorf("send socket: %w", err)
+		return nil, err
 	}
-	l.send = pc.(*net.UDPConn)
-	return l, nil
+	return &Link{d}, nil
 }
 
 // scoped gives a link-local IPv6 address the interface as its zone, as
@@ -94,37 +77,4 @@ func scoped(a netip.Addr, iface string) netip.Addr {
 		return a.WithZone(iface)
 	}
 	return a
-}
-
-// Send implements link.Link.
-func (l *Link) Send(b []byte) error {
-	n, err := l.send.WriteToUDPAddrPort(b, l.peer)
-	if err != nil {
-		l.Counters().SendError()
-		return fmt.Errorf("link %s: send: %w", l.Name(), err)
-	}
-	l.Counters().Sent(n)
-	return nil
-}
-
-// Recv implements link.Link.
-func (l *Link) Recv(buf []byte) (int, error) {
-	for {
-		n, _, err := l.recv.ReadFromUDPAddrPort(buf)
-		if err == nil {
-			l.Counters().Received(n)
-			return n, nil
-		}
-		if errors.Is(err, net.ErrClosed) {
-			return 0, fmt.Errorf("link %s: receive: %w", l.Name(), err)
-		}
-		// Transient errors (ICMP errors queued on the socket) are
-		// counted and the read retried, as conntrackd's loop does.
-		l.Counters().RecvError()
-	}
-}
-
-// Close implements link.Link.
-func (l *Link) Close() error {
-	return errors.Join(l.recv.Close(), l.send.Close())
 }
