@@ -29,11 +29,11 @@ type Datagram struct {
 // closes recv and what it opened.
 func OpenDatagram(s config.LinkSettings, ifi *net.Interface, recv *net.UDPConn, dst netip.AddrPort, setup func(send *net.UDPConn) error) (*Datagram, error) {
 	d := &Datagram{recv: recv, dst: dst}
-	d.Init(s.Name, ifi, DatagramOverhead)
-	network, unspec := "udp4", "0.0.0.0:0"
+	network, unspec, overhead := "udp4", "0.0.0.0:0", DatagramOverhead
 	if !dst.Addr().Is4() {
-		network, unspec = "udp6", "[::]:0"
+		network, unspec, overhead = "udp6", "[::]:0", DatagramOverhead6
 	}
+	d.Init(s.Name, ifi, overhead)
 	lc := net.ListenConfig{Control: SocketOptions{
 		SendBuffer: s.SendBuffer,
 		NoChecksum: !s.Checksum,

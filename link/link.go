@@ -33,7 +33,8 @@ type Link interface {
 	MTU() int
 	// MaxDatagram is the largest datagram Send should be given so that
 	// it is not fragmented or split: conntrackd's MTU - 28 for datagram
-	// transports and MTU - 40 for TCP.
+	// transports (MTU - 48 over IPv6, see DatagramOverhead6) and MTU - 40
+	// for TCP.
 	MaxDatagram() int
 	// Send transmits one datagram of whole messages.
 	Send(datagram []byte) error
@@ -191,10 +192,15 @@ func (i *Info) MaxDatagram() int { return i.ifmtu - i.overhead }
 // Counters implements Link.
 func (i *Info) Counters() *Counters { return &i.counters }
 
-// Overheads subtracted from the MTU for a link's datagram size, as
-// conntrackd computes them (src/channel_*.c): an IPv4 and UDP header, or an
-// IPv4 and TCP header. conntrackd uses the IPv4 figure for IPv6 too.
+// Overheads subtracted from the MTU for a link's datagram size: an IP and
+// UDP header, or an IPv4 and TCP header, as conntrackd computes them
+// (src/channel_*.c). conntrackd uses the IPv4 figure for IPv6 too, so its
+// full datagrams leave as IPv6 fragments (seen in link/wire's udp6
+// capture); datagram links over IPv6 use DatagramOverhead6 instead, which
+// a legacy receiver, taking datagrams of any size, does not notice. TCP
+// segments the stream itself, so StreamOverhead only bounds a batch.
 const (
-	DatagramOverhead = 28
-	StreamOverhead   = 40
+	DatagramOverhead  = 28
+	DatagramOverhead6 = 48
+	StreamOverhead    = 40
 )

@@ -7,6 +7,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net/netip"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,15 +32,17 @@ type Side struct {
 // in two namespaces joined by a veth pair, once over IPv4 and once over
 // IPv6 (subtests "ipv4" and "ipv6"). It checks that five datagrams each
 // way arrive whole and in order (so neither link hears its own), that both
-// links count exactly those datagrams, and that MaxDatagram is the veth's
-// MTU less link.DatagramOverhead. The caller imports the transport.
+// links count exactly those datagrams, and that a datagram of MaxDatagram
+// bytes crosses the veth unfragmented. The caller imports the transport.
 func Exchange(t *testing.T, settings func(Side) config.LinkSettings) {
 	for _, tc := range []struct {
 		name string
 		a, b netip.Prefix
+		// fragments is the counter of fragments made in /proc/net/snmp*.
+		snmp, fragments string
 	}{
-		{"ipv4", netip.MustParsePrefix("198.51.100.1/24"), netip.MustParsePrefix("198.51.100.2/24")},
-		{"ipv6", netip.MustParsePrefix("2001:db8::1/64"), netip.MustParsePrefix("2001:db8::2/64")},
+		{"ipv4", netip.MustParsePrefix("198.51.100.1/24"), netip.MustParsePrefix("198.51.100.2/24"), "snmp", "Ip:FragCreates"},
+		{"ipv6", netip.MustParsePrefix("2001:db8::1/64"), netip.MustParsePrefix("2001:db8::2/64"), "snmp6", "Ip6FragCreates"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			netnstest.RequirePrivileged(t)
@@ -46,15 +50,27 @@ func Exchange(t *testing.T, settings func(Side) config.LinkSettings) {
 			ifA, ifB := netnstest.Veth(t, nsA, nsB, []netip.Prefix{tc.a}, []netip.Prefix{tc.b})
 			la := open(t, nsA, settings(Side{ifA, tc.a.Addr(), tc.b.Addr()}))
 			lb := open(t, nsB, settings(Side{ifB, tc.b.Addr(), tc.a.Addr()}))
-			for _, l := range []link.Link{la, lb} {
-				if got, want := l.MaxDatagram(), 1500-link.DatagramOverhead; got != want {
-					t.Errorf("%s: MaxDatagram() = %d, want %d", l.Interface(), got, want)
-				}
-			}
 			exchange(t, la, lb, 1)
 			exchange(t, lb, la, 100)
 			want := link.Stats{BytesSent: 5 * 16, PacketsSent: 5, BytesReceived: 5 * 16, PacketsReceived: 5}
-			for _, l := range []link.Link{la, lb} {
+			// A full datagram must not be fragmented: fragments are
+			// dropped by firewalls that do not reassemble, and one lost
+			// fragment loses every message in the datagram.
+			frags := fragCreates(t, nsA, tc.snmp, tc.fragments)
+			full := make([]byte, la.MaxDatagram())
+			copy(full, message(200))
+			sendFull(t, la, lb, full)
+			if got := fragCreates(t, nsA, tc.snmp, tc.fragments); got != frags {
+				t.Errorf("a datagram of MaxDatagram() = %d bytes was sent as %d fragments", len(full), got-frags)
+			}
+			want.BytesSent += uint64(len(full))
+			want.PacketsSent++
+			wantB := want
+			wantB.BytesSent, wantB.PacketsSent = 5*16, 5
+			wantB.BytesReceived += uint64(len(full))
+			wantB.PacketsReceived++
+			want.BytesReceived, want.PacketsReceived = 5*16, 5
+			for l, want := range map[link.Link]link.Stats{la: want, lb: wantB} {
 				if diff := cmp.Diff(want, l.Counters().Stats()); diff != "" {
 					t.Errorf("%s: stats mismatch (-want +got):\n%s", l.Interface(), diff)
 				}
@@ -111,4 +127,59 @@ func exchange(t *testing.T, from, to link.Link, seq uint32) {
 			t.Fatalf("%s: datagram %d not received within 3s", to.Interface(), i)
 		}
 	}
+}
+
+// sendFull sends b from one link and checks the other receives it whole.
+func sendFull(t *testing.T, from, to link.Link, b []byte) {
+	t.Helper()
+	got := make(chan []byte, 1)
+	go func() {
+		buf := make([]byte, 1<<16)
+		if n, err := to.Recv(buf); err == nil {
+			got <- bytes.Clone(buf[:n])
+		}
+	}()
+	if err := from.Send(b); err != nil {
+		t.Fatalf("send %d bytes: %v", len(b), err)
+	}
+	select {
+	case r := <-got:
+		if !bytes.Equal(r, b) {
+			t.Errorf("%s: full datagram arrived as %d bytes, want %d", to.Interface(), len(r), len(b))
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatalf("%s: full datagram of %d bytes not received within 3s", to.Interface(), len(b))
+	}
+}
+
+// fragCreates reads the count of fragments made in ns from
+// /proc/net/snmp ("Ip:FragCreates": a header line and a value line) or
+// /proc/net/snmp6 ("Ip6FragCreates value").
+func fragCreates(t *testing.T, ns *netnstest.NetNS, file, counter string) int {
+	t.Helper()
+	out := ns.Exec(t, "cat", "/proc/net/"+file)
+	lines := strings.Split(out, "\n")
+	if file == "snmp6" {
+		for _, l := range lines {
+			if f := strings.Fields(l); len(f) == 2 && f[0] == counter {
+				n, _ := strconv.Atoi(f[1])
+				return n
+			}
+		}
+	} else {
+		proto, name, _ := strings.Cut(counter, ":")
+		for i := 0; i+1 < len(lines); i++ {
+			h, v := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+			if len(h) == len(v) && len(h) > 0 && h[0] == proto+":" && v[0] == proto+":" {
+				for j := range h {
+					if h[j] == name {
+						n, _ := strconv.Atoi(v[j])
+						return n
+					}
+				}
+			}
+		}
+	}
+	t.Fatalf("no %s in /proc/net/%s:\n%s", counter, file, out)
+	return 0
 }
