@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ctsync/ctsync/config"
 	"github.com/ctsync/ctsync/internal/netnstest"
 	"github.com/ctsync/ctsync/link"
 	"github.com/ctsync/ctsync/link/ftfw"
@@ -88,20 +87,8 @@ func receive(t *testing.T, g *link.Group, out chan<- datagram) {
 // the reliable protocol.
 func TestIntegrationFailOverLosesNothing(t *testing.T) {
 	netnstest.RequirePrivileged(t)
-	nsA, nsB := netnstest.NewNetNS(t), netnstest.NewNetNS(t)
-	p := netip.MustParsePrefix
-	a0, b0 := netnstest.Veth(t, nsA, nsB, []netip.Prefix{p("198.51.100.1/24")}, []netip.Prefix{p("198.51.100.2/24")})
-	a1, b1 := netnstest.Veth(t, nsA, nsB, []netip.Prefix{p("203.0.113.1/24")}, []netip.Prefix{p("203.0.113.2/24")})
-	settings := func(if0, if1, local0, peer0, local1, peer1 string) []config.LinkSettings {
-		return []config.LinkSettings{
-			{Name: "first", Transport: config.TransportUDP, Default: true, Interface: if0,
-				Local: netip.MustParseAddr(local0), Peer: netip.MustParseAddr(peer0), Port: 3780},
-			{Name: "second", Transport: config.TransportUDP, Interface: if1,
-				Local: netip.MustParseAddr(local1), Peer: netip.MustParseAddr(peer1), Port: 3780},
-		}
-	}
-	ga := openGroup(t, nsA, settings(a0, a1, "198.51.100.1", "198.51.100.2", "203.0.113.1", "203.0.113.2"))
-	gb := openGroup(t, nsB, settings(b0, b1, "198.51.100.2", "198.51.100.1", "203.0.113.2", "203.0.113.1"))
+	lab := newTwoLinkLab(t)
+	ga, gb := lab.ga, lab.gb
 
 	now := time.Now()
 	cfg := ftfw.Config{ACKWindowSize: 16, AliveInterval: 100 * time.Millisecond, ResendTimeout: 500 * time.Millisecond}
@@ -176,7 +163,7 @@ func TestIntegrationFailOverLosesNothing(t *testing.T) {
 	// The cable is pulled on the peer's side while updates and deletes keep
 	// coming: the sender's end loses carrier, so what it sends before it
 	// notices goes nowhere, as with a real cable.
-	nsB.SetLink(t, b0, "down")
+	lab.nsB.SetLink(t, lab.b0, "down")
 	for id := range uint16(flows) {
 		switch {
 		case id%10 == 0:

@@ -43,20 +43,8 @@ func TestIntegrationGroupFailOver(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			nsA, nsB := netnstest.NewNetNS(t), netnstest.NewNetNS(t)
-			p := netip.MustParsePrefix
-			a0, b0 := netnstest.Veth(t, nsA, nsB, []netip.Prefix{p("198.51.100.1/24")}, []netip.Prefix{p("198.51.100.2/24")})
-			a1, b1 := netnstest.Veth(t, nsA, nsB, []netip.Prefix{p("203.0.113.1/24")}, []netip.Prefix{p("203.0.113.2/24")})
-			settings := func(if0, if1, local0, peer0, local1, peer1 string) []config.LinkSettings {
-				return []config.LinkSettings{
-					{Name: "first", Transport: config.TransportUDP, Default: true, Interface: if0,
-						Local: netip.MustParseAddr(local0), Peer: netip.MustParseAddr(peer0), Port: 3780},
-					{Name: "second", Transport: config.TransportUDP, Interface: if1,
-						Local: netip.MustParseAddr(local1), Peer: netip.MustParseAddr(peer1), Port: 3780},
-				}
-			}
-			ga := openGroup(t, nsA, settings(a0, a1, "198.51.100.1", "198.51.100.2", "203.0.113.1", "203.0.113.2"))
-			gb := openGroup(t, nsB, settings(b0, b1, "198.51.100.2", "198.51.100.1", "203.0.113.2", "203.0.113.1"))
+			lab := newTwoLinkLab(t)
+			ga, gb, nsA, a0, b0, b1 := lab.ga, lab.gb, lab.nsA, lab.a0, lab.b0, lab.b1
 
 			for seq := range uint32(3) {
 				sendRecv(t, ga, gb, seq, 0)
@@ -93,6 +81,33 @@ func TestIntegrationGroupFailOver(t *testing.T) {
 			sendRecv(t, ga, gb, 6, 1)
 		})
 	}
+}
+
+// twoLinkLab is two namespaces joined by two veth pairs, with a group of
+// two UDP links over them on each side, the first one the default.
+type twoLinkLab struct {
+	nsA, nsB       *netnstest.NetNS
+	a0, b0, a1, b1 string // interfaces: first pair, second pair
+	ga, gb         *link.Group
+}
+
+func newTwoLinkLab(t *testing.T) *twoLinkLab {
+	t.Helper()
+	l := &twoLinkLab{nsA: netnstest.NewNetNS(t), nsB: netnstest.NewNetNS(t)}
+	p := netip.MustParsePrefix
+	l.a0, l.b0 = netnstest.Veth(t, l.nsA, l.nsB, []netip.Prefix{p("198.51.100.1/24")}, []netip.Prefix{p("198.51.100.2/24")})
+	l.a1, l.b1 = netnstest.Veth(t, l.nsA, l.nsB, []netip.Prefix{p("203.0.113.1/24")}, []netip.Prefix{p("203.0.113.2/24")})
+	settings := func(if0, if1, local0, peer0, local1, peer1 string) []config.LinkSettings {
+		return []config.LinkSettings{
+			{Name: "first", Transport: config.TransportUDP, Default: true, Interface: if0,
+				Local: netip.MustParseAddr(local0), Peer: netip.MustParseAddr(peer0), Port: 3780},
+			{Name: "second", Transport: config.TransportUDP, Interface: if1,
+				Local: netip.MustParseAddr(local1), Peer: netip.MustParseAddr(peer1), Port: 3780},
+		}
+	}
+	l.ga = openGroup(t, l.nsA, settings(l.a0, l.a1, "198.51.100.1", "198.51.100.2", "203.0.113.1", "203.0.113.2"))
+	l.gb = openGroup(t, l.nsB, settings(l.b0, l.b1, "198.51.100.2", "198.51.100.1", "203.0.113.2", "203.0.113.1"))
+	return l
 }
 
 func openGroup(t *testing.T, ns *netnstest.NetNS, s []config.LinkSettings) *link.Group {
