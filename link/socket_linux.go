@@ -4,9 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ctsync/ctsync/config"
 )
 
 // SocketOptions are the socket options conntrackd sets on link sockets
@@ -114,4 +117,47 @@ func Interface(name string) (*net.Interface, error) {
 		return nil, fmt.Errorf("interface %s: %w", name, err)
 	}
 	return ifi, nil
+}
+
+// Unicast is what the UDP and TCP transports resolve alike from a link's
+// settings.
+type Unicast struct {
+	Interface *net.Interface // nil without Interface
+	Network   string         // "udp4", "udp6", "tcp4" or "tcp6"
+	// Local is the address and port to bind (the unspecified address
+	// when none is configured), Peer where to send; link-local IPv6
+	// addresses carry the interface as their zone, as conntrackd sets
+	// the scope id from Interface.
+	Local, Peer netip.AddrPort
+}
+
+// ResolveUnicast resolves s for protocol proto ("udp" or "tcp").
+func ResolveUnicast(s config.LinkSettings, proto string) (Unicast, error) {
+	if !s.Peer.IsValid() {
+		return Unicast{}, errors.New("no peer address")
+	}
+	ifi, err := Interface(s.Interface)
+	if err != nil {
+		return Unicast{}, err
+	}
+	u := Unicast{Interface: ifi, Network: proto + "4"}
+	local := s.Local
+	if s.Family() == config.FamilyInet6 {
+		u.Network = proto + "6"
+		if !local.IsValid() {
+			local = netip.IPv6Unspecified()
+		}
+	} else if !local.IsValid() {
+		local = netip.IPv4Unspecified()
+	}
+	u.Local = netip.AddrPortFrom(scoped(local, s.Interface), s.Port)
+	u.Peer = netip.AddrPortFrom(scoped(s.Peer, s.Interface), s.Port)
+	return u, nil
+}
+
+func scoped(a netip.Addr, iface string) netip.Addr {
+	if iface != "" && a.Is6() && (a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast()) {
+		return a.WithZone(iface)
+	}
+	return a
 }

@@ -77,23 +77,9 @@ func Open(s config.LinkSettings) (*Link, error) {
 }
 
 func open(s config.LinkSettings) (*Link, error) {
-	if !s.Peer.IsValid() {
-		return nil, errors.New("no peer address")
-	}
-	ifi, err := link.Interface(s.Interface)
+	u, err := link.ResolveUnicast(s, "tcp")
 	if err != nil {
 		return nil, err
-	}
-	network := "tcp4"
-	if s.Family() == config.FamilyInet6 {
-		network = "tcp6"
-	}
-	local := s.Local
-	if !local.IsValid() {
-		local = netip.IPv4Unspecified()
-		if network == "tcp6" {
-			local = netip.IPv6Unspecified()
-		}
 	}
 	ns, err := currentNetns()
 	if err != nil {
@@ -104,7 +90,7 @@ func open(s config.LinkSettings) (*Link, error) {
 		qlen = DefaultErrorQueueLength
 	}
 	l := &Link{
-		peer:    netip.AddrPortFrom(scoped(s.Peer, s.Interface), s.Port),
+		peer:    u.Peer,
 		ns:      ns,
 		inReady: make(chan struct{}, 1),
 		split:   newSplitter(),
@@ -114,14 +100,14 @@ func open(s config.LinkSettings) (*Link, error) {
 			Control: link.SocketOptions{SendBuffer: s.SendBuffer, Device: s.Interface}.Control,
 		},
 	}
-	l.Init(s.Name, ifi, link.StreamOverhead)
+	l.Init(s.Name, u.Interface, link.StreamOverhead)
 	lc := net.ListenConfig{Control: link.SocketOptions{
 		ReuseAddr:     true,
 		KeepAlive:     true,
 		ReceiveBuffer: s.ReceiveBuffer,
 		Device:        s.Interface,
 	}.Control}
-	ln, err := lc.Listen(context.Background(), network, netip.AddrPortFrom(scoped(local, s.Interface), s.Port).String())
+	ln, err := lc.Listen(context.Background(), u.Network, u.Local.String())
 	if err != nil {
 		ns.close()
 		return nil, fmt.Errorf("listen: %w", err)
@@ -132,13 +118,6 @@ func open(s config.LinkSettings) (*Link, error) {
 	go l.accept()
 	go l.connect()
 	return l, nil
-}
-
-func scoped(a netip.Addr, iface string) netip.Addr {
-	if iface != "" && a.Is6() && a.IsLinkLocalUnicast() {
-		return a.WithZone(iface)
-	}
-	return a
 }
 
 // accept keeps the newest inbound connection, closing the one it replaces.

@@ -6,10 +6,8 @@ package udp
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 
 	"github.com/ctsync/ctsync/config"
 	"github.com/ctsync/ctsync/link"
@@ -34,47 +32,22 @@ func Open(s config.LinkSettings) (*Link, error) {
 }
 
 func open(s config.LinkSettings) (*Link, error) {
-	if !s.Peer.IsValid() {
-		return nil, errors.New("no peer address")
-	}
-	ifi, err := link.Interface(s.Interface)
+	u, err := link.ResolveUnicast(s, "udp")
 	if err != nil {
 		return nil, err
-	}
-	network := "udp4"
-	if s.Family() == config.FamilyInet6 {
-		network = "udp6"
-	}
-	local := s.Local
-	if !local.IsValid() {
-		local = netip.IPv4Unspecified()
-		if network == "udp6" {
-			local = netip.IPv6Unspecified()
-		}
 	}
 	rc := net.ListenConfig{Control: link.SocketOptions{
 		ReuseAddr:     true,
 		ReceiveBuffer: s.ReceiveBuffer,
 		Device:        s.Interface,
 	}.Control}
-	bind := netip.AddrPortFrom(scoped(local, s.Interface), s.Port)
-	pc, err := rc.ListenPacket(context.Background(), network, bind.String())
+	pc, err := rc.ListenPacket(context.Background(), u.Network, u.Local.String())
 	if err != nil {
 		return nil, fmt.Errorf("receive socket: %w", err)
 	}
-	peer := netip.AddrPortFrom(scoped(s.Peer, s.Interface), s.Port)
-	d, err := link.OpenDatagram(s, ifi, pc.(*net.UDPConn), peer, nil)
+	d, err := link.OpenDatagram(s, u.Interface, pc.(*net.UDPConn), u.Peer, nil)
 	if err != nil {
 		return nil, err
 	}
 	return &Link{d}, nil
-}
-
-// scoped gives a link-local IPv6 address the interface as its zone, as
-// conntrackd sets the scope id from Interface.
-func scoped(a netip.Addr, iface string) netip.Addr {
-	if iface != "" && a.Is6() && (a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast()) {
-		return a.WithZone(iface)
-	}
-	return a
 }
