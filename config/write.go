@@ -44,6 +44,9 @@ type Comment struct {
 	Lead []string
 	// Line is written after the item, on its line.
 	Line string
+	// Foot, for the file (path ""), holds comment lines written after
+	// everything else.
+	Foot []string
 }
 
 // Comments maps model paths (see the grammar above) to comments.
@@ -99,6 +102,10 @@ func WriteHCL(w io.Writer, f *File, c Comments) error {
 		hw.b.WriteByte('\n')
 	}
 	hw.body(reflect.ValueOf(f).Elem(), "", 0, true)
+	if h, ok := c[""]; ok && len(h.Foot) > 0 {
+		hw.b.WriteByte('\n')
+		hw.comments(commentLines(h.Foot), 0)
+	}
 	out := hclwrite.Format(hw.b.Bytes())
 	if _, err := w.Write(out); err != nil {
 		return fmt.Errorf("write hcl: %w", err)
@@ -321,6 +328,57 @@ func labelsOf(v reflect.Value) []string {
 			out = append(out, v.Field(f.index).String())
 		}
 	}
+	return out
+}
+
+// Place is a path CommentPaths offers and the line its item was read
+// from (0 when the model does not know).
+type Place struct {
+	Path string
+	Line int
+}
+
+// Places lists the paths CommentPaths offers, except the header, with
+// their source lines, in emit order. migrate uses it to attach a comment
+// that belongs to no item to the item that follows it in the source.
+func Places(f *File) []Place {
+	var out []Place
+	var walk func(v reflect.Value, path string)
+	walk = func(v reflect.Value, path string) {
+		node := Node{}
+		if n := nodeOf(v); n != nil {
+			node = *n
+		}
+		for _, it := range walkItems(v, path) {
+			switch it.kind {
+			case itemBlock:
+				line := 0
+				if n := nodeOf(it.value); n != nil {
+					line = n.DefRange.Start.Line
+				}
+				at := len(out)
+				out = append(out, Place{it.path, line})
+				walk(it.value, it.path)
+				// A block made of several legacy sections (daemon from
+				// General) has no header line: it starts at its first item.
+				for _, p := range out[at+1:] {
+					if line == 0 || p.Line != 0 && p.Line < line {
+						line = p.Line
+					}
+				}
+				out[at].Line = line
+			case itemAttr:
+				out = append(out, Place{it.path, node.Attrs[it.name].Start.Line})
+				if it.value.Kind() == reflect.Slice {
+					for i := 0; i < it.value.Len(); i++ {
+						el := Elem(it.name, i)
+						out = append(out, Place{Path(it.parent, el), node.Attrs[el].Start.Line})
+					}
+				}
+			}
+		}
+	}
+	walk(reflect.ValueOf(f).Elem(), "")
 	return out
 }
 

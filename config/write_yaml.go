@@ -35,6 +35,9 @@ func WriteYAML(w io.Writer, f *File, c Comments) error {
 	if h, ok := c[""]; ok && len(h.Lead) > 0 {
 		doc.HeadComment = yamlComment(h.Lead)
 	}
+	if h, ok := c[""]; ok && len(h.Foot) > 0 {
+		doc.FootComment = yamlComment(h.Foot)
+	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
@@ -74,8 +77,9 @@ func (yw yamlWriter) mapping(v reflect.Value, path string) *yaml.Node {
 			m.Content = append(m.Content, key, val)
 		case len(it.labels) == 0:
 			key.HeadComment = yamlComment(c.Lead)
-			key.LineComment = yamlLine(c.Line)
-			m.Content = append(m.Content, key, yw.mapping(it.value, it.path))
+			body := yw.mapping(it.value, it.path)
+			lineOnBlock(key, body, yamlLine(c.Line))
+			m.Content = append(m.Content, key, body)
 		case v.FieldByIndex(fieldIndex(v.Type(), it.name)).Kind() == reflect.Ptr:
 			// A single labeled block (sync "ftfw"): the comment goes on
 			// the block's name, which is where a reader looks for it.
@@ -111,8 +115,9 @@ func (yw yamlWriter) blockRun(run []item, asList bool) *yaml.Node {
 			c := yw.c[it.path]
 			k := yamlStr(it.labels[0])
 			k.HeadComment = yamlComment(c.Lead)
-			k.LineComment = yamlLine(c.Line)
-			m.Content = append(m.Content, k, yw.mapping(it.value, it.path))
+			body := yw.mapping(it.value, it.path)
+			lineOnBlock(k, body, yamlLine(c.Line))
+			m.Content = append(m.Content, k, body)
 		}
 		return m
 	}
@@ -127,6 +132,18 @@ func (yw yamlWriter) blockRun(run []item, asList bool) *yaml.Node {
 		seq.Content = append(seq.Content, body)
 	}
 	return seq
+}
+
+// lineOnBlock puts a block's line comment on its key, except for an empty
+// block, which yaml.v3 writes as "{}" on the line after a commented key,
+// where it no longer parses: there the comment follows the "{}".
+func lineOnBlock(key, body *yaml.Node, line string) {
+	if len(body.Content) == 0 {
+		body.Style = yaml.FlowStyle
+		body.LineComment = line
+		return
+	}
+	key.LineComment = line
 }
 
 func fieldIndex(t reflect.Type, name string) []int {

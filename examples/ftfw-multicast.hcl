@@ -1,4 +1,8 @@
 # Migrated from ftfw-multicast.conf by ctsync migrate.
+#
+# Two-node active/backup firewall: FT-FW replication over a multicast
+# dedicated link. Written for ctsync's README; every address is from the
+# documentation ranges.
 
 daemon {
   lock_file = "/var/lock/conntrackd.lock"

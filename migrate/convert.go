@@ -45,6 +45,7 @@ func Convert(lf *File) (*config.File, config.Comments, config.Diagnostics) {
 		c.top(d)
 	}
 	c.finish()
+	c.placeComments()
 	return c.file, c.comments, c.diags
 }
 
@@ -53,6 +54,8 @@ type converter struct {
 	comments config.Comments
 	diags    config.Diagnostics
 	legacy   *File
+	// placed holds the legacy comments noted on a model path, by position.
+	placed map[config.Pos]bool
 
 	// Filter sets accumulate over the whole file, each with one policy:
 	// the last one read, as conntrackd does.
@@ -110,8 +113,10 @@ func (c *converter) note(path string, d *Directive) {
 	cm := c.comments[path]
 	for _, l := range d.LeadComments {
 		cm.Lead = append(cm.Lead, commentText(l))
+		c.place(l)
 	}
 	if d.LineComment != nil {
+		c.place(*d.LineComment)
 		if cm.Line != "" {
 			cm.Line += "; "
 		}
@@ -120,6 +125,119 @@ func (c *converter) note(path string, d *Directive) {
 	if len(cm.Lead) > 0 || cm.Line != "" {
 		c.comments[path] = cm
 	}
+}
+
+func (c *converter) place(cm Comment) {
+	if c.placed == nil {
+		c.placed = map[config.Pos]bool{}
+	}
+	c.placed[cm.Pos] = true
+}
+
+// placeComments makes sure no legacy comment is lost. Comments noted on
+// a path the model does not have move to the nearest enclosing item (the
+// Sync section's are noted under "sync" before its mode is known). Comments
+// that no item took (on a section that has no block of its own, commented-
+// out options) go above the item that follows them in the file, or to the
+// end of the output; those above the first section to the file's header.
+func (c *converter) placeComments() {
+	if s := c.file.Sync; s != nil {
+		c.renamePrefix("sync", config.Block("sync", s.Mode))
+	}
+	offered := map[string]bool{}
+	for _, p := range config.CommentPaths(c.file) {
+		offered[p] = true
+	}
+	var keys []string
+	for k := range c.comments {
+		if !offered[k] {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		cm := c.comments[k]
+		delete(c.comments, k)
+		to := k
+		for !offered[to] {
+			to = parentPath(to)
+		}
+		dst := c.comments[to]
+		dst.Lead = append(dst.Lead, cm.Lead...)
+		if cm.Line != "" {
+			dst.Lead = append(dst.Lead, cm.Line)
+		}
+		c.comments[to] = dst
+	}
+
+	// Comments above the first section, but not directly above it,
+	// describe the file: they stay in the file's header.
+	first := 0
+	if len(c.legacy.Directives) > 0 {
+		first = c.legacy.Directives[0].Pos.Line
+		commentAt := map[int]bool{}
+		for _, cm := range c.legacy.Comments {
+			commentAt[cm.Pos.Line] = true
+		}
+		for first > 1 && commentAt[first-1] {
+			first--
+		}
+	}
+	places := config.Places(c.file)
+	sort.SliceStable(places, func(i, j int) bool { return places[i].Line < places[j].Line })
+	inserted := map[string]int{}
+	for _, cm := range c.legacy.Comments {
+		if c.placed[cm.Pos] {
+			continue
+		}
+		text := commentText(cm)
+		if cm.Pos.Line < first {
+			h := c.comments[""]
+			h.Lead = append(h.Lead, text)
+			c.comments[""] = h
+			continue
+		}
+		i := sort.Search(len(places), func(i int) bool { return places[i].Line >= cm.Pos.Line })
+		for i < len(places) && places[i].Line == 0 {
+			i++
+		}
+		if i == len(places) {
+			h := c.comments[""]
+			h.Foot = append(h.Foot, text)
+			c.comments[""] = h
+			continue
+		}
+		to := places[i].Path
+		dst := c.comments[to]
+		n := inserted[to]
+		dst.Lead = append(dst.Lead[:n:n], append([]string{text}, dst.Lead[n:]...)...)
+		inserted[to] = n + 1
+		c.comments[to] = dst
+	}
+}
+
+// renamePrefix moves comments noted under path old (and below it) to new.
+func (c *converter) renamePrefix(old, new string) {
+	var keys []string
+	for k := range c.comments {
+		if k == old || strings.HasPrefix(k, old+".") {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		c.comments[new+strings.TrimPrefix(k, old)] = c.comments[k]
+		delete(c.comments, k)
+	}
+}
+
+// parentPath is the path of the item enclosing path; the file header's
+// for a top-level item.
+func parentPath(path string) string {
+	if i := strings.LastIndexByte(path, '.'); i >= 0 {
+		return path[:i]
+	}
+	return ""
 }
 
 // commentText is a legacy comment as it can be carried into HCL or YAML:
@@ -446,6 +564,7 @@ func (c *converter) addSet(at *Directive, kind, policy string, d *Directive, set
 		}
 		if it.comment != "" {
 			s.itemComments[len(s.items)] = it.comment
+			c.place(*it.d.LineComment)
 		}
 		s.items = append(s.items, v)
 	}

@@ -78,6 +78,14 @@ func FuzzMigrate(f *testing.F) {
 			}
 			return
 		}
+		// No comment is lost (the parse cannot fail: Migrate parsed it).
+		if lf, _ := Parse("f.conf", src, Options{Dialect: DialectLenient, InterfaceExists: lo}); lf != nil {
+			for _, c := range lf.Comments {
+				if text := commentText(c); !bytes.Contains(out, []byte(text)) {
+					t.Fatalf("comment %q at %s is not in the output:\n%s", text, c.Pos, out)
+				}
+			}
+		}
 		back, pds := config.Parse("out.hcl", out, config.LoadOptions{})
 		if pds.HasErrors() {
 			t.Fatalf("migrate wrote HCL that does not parse: %v\n%s", pds, out)

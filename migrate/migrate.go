@@ -49,7 +49,11 @@ func Migrate(filename string, src []byte, opts MigrateOptions) ([]byte, config.D
 
 	header := config.Comment{Lead: []string{fmt.Sprintf("Migrated from %s by ctsync migrate.", filepath.Base(filename))}}
 	if old, ok := comments[""]; ok {
+		if len(old.Lead) > 0 {
+			header.Lead = append(header.Lead, "")
+		}
 		header.Lead = append(header.Lead, old.Lead...)
+		header.Foot = old.Foot
 	}
 	if len(carried) > 0 {
 		header.Lead = append(header.Lead, "", "Warnings:")
