@@ -337,23 +337,29 @@ func (c *converter) dropped(d *Directive) {
 	c.warn(d, "dropped", "%s is dropped: %s", d.Keyword, reason)
 }
 
-func (c *converter) daemon() *config.Daemon {
+// daemon returns the daemon block, made at the first legacy option
+// that goes into it, which is where diagnostics about the block point.
+func (c *converter) daemon(at *Directive) *config.Daemon {
 	if c.file.Daemon == nil {
-		c.file.Daemon = &config.Daemon{}
+		c.file.Daemon = &config.Daemon{Node: config.Node{DefRange: rng(at.Pos)}}
 	}
 	return c.file.Daemon
 }
 
-func (c *converter) log() *config.Log {
+// log returns the log block, made at the first legacy option
+// that goes into it, which is where diagnostics about the block point.
+func (c *converter) log(at *Directive) *config.Log {
 	if c.file.Log == nil {
-		c.file.Log = &config.Log{}
+		c.file.Log = &config.Log{Node: config.Node{DefRange: rng(at.Pos)}}
 	}
 	return c.file.Log
 }
 
-func (c *converter) netlink() *config.Netlink {
+// netlink returns the netlink block, made at the first legacy option
+// that goes into it, which is where diagnostics about the block point.
+func (c *converter) netlink(at *Directive) *config.Netlink {
 	if c.file.Netlink == nil {
-		c.file.Netlink = &config.Netlink{}
+		c.file.Netlink = &config.Netlink{Node: config.Node{DefRange: rng(at.Pos)}}
 	}
 	return c.file.Netlink
 }
@@ -373,7 +379,7 @@ func (c *converter) generalOption(d *Directive) {
 	case "HashLimit":
 		c.hashLimit, c.hashPos[1] = ptr(num(d)), d
 	case "LogFile":
-		l := c.log()
+		l := c.log(d)
 		if isBoolToken(d) {
 			l.File = nil
 			if boolean(d) {
@@ -385,12 +391,12 @@ func (c *converter) generalOption(d *Directive) {
 		c.attr(&l.Node, "file", d)
 		c.note("log.file", d)
 	case "Syslog":
-		l := c.log()
+		l := c.log(d)
 		l.Syslog = syslogFacility(d)
 		c.attr(&l.Node, "syslog", d)
 		c.note("log.syslog", d)
 	case "LockFile":
-		dm := c.daemon()
+		dm := c.daemon(d)
 		dm.LockFile = ptr(argText(d))
 		c.attr(&dm.Node, "lock_file", d)
 		c.note("daemon.lock_file", d)
@@ -410,17 +416,17 @@ func (c *converter) generalOption(d *Directive) {
 			}
 		}
 	case "NetlinkBufferSize", "SocketBufferSize":
-		n := c.netlink()
+		n := c.netlink(d)
 		n.BufferSize = ptr(config.FormatSize(uint64(num(d))))
 		c.attr(&n.Node, "buffer_size", d)
 		c.note("netlink.buffer_size", d)
 	case "NetlinkBufferSizeMaxGrowth", "SocketBufferSizeMaxGrown", "SocketBufferSizeMaxGrowth":
-		n := c.netlink()
+		n := c.netlink(d)
 		n.BufferSizeMaxGrowth = ptr(config.FormatSize(uint64(num(d))))
 		c.attr(&n.Node, "buffer_size_max_growth", d)
 		c.note("netlink.buffer_size_max_growth", d)
 	case "NetlinkOverrunResync":
-		n := c.netlink()
+		n := c.netlink(d)
 		switch {
 		case isBoolToken(d) && !boolean(d):
 			n.OverrunResync = ptr("off")
@@ -432,22 +438,22 @@ func (c *converter) generalOption(d *Directive) {
 		c.attr(&n.Node, "overrun_resync", d)
 		c.note("netlink.overrun_resync", d)
 	case "NetlinkEventsReliable":
-		n := c.netlink()
+		n := c.netlink(d)
 		n.EventsReliable = ptr(boolean(d))
 		c.attr(&n.Node, "events_reliable", d)
 		c.note("netlink.events_reliable", d)
 	case "PollSecs":
-		dm := c.daemon()
+		dm := c.daemon(d)
 		dm.PollInterval = seconds(num(d))
 		c.attr(&dm.Node, "poll_interval", d)
 		c.note("daemon.poll_interval", d)
 	case "EventIterationLimit":
-		dm := c.daemon()
+		dm := c.daemon(d)
 		dm.EventIterationLimit = ptr(num(d))
 		c.attr(&dm.Node, "event_iteration_limit", d)
 		c.note("daemon.event_iteration_limit", d)
 	case "Systemd":
-		dm := c.daemon()
+		dm := c.daemon(d)
 		dm.Systemd = ptr(boolean(d))
 		c.attr(&dm.Node, "systemd", d)
 		c.note("daemon.systemd", d)
@@ -627,7 +633,7 @@ func (c *converter) finish() {
 
 	// Filter stages, in the order their sets first appeared.
 	if c.file.Filter == nil && len(c.setOrder) > 0 {
-		c.file.Filter = &config.Filter{RunIn: ptr("user")}
+		c.file.Filter = &config.Filter{RunIn: ptr("user"), Node: config.Node{DefRange: rng(c.sets[c.setOrder[0]].decl.Pos)}}
 	}
 	for _, kind := range c.setOrder {
 		s := c.sets[kind]
