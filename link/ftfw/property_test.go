@@ -26,8 +26,17 @@ type simConfig struct {
 	quiesceSteps    int // steps allowed for convergence afterwards
 	wantOverflow    bool
 	wantWrap        bool
+	wantHello       bool // A's resend queue was flushed by a HELLO carrying data
 	seeds           int
 	maxMsgsPerDgram int
+	// noHandshake: operations start at once, while the HELLOs are still
+	// on their way (and lost, and repeated).
+	noHandshake bool
+	// restartB: halfway through the operations B stops for a second
+	// (everything in flight and sent to it meanwhile is lost), starts
+	// again with an empty cache and other sequence numbers, and asks for
+	// a resync, as conntrackd with StartupResync.
+	restartB bool
 }
 
 const stepDur = 50 * time.Millisecond
@@ -85,6 +94,7 @@ type sim struct {
 	scratch wire.Message
 	t       *testing.T
 	trace   func(string)
+	bDown   bool
 }
 
 func newSim(t *testing.T, c simConfig, seed uint64) *sim {
@@ -137,6 +147,9 @@ func (s *sim) deliver() {
 		d := s.flight[i]
 		dst := s.a
 		if d.toB {
+			if s.bDown {
+				continue
+			}
 			dst = s.b
 		}
 		for b := d.buf; len(b) > 0; {
@@ -163,9 +176,27 @@ func (s *sim) step(ops bool) {
 		}
 	}
 	s.a.Tick(s.now)
-	s.b.Tick(s.now)
 	s.send(s.a.Flush(s.now), true)
-	s.send(s.b.Flush(s.now), false)
+	if !s.bDown {
+		s.b.Tick(s.now)
+		s.send(s.b.Flush(s.now), false)
+	}
+}
+
+// restartB stops B for a second and starts it again empty, with a
+// resync request.
+func (s *sim) restartB() {
+	s.bDown = true
+	s.flight = s.flight[:0]
+	for range int(time.Second / stepDur) {
+		s.step(true)
+	}
+	s.bDown = false
+	cfg := s.c.cfgB
+	cfg.InitialSeq += 1_000_000
+	s.eb.ext = map[uint16]uint32{}
+	s.b = New[uint16, obj](cfg, s.eb, s.now)
+	s.b.RequestResync()
 }
 
 // op applies one random kernel event to A, with the legacy cache rules:
@@ -216,18 +247,23 @@ func (s *sim) settled() bool {
 }
 
 func (s *sim) run() error {
-	// Handshake first: a HELLO discards the peer's resend queue (legacy),
-	// which is only harmless before any state has been sent.
-	for i := 0; !s.a.HelloDone() || !s.b.HelloDone(); i++ {
+	// conntrackd loses what a HELLO flushes from its resend queue, so
+	// the legacy-like runs wait for the handshake before sending state.
+	for i := 0; !s.c.noHandshake && (!s.a.HelloDone() || !s.b.HelloDone()); i++ {
 		if i > 2000 {
 			return fmt.Errorf("hello handshake did not complete")
 		}
 		s.step(false)
 	}
-	for range int(s.c.maxDelay/stepDur) + 2 {
-		s.step(false)
+	if !s.c.noHandshake {
+		for range int(s.c.maxDelay/stepDur) + 2 {
+			s.step(false)
+		}
 	}
-	for range s.c.opSteps {
+	for i := range s.c.opSteps {
+		if s.c.restartB && i == s.c.opSteps/2 {
+			s.restartB()
+		}
 		s.step(true)
 	}
 	for range s.c.quiesceSteps {
@@ -282,6 +318,19 @@ func TestConvergence(t *testing.T) {
 			c.keys = 80
 			c.wantOverflow = true
 		}},
+		{name: "state sent before the hello handshake", mod: func(c *simConfig) {
+			c.noHandshake = true
+			c.wantHello = true
+		}},
+		{name: "peer restarts and asks for a resync", mod: func(c *simConfig) {
+			// The timeout is needed: B's RESYNC goes out with HELLO, and
+			// when it is lost A never NACKs it (each HELLO resets A's
+			// sequence tracking), so without a timer B never learns that
+			// its request did not arrive (seed 26 failed without it).
+			c.restartB = true
+			c.cfgA.ResendTimeout, c.cfgB.ResendTimeout = DefaultResendTimeout, DefaultResendTimeout
+			c.wantHello = true
+		}},
 		{name: "sequence numbers wrap", mod: func(c *simConfig) {
 			c.cfgA.InitialSeq, c.cfgB.InitialSeq = nearWrap, 1<<32-50
 			c.wantWrap = true
@@ -320,7 +369,8 @@ func TestConvergence(t *testing.T) {
 				{"B dropped late/duplicate messages", !lossy || sb.Before > 0},
 				{"A overflowed and repaired", !c.wantOverflow || (sa.Overflows > 0 && sa.Repairs > 0)},
 				{"B overflowed (dropped control) and asked for resyncs", !c.wantOverflow || (sb.Overflows > 0 && sb.RepairResyncs > 0)},
-				{"A answered resync requests", !c.wantOverflow || sa.ResyncsRequested > 0},
+				{"A answered resync requests", !c.wantOverflow && !c.restartB || sa.ResyncsRequested > 0},
+				{"a HELLO flushed data from A's resend queue", !c.wantHello || sa.HelloRequeued > 0},
 				{"no overflow expected", c.wantOverflow || sa.Overflows+sb.Overflows == 0},
 				{"nothing malformed", sa.Malformed+sb.Malformed == 0},
 			}
@@ -346,6 +396,7 @@ func add(dst *Stats, s Stats) {
 	dst.Repairs += s.Repairs
 	dst.RepairResyncs += s.RepairResyncs
 	dst.HelloDiscarded += s.HelloDiscarded
+	dst.HelloRequeued += s.HelloRequeued
 	dst.TimedOut += s.TimedOut
 	dst.ResyncsRequested += s.ResyncsRequested
 }

@@ -63,10 +63,17 @@ type Config struct {
 	// conntrackd has no such timer (0, the default): it re-sends only on
 	// NACK, and a NACK is sent once per gap, so recovery from a lost NACK
 	// depends on the NACK itself being NACKed, a chain that stops
-	// converging under heavy loss. The timer changes nothing on the wire
-	// that a legacy peer could object to: it only sees new messages.
+	// converging under heavy loss, and a message lost before the peer
+	// answered our HELLO (a StartupResync request) is never NACKed. The
+	// timer changes nothing on the wire that a legacy peer could object
+	// to: it only sees new messages. The engine sets DefaultResendTimeout.
 	ResendTimeout time.Duration
 }
+
+// DefaultResendTimeout is the ResendTimeout ctsync runs with: three alive
+// intervals, long enough that a NACK round trip on a healthy link comes
+// first.
+const DefaultResendTimeout = 3 * time.Second
 
 // Stats are cumulative counters.
 type Stats struct {
