@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -48,6 +49,13 @@ type Group struct {
 	active int
 	flags  []uint32 // IFF_UP / IFF_RUNNING of each link's interface
 	fails  int      // consecutive send errors on the active link
+	// failed has bit i set for each link that reached maxFails since the
+	// last successful send; when every link has, the group stays where
+	// it is and lets the others try again only after sendRetryInterval,
+	// instead of switching every few sends.
+	failed   uint32
+	stuckAt  time.Time
+	stuckLog bool
 
 	nl   *netlink.Conn
 	recv chan packet
@@ -85,7 +93,8 @@ func OpenGroup(settings []config.LinkSettings, logger *slog.Logger) (*Group, err
 
 // NewGroup groups links and starts receiving from all of them and watching
 // their interfaces. It must run in the links' network namespace. The group
-// owns the links: Close closes them.
+// owns the links: Close closes them, and so does a failure to watch the
+// interfaces.
 func NewGroup(links []Link, opts GroupOptions) (*Group, error) {
 	if len(links) == 0 || len(links) > MaxLinks {
 		return nil, fmt.Errorf("link group: %d links, want 1 to %d", len(links), MaxLinks)
@@ -112,6 +121,9 @@ func NewGroup(links []Link, opts GroupOptions) (*Group, error) {
 	// Subscribe before reading the initial state, so no change is missed.
 	nl, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{Groups: unix.RTMGRP_LINK})
 	if err != nil {
+		for _, l := range links {
+			l.Close()
+		}
 		return nil, fmt.Errorf("link group: watch interfaces: %w", err)
 	}
 	g.nl = nl
@@ -167,11 +179,11 @@ func (g *Group) Send(datagram []byte) error {
 		return err
 	}
 	if err == nil {
-		g.fails = 0
+		g.fails, g.failed, g.stuckLog = 0, 0, false
 		return nil
 	}
 	g.fails++
-	if g.fails < g.maxFails || !g.failOverLocked("send errors") {
+	if g.fails < g.maxFails || !g.sendFailOverLocked(i) {
 		return err
 	}
 	g.mu.Unlock()
@@ -180,12 +192,42 @@ func (g *Group) Send(datagram []byte) error {
 	return err
 }
 
+// sendRetryInterval is how long a group whose links all failed to send
+// waits before it tries another link again: conntrackd's TCP channel also
+// reconnects at most once a second.
+const sendRetryInterval = time.Second
+
+// sendFailOverLocked moves to the next usable link that has not failed to
+// send since the last success. When all have, it stays on link i: the
+// error is reported (and, for TCP, the datagram parked) on one link
+// rather than spread over all of them in turn.
+func (g *Group) sendFailOverLocked(i int) bool {
+	g.failed |= 1 << i
+	all := uint32(1)<<len(g.links) - 1
+	if g.failed == all {
+		if !g.stuckLog {
+			g.stuckLog, g.stuckAt = true, time.Now()
+			g.log.Error("no dedicated link can send", "link", g.links[i].Name())
+		}
+		if time.Since(g.stuckAt) < sendRetryInterval {
+			return false
+		}
+		g.failed, g.stuckAt = 1<<i, time.Now()
+	}
+	return g.failOverLocked("send errors", g.failed)
+}
+
 // Valid records that a valid message arrived on link i: it becomes the
 // active link, as in conntrackd.
+//
+// Unlike conntrackd, a link whose interface is not both up and running is
+// not made active: the message may have been queued before it lost its
+// carrier, and a veth or switch port without carrier takes sends without
+// an error, so nothing would move the group off it again.
 func (g *Group) Valid(i int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if i != g.active && i >= 0 && i < len(g.links) {
+	if i != g.active && i >= 0 && i < len(g.links) && g.flags[i] == unix.IFF_UP|unix.IFF_RUNNING {
 		g.switchLocked(i, "message received")
 	}
 }
@@ -245,11 +287,17 @@ func (g *Group) watch() {
 				return
 			default:
 			}
-			// ENOBUFS: events were lost; the next event of each
-			// interface carries its full flags again.
-			g.log.Warn("interface events", "error", err)
 			if errors.Is(err, unix.EBADF) || errors.Is(err, net.ErrClosed) {
+				g.log.Warn("interface events", "error", err)
 				return
+			}
+			// ENOBUFS: events were lost, maybe the one of the active
+			// link going down, after which none may come. Ask for the
+			// state of every interface again; the answers arrive here
+			// as RTM_NEWLINK messages.
+			g.log.Warn("interface events lost, reading every interface's state again", "error", err)
+			if err := g.dumpLinks(); err != nil {
+				g.log.Error("interface state", "error", err)
 			}
 			continue
 		}
@@ -260,6 +308,16 @@ func (g *Group) watch() {
 			}
 		}
 	}
+}
+
+// dumpLinks requests an RTM_GETLINK dump on the watcher's socket, which
+// lives in the links' network namespace (the calling thread may not).
+func (g *Group) dumpLinks() error {
+	_, err := g.nl.Send(netlink.Message{
+		Header: netlink.Header{Type: unix.RTM_GETLINK, Flags: netlink.Request | netlink.Dump},
+		Data:   make([]byte, unix.SizeofIfInfomsg),
+	})
+	return err
 }
 
 // parseLinkMessage returns the interface index and flags of an
@@ -300,16 +358,17 @@ func (g *Group) checkLocked() {
 	if g.flags[g.active] == unix.IFF_UP|unix.IFF_RUNNING {
 		return
 	}
-	g.failOverLocked("interface " + State(g.flags[g.active]))
+	g.failOverLocked("interface "+State(g.flags[g.active]), 0)
 }
 
 // failOverLocked makes the next link (in configuration order, wrapping)
-// whose interface is up or running the active one.
-func (g *Group) failOverLocked(reason string) bool {
+// whose interface is up or running, and whose bit is not set in skip, the
+// active one.
+func (g *Group) failOverLocked(reason string, skip uint32) bool {
 	n := len(g.links)
 	for k := 1; k < n; k++ {
 		i := (g.active + k) % n
-		if g.flags[i]&(unix.IFF_UP|unix.IFF_RUNNING) != 0 {
+		if g.flags[i]&(unix.IFF_UP|unix.IFF_RUNNING) != 0 && skip&(1<<i) == 0 {
 			g.switchLocked(i, reason)
 			return true
 		}
