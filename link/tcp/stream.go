@@ -15,6 +15,7 @@ const streamBuffer = 1 << 16
 
 // errCorrupt means the stream cannot be cut into messages any more: a
 // length field below the header size. The connection must be dropped.
+// next reports it only once the whole messages before it are returned.
 var errCorrupt = errors.New("corrupt message stream")
 
 // splitter cuts a TCP byte stream into whole messages using the length
@@ -43,13 +44,18 @@ func (s *splitter) tail() []byte {
 func (s *splitter) wrote(n int) { s.end += n }
 
 // next copies as many whole messages as fit into dst and returns their
-// total length; 0 means more bytes are needed.
+// total length; 0 means more bytes are needed. Messages before a corrupt
+// length are good, as conntrackd processes them too: they are returned,
+// and the corruption reported by the call after.
 func (s *splitter) next(dst []byte) (int, error) {
 	data := s.buf[s.start:s.end]
 	off := 0
 	for len(data)-off >= wire.HeaderLen {
 		l := int(binary.BigEndian.Uint16(data[off+2:]))
 		if l < wire.HeaderLen {
+			if off > 0 {
+				break
+			}
 			return 0, fmt.Errorf("%w: message length %d", errCorrupt, l)
 		}
 		if off+l > len(data) {
@@ -69,4 +75,18 @@ func (s *splitter) next(dst []byte) (int, error) {
 		s.start, s.end = 0, 0
 	}
 	return off, nil
+}
+
+// wholeMessages returns the number and total length of the whole messages
+// at the start of b, which is a run of messages possibly cut at its end.
+func wholeMessages(b []byte) (count, length int) {
+	for len(b)-length >= wire.HeaderLen {
+		l := int(binary.BigEndian.Uint16(b[length+2:]))
+		if l < wire.HeaderLen || length+l > len(b) {
+			break
+		}
+		length += l
+		count++
+	}
+	return count, length
 }

@@ -134,3 +134,18 @@ func TestErrorQueue(t *testing.T) {
 		t.Errorf("queue, oldest dropped (-want +got):\n%s", diff)
 	}
 }
+
+// Whole messages that arrived before a corrupt header are valid and must
+// still be delivered, as conntrackd processes a buffer up to the bad
+// message; only what follows the bad length is untrustworthy.
+func TestSplitterKeepsMessagesBeforeCorruption(t *testing.T) {
+	good := []byte{0x1a, 0, 0, 8, 0, 0, 0, 1}
+	bad := []byte{0x1a, 0, 0, 4, 0, 0, 0, 0}
+	s := newSplitter()
+	s.wrote(copy(s.tail(), append(append(bytes.Clone(good), good...), bad...)))
+	dst := make([]byte, 1<<16)
+	n, err := s.next(dst)
+	if n != 2*len(good) || err != nil {
+		t.Errorf("next = %d, %v; want the %d bytes of the two good messages first, then the error", n, err, 2*len(good))
+	}
+}

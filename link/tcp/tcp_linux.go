@@ -4,11 +4,15 @@
 // only on the one it accepted, so a healthy pair has two connections.
 //
 // There is no framing: the stream is messages back to back, cut by the
-// length field of each header. The listener keeps one accepted connection,
-// a newer one replacing it. The client reconnects in the background with a
-// backoff of at most a second (conntrackd retries once a second); datagrams
-// that cannot be sent are parked in a bounded error queue, oldest dropped,
-// and sent in order before the next datagram once connected again.
+// length field of each header. The listener reads one accepted connection
+// at a time; a newer one replaces it, but only once the old one is read to
+// its end (or has been silent for drainIdle), since a sender whose write
+// timed out closes its connection with data still queued and sends the
+// rest on a new one. The client reconnects in the background, at most once
+// per minBackoff and backing off up to a second (conntrackd retries once a
+// second) while connections keep ending at once; datagrams that cannot be
+// sent are parked in a bounded error queue, oldest dropped, and sent in
+// order before the next datagram once connected again.
 package tcp
 
 import (
@@ -18,6 +22,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
 
@@ -36,12 +41,24 @@ var ErrNotConnected = errors.New("not connected")
 const (
 	// DefaultErrorQueueLength is conntrackd's ErrorQueueLength default.
 	DefaultErrorQueueLength = 128
-	minBackoff              = 50 * time.Millisecond
-	maxBackoff              = time.Second
-	dialTimeout             = time.Second
+	// minBackoff is the shortest interval between two dials; the backoff
+	// doubles up to maxBackoff while connections fail or last less than
+	// stableAfter, so a peer that accepts and closes at once is not
+	// flooded.
+	minBackoff  = 50 * time.Millisecond
+	maxBackoff  = time.Second
+	stableAfter = time.Second
+	dialTimeout = time.Second
 	// writeTimeout bounds a send to a peer that stopped reading; the
 	// connection is then dropped since a partial write breaks the stream.
 	writeTimeout = time.Second
+	// drainIdle is how long the receiver waits for more data on a
+	// connection that a newer one is waiting to replace, before it takes
+	// the old one for dead (a peer that restarted without closing it).
+	drainIdle = time.Second
+	// maxPending bounds the accepted connections waiting for the current
+	// one to end; beyond it the oldest waiting one is closed.
+	maxPending = 8
 )
 
 // Link is a TCP sync link.
@@ -55,8 +72,12 @@ type Link struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	closeOnce sync.Once
+	closeErr  error
+
 	inMu    sync.Mutex
-	in      net.Conn
+	in      net.Conn   // connection Recv reads
+	pending []net.Conn // accepted since, oldest first, read after in ends
 	inReady chan struct{}
 	split   *splitter
 	last    net.Conn // connection the splitter's bytes came from; Recv only
@@ -120,7 +141,10 @@ func open(s config.LinkSettings) (*Link, error) {
 	return l, nil
 }
 
-// accept keeps the newest inbound connection, closing the one it replaces.
+// accept hands inbound connections to Recv in order. A connection accepted
+// while another is being read waits until that one ends: the peer opens a
+// new connection after a write timed out, and the old one still holds all
+// it sent before; closing it unread would lose that silently.
 func (l *Link) accept() {
 	defer l.wg.Done()
 	for {
@@ -136,11 +160,29 @@ func (l *Link) accept() {
 			continue
 		}
 		l.inMu.Lock()
-		old := l.in
-		l.in = c
+		if l.ctx.Err() != nil {
+			// Close cancels before it takes inMu to close what it
+			// finds, so it may have missed this one.
+			l.inMu.Unlock()
+			c.Close()
+			return
+		}
+		var dropped net.Conn
+		if l.in == nil {
+			l.in = c
+		} else {
+			if len(l.pending) == maxPending {
+				dropped = l.pending[0]
+				l.pending = l.pending[1:]
+			}
+			l.pending = append(l.pending, c)
+			// Wake a Recv blocked on the old connection if it stays silent.
+			l.in.SetReadDeadline(time.Now().Add(drainIdle))
+		}
 		l.inMu.Unlock()
-		if old != nil {
-			old.Close()
+		if dropped != nil {
+			l.Counters().RecvError()
+			dropped.Close()
 		}
 		select {
 		case l.inReady <- struct{}{}:
@@ -150,11 +192,19 @@ func (l *Link) accept() {
 }
 
 // connect keeps the outbound connection up. The peer never writes on it,
-// so a read returning is the connection ending.
+// so a read returning is the connection ending. Dials are at least backoff
+// apart; the backoff only resets after a connection that lasted.
 func (l *Link) connect() {
 	defer l.wg.Done()
 	backoff := minBackoff
+	var dialed time.Time
 	for l.ctx.Err() == nil {
+		if wait := time.Until(dialed.Add(backoff)); wait > 0 {
+			if sleep(l.ctx, wait) != nil {
+				return
+			}
+		}
+		dialed = time.Now()
 		var c net.Conn
 		err := l.ns.do(func() error {
 			var err error
@@ -162,13 +212,9 @@ func (l *Link) connect() {
 			return err
 		})
 		if err != nil {
-			if sleep(l.ctx, backoff) != nil {
-				return
-			}
 			backoff = min(2*backoff, maxBackoff)
 			continue
 		}
-		backoff = minBackoff
 		l.outMu.Lock()
 		if l.ctx.Err() != nil {
 			l.outMu.Unlock()
@@ -184,6 +230,11 @@ func (l *Link) connect() {
 		}
 		l.outMu.Unlock()
 		c.Close()
+		if time.Since(dialed) >= stableAfter {
+			backoff = minBackoff
+		} else {
+			backoff = min(2*backoff, maxBackoff)
+		}
 	}
 }
 
@@ -207,14 +258,15 @@ func (l *Link) Send(b []byte) error {
 		return fmt.Errorf("link %s: send: %w", l.Name(), ErrNotConnected)
 	}
 	for l.queue.n > 0 {
-		if err := l.write(l.queue.peek()); err != nil {
+		if n, err := l.write(l.queue.peek()); err != nil {
+			l.queue.trim(n)
 			l.park(b)
 			return err
 		}
 		l.queue.pop()
 	}
-	if err := l.write(b); err != nil {
-		l.park(b)
+	if n, err := l.write(b); err != nil {
+		l.park(b[n:])
 		return err
 	}
 	return nil
@@ -222,24 +274,36 @@ func (l *Link) Send(b []byte) error {
 
 func (l *Link) park(b []byte) {
 	l.Counters().SendError()
-	if l.queue.push(b) {
-		l.Counters().AddLost(1)
+	if l.queue.n == len(l.queue.bufs) {
+		n, _ := wholeMessages(l.queue.peek())
+		l.Counters().AddLost(uint64(n))
 	}
+	l.queue.push(b)
 }
 
 // write sends one datagram; on failure it drops the connection, which the
-// connector notices and replaces. Called with outMu held.
-func (l *Link) write(b []byte) error {
+// connector notices and replaces, and returns the length of the leading
+// whole messages the peer still gets. Those are what a timed-out write
+// left in the socket: closing it does not discard them, the kernel sends
+// them before its FIN, and the peer reads the connection to its end before
+// the next one (see accept), dropping the cut message that follows. The
+// caller parks the rest, so each message arrives once. Called with outMu
+// held.
+func (l *Link) write(b []byte) (int, error) {
 	c := l.out
 	c.SetWriteDeadline(time.Now().Add(writeTimeout))
 	n, err := c.Write(b)
 	if err != nil {
 		c.Close()
 		l.out = nil
-		return fmt.Errorf("link %s: send: %w", l.Name(), err)
+		sent := 0
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			_, sent = wholeMessages(b[:n])
+		}
+		return sent, fmt.Errorf("link %s: send: %w", l.Name(), err)
 	}
 	l.Counters().Sent(n)
-	return nil
+	return n, nil
 }
 
 // Recv implements link.Link: it returns one or more whole messages.
@@ -264,6 +328,7 @@ func (l *Link) Recv(buf []byte) (int, error) {
 		}
 		l.inMu.Lock()
 		c := l.in
+		replaced := len(l.pending) > 0
 		l.inMu.Unlock()
 		if c == nil {
 			select {
@@ -274,8 +339,14 @@ func (l *Link) Recv(buf []byte) (int, error) {
 			}
 		}
 		if c != l.last {
+			// A partial message left by the previous connection was
+			// cut by the sender's timed-out write; the sender sends it
+			// again whole.
 			l.split.reset()
 			l.last = c
+		}
+		if replaced {
+			c.SetReadDeadline(time.Now().Add(drainIdle))
 		}
 		m, err := c.Read(l.split.tail())
 		l.split.wrote(m)
@@ -291,6 +362,8 @@ func (l *Link) Recv(buf []byte) (int, error) {
 	}
 }
 
+// dropIn closes c and, if Recv was reading it, moves on to the oldest
+// waiting connection.
 func (l *Link) dropIn(c net.Conn) {
 	if c == nil {
 		return
@@ -298,6 +371,10 @@ func (l *Link) dropIn(c net.Conn) {
 	l.inMu.Lock()
 	if l.in == c {
 		l.in = nil
+		if len(l.pending) > 0 {
+			l.in = l.pending[0]
+			l.pending = l.pending[1:]
+		}
 	}
 	l.inMu.Unlock()
 	c.Close()
@@ -317,23 +394,31 @@ func (l *Link) Connected() bool {
 	return l.out != nil
 }
 
-// Close implements link.Link.
+// Close implements link.Link. Calls after the first return its result
+// and do nothing else: the descriptors it closed may belong to others by
+// then.
 func (l *Link) Close() error {
-	l.cancel()
-	err := l.ln.Close()
-	l.inMu.Lock()
-	if l.in != nil {
-		l.in.Close()
-	}
-	l.inMu.Unlock()
-	l.outMu.Lock()
-	if l.out != nil {
-		l.out.Close()
-	}
-	l.outMu.Unlock()
-	l.wg.Wait()
-	l.ns.close()
-	return err
+	l.closeOnce.Do(func() {
+		l.cancel()
+		l.closeErr = l.ln.Close()
+		l.inMu.Lock()
+		if l.in != nil {
+			l.in.Close()
+		}
+		for _, c := range l.pending {
+			c.Close()
+		}
+		l.pending = nil
+		l.inMu.Unlock()
+		l.outMu.Lock()
+		if l.out != nil {
+			l.out.Close()
+		}
+		l.outMu.Unlock()
+		l.wg.Wait()
+		l.ns.close()
+	})
+	return l.closeErr
 }
 
 // errorQueue is a ring of parked datagrams whose buffers are reused.
@@ -356,6 +441,9 @@ func (q *errorQueue) push(b []byte) (dropped bool) {
 }
 
 func (q *errorQueue) peek() []byte { return q.bufs[q.head] }
+
+// trim drops the first n bytes of the oldest entry, which were delivered.
+func (q *errorQueue) trim(n int) { q.bufs[q.head] = q.bufs[q.head][n:] }
 
 func (q *errorQueue) pop() {
 	q.head = (q.head + 1) % len(q.bufs)
