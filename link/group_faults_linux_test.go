@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ctsync/ctsync/config"
 	"github.com/ctsync/ctsync/internal/netnstest"
 	"github.com/ctsync/ctsync/link"
 )
@@ -72,20 +70,8 @@ func TestGroupStaysPutWhenEveryLinkFailsToSend(t *testing.T) {
 // event comes to move the group off it.
 func TestIntegrationGroupValidIgnoresLinkWithoutCarrier(t *testing.T) {
 	netnstest.RequirePrivileged(t)
-	nsA, nsB := netnstest.NewNetNS(t), netnstest.NewNetNS(t)
-	p := netip.MustParsePrefix
-	a0, b0 := netnstest.Veth(t, nsA, nsB, []netip.Prefix{p("198.51.100.1/24")}, []netip.Prefix{p("198.51.100.2/24")})
-	a1, b1 := netnstest.Veth(t, nsA, nsB, []netip.Prefix{p("203.0.113.1/24")}, []netip.Prefix{p("203.0.113.2/24")})
-	settings := func(if0, if1, local0, peer0, local1, peer1 string) []config.LinkSettings {
-		return []config.LinkSettings{
-			{Name: "first", Transport: config.TransportUDP, Default: true, Interface: if0,
-				Local: netip.MustParseAddr(local0), Peer: netip.MustParseAddr(peer0), Port: 3855},
-			{Name: "second", Transport: config.TransportUDP, Interface: if1,
-				Local: netip.MustParseAddr(local1), Peer: netip.MustParseAddr(peer1), Port: 3855},
-		}
-	}
-	ga := openGroup(t, nsA, settings(a0, a1, "198.51.100.1", "198.51.100.2", "203.0.113.1", "203.0.113.2"))
-	gb := openGroup(t, nsB, settings(b0, b1, "198.51.100.2", "198.51.100.1", "203.0.113.2", "203.0.113.1"))
+	lab := newTwoLinkLab(t)
+	ga, gb := lab.ga, lab.gb
 
 	// B sends three datagrams on link 0 that A's engine has not read yet.
 	msg := []byte{0x1a, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
@@ -96,7 +82,7 @@ func TestIntegrationGroupValidIgnoresLinkWithoutCarrier(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond)
 	// B's end of pair 0 goes down: A's end loses its carrier, A fails over.
-	nsB.SetLink(t, b0, "down")
+	lab.nsB.SetLink(t, lab.b0, "down")
 	waitActive(t, ga, 1)
 
 	// A's engine reads the backlog, all from link 0, and calls Valid.
