@@ -74,7 +74,9 @@
 // Session empties the queue as well, but first releases what an ACK on the
 // same message acknowledges, then parks the remaining data objects on the
 // lost list, to be sent again with new numbers like an overflow repair
-// (Stats.HelloRequeued). On the wire these are ordinary data messages, so a
+// (Stats.HelloRequeued); a RESYNC request of ours in it is sent again at
+// once, since the peer, which resets its tracking on our HELLO, may never
+// have seen it and will not NACK it. On the wire these are ordinary data messages, so a
 // legacy peer is not affected; at worst it receives an update twice.
 // Objects on the lost list whose last transmission an ACK covers are
 // released: they arrived after all.

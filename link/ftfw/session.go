@@ -54,12 +54,13 @@ type Config struct {
 	// InitialSeq is the first sequence number sent; 0 means the legacy
 	// choice, the current Unix time in seconds.
 	InitialSeq uint32
-	// ResendTimeout, when set, re-sends every data object still
-	// unacknowledged after this long (with a new number, like a NACK), and
-	// forgets control messages that old: re-sending those too made the
-	// property test's heavy-loss runs diverge (every lost control message
-	// begets a NACK that is itself kept); a forgotten NACK or RESYNC that
-	// the peer then reports missing is handled as after an overflow.
+	// ResendTimeout, when set, re-sends every data object and RESYNC
+	// request still unacknowledged after this long (with a new number,
+	// like a NACK), and forgets other control messages that old:
+	// re-sending those too made the property test's heavy-loss runs
+	// diverge (every lost control message begets a NACK that is itself
+	// kept); a forgotten NACK that the peer then reports missing is
+	// handled as after an overflow.
 	// conntrackd has no such timer (0, the default): it re-sends only on
 	// NACK, and a NACK is sent once per gap, so recovery from a lost NACK
 	// depends on the NACK itself being NACKed, a chain that stops
@@ -250,10 +251,14 @@ func (s *Session[K, O]) Tick(now time.Time) {
 		for i := s.resend.head; i != nilIdx && s.entries[i].sent <= old; i = s.resend.head {
 			s.stats.TimedOut++
 			switch s.entries[i].ctl {
-			case 0:
+			case 0, wire.FlagResync:
+				// A RESYNC lost before the peer answered our HELLO is
+				// never NACKed (each HELLO resets the peer's tracking):
+				// only sending it again gets us the peer's table. At
+				// worst the peer does one bulk send more.
 				s.move(i, &s.tx, inTx)
 				continue
-			case wire.FlagNack, wire.FlagResync:
+			case wire.FlagNack:
 				s.suspect(s.entries[i].seq)
 			}
 			s.unlink(i)
@@ -526,10 +531,17 @@ func (s *Session[K, O]) helloFlush() {
 	for s.resend.head != nilIdx {
 		i := s.resend.head
 		s.stats.HelloDiscarded++
-		if s.entries[i].ctl == 0 {
+		switch s.entries[i].ctl {
+		case 0:
 			s.stats.HelloRequeued++
 			s.repairing = true
 			s.move(i, &s.lost, inLost)
+			continue
+		case wire.FlagResync:
+			// Our request for the peer's table: the peer may never have
+			// got it, and will not NACK it now.
+			s.stats.HelloRequeued++
+			s.move(i, &s.tx, inTx)
 			continue
 		}
 		s.unlink(i)

@@ -273,12 +273,13 @@ func TestSession(t *testing.T) {
 				done,
 				put(1, 1, StatusNew), put(2, 2, StatusNew), resync(),
 				flush("100 NEW k1=1", "101 NEW k2=2", "102 RESYNC [0,0]"), queued(0, 3, 0),
-				recv(ctl(501, alive|hello, 0, 0)), queued(0, 0, 2),
+				// Data waits for repair; our RESYNC goes out again at once.
+				recv(ctl(501, alive|hello, 0, 0)), queued(1, 0, 2),
 				recv(ctl(502, nack, 100, 102)),
-				flush("103 NEW k1=1 hello-back", "104 NEW k2=2"),
-				stats(func(s *Stats) { s.HelloDiscarded, s.HelloRequeued, s.Repairs = 3, 2, 1 }),
+				flush("103 RESYNC [0,0] hello-back", "104 NEW k1=1", "105 NEW k2=2"),
+				stats(func(s *Stats) { s.HelloDiscarded, s.HelloRequeued, s.Repairs = 3, 3, 1 }),
 				tick(time.Second),
-				flush("105 ACK [500,502]"),
+				flush("106 ACK [500,502]"),
 			},
 		},
 		{
@@ -433,18 +434,35 @@ func TestSession(t *testing.T) {
 			},
 		},
 		{
-			name: "resend timeout: data re-sent, control forgotten, a missed resync asked again",
+			name: "resend timeout: data and our resync re-sent",
 			cfg:  Config{ResendTimeout: 3 * time.Second},
 			steps: []step{
 				done,
 				put(1, 1, StatusNew), flush("100 NEW k1=1"),
 				resync(), flush("101 RESYNC [0,0]"),
 				tick(2999 * time.Millisecond), flush("102 ACK [500,500]"),
-				tick(time.Millisecond), flush("103 NEW k1=1"),
-				queued(0, 2, 0),
+				tick(time.Millisecond), flush("103 NEW k1=1", "104 RESYNC [0,0]"),
+				queued(0, 3, 0),
+				// The old number is gone: a NACK for it changes nothing.
 				recv(ctl(501, nack, 101, 101)),
-				flush("104 RESYNC [0,0]"),
-				stats(func(s *Stats) { s.TimedOut = 2; s.RepairResyncs = 1 }),
+				flush(),
+				stats(func(s *Stats) { s.TimedOut = 2 }),
+			},
+		},
+		{
+			name: "resend timeout: a NACK of ours forgotten, asked again by RESYNC when the peer misses it",
+			cfg:  Config{ResendTimeout: 3 * time.Second},
+			steps: []step{
+				done,
+				recv(ctl(502, alive, 0, 0)), // 501 lost
+				flush("100 ACK [500,500]", "101 NACK [501,501]"),
+				tick(3 * time.Second),
+				flush("102 ACK [502,502]"),
+				queued(0, 1, 0),
+				// The peer never got our NACK: it says so.
+				recv(ctl(503, nack, 100, 101)),
+				flush("103 RESYNC [0,0]"),
+				stats(func(s *Stats) { s.Lost, s.TimedOut, s.RepairResyncs = 1, 2, 1 }),
 			},
 		},
 		{
