@@ -126,7 +126,7 @@ func TestIdleResendQueue(t *testing.T) {
 					if e.ctl != wire.FlagAck {
 						t.Fatalf("idle a keeps seq %d ctl %#x key %d, want only its ACKs", e.seq, e.ctl, e.key)
 					}
-					if age := p.now.Sub(time.Unix(0, e.sent)); age > alive+2*latency {
+					if age := p.now.Sub(p.a.epoch.Add(e.sent)); age > alive+2*latency {
 						t.Fatalf("seq %d unacknowledged for %v, more than an alive interval plus a round trip", e.seq, age)
 					}
 					seen[e.seq] = true

@@ -288,7 +288,7 @@ func (s *sim) dump() string {
 			x.seq, x.last, x.ackPending, x.ackFrom, tx, rs, lost, x.repairing, x.Stats())
 		for i := x.resend.head; i != nilIdx; i = x.entries[i].next {
 			e := &x.entries[i]
-			fmt.Fprintf(&b, "  resend seq=%d ctl=%#x key=%d [%d,%d] sent=%v\n", e.seq, e.ctl, e.key, e.from, e.to, time.Unix(0, e.sent).Sub(t0))
+			fmt.Fprintf(&b, "  resend seq=%d ctl=%#x key=%d [%d,%d] sent=%v\n", e.seq, e.ctl, e.key, e.from, e.to, x.epoch.Add(e.sent).Sub(t0))
 		}
 	}
 	fmt.Fprintf(&b, "now=%v\n", s.now.Sub(t0))

@@ -114,7 +114,7 @@ type entry[K comparable, O Object] struct {
 	ctl        wire.Flags
 	from, to   uint32
 	seq        uint32
-	sent       int64 // Unix nanoseconds of the last transmission
+	sent       time.Duration // last transmission, as an offset from Session.epoch
 	where      uint8
 	prev, next int32
 }
@@ -161,6 +161,10 @@ type Session[K comparable, O Object] struct {
 	window     int
 
 	aliveAt time.Time
+	// epoch is New's now: send times are kept as offsets from it, so they
+	// follow the monotonic clock and a step of the system clock neither
+	// stops nor triggers the resend timer.
+	epoch time.Time
 
 	repairing    bool
 	resyncWanted bool
@@ -201,6 +205,7 @@ func New[K comparable, O Object](cfg Config, h Handler, now time.Time) *Session[
 		seq:     cfg.InitialSeq,
 		window:  cfg.ACKWindowSize,
 		aliveAt: now.Add(cfg.AliveInterval),
+		epoch:   now,
 		out:     make([]wire.Message, 0, 64),
 	}
 	return s
@@ -246,7 +251,7 @@ func (s *Session[K, O]) RequestResync() { s.queueCtl(wire.FlagResync, 0, 0) }
 // queues the pending ACK, or an ALIVE when nothing is pending.
 func (s *Session[K, O]) Tick(now time.Time) {
 	if s.cfg.ResendTimeout > 0 {
-		old := now.Add(-s.cfg.ResendTimeout).UnixNano()
+		old := now.Sub(s.epoch) - s.cfg.ResendTimeout
 		// The queue is in transmission order: stop at the first young entry.
 		for i := s.resend.head; i != nilIdx && s.entries[i].sent <= old; i = s.resend.head {
 			s.stats.TimedOut++
@@ -348,7 +353,7 @@ func (s *Session[K, O]) transmit(i int32, now time.Time) {
 	}
 	m.Seq = s.seq
 	e.seq = s.seq
-	e.sent = now.UnixNano()
+	e.sent = now.Sub(s.epoch)
 	s.seq++
 	s.stats.Sent++
 	if e.ctl == wire.FlagAlive {
