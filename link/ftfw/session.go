@@ -462,23 +462,20 @@ func (s *Session[K, O]) process(m *wire.Message) bool {
 		return true
 	}
 	switch {
-	case m.Flags&wire.FlagAck != 0:
+	case m.Flags&(wire.FlagAck|wire.FlagNack) != 0:
 		if before(m.To, m.From) {
 			s.stats.Malformed++
 			return false
 		}
-		s.ack(m.From, m.To)
-		if s.ndrop > 0 {
-			s.resolve(m.From, m.To, false)
+		// ACK wins when both are set, as in conntrackd.
+		nack := m.Flags&wire.FlagAck == 0
+		if nack {
+			s.nack(m.From, m.To)
+		} else {
+			s.ack(m.From, m.To)
 		}
-	case m.Flags&wire.FlagNack != 0:
-		if before(m.To, m.From) {
-			s.stats.Malformed++
-			return false
-		}
-		s.nack(m.From, m.To)
 		if s.ndrop > 0 {
-			s.resolve(m.From, m.To, true)
+			s.resolve(m.From, m.To, nack)
 		}
 	case m.Flags&wire.FlagResync != 0:
 		s.stats.ResyncsRequested++
