@@ -3,6 +3,7 @@ package ftfw
 import (
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -385,18 +386,11 @@ func TestConvergence(t *testing.T) {
 	}
 }
 
+// add sums every counter of s into dst; by reflection, so that a counter
+// added to Stats cannot be left out of the checks above.
 func add(dst *Stats, s Stats) {
-	dst.Sent += s.Sent
-	dst.Received += s.Received
-	dst.Retransmitted += s.Retransmitted
-	dst.Lost += s.Lost
-	dst.Before += s.Before
-	dst.Malformed += s.Malformed
-	dst.Overflows += s.Overflows
-	dst.Repairs += s.Repairs
-	dst.RepairResyncs += s.RepairResyncs
-	dst.HelloDiscarded += s.HelloDiscarded
-	dst.HelloRequeued += s.HelloRequeued
-	dst.TimedOut += s.TimedOut
-	dst.ResyncsRequested += s.ResyncsRequested
+	d, v := reflect.ValueOf(dst).Elem(), reflect.ValueOf(s)
+	for i := range v.NumField() {
+		d.Field(i).SetUint(d.Field(i).Uint() + v.Field(i).Uint())
+	}
 }
