@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/ctsync/ctsync/config"
+	"github.com/ctsync/ctsync/internal/atomicfile"
 	"github.com/ctsync/ctsync/migrate"
 )
 
@@ -333,7 +333,7 @@ func runFmt(c *cli.Context) error {
 			}
 		case c.Bool("w"):
 			if !bytes.Equal(out, src) {
-				if err := writeAtomic(path, out); err != nil {
+				if err := atomicfile.Write(path, out); err != nil {
 					return usageErr("fmt: %v", err)
 				}
 			}
@@ -354,37 +354,10 @@ func writeOutput(c *cli.Context, path string, data []byte) error {
 		_, err := c.App.Writer.Write(data)
 		return err
 	}
-	if err := writeAtomic(path, data); err != nil {
-		return usageErr("%v", err)
+	if err := atomicfile.Write(path, data); err != nil {
+		return usageErr("%s: %v", c.Command.Name, err)
 	}
 	return nil
-}
-
-// writeAtomic replaces path in one step, so a reader (or a crash) never sees
-// half a configuration.
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	mode := os.FileMode(0o644)
-	if st, err := os.Stat(path); err == nil {
-		mode = st.Mode().Perm()
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // interspersed lets flags follow the file names (`ctsync migrate old.conf

@@ -2,10 +2,14 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -30,6 +34,15 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exitcode": exitcodeCmd,
+			"chown":    chownCmd,
+			"owner":    ownerCmd,
+			"perm":     permCmd,
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "root" {
+				return os.Geteuid() == 0, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Setup: func(env *testscript.Env) error {
 			// The bundled examples, read-only, for scripts that use them.
@@ -61,4 +74,54 @@ func exitcodeCmd(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("exit status %d, want %d", got, want)
 	}
+}
+
+// chownCmd is "chown UID:GID FILE" (numeric ids, as root).
+func chownCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: chown UID:GID file")
+	}
+	uid, gid := ids(ts, args[0])
+	ts.Check(os.Chown(ts.MkAbs(args[1]), uid, gid))
+}
+
+// ownerCmd is "owner FILE UID:GID": the file (not a link) has that owner
+// and group. Rewriting a configuration must not take it away from the
+// group a daemon reads it through.
+func ownerCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: owner file UID:GID")
+	}
+	st, err := os.Lstat(ts.MkAbs(args[0]))
+	ts.Check(err)
+	sys := st.Sys().(*syscall.Stat_t)
+	got := fmt.Sprintf("%d:%d", sys.Uid, sys.Gid)
+	if (got == args[1]) == neg {
+		ts.Fatalf("%s is owned by %s, want %s%s", args[0], got, map[bool]string{true: "not "}[neg], args[1])
+	}
+}
+
+// permCmd is "perm FILE MODE" (octal): the file's permission bits.
+func permCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: perm file MODE")
+	}
+	want, err := strconv.ParseUint(args[1], 8, 32)
+	ts.Check(err)
+	st, err := os.Lstat(ts.MkAbs(args[0]))
+	ts.Check(err)
+	got := st.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
+	if (got == fs.FileMode(want)) == neg {
+		ts.Fatalf("%s has mode %v, want %v", args[0], got, fs.FileMode(want))
+	}
+}
+
+func ids(ts *testscript.TestScript, s string) (int, int) {
+	u, g, ok := strings.Cut(s, ":")
+	uid, err1 := strconv.Atoi(u)
+	gid, err2 := strconv.Atoi(g)
+	if !ok || err1 != nil || err2 != nil {
+		ts.Fatalf("want numeric UID:GID, got %q", s)
+	}
+	return uid, gid
 }
