@@ -168,6 +168,13 @@ func FromHCL(hds hcl.Diagnostics) Diagnostics {
 			// native one; say it the same way in every syntax.
 			h.Summary = "Unsupported argument"
 		}
+		if name, declared, ok := undeclaredReference(h); ok {
+			d.Code = "variable"
+			d.Message = fmt.Sprintf("undeclared variable %q", name)
+			d.Detail = undeclaredDetail(name, declared)
+			out = append(out, d)
+			continue
+		}
 		d.Code = hclCode(h.Summary)
 		d.Message = strings.TrimSuffix(lowerFirst(h.Summary), ".")
 		d.Detail = strings.TrimSuffix(h.Detail, ".")

@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -27,23 +26,9 @@ const (
 	SyntaxLegacy Syntax = "legacy"
 )
 
-// DetectSyntax guesses a file's syntax from its name: .hcl, .json, .yaml or
-// .yml; .conf and anything else is taken as a legacy conntrackd.conf.
-func DetectSyntax(filename string) Syntax {
-	switch strings.ToLower(filepath.Ext(filename)) {
-	case ".hcl", ".ctsync":
-		return SyntaxHCL
-	case ".json":
-		return SyntaxJSON
-	case ".yaml", ".yml":
-		return SyntaxYAML
-	}
-	return SyntaxLegacy
-}
-
 // LoadOptions feed templating.
 type LoadOptions struct {
-	// Syntax of the source; SyntaxAuto detects it from the file name.
+	// Syntax of the source; SyntaxAuto detects it (DetectSyntax).
 	Syntax Syntax
 	// Vars are -var name=value settings, applied last (they win).
 	Vars []string
@@ -63,7 +48,11 @@ const EnvVarPrefix = "CTSYNC_VAR_"
 func Parse(filename string, src []byte, opts LoadOptions) (*File, Diagnostics) {
 	format := opts.Syntax
 	if format == "" || format == SyntaxAuto {
-		format = DetectSyntax(filename)
+		var ok bool
+		if format, ok = DetectSyntax(filename, src); !ok {
+			return nil, Diagnostics{{Pos: Pos{File: filename}, Severity: Error, Code: "format",
+				Message: "cannot tell the syntax from the file name or its content"}}
+		}
 	}
 	var (
 		body  hcl.Body
@@ -92,7 +81,7 @@ func Parse(filename string, src []byte, opts LoadOptions) (*File, Diagnostics) {
 		return nil, diags
 	}
 
-	ctx, vds := evalContext(body, opts)
+	ctx, vds := evalContext(filename, body, opts)
 	diags = append(diags, vds...)
 	if vds.HasErrors() {
 		return nil, diags
@@ -116,7 +105,14 @@ func Load(path string, opts LoadOptions) (*File, Diagnostics, error) {
 // evalContext collects the declared variables and their values: a
 // variable's default, then CTSYNC_VAR_<name>, then each -var-file in order,
 // then each -var (the last one written wins, as in Terraform).
-func evalContext(body hcl.Body, opts LoadOptions) (*hcl.EvalContext, Diagnostics) {
+//
+// Setting a variable the file does not declare is a typo until proven
+// otherwise, so, as Terraform does, it is an error for -var and -var-file
+// and a warning for the environment (which may be set for other files).
+// A malformed -var is a usage error (code "usage") and an unreadable
+// -var-file an I/O error (code "io"): the command line is wrong, not the
+// file.
+func evalContext(filename string, body hcl.Body, opts LoadOptions) (*hcl.EvalContext, Diagnostics) {
 	var diags Diagnostics
 	content, _, _ := body.PartialContent(&hcl.BodySchema{
 		Blocks: []hcl.BlockHeaderSchema{{Type: "variable", LabelNames: []string{"name"}}},
@@ -141,42 +137,55 @@ func evalContext(body hcl.Body, opts LoadOptions) (*hcl.EvalContext, Diagnostics
 			}
 		}
 	}
-
-	given := map[string]string{} // name -> where it was set, for messages
-	set := func(name string, v cty.Value, where string) {
-		vals[name] = v
-		given[name] = where
+	names := make([]string, 0, len(declared))
+	for name := range declared {
+		names = append(names, name)
 	}
+	sort.Strings(names)
+	undeclared := func(pos Pos, sev Severity, via, name string) Diagnostic {
+		d := Diagnostic{Pos: pos, Severity: sev, Code: "variable",
+			Message: fmt.Sprintf("%s sets undeclared variable %q", via, name)}
+		d.Detail = undeclaredDetail(name, names)
+		return d
+	}
+
 	for _, kv := range opts.Environ {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || !strings.HasPrefix(k, EnvVarPrefix) {
 			continue
 		}
 		name := strings.TrimPrefix(k, EnvVarPrefix)
-		set(name, rawValue(v), "environment variable "+k)
+		if declared[name] == nil {
+			diags = append(diags, undeclared(Pos{File: filename}, Warning, "environment variable "+k, name))
+			continue
+		}
+		vals[name] = rawValue(v)
 	}
 	for _, path := range opts.VarFiles {
 		fv, fds := readVarFile(path)
 		diags = append(diags, fds...)
-		for name, v := range fv {
-			set(name, v, "-var-file "+path)
+		for _, s := range fv {
+			if declared[s.name] == nil {
+				diags = append(diags, undeclared(PosOf(s.at), Error, "-var-file", s.name))
+				continue
+			}
+			vals[s.name] = s.val
 		}
 	}
 	for _, kv := range opts.Vars {
 		name, v, ok := strings.Cut(kv, "=")
 		if !ok || !hclsyntax.ValidIdentifier(name) {
-			diags = append(diags, Diagnostic{Severity: Error, Code: "variable",
-				Message: fmt.Sprintf("-var %q: want name=value with a valid name", kv)})
+			diags = append(diags, Diagnostic{Pos: Pos{File: filename}, Severity: Error, Code: "usage",
+				Message: fmt.Sprintf("-var %q: want NAME=VALUE with a valid name", kv)})
 			continue
 		}
-		set(name, rawValue(v), "-var")
+		if declared[name] == nil {
+			diags = append(diags, undeclared(Pos{File: filename}, Error, fmt.Sprintf("-var %q", kv), name))
+			continue
+		}
+		vals[name] = rawValue(v)
 	}
 
-	names := make([]string, 0, len(declared))
-	for name := range declared {
-		names = append(names, name)
-	}
-	sort.Strings(names)
 	for _, name := range names {
 		if _, ok := vals[name]; !ok {
 			diags.Errorf(declared[name].DefRange, "variable", "variable %q has no value", name)
@@ -187,6 +196,45 @@ func evalContext(body hcl.Body, opts LoadOptions) (*hcl.EvalContext, Diagnostics
 		Variables: map[string]cty.Value{"var": cty.ObjectVal(vals)},
 		Functions: Functions(),
 	}, diags
+}
+
+// undeclaredDetail suggests the declared variable nearest to name, or how
+// to declare it.
+func undeclaredDetail(name string, declared []string) string {
+	if s := didYouMean(name, declared); s != "" {
+		return strings.TrimPrefix(s, "; ")
+	}
+	return fmt.Sprintf("declare it with variable %q {}", name)
+}
+
+// undeclaredReference recognises HCL's "Unsupported attribute" error on
+// var.NAME, which says "This object does not have an attribute named", so
+// that it can say what it means: the variable is not declared. It returns
+// the name and the declared variables, for a suggestion.
+func undeclaredReference(h *hcl.Diagnostic) (string, []string, bool) {
+	if h.Summary != "Unsupported attribute" || h.Expression == nil || h.EvalContext == nil || h.Subject == nil {
+		return "", nil, false
+	}
+	vars, ok := h.EvalContext.Variables["var"]
+	if !ok || !vars.Type().IsObjectType() {
+		return "", nil, false
+	}
+	for _, t := range h.Expression.Variables() {
+		if t.RootName() != "var" || len(t) < 2 {
+			continue
+		}
+		step, ok := t[1].(hcl.TraverseAttr)
+		if !ok || step.SrcRange != *h.Subject || vars.Type().HasAttribute(step.Name) {
+			continue
+		}
+		declared := make([]string, 0, len(vars.Type().AttributeTypes()))
+		for name := range vars.Type().AttributeTypes() {
+			declared = append(declared, name)
+		}
+		sort.Strings(declared)
+		return step.Name, declared, true
+	}
+	return "", nil, false
 }
 
 // rawValue reads a -var or environment value. Lists and objects are written
@@ -205,7 +253,17 @@ func rawValue(s string) cty.Value {
 	return cty.StringVal(s)
 }
 
-func readVarFile(path string) (map[string]cty.Value, Diagnostics) {
+// varSetting is one variable set in a -var-file, with where its name is.
+type varSetting struct {
+	name string
+	val  cty.Value
+	at   hcl.Range
+}
+
+// readVarFile reads a -var-file: "name = value" lines in HCL, or an
+// object in JSON or YAML, chosen by extension (HCL when it says nothing).
+// The settings come in file order, so messages do too.
+func readVarFile(path string) ([]varSetting, Diagnostics) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, Diagnostics{{Pos: Pos{File: path}, Severity: Error, Code: "io",
@@ -215,7 +273,7 @@ func readVarFile(path string) (map[string]cty.Value, Diagnostics) {
 		f   *hcl.File
 		hds hcl.Diagnostics
 	)
-	switch DetectSyntax(path) {
+	switch syntaxOfName(path) {
 	case SyntaxJSON:
 		f, hds = hcljson.Parse(src, path)
 	case SyntaxYAML:
@@ -233,11 +291,18 @@ func readVarFile(path string) (map[string]cty.Value, Diagnostics) {
 	}
 	attrs, hds := f.Body.JustAttributes()
 	diags = append(diags, FromHCL(hds)...)
-	out := map[string]cty.Value{}
+	out := make([]varSetting, 0, len(attrs))
 	for name, a := range attrs {
 		v, hds := a.Expr.Value(nil)
 		diags = append(diags, FromHCL(hds)...)
-		out[name] = v
+		out = append(out, varSetting{name: name, val: v, at: a.NameRange})
 	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].at.Start, out[j].at.Start
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Column < b.Column
+	})
 	return out, diags
 }

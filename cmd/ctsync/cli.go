@@ -117,16 +117,19 @@ type loaded struct {
 // conntrackd accepts such a file.
 func load(c *cli.Context, path string, strict bool) loaded {
 	format := config.Syntax(c.String("input"))
-	switch format {
-	case config.SyntaxAuto:
-		format = config.DetectSyntax(path)
-	case config.SyntaxHCL, config.SyntaxJSON, config.SyntaxYAML, config.SyntaxLegacy:
-	default:
-		return loaded{path: path, ioErr: fmt.Errorf("--input %q: want auto, hcl, json, yaml or legacy", format)}
-	}
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return loaded{path: path, ioErr: err}
+	}
+	switch format {
+	case config.SyntaxAuto:
+		var ok bool
+		if format, ok = config.DetectSyntax(path, src); !ok {
+			return loaded{path: path, ioErr: fmt.Errorf("cannot tell the syntax from the file name or content; say it with --input hcl, json, yaml or legacy")}
+		}
+	case config.SyntaxHCL, config.SyntaxJSON, config.SyntaxYAML, config.SyntaxLegacy:
+	default:
+		return loaded{path: path, ioErr: fmt.Errorf("--input %q: want auto, hcl, json, yaml or legacy", format)}
 	}
 	l := loaded{path: path, format: format}
 	vopts := config.ValidateOptions{Strict: strict}
@@ -303,7 +306,7 @@ func runFmt(c *cli.Context) error {
 	}
 	code := 0
 	for _, path := range c.Args().Slice() {
-		if f := config.DetectSyntax(path); f != config.SyntaxHCL {
+		if f, _ := config.DetectSyntax(path, nil); f != config.SyntaxHCL {
 			return usageErr("fmt: %s: fmt rewrites HCL native syntax (.hcl); use `ctsync migrate` for legacy files", path)
 		}
 		src, err := os.ReadFile(path)
