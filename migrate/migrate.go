@@ -31,21 +31,12 @@ type MigrateOptions struct {
 // warnings (an interface absent on this machine) do not.
 func Migrate(filename string, src []byte, opts MigrateOptions) ([]byte, config.Diagnostics) {
 	format := opts.Format
-	lf, diags := Parse(filename, src, Options{Dialect: DialectLenient, InterfaceExists: opts.InterfaceExists})
+	l := Load(filename, src, LoadOptions{Syntax: config.SyntaxLegacy, Dialect: DialectLenient, InterfaceExists: opts.InterfaceExists})
+	diags, comments, carried := l.Diags, l.Comments, l.LegacyDiags
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	f, comments, cds := Convert(lf)
-	diags = config.Supersede(diags, cds)
-	if diags.HasErrors() {
-		return nil, diags
-	}
-	carried := diags
-	_, vds := config.Validate(f, config.ValidateOptions{InterfaceExists: opts.InterfaceExists})
-	diags = config.Supersede(diags, vds)
-	if vds.HasErrors() {
-		return nil, diags
-	}
+	f := l.File
 
 	header := config.Comment{Lead: []string{fmt.Sprintf("Migrated from %s by ctsync migrate.", filepath.Base(filename))}}
 	if old, ok := comments[""]; ok {
