@@ -47,7 +47,7 @@ var (
 	legacySection = regexp.MustCompile(`^[A-Z][A-Za-z0-9_]*\s*\{`)
 	hclBlock      = regexp.MustCompile(`^[a-z_][A-Za-z0-9_-]*(\s+("[^"]*"|[A-Za-z_][A-Za-z0-9_-]*))*\s*\{`)
 	hclAttr       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*\s*=[^=]`)
-	yamlFirstLine      = regexp.MustCompile(`^(---|-\s|[A-Za-z0-9_"'][^:#{]*:(\s|$))`)
+	yamlFirstLine = regexp.MustCompile(`^(---|-\s|[A-Za-z0-9_"'][^:#{]*:(\s|$))`)
 )
 
 // sniffSyntax decides from the first significant line; see DetectSyntax.
@@ -65,7 +65,7 @@ func sniffSyntax(src []byte) (Syntax, bool) {
 			return SyntaxJSON, true
 		case legacySection.MatchString(t):
 			return SyntaxLegacy, true
-		case hclBlock.MatchString(t), hclAttr.MatchString(t+"\n"), strings.HasPrefix(t, "/*"):
+		case hclBlock.MatchString(t), hclAttr.MatchString(t + "\n"), strings.HasPrefix(t, "/*"):
 			return SyntaxHCL, true
 		case yamlFirstLine.MatchString(t):
 			return SyntaxYAML, true

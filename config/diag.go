@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -76,7 +77,12 @@ func (d Diagnostic) MarshalJSON() ([]byte, error) {
 		Message  string   `json:"message"`
 		Detail   string   `json:"detail,omitempty"`
 	}
-	return json.Marshal(flat{d.Pos.File, d.Pos.Line, d.Pos.Column, d.Severity, d.Code, d.Message, d.Detail})
+	// Not HTML-escaped: a person reads "<stdin>" better than "\u003cstdin\u003e".
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	err := enc.Encode(flat{d.Pos.File, d.Pos.Line, d.Pos.Column, d.Severity, d.Code, d.Message, d.Detail})
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), err
 }
 
 // String is the compiler-style form: "file:line:col: error: message (detail)".
