@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -37,10 +36,25 @@ func usageErr(format string, args ...any) error {
 	return &exitError{code: exitUsage, msg: fmt.Sprintf(format, args...)}
 }
 
+// onUsageError reports a bad flag once, with a one-line hint, instead of
+// urfave/cli's full help followed by the error (which scrolls the error
+// away and printed it twice).
+func onUsageError(c *cli.Context, err error, _ bool) error {
+	if c.Command == nil || c.Command.Name == "" || c.Command.Name == c.App.Name {
+		return usageErr("%v\nRun 'ctsync --help' for usage.", err)
+	}
+	name := c.Command.Name
+	hint := fmt.Sprintf("Run 'ctsync %s --help' for usage.", name)
+	if name == "validate" && strings.Contains(err.Error(), "-json") {
+		hint = "Did you mean --format json? " + hint
+	}
+	return usageErr("%s: %v\n%s", name, err, hint)
+}
+
 var (
 	varFlag = &cli.StringSliceFlag{Name: "var", Usage: "set a template variable: `NAME=VALUE` (repeatable)"}
 	varFile = &cli.StringSliceFlag{Name: "var-file", Usage: "read template variables from `FILE` (HCL, JSON or YAML)"}
-	inputFl = &cli.StringFlag{Name: "input", Value: "auto", Usage: "input syntax: auto, hcl, json, yaml or legacy"}
+	inputFl = &cli.StringFlag{Name: "input", Value: "auto", Usage: "input syntax: auto (by extension, else content), hcl, json, yaml or legacy"}
 )
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
@@ -53,11 +67,13 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		ErrWriter:                 stderr,
 		DisableSliceFlagSeparator: true, // -var 'peers=["a","b"]' must stay whole
 		ExitErrHandler:            func(*cli.Context, error) {},
+		OnUsageError:              onUsageError,
 		Commands: []*cli.Command{
 			{
-				Name:      "migrate",
-				Usage:     "convert a legacy conntrackd.conf into ctsync HCL (or YAML)",
-				ArgsUsage: "LEGACY.conf",
+				Name:         "migrate",
+				Usage:        "convert a legacy conntrackd.conf into ctsync HCL (or YAML)",
+				ArgsUsage:    "LEGACY.conf|-",
+				OnUsageError: onUsageError,
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "format", Value: "hcl", Usage: "output syntax: hcl or yaml"},
 					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write to `FILE` (atomically) instead of stdout"},
@@ -65,9 +81,10 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 				Action: runMigrate,
 			},
 			{
-				Name:      "validate",
-				Usage:     "check configuration files; exit 0 valid, 1 invalid, 2 usage or I/O error",
-				ArgsUsage: "FILE...",
+				Name:         "validate",
+				Usage:        "check configuration files; exit 0 valid, 1 invalid, 2 usage or I/O error",
+				ArgsUsage:    "FILE...|-",
+				OnUsageError: onUsageError,
 				Flags: []cli.Flag{
 					inputFl, varFlag, varFile,
 					&cli.StringFlag{Name: "format", Value: "text", Usage: "diagnostics as text or json"},
@@ -76,19 +93,24 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 				Action: runValidate,
 			},
 			{
-				Name:      "fmt",
-				Usage:     "rewrite HCL configuration files in canonical style",
-				ArgsUsage: "FILE...",
+				Name:         "fmt",
+				Usage:        "rewrite HCL (and HCL JSON) configuration files in canonical style",
+				ArgsUsage:    "FILE|DIR...|-",
+				OnUsageError: onUsageError,
 				Flags: []cli.Flag{
 					&cli.BoolFlag{Name: "check", Usage: "exit 1 and list files that are not formatted; change nothing"},
 					&cli.BoolFlag{Name: "w", Usage: "write the result back to the file instead of stdout"},
+					&cli.BoolFlag{Name: "diff", Usage: "show the changes as a unified diff"},
+					&cli.BoolFlag{Name: "recursive", Usage: "also format the .hcl files in subdirectories"},
+					&cli.StringFlag{Name: "input", Value: "auto", Usage: "input syntax: auto, hcl or json"},
 				},
 				Action: runFmt,
 			},
 			{
-				Name:      "export",
-				Usage:     "write a configuration back as a legacy conntrackd.conf",
-				ArgsUsage: "FILE",
+				Name:         "export",
+				Usage:        "write a configuration back as a legacy conntrackd.conf",
+				ArgsUsage:    "FILE|-",
+				OnUsageError: onUsageError,
 				Flags: []cli.Flag{
 					inputFl, varFlag, varFile,
 					&cli.StringFlag{Name: "format", Value: "legacy", Usage: "output syntax (only legacy)"},
@@ -96,89 +118,37 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 				},
 				Action: runExport,
 			},
+			{
+				Name:      "version",
+				Usage:     "print the version",
+				ArgsUsage: " ",
+				Action: func(c *cli.Context) error {
+					if c.NArg() > 0 {
+						return usageErr("version: takes no arguments")
+					}
+					cli.VersionPrinter(c)
+					return nil
+				},
+			},
 		},
 	}
 }
 
 var version = "0.1.0-dev"
 
-// loaded is one input file after parsing and validation.
-type loaded struct {
-	path   string
-	file   *config.File
-	diags  config.Diagnostics
-	ioErr  error
-	format config.Syntax
-}
-
-// load reads path in the given syntax (auto: by extension) and validates it.
-// Legacy files are judged as conntrackd 1.4.7 judges them; the model checks
-// then add what conntrackd would only find at start-up, as warnings, because
-// conntrackd accepts such a file.
-func load(c *cli.Context, path string, strict bool) loaded {
-	format := config.Syntax(c.String("input"))
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return loaded{path: path, ioErr: err}
-	}
-	switch format {
-	case config.SyntaxAuto:
-		var ok bool
-		if format, ok = config.DetectSyntax(path, src); !ok {
-			return loaded{path: path, ioErr: fmt.Errorf("cannot tell the syntax from the file name or content; say it with --input hcl, json, yaml or legacy")}
-		}
-	case config.SyntaxHCL, config.SyntaxJSON, config.SyntaxYAML, config.SyntaxLegacy:
-	default:
-		return loaded{path: path, ioErr: fmt.Errorf("--input %q: want auto, hcl, json, yaml or legacy", format)}
-	}
-	l := loaded{path: path, format: format}
-	vopts := config.ValidateOptions{Strict: strict}
-	if format == config.SyntaxLegacy {
-		lf, diags := migrate.Parse(path, src, migrate.Options{Dialect: migrate.Dialect147})
-		l.diags = diags
-		if diags.HasErrors() {
-			return l
-		}
-		file, _, cdiags := migrate.Convert(lf)
-		l.file = file
-		_, vdiags := config.Validate(file, vopts)
-		later := startupWarnings(config.Supersede(cdiags, vdiags), strict)
-		l.diags = config.Supersede(l.diags, later)
-		return l
-	}
-	file, diags := config.Parse(path, src, config.LoadOptions{
-		Syntax:   format,
-		Vars:     c.StringSlice("var"),
-		VarFiles: c.StringSlice("var-file"),
-		Environ:  os.Environ(),
-	})
-	l.file, l.diags = file, diags
-	if diags.HasErrors() {
-		return l
-	}
-	_, vdiags := config.Validate(file, vopts)
-	l.diags = append(l.diags, vdiags...)
-	return l
-}
-
-// startupWarnings turns the model's errors on a converted legacy file into
-// warnings: conntrackd accepts the file, and only fails when it starts.
-// With --strict they stay errors.
-func startupWarnings(ds config.Diagnostics, strict bool) config.Diagnostics {
-	out := make(config.Diagnostics, 0, len(ds))
+// printDiags prints diagnostics, one a line, in the compiler style.
+func printDiags(w io.Writer, ds config.Diagnostics) {
 	for _, d := range ds {
-		if d.Severity == config.Error && !strict {
-			d.Severity = config.Warning
-			d.Detail = strings.TrimPrefix(d.Detail+"; conntrackd accepts the file but this fails at start-up or is ignored", "; ")
-		}
-		out = append(out, d)
+		fmt.Fprintln(w, d)
 	}
-	return out
 }
 
 func runValidate(c *cli.Context) error {
 	if c.NArg() == 0 {
-		return usageErr("validate: no files given")
+		return usageErr("validate: no files given (use - for standard input)")
+	}
+	if err := oneStdin(c); err != nil {
+		return err
 	}
 	asJSON := false
 	switch c.String("format") {
@@ -202,7 +172,7 @@ func runValidate(c *cli.Context) error {
 	code := 0
 	for _, path := range c.Args().Slice() {
 		l := load(c, path, c.Bool("strict"))
-		r := fileResult{File: path, Diagnostics: l.diags}
+		r := fileResult{File: l.name, Diagnostics: l.Diags}
 		if r.Diagnostics == nil {
 			r.Diagnostics = config.Diagnostics{}
 		}
@@ -210,8 +180,10 @@ func runValidate(c *cli.Context) error {
 		case l.ioErr != nil:
 			r.Error = l.ioErr.Error()
 			code = exitUsage
-		case l.diags.HasErrors():
-			if code == 0 {
+		case l.Diags.HasErrors():
+			if commandLineFault(l.Diags) {
+				code = exitUsage
+			} else if code == 0 {
 				code = exitInvalid
 			}
 		default:
@@ -223,19 +195,18 @@ func runValidate(c *cli.Context) error {
 			continue
 		}
 		if l.ioErr != nil {
-			fmt.Fprintf(c.App.ErrWriter, "%s: error: %v\n", path, l.ioErr)
+			fmt.Fprintf(c.App.ErrWriter, "%s: error: %v\n", l.name, l.ioErr)
 			continue
 		}
-		for _, d := range l.diags {
-			fmt.Fprintln(c.App.ErrWriter, d)
-		}
+		printDiags(c.App.ErrWriter, l.Diags)
 		if r.Valid {
-			fmt.Fprintf(c.App.Writer, "%s: valid (%s)\n", path, l.format)
+			fmt.Fprintf(c.App.Writer, "%s: valid (%s)\n", l.name, l.Syntax)
 		}
 	}
 	if asJSON {
 		enc := json.NewEncoder(c.App.Writer)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
 		if err := enc.Encode(report); err != nil {
 			return err
 		}
@@ -246,32 +217,41 @@ func runValidate(c *cli.Context) error {
 	return nil
 }
 
+// commandLineFault reports whether the errors include one of the command
+// line's (a malformed -var, an unreadable -var-file): the file may be
+// fine, the invocation is not, so the status is 2, not 1.
+func commandLineFault(ds config.Diagnostics) bool {
+	for _, d := range ds.Errors() {
+		if d.Code == "usage" || d.Code == "io" {
+			return true
+		}
+	}
+	return false
+}
+
 func runMigrate(c *cli.Context) error {
 	if c.NArg() != 1 {
-		return usageErr("migrate: want exactly one legacy file, got %d", c.NArg())
+		return usageErr("migrate: want exactly one legacy file (or - for standard input), got %d", c.NArg())
 	}
-	path := c.Args().First()
 	format := c.String("format")
 	if format != "hcl" && format != "yaml" {
 		return usageErr("migrate: --format %q: want hcl or yaml", format)
 	}
-	src, err := os.ReadFile(path)
+	name, src, err := readInput(c, c.Args().First())
 	if err != nil {
 		return usageErr("migrate: %v", err)
 	}
-	out, diags := migrate.Migrate(path, src, migrate.MigrateOptions{Format: format})
-	for _, d := range diags {
-		fmt.Fprintln(c.App.ErrWriter, d)
-	}
+	out, diags := migrate.Migrate(name, src, migrate.MigrateOptions{Format: format})
+	printDiags(c.App.ErrWriter, diags)
 	if diags.HasErrors() {
-		return &exitError{code: exitInvalid, msg: fmt.Sprintf("migrate: %s: not converted, nothing written", path)}
+		return &exitError{code: exitInvalid, msg: fmt.Sprintf("migrate: %s: not converted, nothing written", name)}
 	}
 	return writeOutput(c, c.String("output"), out)
 }
 
 func runExport(c *cli.Context) error {
 	if c.NArg() != 1 {
-		return usageErr("export: want exactly one file, got %d", c.NArg())
+		return usageErr("export: want exactly one file (or - for standard input), got %d", c.NArg())
 	}
 	if f := c.String("format"); f != "legacy" {
 		return usageErr("export: --format %q: only legacy is supported", f)
@@ -280,17 +260,17 @@ func runExport(c *cli.Context) error {
 	if l.ioErr != nil {
 		return usageErr("export: %v", l.ioErr)
 	}
-	for _, d := range l.diags {
-		fmt.Fprintln(c.App.ErrWriter, d)
-	}
-	if l.diags.HasErrors() {
-		return &exitError{code: exitInvalid, msg: "export: invalid configuration, nothing written"}
+	printDiags(c.App.ErrWriter, l.Diags)
+	if l.Diags.HasErrors() {
+		code := exitInvalid
+		if commandLineFault(l.Diags) {
+			code = exitUsage
+		}
+		return &exitError{code: code, msg: "export: invalid configuration, nothing written"}
 	}
 	var buf bytes.Buffer
-	ediags, err := migrate.Export(&buf, l.file)
-	for _, d := range ediags {
-		fmt.Fprintln(c.App.ErrWriter, d)
-	}
+	ediags, err := migrate.Export(&buf, l.File)
+	printDiags(c.App.ErrWriter, ediags)
 	if err != nil {
 		return usageErr("export: %v", err)
 	}
@@ -300,58 +280,9 @@ func runExport(c *cli.Context) error {
 	return writeOutput(c, c.String("output"), buf.Bytes())
 }
 
-func runFmt(c *cli.Context) error {
-	if c.NArg() == 0 {
-		return usageErr("fmt: no files given")
-	}
-	code := 0
-	for _, path := range c.Args().Slice() {
-		if f, _ := config.DetectSyntax(path, nil); f != config.SyntaxHCL {
-			return usageErr("fmt: %s: fmt rewrites HCL native syntax (.hcl); use `ctsync migrate` for legacy files", path)
-		}
-		src, err := os.ReadFile(path)
-		if err != nil {
-			return usageErr("fmt: %v", err)
-		}
-		// Refuse to format what does not parse: the result would be garbage.
-		if _, diags := config.Parse(path, src, config.LoadOptions{Syntax: config.SyntaxHCL}); diags.HasErrors() {
-			broken := false
-			for _, d := range diags.Errors() {
-				if d.Code == "syntax" {
-					fmt.Fprintln(c.App.ErrWriter, d)
-					broken = true
-				}
-			}
-			if broken {
-				code = exitInvalid
-				continue
-			}
-		}
-		out := config.FormatHCL(src)
-		switch {
-		case c.Bool("check"):
-			if !bytes.Equal(out, src) {
-				fmt.Fprintln(c.App.Writer, path)
-				code = exitInvalid
-			}
-		case c.Bool("w"):
-			if !bytes.Equal(out, src) {
-				if err := atomicfile.Write(path, out); err != nil {
-					return usageErr("fmt: %v", err)
-				}
-			}
-		default:
-			if _, err := c.App.Writer.Write(out); err != nil {
-				return err
-			}
-		}
-	}
-	if code != 0 {
-		return &exitError{code: code}
-	}
-	return nil
-}
-
+// writeOutput writes a command's result to stdout, or with -o FILE
+// atomically to FILE (see internal/atomicfile: owner, group, mode and
+// symlinks are kept).
 func writeOutput(c *cli.Context, path string, data []byte) error {
 	if path == "" || path == "-" {
 		_, err := c.App.Writer.Write(data)
@@ -402,7 +333,10 @@ func interspersed(app *cli.App, args []string) []string {
 		}
 		if takesValue[name] {
 			if i+1 == len(rest) {
-				return args // a flag missing its value: let the parser say so
+				// A flag missing its value: put it last, before any
+				// positional argument could be taken for the value, so
+				// that the parser says "flag needs an argument".
+				return append([]string{args[0], args[1]}, flags...)
 			}
 			i++
 			flags = append(flags, rest[i])

@@ -7,6 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ctsync/ctsync/config"
 )
 
 func main() {
@@ -17,6 +22,18 @@ func main() {
 // invalid configuration, 2 for usage and I/O errors.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := newApp(stdin, stdout, stderr)
+	if len(args) < 2 {
+		// No command is a usage error: the help goes to stderr, so a
+		// script that forgot its arguments fails visibly.
+		app.Writer = stderr
+		_ = app.Run([]string{args0(args), "--help"})
+		return exitUsage
+	}
+	if name := args[1]; !strings.HasPrefix(name, "-") && app.Command(name) == nil && name != "help" {
+		fmt.Fprintf(stderr, "ctsync: unknown command %q%s\n", name, suggestCommand(app, name))
+		fmt.Fprintln(stderr, "Run 'ctsync help' for the list of commands.")
+		return exitUsage
+	}
 	err := app.Run(interspersed(app, args))
 	if err == nil {
 		return 0
@@ -30,4 +47,24 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stderr, "ctsync:", err)
 	return exitUsage
+}
+
+func args0(args []string) string {
+	if len(args) == 0 {
+		return "ctsync"
+	}
+	return args[0]
+}
+
+// suggestCommand names the command nearest to a mistyped one (valdiate →
+// validate), by the rule config uses for every other suggestion.
+func suggestCommand(app *cli.App, name string) string {
+	names := []string{"help"}
+	for _, c := range app.Commands {
+		names = append(names, c.Names()...)
+	}
+	if s := config.DidYouMean(name, names); s != "" {
+		return "; " + s
+	}
+	return ""
 }
