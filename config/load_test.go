@@ -103,49 +103,6 @@ func TestVariables(t *testing.T) {
 	}
 }
 
-func TestDetectSyntax(t *testing.T) {
-	tests := []struct {
-		name, src string
-		want      Syntax // SyntaxAuto: not detected
-	}{
-		// The extension decides when it says something.
-		{"ctsync.hcl", "General {", SyntaxHCL},
-		{"ctsync.HCL", "", SyntaxHCL},
-		{"ctsync.json", "", SyntaxJSON},
-		{"ctsync.yml", "", SyntaxYAML},
-		{"ctsync.yaml", "", SyntaxYAML},
-		{"conntrackd.conf", "sync \"ftfw\" {}", SyntaxLegacy},
-		// Otherwise the first significant line.
-		{"ctsync", "# comment\n\nsync \"ftfw\" {}\n", SyntaxHCL},
-		{"ctsync", "daemon {\n", SyntaxHCL},
-		{"ctsync", "link \"a\" \"b\" {", SyntaxHCL},
-		{"ctsync", "// note\nvariable \"peer\" {}", SyntaxHCL},
-		{"ctsync", "/* note */\ndaemon {}", SyntaxHCL},
-		{"vars.txt", "peer = \"127.0.0.2\"", SyntaxHCL},
-		{"ctsync", "General {\n\tHashSize 8192\n}", SyntaxLegacy},
-		{"ctsync", "# conntrackd\nSync{\n", SyntaxLegacy},
-		{"ctsync.j2", "  IgnoreProtocol {", SyntaxLegacy},
-		{"<stdin>", "\xef\xbb\xbf{\"sync\": {}}", SyntaxJSON},
-		{"<stdin>", "  {", SyntaxJSON},
-		{"<stdin>", "sync:\n  ftfw: {}", SyntaxYAML},
-		{"<stdin>", "---\nsync: {}", SyntaxYAML},
-		{"<stdin>", "- a", SyntaxYAML},
-		{"<stdin>", "\"sync\": {}", SyntaxYAML},
-		// Not enough to tell: say so rather than guess.
-		{"<stdin>", "", SyntaxAuto},
-		{"<stdin>", "# only a comment\n", SyntaxAuto},
-		{"<stdin>", "HashSize 8192", SyntaxAuto},
-		{"<stdin>", "peer == 1", SyntaxAuto},
-		{"ctsync", "<xml/>", SyntaxAuto},
-	}
-	for _, tt := range tests {
-		got, ok := DetectSyntax(tt.name, []byte(tt.src))
-		if ok != (tt.want != SyntaxAuto) || got != tt.want {
-			t.Errorf("DetectSyntax(%q, %q) = %s, %v; want %s", tt.name, tt.src, got, ok, tt.want)
-		}
-	}
-}
-
 func TestParseUndetectable(t *testing.T) {
 	_, diags := Parse("<stdin>", []byte("HashSize 1\n"), LoadOptions{})
 	if got := diags.Error(); got != "<stdin>: error: cannot tell the syntax from the file name or its content" {

@@ -87,9 +87,10 @@ func runFmt(c *cli.Context) error {
 
 // hclFiles lists the .hcl files of a directory, and with recursive of its
 // subdirectories, in lexical order. Directories whose name starts with a
-// dot (.git) are skipped, and other extensions are not looked at: a
-// directory also holds YAML variable files or legacy configurations, which
-// fmt does not rewrite. Name a .json file to format it.
+// dot (.git) are skipped, links to directories are not followed, and other
+// extensions are not looked at: a directory also holds YAML variable files
+// or legacy configurations, which fmt does not rewrite. Name a .json file
+// to format it.
 func hclFiles(dir string, recursive bool) ([]string, error) {
 	var files []string
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -102,7 +103,12 @@ func hclFiles(dir string, recursive bool) ([]string, error) {
 			}
 			return nil
 		}
-		if d.Type().IsRegular() && strings.EqualFold(filepath.Ext(path), ".hcl") {
+		if !strings.EqualFold(filepath.Ext(path), ".hcl") {
+			return nil
+		}
+		// A link to a file is formatted (its target is written); a link
+		// to a directory is not followed, so a loop cannot trap the walk.
+		if st, err := os.Stat(path); err == nil && st.Mode().IsRegular() {
 			files = append(files, path)
 		}
 		return nil

@@ -75,11 +75,17 @@ func load(c *cli.Context, path string, strict bool) loaded {
 		l.ioErr = fmt.Errorf("--input %q: want auto, hcl, json, yaml or legacy", syntax)
 		return l
 	}
+	vars, varFiles := c.StringSlice("var"), c.StringSlice("var-file")
+	if syntax == config.SyntaxLegacy && len(vars)+len(varFiles) > 0 {
+		// Ignoring them would let a wrong invocation pass in silence.
+		l.ioErr = fmt.Errorf("-var and -var-file set template variables, which a legacy conntrackd.conf does not have")
+		return l
+	}
 	l.Loaded = migrate.Load(name, src, migrate.LoadOptions{
 		Syntax: syntax,
 		Template: config.LoadOptions{
-			Vars:     c.StringSlice("var"),
-			VarFiles: c.StringSlice("var-file"),
+			Vars:     vars,
+			VarFiles: varFiles,
 			Environ:  os.Environ(),
 		},
 		Dialect:      migrate.Dialect147,
