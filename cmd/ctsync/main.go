@@ -29,7 +29,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		_ = app.Run([]string{args0(args), "--help"})
 		return exitUsage
 	}
-	if name := args[1]; !strings.HasPrefix(name, "-") && app.Command(name) == nil && name != "help" {
+	name := args[1]
+	if name == "help" && len(args) > 2 {
+		name = args[2] // ctsync help valdiate
+	}
+	if !strings.HasPrefix(name, "-") && app.Command(name) == nil && name != "help" {
 		fmt.Fprintf(stderr, "ctsync: unknown command %q%s\n", name, suggestCommand(app, name))
 		fmt.Fprintln(stderr, "Run 'ctsync help' for the list of commands.")
 		return exitUsage
