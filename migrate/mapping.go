@@ -78,8 +78,9 @@ func modeMappings(mode string, keys ...string) []Mapping {
 	return out
 }
 
-// Mappings is the legacy keyword table, in the order of the reference
-// (legacy-conntrackd.md section A.4).
+// Mappings is the legacy keyword table, section by section as conntrackd
+// 1.4.7's grammar (src/read_config_yy.y) nests them; docs/legacy-mapping.md
+// is generated from it.
 var Mappings = func() []Mapping {
 	m := []Mapping{
 		{"General", "daemon, log, control, netlink, scheduler, filter, cache", "the section is split by concern"},
