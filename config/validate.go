@@ -372,33 +372,6 @@ func (v *validator) scheduler(s *Scheduler) SchedulerSettings {
 
 // ---- filter -------------------------------------------------------------
 
-// protocolNumbers are the IANA protocol keywords (lower case, as in
-// /etc/protocols), plus "icmpv6", which people write for ipv6-icmp.
-var protocolNumbers = map[string]uint8{
-	"hopopt": 0, "icmp": 1, "igmp": 2, "ggp": 3, "ipencap": 4, "st": 5, "tcp": 6, "egp": 8, "igp": 9,
-	"pup": 12, "udp": 17, "hmp": 20, "xns-idp": 22, "rdp": 27, "iso-tp4": 29, "dccp": 33, "xtp": 36,
-	"ddp": 37, "idpr-cmtp": 38, "ipv6": 41, "ipv6-route": 43, "ipv6-frag": 44, "idrp": 45, "rsvp": 46,
-	"gre": 47, "esp": 50, "ah": 51, "skip": 57, "ipv6-icmp": 58, "icmpv6": 58, "ipv6-nonxt": 59,
-	"ipv6-opts": 60, "rspf": 73, "vmtp": 81, "eigrp": 88, "ospf": 89, "ax.25": 93, "ipip": 94,
-	"etherip": 97, "encap": 98, "pim": 103, "ipcomp": 108, "vrrp": 112, "l2tp": 115, "isis": 124,
-	"sctp": 132, "fc": 133, "mobility-header": 135, "udplite": 136, "mpls-in-ip": 137, "manet": 138,
-	"hip": 139, "shim6": 140, "wesp": 141, "rohc": 142, "ethernet": 143,
-}
-
-const (
-	protoTCP = 6
-	protoUDP = 17
-)
-
-func protocolNames() []string {
-	names := make([]string, 0, len(protocolNumbers))
-	for n := range protocolNumbers {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
-
 func (v *validator) filter(f *Filter) FilterSettings {
 	out := FilterSettings{RunIn: Defaults.FilterRunIn}
 	if f == nil {
@@ -487,12 +460,17 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 				ok = false
 				continue
 			}
-			if add(i, strconv.Itoa(int(p))) {
-				out.Protocols = append(out.Protocols, p)
+			if add(i, strconv.Itoa(p)) && p <= maxConntrackProtocol {
+				out.Protocols = append(out.Protocols, uint8(p))
 			}
 		}
-		if out.Policy == PolicyIgnore && len(out.Protocols) == 256 {
+		if out.Policy == PolicyIgnore && len(out.Protocols) == maxConntrackProtocol+1 {
 			v.errorf(r, "filter-empty", "", "%s ignores every protocol, so it drops every flow", where)
+			ok = false
+		}
+		if ok && out.Policy == PolicyAccept && len(list) > 0 && len(out.Protocols) == 0 {
+			v.errorf(r, "filter-empty", "an accept list keeps only the flows of the protocols it lists",
+				"%s accepts no protocol a flow can have, so it drops every flow", where)
 			ok = false
 		}
 	case StageAddress:
@@ -559,24 +537,30 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 	return out, ok
 }
 
-func (v *validator) protocol(r hcl.Range, where, e string) (uint8, bool) {
-	if n, err := strconv.ParseUint(e, 10, 64); err == nil {
-		if n > 255 {
-			v.errorf(r, "protocol", "protocol numbers are 0 to 255", "%s: protocol number %s is out of range", where, e)
-			return 0, false
-		}
-		return uint8(n), true
-	}
-	if p, ok := protocolNumbers[e]; ok {
-		return p, true
-	}
-	if p, ok := protocolNumbers[strings.ToLower(e)]; ok {
+// protocol resolves one filter protocol entry to its number. Numbers above
+// 255 (mptcp) are conntrackd's too, but match no flow, which it says.
+func (v *validator) protocol(r hcl.Range, where, e string) (int, bool) {
+	n, name, found := ProtocolName(e)
+	_, numErr := strconv.ParseUint(e, 10, 64)
+	switch {
+	case !found && numErr == nil:
+		v.errorf(r, "protocol", "protocol numbers are 0 to 255", "%s: protocol number %s is out of range", where, e)
+		return 0, false
+	case !found:
+		v.errorf(r, "protocol", "want a protocol name of /etc/protocols such as \"tcp\", \"udp\", \"sctp\", \"gre\", or a number 0 to 255"+didYouMean(e, protocolWords),
+			"%s: unknown protocol %q", where, e)
+		return 0, false
+	case numErr == nil, e == name, e == "icmpv6":
+	case strings.EqualFold(e, name), strings.EqualFold(e, "icmpv6"):
 		v.warnf(r, "case", fmt.Sprintf("write %q", strings.ToLower(e)), "%s: protocol %q should be written in lower case", where, e)
-		return p, true
+	default:
+		v.warnf(r, "case", fmt.Sprintf("write %q", name), "%s: protocol %q is another name of %q", where, e, name)
 	}
-	v.errorf(r, "protocol", "want an IANA protocol name such as \"tcp\", \"udp\", \"sctp\", \"gre\", or a number 0 to 255"+didYouMean(e, protocolNames()),
-		"%s: unknown protocol %q", where, e)
-	return 0, false
+	if n > maxConntrackProtocol {
+		v.warnf(r, "protocol", fmt.Sprintf("conntrack entries carry protocol numbers 0 to %d (the kernel tracks MPTCP subflows as tcp)", maxConntrackProtocol),
+			"%s: protocol %q (%d) matches no flow", where, e, n)
+	}
+	return n, true
 }
 
 func (v *validator) prefix(r hcl.Range, where, e string) (netip.Prefix, bool) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ctsync/ctsync/config"
+	"github.com/ctsync/ctsync/internal/ipproto"
 )
 
 // The checks below are conntrackd 1.4.7's grammar actions: they run when
@@ -224,35 +225,18 @@ func (p *parser) item(set *Directive, it *Directive) {
 			}
 			return
 		}
-		if t.Kind == TokWord && !protocolKnown(t.Text) {
-			detail := "conntrackd skips it (getprotobyname() cannot find it in /etc/protocols; names are case-sensitive)"
-			if s := protocolFold(t.Text); s != "" {
-				detail += fmt.Sprintf("; did you mean %q?", s)
-			}
-			p.warn(t.Pos, "unknown-protocol", fmt.Sprintf("unknown protocol %q", t.Text), detail)
+		if _, known := ipproto.ByName(t.Text); t.Kind == TokWord && !known {
+			p.warn(t.Pos, "unknown-protocol", fmt.Sprintf("unknown protocol %q", t.Text),
+				"conntrackd skips it (getprotobyname() cannot find it in /etc/protocols; names are case-sensitive)"+protocolFold(t.Text))
 		}
 	}
 }
 
-var protocolNames = func() map[string]int {
-	m := map[string]int{}
-	for _, line := range strings.Split(strings.TrimSpace(etcProtocols), "\n") {
-		f := strings.Fields(line)
-		n, _ := strconv.Atoi(f[0])
-		for _, name := range f[1:] {
-			m[name] = n
-		}
-	}
-	return m
-}()
-
-func protocolKnown(name string) bool { _, ok := protocolNames[name]; return ok }
-
-func protocolFold(name string) string {
-	for n := range protocolNames {
-		if strings.EqualFold(n, name) && strings.ToLower(n) == n {
-			return n
-		}
+// protocolFold suggests the name conntrackd would resolve for a protocol
+// written in the wrong case ("Tcp", "ipsec-esp").
+func protocolFold(text string) string {
+	if e, ok := ipproto.Fold(text); ok {
+		return fmt.Sprintf("; did you mean %q?", e.Name)
 	}
 	return ""
 }
@@ -581,65 +565,3 @@ func (p *parser) finish() {
 			"conntrackd applies it only when NetlinkBufferSizeMaxGrowth is set and at least as large")
 	}
 }
-
-// etcProtocols is /etc/protocols of the Debian machine conntrackd 1.4.7 was
-// observed on ("number name aliases..."), the data behind getprotobyname.
-const etcProtocols = `
-0 ip IP
-0 hopopt HOPOPT
-1 icmp ICMP
-2 igmp IGMP
-3 ggp GGP
-4 ipencap IP-ENCAP
-5 st ST
-6 tcp TCP
-8 egp EGP
-9 igp IGP
-12 pup PUP
-17 udp UDP
-20 hmp HMP
-22 xns-idp XNS-IDP
-27 rdp RDP
-29 iso-tp4 ISO-TP4
-33 dccp DCCP
-36 xtp XTP
-37 ddp DDP
-38 idpr-cmtp IDPR-CMTP
-41 ipv6 IPv6
-43 ipv6-route IPv6-Route
-44 ipv6-frag IPv6-Frag
-45 idrp IDRP
-46 rsvp RSVP
-47 gre GRE
-50 esp IPSEC-ESP
-51 ah IPSEC-AH
-57 skip SKIP
-58 ipv6-icmp IPv6-ICMP
-59 ipv6-nonxt IPv6-NoNxt
-60 ipv6-opts IPv6-Opts
-73 rspf RSPF CPHB
-81 vmtp VMTP
-88 eigrp EIGRP
-89 ospf OSPFIGP
-93 ax.25 AX.25
-94 ipip IPIP
-97 etherip ETHERIP
-98 encap ENCAP
-103 pim PIM
-108 ipcomp IPCOMP
-112 vrrp VRRP
-115 l2tp L2TP
-124 isis ISIS
-132 sctp SCTP
-133 fc FC
-135 mobility-header Mobility-Header
-136 udplite UDPLite
-137 mpls-in-ip MPLS-in-IP
-138 manet
-139 hip HIP
-140 shim6 Shim6
-141 wesp WESP
-142 rohc ROHC
-143 ethernet Ethernet
-262 mptcp MPTCP
-`

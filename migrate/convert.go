@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/ctsync/ctsync/config"
+	"github.com/ctsync/ctsync/internal/ipproto"
 )
 
 // Convert translates a parsed legacy file into the ctsync model, with the
@@ -600,7 +601,7 @@ func (c *converter) item(kind string, it setItem) (string, bool) {
 		name, ok := protocolName(it.tok.Text)
 		if !ok {
 			c.diags = append(c.diags, config.Diagnostic{Pos: it.tok.Pos, Severity: config.Warning, Code: "unknown-protocol",
-				Message: fmt.Sprintf("protocol %q is not in /etc/protocols; conntrackd skips it, so does migrate", it.tok.Text)})
+				Message: fmt.Sprintf("protocol %q is not in /etc/protocols; conntrackd skips it, so does migrate%s", it.tok.Text, protocolFold(it.tok.Text))})
 			return "", false
 		}
 		return name, true
@@ -1110,34 +1111,20 @@ func setItems(d *Directive) []setItem {
 
 // protocolName resolves a legacy protocol item (a name as getprotobyname
 // knows it, the keywords TCP and UDP, or, in IgnoreProtocol, a number) to
-// the model's spelling: the lower-case official name, or the number when
-// /etc/protocols has no name for it.
+// the model's spelling: the official name of the item's entry in
+// /etc/protocols (IPSEC-ESP is esp; ip and hopopt, both 0, stay apart),
+// for a number the first entry's name, or the number when no entry has it.
 func protocolName(text string) (string, bool) {
 	n, err := strconv.Atoi(text)
 	if err != nil {
-		var ok bool
-		if n, ok = protocolNames[text]; !ok {
-			return "", false
-		}
-	} else if n > 255 {
+		e, ok := ipproto.ByName(text)
+		return e.Name, ok
+	}
+	if n > 255 {
 		return "", false
 	}
-	if name, ok := officialProtocol[n]; ok {
-		return name, true
+	if e, ok := ipproto.ByNumber(n); ok {
+		return e.Name, true
 	}
 	return strconv.Itoa(n), true
 }
-
-// officialProtocol maps a protocol number to its official (first, lower
-// case) name in /etc/protocols.
-var officialProtocol = func() map[int]string {
-	m := map[int]string{}
-	for _, line := range strings.Split(strings.TrimSpace(etcProtocols), "\n") {
-		f := strings.Fields(line)
-		n, _ := strconv.Atoi(f[0])
-		if _, dup := m[n]; !dup && len(f) > 1 {
-			m[n] = f[1]
-		}
-	}
-	return m
-}()

@@ -1,15 +1,12 @@
 package migrate
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ctsync/ctsync/config"
@@ -48,10 +45,6 @@ func Export(w io.Writer, f *config.File) (config.Diagnostics, error) {
 	}
 	return e.diags, nil
 }
-
-// exportProtocolsFile is the protocol database used to name protocol numbers;
-// conntrackd resolves filter protocol names with getprotobyname(3).
-const exportProtocolsFile = "/etc/protocols"
 
 // exportLine is one line of the output, or a block with its body.
 type exportLine struct {
@@ -513,24 +506,19 @@ func (e *exporter) filterItem(st *config.Stage, attr string, i int, v string) (s
 
 // protocol names a protocol as conntrackd's filter reads it: TCP and UDP
 // are keywords, other names go through getprotobyname, and numbers are not
-// accepted at all, so they are named from the protocol database.
+// accepted at all, so they are named from the protocol database conntrackd
+// 1.4.7 reads (Debian's /etc/protocols, embedded: the output does not
+// depend on the machine that exports).
 func (e *exporter) protocol(r hcl.Range, v string) (string, bool) {
-	name := strings.ToLower(v)
-	if name == "icmpv6" {
-		name = "ipv6-icmp"
+	_, name, ok := config.ProtocolName(v)
+	if _, err := strconv.Atoi(name); err == nil {
+		e.errorf(r, "export-unexpressible", "conntrackd's filter takes protocol names only and /etc/protocols names no protocol "+name,
+			"filter protocol %s cannot be written for conntrackd", v)
+		return "", false
 	}
-	names, numbers := exportReadProtocols()
-	if n, err := strconv.Atoi(v); err == nil {
-		nm, ok := names[n]
-		if !ok {
-			e.errorf(r, "export-unexpressible", fmt.Sprintf("conntrackd's filter takes protocol names only and %s names no protocol %d", exportProtocolsFile, n),
-				"filter protocol %d cannot be written for conntrackd", n)
-			return "", false
-		}
-		name = nm
-	} else if _, ok := numbers[name]; !ok && len(numbers) > 0 {
-		e.errorf(r, "export-unexpressible", fmt.Sprintf("conntrackd looks protocol names up in %s and would skip %q", exportProtocolsFile, v),
-			"filter protocol %q is not in %s", v, exportProtocolsFile)
+	if !ok {
+		e.errorf(r, "export-unexpressible", fmt.Sprintf("conntrackd looks protocol names up in /etc/protocols and would skip %q", v),
+			"filter protocol %q is not in /etc/protocols", v)
 		return "", false
 	}
 	switch name {
@@ -539,33 +527,6 @@ func (e *exporter) protocol(r hcl.Range, v string) (string, bool) {
 	}
 	return e.word(r, "filter protocol", name)
 }
-
-// exportReadProtocols reads exportProtocolsFile once: number to first
-// name, and name to number. A missing file gives empty maps.
-var exportReadProtocols = sync.OnceValues(func() (map[int]string, map[string]int) {
-	names, numbers := map[int]string{}, map[string]int{}
-	data, err := os.ReadFile(exportProtocolsFile)
-	if err != nil {
-		return names, numbers
-	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		line, _, _ := strings.Cut(sc.Text(), "#")
-		fields := strings.Fields(line)
-		if len(fields) < 2 {
-			continue
-		}
-		n, err := strconv.Atoi(fields[1])
-		if err != nil {
-			continue
-		}
-		if _, ok := names[n]; !ok {
-			names[n] = fields[0]
-		}
-		numbers[fields[0]] = n
-	}
-	return names, numbers
-})
 
 // address writes one filter host or network.
 func (e *exporter) address(r hcl.Range, v string) (string, bool) {
