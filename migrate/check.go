@@ -17,9 +17,9 @@ import (
 // stops.
 
 const (
+	// MULTICHANNEL_MAX and UNIX_PATH_MAX are config.Defaults.MaxLinks and
+	// MaxControlPath (+1), which the model shares.
 	filenameMaxLen  = 256 // FILENAME_MAXLEN
-	unixPathMax     = 108 // UNIX_PATH_MAX
-	maxLinks        = 4   // MULTICHANNEL_MAX
 	helperNameLen   = 16  // CTD_HELPER_NAME_LEN
 	intMax          = 1<<31 - 1
 	facilityUnset   = ""
@@ -110,8 +110,8 @@ func (p *parser) close(d *Directive) {
 				"all dedicated links of conntrackd use one transport")
 		}
 		st.linkType = d.Keyword
-		if st.links >= maxLinks && st.link.options == 0 {
-			p.quirk(d.Pos, "empty-links-overflow", fmt.Sprintf("link #%d exceeds the maximum of %d links", st.links+1, maxLinks),
+		if st.links >= config.Defaults.MaxLinks && st.link.options == 0 {
+			p.quirk(d.Pos, "empty-links-overflow", fmt.Sprintf("link #%d exceeds the maximum of %d links", st.links+1, config.Defaults.MaxLinks),
 				"conntrackd 1.4.7 does not notice an extra link block without options and overflows its link table; remove it")
 		}
 		st.links++
@@ -274,8 +274,8 @@ func (p *parser) leaf(k *Keyword, d *Directive) {
 			p.fail(v.Pos, "path-too-long", fmt.Sprintf("%s path is %d characters long, more than %d", d.Keyword, len(v.Text), filenameMaxLen), "")
 		}
 	case "General.UNIX.Path":
-		if len(v.Text) >= unixPathMax {
-			p.fail(v.Pos, "path-too-long", fmt.Sprintf("UNIX socket path is %d characters long, more than %d", len(v.Text), unixPathMax-1), "")
+		if len(v.Text) > config.Defaults.MaxControlPath {
+			p.fail(v.Pos, "path-too-long", fmt.Sprintf("UNIX socket path is %d characters long, more than %d", len(v.Text), config.Defaults.MaxControlPath), "")
 		}
 	case "General.Syslog", "Stats.Syslog":
 		fac := ""
@@ -426,8 +426,8 @@ func (p *parser) linkOption(kind, opt string, d *Directive, v Token) {
 	st := &p.st
 	l := st.link
 	if opt != "IPv6_interface" {
-		if st.links >= maxLinks {
-			p.fail(d.Pos, "too-many-links", fmt.Sprintf("too many dedicated links: this is link #%d, the maximum is %d", st.links+1, maxLinks), "")
+		if st.links >= config.Defaults.MaxLinks {
+			p.fail(d.Pos, "too-many-links", fmt.Sprintf("too many dedicated links: this is link #%d, the maximum is %d", st.links+1, config.Defaults.MaxLinks), "")
 		}
 		l.options++
 	}
@@ -558,7 +558,8 @@ func (p *parser) finish() {
 	}
 	if st.schedPrio != nil && !st.schedType {
 		p.quirk(*st.schedPrio, "priority-without-type", "Scheduler Priority is ignored without Type",
-			"conntrackd uses RR at priority 99 unless Type is set; add Type RR or FIFO")
+			fmt.Sprintf("conntrackd uses %s at priority %d unless Type is set; add Type RR or FIFO",
+				strings.ToUpper(config.Defaults.SchedulerPolicy.String()), config.Defaults.SchedulerPriority))
 	}
 	if st.nlBufPos != nil && (!st.nlMaxSet || st.nlMax < st.nlBuf) {
 		p.quirk(*st.nlBufPos, "netlink-buffer-ignored", "NetlinkBufferSize is ignored",

@@ -384,7 +384,7 @@ func (c *converter) generalOption(d *Directive) {
 		if isBoolToken(d) {
 			l.File = nil
 			if boolean(d) {
-				l.File = ptr("/var/log/conntrackd.log")
+				l.File = ptr(config.Defaults.LogFile)
 			}
 		} else {
 			l.File = ptr(argText(d))
@@ -432,7 +432,7 @@ func (c *converter) generalOption(d *Directive) {
 		case isBoolToken(d) && !boolean(d):
 			n.OverrunResync = ptr("off")
 		case isBoolToken(d) || num(d) == 0:
-			n.OverrunResync = ptr("30s")
+			n.OverrunResync = ptr(config.FormatSeconds(config.Defaults.NetlinkOverrunResync))
 		default:
 			n.OverrunResync = seconds(num(d))
 		}
@@ -470,7 +470,7 @@ func (c *converter) generalOption(d *Directive) {
 func syslogFacility(d *Directive) *string {
 	if isBoolToken(d) {
 		if boolean(d) {
-			return ptr("daemon")
+			return ptr(config.Defaults.SyslogFacility.String())
 		}
 		return nil
 	}
@@ -493,8 +493,9 @@ func (c *converter) scheduler(s *Directive) {
 		return
 	}
 	if typ == nil {
-		// conntrackd ignores Priority without Type and keeps RR/99.
-		c.warn(prio, "legacy-quirk", "conntrackd ignores Priority without Type; not carried over (the default, rr at priority 99, applies)")
+		// conntrackd ignores Priority without Type and keeps the defaults.
+		c.warn(prio, "legacy-quirk", "conntrackd ignores Priority without Type; not carried over (the default, %s at priority %d, applies)",
+			config.Defaults.SchedulerPolicy, config.Defaults.SchedulerPriority)
 		return
 	}
 	sc := &config.Scheduler{Node: config.Node{DefRange: rng(s.Pos)}}
@@ -829,7 +830,8 @@ func (c *converter) mode(m *Directive) {
 		case "DisableInternalCache":
 			c.disableInternal = d
 		case "ResendBufferSize":
-			c.fail(d, "obsolete-keyword", "ResendBufferSize is a pre-1.0 keyword that conntrackd has ignored since; use ResendQueueSize, which counts objects (default 131072), not bytes")
+			c.fail(d, "obsolete-keyword", "ResendBufferSize is a pre-1.0 keyword that conntrackd has ignored since; use ResendQueueSize, which counts objects (default %d), not bytes",
+				config.Defaults.ResendQueueSize)
 		default:
 			c.dropped(d)
 		}
@@ -976,7 +978,7 @@ func (c *converter) stats(s *Directive) {
 			if !isBoolToken(d) {
 				st.LogFile = ptr(argText(d))
 			} else if boolean(d) {
-				st.LogFile = ptr("/var/log/conntrackd-stats.log")
+				st.LogFile = ptr(config.Defaults.StatsLogFile)
 			}
 			c.attr(&st.Node, "log_file", d)
 			c.note("stats.log_file", d)

@@ -228,7 +228,7 @@ func (e *exporter) general(f *config.File) *exportLine {
 	e.hash(g, f.Caches)
 	if l := f.Log; l != nil {
 		if l.File != nil {
-			if p, ok := e.path(l.Node, "file", "log file", *l.File, 256); ok {
+			if p, ok := e.path(l.Node, "file", "log file", *l.File, filenameMaxLen); ok {
 				g.add("LogFile", p)
 			}
 		}
@@ -239,7 +239,7 @@ func (e *exporter) general(f *config.File) *exportLine {
 		}
 	}
 	if d := f.Daemon; d != nil && d.LockFile != nil {
-		if p, ok := e.path(d.Node, "lock_file", "lock file", *d.LockFile, 256); ok {
+		if p, ok := e.path(d.Node, "lock_file", "lock file", *d.LockFile, filenameMaxLen); ok {
 			g.add("LockFile", p)
 		}
 	}
@@ -797,7 +797,7 @@ func (e *exporter) stats(f *config.File) *exportLine {
 	s := f.Stats
 	sd := &exportLine{text: "Stats", block: true}
 	if s.LogFile != nil {
-		if p, ok := e.path(s.Node, "log_file", "stats log file", *s.LogFile, 256); ok {
+		if p, ok := e.path(s.Node, "log_file", "stats log file", *s.LogFile, filenameMaxLen); ok {
 			sd.add("LogFile", p)
 		}
 	}
