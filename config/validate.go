@@ -130,53 +130,6 @@ func orList(words []string) string {
 	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 }
 
-// didYouMean returns "; did you mean X?" for the candidate closest to word,
-// if one is close enough to be a likely typo, else "".
-func didYouMean(word string, candidates []string) string {
-	best, bestD := "", math.MaxInt
-	lw := strings.ToLower(word)
-	for _, c := range candidates {
-		d := editDistance(lw, c)
-		if d < bestD {
-			best, bestD = c, d
-		}
-	}
-	limit := 2
-	if len(lw) <= 3 {
-		limit = 1
-	}
-	if best != "" && (bestD <= limit || (len(lw) >= 3 && strings.HasPrefix(best, lw))) {
-		return fmt.Sprintf("; did you mean %q?", best)
-	}
-	return ""
-}
-
-// editDistance is the Damerau–Levenshtein (optimal string alignment)
-// distance, so a swapped pair of letters counts as one typo.
-func editDistance(a, b string) int {
-	d := make([][]int, len(a)+1)
-	for i := range d {
-		d[i] = make([]int, len(b)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(a)][len(b)]
-}
-
 // integer checks an optional whole number against [lo, hi].
 func (v *validator) integer(where string, n Node, attr string, p *int64, def, lo, hi int64) int64 {
 	if p == nil {

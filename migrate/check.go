@@ -233,13 +233,27 @@ func (p *parser) item(set *Directive, it *Directive) {
 }
 
 // protocolFold suggests the name conntrackd would resolve for a protocol
-// written in the wrong case ("Tcp", "ipsec-esp").
+// written in the wrong case ("Tcp", "ipsec-esp": the official name) or
+// misspelt ("sctpp").
 func protocolFold(text string) string {
+	s := config.Suggest(text, protocolNames)
 	if e, ok := ipproto.Fold(text); ok {
-		return fmt.Sprintf("; did you mean %q?", e.Name)
+		s = e.Name
 	}
-	return ""
+	if s == "" {
+		return ""
+	}
+	return fmt.Sprintf("; did you mean %q?", s)
 }
+
+// protocolNames are the official protocol names, the ones suggested.
+var protocolNames = func() []string {
+	var out []string
+	for _, e := range ipproto.Entries() {
+		out = append(out, e.Name)
+	}
+	return out
+}()
 
 func (p *parser) linkPath(path string) (kind, opt string, ok bool) {
 	for _, k := range []string{"Multicast", "UDP", "TCP"} {
