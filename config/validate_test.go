@@ -519,7 +519,7 @@ func TestDiagnosticCodesDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	re := regexp.MustCompile(`(?:errorf|warnf)\((?:[^,()]|\([^)]*\))+, "([a-z-]+)"|Code: +"([a-z-]+)"`)
+	re := regexp.MustCompile(`(?:Errorf|Warnf)\((?:[^,()]|\([^)]*\))+, "([a-z-]+)"|Code: +"([a-z-]+)"`)
 	found := 0
 	for _, m := range re.FindAllStringSubmatch(string(src), -1) {
 		code := m[1] + m[2]

@@ -32,9 +32,9 @@ func Convert(lf *File) (*config.File, config.Comments, config.Diagnostics) {
 	lf.Walk(func(d *Directive) bool {
 		for _, t := range d.Args {
 			if !utf8.ValidString(t.Text) {
-				c.diags = append(c.diags, config.Diagnostic{Pos: t.Pos, Severity: config.Error, Code: "encoding",
-					Message: fmt.Sprintf("%q is not valid UTF-8", t.Text),
-					Detail:  "ctsync configurations are UTF-8 text; convert the file (iconv -f latin1 -t utf-8) or fix the value"})
+				c.diags.Add(t.Pos, config.Error, "encoding",
+					"ctsync configurations are UTF-8 text; convert the file (iconv -f latin1 -t utf-8) or fix the value",
+					"%q is not valid UTF-8", t.Text)
 			}
 		}
 		return true
@@ -99,14 +99,13 @@ func rng(p config.Pos) hcl.Range {
 	return hcl.Range{Filename: p.File, Start: pos, End: pos}
 }
 
+// warn and fail report at a directive, the converter's unit of work.
 func (c *converter) warn(d *Directive, code, format string, args ...any) {
-	c.diags = append(c.diags, config.Diagnostic{Pos: d.Pos, Severity: config.Warning, Code: code,
-		Message: fmt.Sprintf(format, args...)})
+	c.diags.Add(d.Pos, config.Warning, code, "", format, args...)
 }
 
 func (c *converter) fail(d *Directive, code, format string, args ...any) {
-	c.diags = append(c.diags, config.Diagnostic{Pos: d.Pos, Severity: config.Error, Code: code,
-		Message: fmt.Sprintf(format, args...)})
+	c.diags.Add(d.Pos, config.Error, code, "", format, args...)
 }
 
 // note records a legacy comment for a model path.
@@ -601,8 +600,8 @@ func (c *converter) item(kind string, it setItem) (string, bool) {
 	case "protocol":
 		name, ok := protocolName(it.tok.Text)
 		if !ok {
-			c.diags = append(c.diags, config.Diagnostic{Pos: it.tok.Pos, Severity: config.Warning, Code: "unknown-protocol",
-				Message: fmt.Sprintf("protocol %q is not in /etc/protocols; conntrackd skips it, so does migrate%s", it.tok.Text, protocolFold(it.tok.Text))})
+			c.diags.Add(it.tok.Pos, config.Warning, "unknown-protocol", "",
+				"protocol %q is not in /etc/protocols; conntrackd skips it, so does migrate%s", it.tok.Text, protocolFold(it.tok.Text))
 			return "", false
 		}
 		return name, true

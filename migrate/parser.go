@@ -107,13 +107,14 @@ func clip(s string) string {
 	return s
 }
 
+// fail reports an error and stops parsing, as conntrackd stops at its first.
 func (p *parser) fail(pos config.Pos, code, msg, detail string) {
-	p.diags = append(p.diags, config.Diagnostic{Pos: pos, Severity: config.Error, Code: code, Message: msg, Detail: detail})
+	p.diags.Add(pos, config.Error, code, detail, "%s", msg)
 	panic(stopParse{})
 }
 
 func (p *parser) warn(pos config.Pos, code, msg, detail string) {
-	p.diags = append(p.diags, config.Diagnostic{Pos: pos, Severity: config.Warning, Code: code, Message: msg, Detail: detail})
+	p.diags.Add(pos, config.Warning, code, detail, "%s", msg)
 }
 
 func (p *parser) quirk(pos config.Pos, id, msg, detail string) {
