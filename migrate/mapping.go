@@ -117,7 +117,7 @@ var Mappings = func() []Mapping {
 		{"General.Scheduler.Type", "scheduler.policy", "RR is \"rr\", FIFO is \"fifo\"; conntrackd ignores Priority without Type (warning)"},
 		{"General.Scheduler.Priority", "scheduler.priority", ""},
 		{"General.Filter", "filter", "`From Kernelspace` is run_in = \"kernel\", otherwise \"user\""},
-		{"General.Filter.Protocol", "filter.stage.protocol", "`Accept`/`Ignore` become accept/ignore lists of protocol names"},
+		{"General.Filter.Protocol", "filter.stage.protocol", "`Accept`/`Ignore` become accept/ignore lists of protocol names: the official name of each item's line in Debian's /etc/protocols, which ctsync embeds (`IPSEC-ESP` is esp)"},
 		{"General.Filter.Address", "filter.stage.address", "`Accept`/`Ignore` become accept/ignore lists of addresses and prefixes"},
 		{"General.Filter.Address.IPv4_address", "filter.stage.address", "host or prefix"},
 		{"General.Filter.Address.IPv6_address", "filter.stage.address", "host or prefix"},
