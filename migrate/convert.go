@@ -634,7 +634,7 @@ func (c *converter) finish() {
 
 	// Filter stages, in the order their sets first appeared.
 	if c.file.Filter == nil && len(c.setOrder) > 0 {
-		c.file.Filter = &config.Filter{RunIn: ptr("user"), Node: config.Node{DefRange: rng(c.sets[c.setOrder[0]].decl.Pos)}}
+		c.file.Filter = &config.Filter{RunIn: ptr(config.Defaults.FilterRunIn.String()), Node: config.Node{DefRange: rng(c.sets[c.setOrder[0]].decl.Pos)}}
 	}
 	for _, kind := range c.setOrder {
 		s := c.sets[kind]
