@@ -138,7 +138,7 @@ func decodeBlocks(blocks hcl.Blocks, ctx *hcl.EvalContext, fv reflect.Value, nam
 	case reflect.Ptr:
 		for i, b := range blocks {
 			if i > 0 {
-				diags.Errorf(b.DefRange, "duplicate", "duplicate %s block", name)
+				diags.Errorf(b.DefRange, "duplicate", "", "duplicate %s block", name)
 				diags[len(diags)-1].Detail = fmt.Sprintf("the first %s block is at %s", name, PosOf(blocks[0].DefRange))
 				continue
 			}
@@ -195,12 +195,12 @@ func assign(fv reflect.Value, val cty.Value, name string, r hcl.Range) Diagnosti
 	}
 	if val.IsNull() {
 		if t.Kind() == reflect.String {
-			diags.Errorf(r, "type", "%s must not be null", name)
+			diags.Errorf(r, "type", "", "%s must not be null", name)
 		}
 		return diags
 	}
 	if !val.IsWhollyKnown() {
-		diags.Errorf(r, "type", "%s has a value that is not known", name)
+		diags.Errorf(r, "type", "", "%s has a value that is not known", name)
 		return diags
 	}
 	var out reflect.Value
@@ -208,41 +208,41 @@ func assign(fv reflect.Value, val cty.Value, name string, r hcl.Range) Diagnosti
 	case reflect.String:
 		s, err := convert.Convert(val, cty.String)
 		if err != nil {
-			diags.Errorf(r, "type", "%s: a string is required, got %s", name, val.Type().FriendlyName())
+			diags.Errorf(r, "type", "", "%s: a string is required, got %s", name, val.Type().FriendlyName())
 			return diags
 		}
 		out = reflect.ValueOf(s.AsString())
 	case reflect.Bool:
 		b, err := convert.Convert(val, cty.Bool)
 		if err != nil {
-			diags.Errorf(r, "type", "%s: a boolean (true or false) is required, got %s", name, friendly(val))
+			diags.Errorf(r, "type", "", "%s: a boolean (true or false) is required, got %s", name, friendly(val))
 			return diags
 		}
 		out = reflect.ValueOf(b.True())
 	case reflect.Int64:
 		n, err := convert.Convert(val, cty.Number)
 		if err != nil {
-			diags.Errorf(r, "type", "%s: a whole number is required, got %s", name, friendly(val))
+			diags.Errorf(r, "type", "", "%s: a whole number is required, got %s", name, friendly(val))
 			return diags
 		}
 		bf := n.AsBigFloat()
 		i, acc := bf.Int64()
 		if acc != big.Exact || !bf.IsInt() {
-			diags.Errorf(r, "range", "%s: a whole number within 64 bits is required, got %s", name, bf.Text('g', 20))
+			diags.Errorf(r, "range", "", "%s: a whole number within 64 bits is required, got %s", name, bf.Text('g', 20))
 			return diags
 		}
 		out = reflect.ValueOf(i)
 	case reflect.Slice:
 		l, err := convert.Convert(val, cty.List(cty.String))
 		if err != nil {
-			diags.Errorf(r, "type", "%s: a list of strings is required, got %s", name, val.Type().FriendlyName())
+			diags.Errorf(r, "type", "", "%s: a list of strings is required, got %s", name, val.Type().FriendlyName())
 			return diags
 		}
 		var ss []string
 		for it := l.ElementIterator(); it.Next(); {
 			_, e := it.Element()
 			if e.IsNull() {
-				diags.Errorf(r, "type", "%s: list elements must not be null", name)
+				diags.Errorf(r, "type", "", "%s: list elements must not be null", name)
 				return diags
 			}
 			ss = append(ss, e.AsString())

@@ -2,8 +2,10 @@ package config
 
 import "time"
 
-// DefaultValues are the legacy daemon's defaults (conntrackd 1.4.7, see
-// legacy-conntrackd.md A.4 and B.3) and its fixed limits, written down once.
+// DefaultValues are the legacy daemon's defaults (conntrackd 1.4.7: the
+// grammar actions of src/read_config_yy.y, init_config() at its end, and
+// the mode init functions in src/sync-*.c) and its fixed limits, written
+// down once.
 // Validate fills them in; the exporter, migrate and the mapping document
 // read them from Defaults so that "the default" means one thing everywhere.
 type DefaultValues struct {

@@ -146,14 +146,22 @@ func (ds Diagnostics) Error() string {
 	return b.String()
 }
 
-// Errorf appends an error at r.
-func (ds *Diagnostics) Errorf(r hcl.Range, code, format string, args ...any) {
-	*ds = append(*ds, Diagnostic{Pos: PosOf(r), Severity: Error, Code: code, Message: fmt.Sprintf(format, args...)})
+// Add appends a diagnostic at pos, its message formatted from format and
+// args, with a detail ("" for none). Errorf and Warnf are Add for a place
+// in an HCL, JSON or YAML file; the legacy reader, which has positions of
+// its own, calls Add.
+func (ds *Diagnostics) Add(pos Pos, sev Severity, code, detail, format string, args ...any) {
+	*ds = append(*ds, Diagnostic{Pos: pos, Severity: sev, Code: code, Message: fmt.Sprintf(format, args...), Detail: detail})
 }
 
-// Warnf appends a warning at r.
-func (ds *Diagnostics) Warnf(r hcl.Range, code, format string, args ...any) {
-	*ds = append(*ds, Diagnostic{Pos: PosOf(r), Severity: Warning, Code: code, Message: fmt.Sprintf(format, args...)})
+// Errorf appends an error at r, with a detail ("" for none).
+func (ds *Diagnostics) Errorf(r hcl.Range, code, detail, format string, args ...any) {
+	ds.Add(PosOf(r), Error, code, detail, format, args...)
+}
+
+// Warnf appends a warning at r, with a detail ("" for none).
+func (ds *Diagnostics) Warnf(r hcl.Range, code, detail, format string, args ...any) {
+	ds.Add(PosOf(r), Warning, code, detail, format, args...)
 }
 
 // FromHCL converts HCL's own diagnostics (syntax errors, unknown arguments,

@@ -20,6 +20,7 @@ func FuzzHCLValidate(f *testing.F) {
 	f.Add([]byte("link \"a\" {\n  transport = \"udp\"\n  port = 70000\n}\n"))
 	f.Add([]byte("variable \"x\" { default = [\"tcp\"] }\nfilter {\n  stage \"protocol\" { accept = var.x }\n}\n"))
 	f.Add([]byte("dynamic \"link\" {\n  for_each = [1, 2]\n  labels = [\"l${link.key}\"]\n  content { transport = \"tcp\" }\n}\n"))
+	f.Add([]byte("filter {\n  stage \"protocol\" { ignore = [\"ip\", \"mptcp\", \"IPSEC-ESP\", \"Icmpv6\", \"255\", \"tpc\"] }\n}\n"))
 	lo := func(n string) bool { return n == "lo" }
 	f.Fuzz(func(t *testing.T, src []byte) {
 		file, diags := Parse("f.hcl", src, LoadOptions{Syntax: SyntaxHCL})

@@ -123,7 +123,7 @@ func evalContext(filename string, body hcl.Body, opts LoadOptions) (*hcl.EvalCon
 		for _, b := range content.Blocks {
 			name := b.Labels[0]
 			if prev, dup := declared[name]; dup {
-				diags.Errorf(b.DefRange, "duplicate", "duplicate variable %q", name)
+				diags.Errorf(b.DefRange, "duplicate", "", "duplicate variable %q", name)
 				diags[len(diags)-1].Detail = "first declared at " + PosOf(prev.DefRange).String()
 				continue
 			}
@@ -188,7 +188,7 @@ func evalContext(filename string, body hcl.Body, opts LoadOptions) (*hcl.EvalCon
 
 	for _, name := range names {
 		if _, ok := vals[name]; !ok {
-			diags.Errorf(declared[name].DefRange, "variable", "variable %q has no value", name)
+			diags.Errorf(declared[name].DefRange, "variable", "", "variable %q has no value", name)
 			diags[len(diags)-1].Detail = fmt.Sprintf("set it with -var %s=VALUE, a -var-file, or %s%s", name, EnvVarPrefix, name)
 		}
 	}

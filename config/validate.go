@@ -60,16 +60,6 @@ type validator struct {
 	diags Diagnostics
 }
 
-func (v *validator) errorf(r hcl.Range, code, detail, format string, args ...any) {
-	v.diags.Errorf(r, code, format, args...)
-	v.diags[len(v.diags)-1].Detail = detail
-}
-
-func (v *validator) warnf(r hcl.Range, code, detail, format string, args ...any) {
-	v.diags.Warnf(r, code, format, args...)
-	v.diags[len(v.diags)-1].Detail = detail
-}
-
 // labelRange is where a block's i-th label was written, or its header.
 func labelRange(n Node, i int) hcl.Range {
 	if i < len(n.Labels) {
@@ -99,12 +89,12 @@ func (v *validator) enum(r hcl.Range, what, word string, names []string) (int, b
 	}
 	for i, n := range names {
 		if n != "" && strings.EqualFold(word, n) {
-			v.warnf(r, "case", fmt.Sprintf("write %q", n), "%s %q should be written in lower case", what, word)
+			v.diags.Warnf(r, "case", fmt.Sprintf("write %q", n), "%s %q should be written in lower case", what, word)
 			return i, true
 		}
 	}
 	allowed := nonEmpty(names)
-	v.errorf(r, "enum", "want "+orList(allowed)+didYouMean(word, allowed), "unknown %s %q", what, word)
+	v.diags.Errorf(r, "enum", "want "+orList(allowed)+didYouMean(word, allowed), "unknown %s %q", what, word)
 	return 0, false
 }
 
@@ -130,60 +120,13 @@ func orList(words []string) string {
 	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 }
 
-// didYouMean returns "; did you mean X?" for the candidate closest to word,
-// if one is close enough to be a likely typo, else "".
-func didYouMean(word string, candidates []string) string {
-	best, bestD := "", math.MaxInt
-	lw := strings.ToLower(word)
-	for _, c := range candidates {
-		d := editDistance(lw, c)
-		if d < bestD {
-			best, bestD = c, d
-		}
-	}
-	limit := 2
-	if len(lw) <= 3 {
-		limit = 1
-	}
-	if best != "" && (bestD <= limit || (len(lw) >= 3 && strings.HasPrefix(best, lw))) {
-		return fmt.Sprintf("; did you mean %q?", best)
-	}
-	return ""
-}
-
-// editDistance is the Damerau–Levenshtein (optimal string alignment)
-// distance, so a swapped pair of letters counts as one typo.
-func editDistance(a, b string) int {
-	d := make([][]int, len(a)+1)
-	for i := range d {
-		d[i] = make([]int, len(b)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(a)][len(b)]
-}
-
 // integer checks an optional whole number against [lo, hi].
 func (v *validator) integer(where string, n Node, attr string, p *int64, def, lo, hi int64) int64 {
 	if p == nil {
 		return def
 	}
 	if *p < lo || *p > hi {
-		v.errorf(n.AttrRange(attr), "range", fmt.Sprintf("want %d to %d", lo, hi), "%s: %s %d is out of range", where, attr, *p)
+		v.diags.Errorf(n.AttrRange(attr), "range", fmt.Sprintf("want %d to %d", lo, hi), "%s: %s %d is out of range", where, attr, *p)
 		return def
 	}
 	return *p
@@ -196,11 +139,11 @@ func (v *validator) size(where string, n Node, attr string, p *string, lo, hi ui
 	}
 	sz, err := ParseSize(*p)
 	if err != nil {
-		v.errorf(n.AttrRange(attr), "size", "", "%s: %s: %v", where, attr, err)
+		v.diags.Errorf(n.AttrRange(attr), "size", "", "%s: %s: %v", where, attr, err)
 		return 0
 	}
 	if sz < lo || sz > hi {
-		v.errorf(n.AttrRange(attr), "range", fmt.Sprintf("want %s to %s (%d bytes)", FormatSize(lo), FormatSize(hi), hi),
+		v.diags.Errorf(n.AttrRange(attr), "range", fmt.Sprintf("want %s to %s (%d bytes)", FormatSize(lo), FormatSize(hi), hi),
 			"%s: %s %s is out of range", where, attr, *p)
 		return 0
 	}
@@ -215,11 +158,11 @@ func (v *validator) seconds(where string, n Node, attr string, p *string, def, l
 	}
 	d, err := ParseSeconds(*p)
 	if err != nil {
-		v.errorf(n.AttrRange(attr), "duration", "", "%s: %s: %v", where, attr, err)
+		v.diags.Errorf(n.AttrRange(attr), "duration", "", "%s: %s: %v", where, attr, err)
 		return def
 	}
 	if d < lo {
-		v.errorf(n.AttrRange(attr), "range", fmt.Sprintf("want at least %s; omit %s for the default", FormatSeconds(lo), attr),
+		v.diags.Errorf(n.AttrRange(attr), "range", fmt.Sprintf("want at least %s; omit %s for the default", FormatSeconds(lo), attr),
 			"%s: %s %s is too short", where, attr, *p)
 		return def
 	}
@@ -232,7 +175,7 @@ func (v *validator) str(where string, n Node, attr string, p *string, def string
 		return def
 	}
 	if strings.TrimSpace(*p) == "" {
-		v.errorf(n.AttrRange(attr), "value", "omit "+attr+" instead", "%s: %s is empty", where, attr)
+		v.diags.Errorf(n.AttrRange(attr), "value", "omit "+attr+" instead", "%s: %s is empty", where, attr)
 		return def
 	}
 	return *p
@@ -250,12 +193,12 @@ func boolOr(p *bool, def bool) bool {
 func (v *validator) addr(where string, n Node, attr, s string) (netip.Addr, bool) {
 	a, err := netip.ParseAddr(strings.TrimSpace(s))
 	if err != nil {
-		v.errorf(n.AttrRange(attr), "address", "want an IPv4 or IPv6 address such as 192.0.2.1 or 2001:db8::1",
+		v.diags.Errorf(n.AttrRange(attr), "address", "want an IPv4 or IPv6 address such as 192.0.2.1 or 2001:db8::1",
 			"%s: %s %q is not an IP address", where, attr, s)
 		return netip.Addr{}, false
 	}
 	if a.Zone() != "" {
-		v.errorf(n.AttrRange(attr), "address", "the link's interface gives the scope; write the address without %"+a.Zone(),
+		v.diags.Errorf(n.AttrRange(attr), "address", "the link's interface gives the scope; write the address without %"+a.Zone(),
 			"%s: %s %q must not carry a zone", where, attr, s)
 		return netip.Addr{}, false
 	}
@@ -308,7 +251,7 @@ func (v *validator) control(c *Control) ControlSettings {
 	}
 	p := v.str("control", c.Node, "path", c.Path, "")
 	if len(p) > Defaults.MaxControlPath {
-		v.errorf(c.AttrRange("path"), "range", fmt.Sprintf("a UNIX socket path holds at most %d bytes", Defaults.MaxControlPath),
+		v.diags.Errorf(c.AttrRange("path"), "range", fmt.Sprintf("a UNIX socket path holds at most %d bytes", Defaults.MaxControlPath),
 			"control: path is %d bytes long", len(p))
 		p = ""
 	}
@@ -324,7 +267,7 @@ func (v *validator) netlink(nl *Netlink, d *Daemon) NetlinkSettings {
 	out.BufferSize = v.size(where, nl.Node, "buffer_size", nl.BufferSize, 1, Defaults.MaxSocketBuffer)
 	out.BufferSizeMaxGrowth = v.size(where, nl.Node, "buffer_size_max_growth", nl.BufferSizeMaxGrowth, 1, Defaults.MaxSocketBuffer)
 	if out.BufferSize > 0 && out.BufferSizeMaxGrowth > 0 && out.BufferSizeMaxGrowth < out.BufferSize {
-		v.warnf(nl.AttrRange("buffer_size_max_growth"), "no-effect", "conntrackd ignores buffer_size in this case and keeps the system default",
+		v.diags.Warnf(nl.AttrRange("buffer_size_max_growth"), "no-effect", "conntrackd ignores buffer_size in this case and keeps the system default",
 			"netlink: buffer_size_max_growth %s is below buffer_size %s, so the buffer never grows",
 			FormatSize(out.BufferSizeMaxGrowth), FormatSize(out.BufferSize))
 	}
@@ -334,7 +277,7 @@ func (v *validator) netlink(nl *Netlink, d *Daemon) NetlinkSettings {
 		} else {
 			out.OverrunResync = v.seconds(where, nl.Node, "overrun_resync", nl.OverrunResync, Defaults.NetlinkOverrunResync, 0)
 			if out.OverrunResync == 0 {
-				v.errorf(nl.AttrRange("overrun_resync"), "range", `write "off" to disable the resync`,
+				v.diags.Errorf(nl.AttrRange("overrun_resync"), "range", `write "off" to disable the resync`,
 					"netlink: overrun_resync %s is zero", *nl.OverrunResync)
 				out.OverrunResync = Defaults.NetlinkOverrunResync
 			}
@@ -342,11 +285,11 @@ func (v *validator) netlink(nl *Netlink, d *Daemon) NetlinkSettings {
 	}
 	out.EventsReliable = boolOr(nl.EventsReliable, false)
 	if out.EventsReliable && out.OverrunResync > 0 && nl.OverrunResync != nil {
-		v.warnf(nl.AttrRange("overrun_resync"), "no-effect", `a reliable event socket never reports overruns; write overrun_resync = "off"`,
+		v.diags.Warnf(nl.AttrRange("overrun_resync"), "no-effect", `a reliable event socket never reports overruns; write overrun_resync = "off"`,
 			"netlink: overrun_resync has no effect with events_reliable = true")
 	}
 	if d != nil && d.PollInterval != nil {
-		v.warnf(nl.DefRange, "no-effect", "polling mode (daemon poll_interval) opens no event socket",
+		v.diags.Warnf(nl.DefRange, "no-effect", "polling mode (daemon poll_interval) opens no event socket",
 			"netlink settings have no effect in polling mode")
 	}
 	return out
@@ -364,40 +307,13 @@ func (v *validator) scheduler(s *Scheduler) SchedulerSettings {
 	}
 	out.Priority = int(v.integer("scheduler", s.Node, "priority", s.Priority, int64(Defaults.SchedulerPriority), 0, 99))
 	if s.Priority != nil && *s.Priority == 0 {
-		v.warnf(s.AttrRange("priority"), "range", "real-time priorities are 1 to 99",
+		v.diags.Warnf(s.AttrRange("priority"), "range", "real-time priorities are 1 to 99",
 			"scheduler: priority 0 is refused by the kernel for %s; the daemon keeps the normal scheduler", out.Policy)
 	}
 	return out
 }
 
 // ---- filter -------------------------------------------------------------
-
-// protocolNumbers are the IANA protocol keywords (lower case, as in
-// /etc/protocols), plus "icmpv6", which people write for ipv6-icmp.
-var protocolNumbers = map[string]uint8{
-	"hopopt": 0, "icmp": 1, "igmp": 2, "ggp": 3, "ipencap": 4, "st": 5, "tcp": 6, "egp": 8, "igp": 9,
-	"pup": 12, "udp": 17, "hmp": 20, "xns-idp": 22, "rdp": 27, "iso-tp4": 29, "dccp": 33, "xtp": 36,
-	"ddp": 37, "idpr-cmtp": 38, "ipv6": 41, "ipv6-route": 43, "ipv6-frag": 44, "idrp": 45, "rsvp": 46,
-	"gre": 47, "esp": 50, "ah": 51, "skip": 57, "ipv6-icmp": 58, "icmpv6": 58, "ipv6-nonxt": 59,
-	"ipv6-opts": 60, "rspf": 73, "vmtp": 81, "eigrp": 88, "ospf": 89, "ax.25": 93, "ipip": 94,
-	"etherip": 97, "encap": 98, "pim": 103, "ipcomp": 108, "vrrp": 112, "l2tp": 115, "isis": 124,
-	"sctp": 132, "fc": 133, "mobility-header": 135, "udplite": 136, "mpls-in-ip": 137, "manet": 138,
-	"hip": 139, "shim6": 140, "wesp": 141, "rohc": 142, "ethernet": 143,
-}
-
-const (
-	protoTCP = 6
-	protoUDP = 17
-)
-
-func protocolNames() []string {
-	names := make([]string, 0, len(protocolNumbers))
-	for n := range protocolNumbers {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
 
 func (v *validator) filter(f *Filter) FilterSettings {
 	out := FilterSettings{RunIn: Defaults.FilterRunIn}
@@ -420,7 +336,7 @@ func (v *validator) filter(f *Filter) FilterSettings {
 		}
 		kind := StageKind(i)
 		if first, dup := seen[kind]; dup {
-			v.errorf(labelRange(st.Node, 0), "duplicate", fmt.Sprintf("the first is at %s; merge the two lists", PosOf(first.DefRange)),
+			v.diags.Errorf(labelRange(st.Node, 0), "duplicate", fmt.Sprintf("the first is at %s; merge the two lists", PosOf(first.DefRange)),
 				"duplicate filter stage %q", kind)
 			continue
 		}
@@ -440,7 +356,7 @@ func (v *validator) filter(f *Filter) FilterSettings {
 	if stateSeen && protoStage >= 0 {
 		ps := out.Stages[protoStage]
 		if slices.Contains(ps.Protocols, protoTCP) == (ps.Policy == PolicyIgnore) {
-			v.warnf(labelRange(stateNode, 0), "filter-dead", fmt.Sprintf("the protocol stage at %s drops every tcp flow", PosOf(protoNode.DefRange)),
+			v.diags.Warnf(labelRange(stateNode, 0), "filter-dead", fmt.Sprintf("the protocol stage at %s drops every tcp flow", PosOf(protoNode.DefRange)),
 				"filter stage \"tcp_state\" never sees a tcp flow")
 		}
 	}
@@ -456,7 +372,7 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 	attr := "accept"
 	switch {
 	case hasAccept && hasIgnore:
-		v.errorf(st.AttrRange("ignore"), "conflict", "a stage either keeps (accept) or drops (ignore) the flows in its list; use two stages of different kinds, or one list",
+		v.diags.Errorf(st.AttrRange("ignore"), "conflict", "a stage either keeps (accept) or drops (ignore) the flows in its list; use two stages of different kinds, or one list",
 			"%s has both accept and ignore", where)
 		return out, false
 	case hasAccept:
@@ -464,7 +380,7 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 	case hasIgnore:
 		out.Policy, list, attr = PolicyIgnore, st.Ignore, "ignore"
 	default:
-		v.errorf(st.DefRange, "missing-attribute", "write accept = [...] to keep only the listed flows, or ignore = [...] to drop them",
+		v.diags.Errorf(st.DefRange, "missing-attribute", "write accept = [...] to keep only the listed flows, or ignore = [...] to drop them",
 			"%s needs accept or ignore", where)
 		return out, false
 	}
@@ -473,7 +389,7 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 	var entries []string // canonical form, for duplicate detection
 	add := func(i int, canon string) bool {
 		if slices.Contains(entries, canon) {
-			v.warnf(st.ElemRange(attr, i), "duplicate", "", "%s: %s lists %s twice", where, attr, canon)
+			v.diags.Warnf(st.ElemRange(attr, i), "duplicate", "", "%s: %s lists %s twice", where, attr, canon)
 			return false
 		}
 		entries = append(entries, canon)
@@ -487,12 +403,17 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 				ok = false
 				continue
 			}
-			if add(i, strconv.Itoa(int(p))) {
-				out.Protocols = append(out.Protocols, p)
+			if add(i, strconv.Itoa(p)) && p <= maxConntrackProtocol {
+				out.Protocols = append(out.Protocols, uint8(p))
 			}
 		}
-		if out.Policy == PolicyIgnore && len(out.Protocols) == 256 {
-			v.errorf(r, "filter-empty", "", "%s ignores every protocol, so it drops every flow", where)
+		if out.Policy == PolicyIgnore && len(out.Protocols) == maxConntrackProtocol+1 {
+			v.diags.Errorf(r, "filter-empty", "", "%s ignores every protocol, so it drops every flow", where)
+			ok = false
+		}
+		if ok && out.Policy == PolicyAccept && len(list) > 0 && len(out.Protocols) == 0 {
+			v.diags.Errorf(r, "filter-empty", "an accept list keeps only the flows of the protocols it lists",
+				"%s accepts no protocol a flow can have, so it drops every flow", where)
 			ok = false
 		}
 	case StageAddress:
@@ -516,7 +437,7 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 				if v6 {
 					has, lacks = lacks, has
 				}
-				v.warnf(r, "filter-family", fmt.Sprintf("add %s entries (\"::/0\" or \"0.0.0.0/0\" keeps the whole family) if %s flows should be replicated", lacks, lacks),
+				v.diags.Warnf(r, "filter-family", fmt.Sprintf("add %s entries (\"::/0\" or \"0.0.0.0/0\" keeps the whole family) if %s flows should be replicated", lacks, lacks),
 					"%s accepts only %s addresses, so it drops every %s flow", where, has, lacks)
 			}
 		}
@@ -530,7 +451,7 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 				}
 			}
 			if n4 > Defaults.KernelFilterMaxIPv4 || n6 > Defaults.KernelFilterMaxIPv6 {
-				v.errorf(r, "limit", fmt.Sprintf("the kernel filter holds at most %d IPv4 and %d IPv6 entries; use shorter prefixes or run_in = \"user\"",
+				v.diags.Errorf(r, "limit", fmt.Sprintf("the kernel filter holds at most %d IPv4 and %d IPv6 entries; use shorter prefixes or run_in = \"user\"",
 					Defaults.KernelFilterMaxIPv4, Defaults.KernelFilterMaxIPv6),
 					"%s has %d IPv4 and %d IPv6 entries, too many for run_in = \"kernel\"", where, n4, n6)
 				ok = false
@@ -550,33 +471,39 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 	}
 	if len(list) == 0 {
 		if out.Policy == PolicyAccept {
-			v.errorf(r, "filter-empty", "an empty accept list keeps nothing; remove the stage to keep every flow",
+			v.diags.Errorf(r, "filter-empty", "an empty accept list keeps nothing; remove the stage to keep every flow",
 				"%s accepts nothing, so it drops every flow", where)
 			return out, false
 		}
-		v.warnf(r, "filter-empty", "remove the stage", "%s ignores nothing, so it has no effect", where)
+		v.diags.Warnf(r, "filter-empty", "remove the stage", "%s ignores nothing, so it has no effect", where)
 	}
 	return out, ok
 }
 
-func (v *validator) protocol(r hcl.Range, where, e string) (uint8, bool) {
-	if n, err := strconv.ParseUint(e, 10, 64); err == nil {
-		if n > 255 {
-			v.errorf(r, "protocol", "protocol numbers are 0 to 255", "%s: protocol number %s is out of range", where, e)
-			return 0, false
-		}
-		return uint8(n), true
+// protocol resolves one filter protocol entry to its number. Numbers above
+// 255 (mptcp) are conntrackd's too, but match no flow, which it says.
+func (v *validator) protocol(r hcl.Range, where, e string) (int, bool) {
+	n, name, found := ProtocolName(e)
+	_, numErr := strconv.ParseUint(e, 10, 64)
+	switch {
+	case !found && numErr == nil:
+		v.diags.Errorf(r, "protocol", "protocol numbers are 0 to 255", "%s: protocol number %s is out of range", where, e)
+		return 0, false
+	case !found:
+		v.diags.Errorf(r, "protocol", "want a protocol name of /etc/protocols such as \"tcp\", \"udp\", \"sctp\", \"gre\", or a number 0 to 255"+didYouMean(e, protocolWords),
+			"%s: unknown protocol %q", where, e)
+		return 0, false
+	case numErr == nil, e == name, e == "icmpv6":
+	case strings.EqualFold(e, name), strings.EqualFold(e, "icmpv6"):
+		v.diags.Warnf(r, "case", fmt.Sprintf("write %q", strings.ToLower(e)), "%s: protocol %q should be written in lower case", where, e)
+	default:
+		v.diags.Warnf(r, "case", fmt.Sprintf("write %q", name), "%s: protocol %q is another name of %q", where, e, name)
 	}
-	if p, ok := protocolNumbers[e]; ok {
-		return p, true
+	if n > maxConntrackProtocol {
+		v.diags.Warnf(r, "protocol", fmt.Sprintf("conntrack entries carry protocol numbers 0 to %d (the kernel tracks MPTCP subflows as tcp)", maxConntrackProtocol),
+			"%s: protocol %q (%d) matches no flow", where, e, n)
 	}
-	if p, ok := protocolNumbers[strings.ToLower(e)]; ok {
-		v.warnf(r, "case", fmt.Sprintf("write %q", strings.ToLower(e)), "%s: protocol %q should be written in lower case", where, e)
-		return p, true
-	}
-	v.errorf(r, "protocol", "want an IANA protocol name such as \"tcp\", \"udp\", \"sctp\", \"gre\", or a number 0 to 255"+didYouMean(e, protocolNames()),
-		"%s: unknown protocol %q", where, e)
-	return 0, false
+	return n, true
 }
 
 func (v *validator) prefix(r hcl.Range, where, e string) (netip.Prefix, bool) {
@@ -584,7 +511,7 @@ func (v *validator) prefix(r hcl.Range, where, e string) (netip.Prefix, bool) {
 	if !strings.Contains(e, "/") {
 		a, err := netip.ParseAddr(e)
 		if err != nil || a.Zone() != "" {
-			v.errorf(r, "address", "want an address (192.0.2.1, 2001:db8::1) or a network (192.0.2.0/24, 2001:db8::/32)",
+			v.diags.Errorf(r, "address", "want an address (192.0.2.1, 2001:db8::1) or a network (192.0.2.0/24, 2001:db8::/32)",
 				"%s: %q is not an IP address", where, e)
 			return netip.Prefix{}, false
 		}
@@ -598,11 +525,11 @@ func (v *validator) prefix(r hcl.Range, where, e string) (netip.Prefix, bool) {
 				detail = fmt.Sprintf("an %s prefix length is 0 to %d", map[bool]string{true: "IPv4", false: "IPv6"}[ad.Is4()], ad.BitLen())
 			}
 		}
-		v.errorf(r, "address", detail, "%s: %q is not an IP network", where, e)
+		v.diags.Errorf(r, "address", detail, "%s: %q is not an IP network", where, e)
 		return netip.Prefix{}, false
 	}
 	if m := p.Masked(); m != p {
-		v.warnf(r, "host-bits", fmt.Sprintf("did you mean %s? the network %s is used", m, m),
+		v.diags.Warnf(r, "host-bits", fmt.Sprintf("did you mean %s? the network %s is used", m, m),
 			"%s: %s has host bits set", where, e)
 		p = m
 	}
@@ -632,7 +559,7 @@ func (v *validator) caches(cs []Cache) CacheSettings {
 			continue
 		}
 		if first, dup := seen[i]; dup {
-			v.errorf(labelRange(c.Node, 0), "duplicate", fmt.Sprintf("the first is at %s", PosOf(first.DefRange)),
+			v.diags.Errorf(labelRange(c.Node, 0), "duplicate", fmt.Sprintf("the first is at %s", PosOf(first.DefRange)),
 				"duplicate cache %q", cacheTierNames[i])
 			continue
 		}
@@ -661,7 +588,7 @@ func (v *validator) mode(f *File, rt *Runtime) {
 		if second.Start.Byte < first.Start.Byte && second.Filename == first.Filename {
 			first, second = second, first
 		}
-		v.errorf(second, "conflict", fmt.Sprintf("the daemon either replicates state (sync, at %s) or logs flows (stats, at %s); run two daemons for both",
+		v.diags.Errorf(second, "conflict", fmt.Sprintf("the daemon either replicates state (sync, at %s) or logs flows (stats, at %s); run two daemons for both",
 			PosOf(f.Sync.DefRange), PosOf(f.Stats.DefRange)), "sync and stats cannot be used together")
 		rt.Mode = ModeSync
 	case f.Sync != nil:
@@ -676,10 +603,10 @@ func (v *validator) mode(f *File, rt *Runtime) {
 	rt.Links = v.links(f.Links)
 	switch {
 	case f.Sync == nil && len(f.Links) > 0:
-		v.errorf(f.Links[0].DefRange, "missing-block", `add sync "ftfw" {} (or "notrack", "alarm") to replicate state over the links`,
+		v.diags.Errorf(f.Links[0].DefRange, "missing-block", `add sync "ftfw" {} (or "notrack", "alarm") to replicate state over the links`,
 			"link %q has no sync block to serve", f.Links[0].Name)
 	case f.Sync != nil && len(f.Links) == 0:
-		v.errorf(f.Sync.DefRange, "missing-block", `add a link block, e.g. link "main" { transport = "udp" interface = "eth1" peer = "192.0.2.2" port = 3780 }`,
+		v.diags.Errorf(f.Sync.DefRange, "missing-block", `add a link block, e.g. link "main" { transport = "udp" interface = "eth1" peer = "192.0.2.2" port = 3780 }`,
 			"sync %q needs at least one link", f.Sync.Mode)
 	}
 	if f.Stats != nil {
@@ -728,7 +655,7 @@ func (v *validator) sync(s *Sync, caches []Cache, cs CacheSettings) SyncSettings
 			for i, m := range modes {
 				names[i] = m.String()
 			}
-			v.errorf(s.AttrRange(attr), "mode-option", fmt.Sprintf("%s is an option of sync %s", attr, orList(names)),
+			v.diags.Errorf(s.AttrRange(attr), "mode-option", fmt.Sprintf("%s is an option of sync %s", attr, orList(names)),
 				"%s does not take %s", where, attr)
 		}
 		return false
@@ -739,7 +666,7 @@ func (v *validator) sync(s *Sync, caches []Cache, cs CacheSettings) SyncSettings
 	if takes("ack_window_size") {
 		out.ACKWindowSize = int(v.integer(where, s.Node, "ack_window_size", s.ACKWindowSize, int64(Defaults.ACKWindowSize), 1, math.MaxInt32))
 		if out.ACKWindowSize > out.ResendQueueSize {
-			v.warnf(s.AttrRange("ack_window_size"), "range", fmt.Sprintf("the resend queue holds %d messages; unacknowledged messages beyond it are lost and need a resync", out.ResendQueueSize),
+			v.diags.Warnf(s.AttrRange("ack_window_size"), "range", fmt.Sprintf("the resend queue holds %d messages; unacknowledged messages beyond it are lost and need a resync", out.ResendQueueSize),
 				"%s: ack_window_size %d exceeds resend_queue_size %d", where, out.ACKWindowSize, out.ResendQueueSize)
 		}
 	}
@@ -761,14 +688,14 @@ func (v *validator) sync(s *Sync, caches []Cache, cs CacheSettings) SyncSettings
 				detail += fmt.Sprintf(" (cache \"external\" is disabled at %s)", PosOf(c.AttrRange("enabled")))
 			}
 		}
-		v.warnf(s.AttrRange("commit_timeout"), "no-effect", detail, "%s: commit_timeout has no effect with the external cache disabled", where)
+		v.diags.Warnf(s.AttrRange("commit_timeout"), "no-effect", detail, "%s: commit_timeout has no effect with the external cache disabled", where)
 		out.CommitTimeout = 0
 	}
 	out.TCPWindowTracking = boolOr(s.TCPWindowTracking, false)
 	out.ExpectationSync = boolOr(s.ExpectationSync, false)
 	if len(s.ExpectationHelpers) > 0 {
 		if s.ExpectationSync != nil && !*s.ExpectationSync {
-			v.errorf(s.AttrRange("expectation_helpers"), "conflict", "remove expectation_helpers, or set expectation_sync = true",
+			v.diags.Errorf(s.AttrRange("expectation_helpers"), "conflict", "remove expectation_helpers, or set expectation_sync = true",
 				"%s: expectation_helpers is set but expectation_sync is false", where)
 		} else {
 			out.ExpectationSync = true
@@ -777,9 +704,9 @@ func (v *validator) sync(s *Sync, caches []Cache, cs CacheSettings) SyncSettings
 		for _, h := range s.ExpectationHelpers {
 			switch {
 			case strings.TrimSpace(h) == "":
-				v.errorf(r, "value", "list helper names such as \"ftp\"", "%s: expectation_helpers has an empty name", where)
+				v.diags.Errorf(r, "value", "list helper names such as \"ftp\"", "%s: expectation_helpers has an empty name", where)
 			case slices.Contains(out.ExpectationHelpers, h):
-				v.warnf(r, "duplicate", "", "%s: expectation_helpers lists %q twice", where, h)
+				v.diags.Warnf(r, "duplicate", "", "%s: expectation_helpers lists %q twice", where, h)
 			default:
 				out.ExpectationHelpers = append(out.ExpectationHelpers, h)
 			}
@@ -796,10 +723,10 @@ func (v *validator) cacheModes(caches []Cache, rt *Runtime) {
 		}
 		switch {
 		case c.Tier == "internal" && rt.Sync.Mode != SyncNotrack:
-			v.errorf(c.AttrRange("enabled"), "conflict", "only sync \"notrack\" can run without an internal cache; ftfw and alarm resend from it",
+			v.diags.Errorf(c.AttrRange("enabled"), "conflict", "only sync \"notrack\" can run without an internal cache; ftfw and alarm resend from it",
 				"cache \"internal\" cannot be disabled with sync %q", rt.Sync.Mode)
 		case c.Tier == "external" && rt.Sync.Mode == SyncAlarm:
-			v.errorf(c.AttrRange("enabled"), "conflict", "alarm expires peer states from the external cache (cache_timeout); use ftfw or notrack",
+			v.diags.Errorf(c.AttrRange("enabled"), "conflict", "alarm expires peer states from the external cache (cache_timeout); use ftfw or notrack",
 				"cache \"external\" cannot be disabled with sync \"alarm\"")
 		}
 	}
@@ -826,13 +753,13 @@ func (v *validator) links(ls []Link) []LinkSettings {
 	for i := range ls {
 		l := &ls[i]
 		if i == Defaults.MaxLinks {
-			v.errorf(l.DefRange, "limit", fmt.Sprintf("conntrackd supports at most %d links; remove link %q and the ones after it", Defaults.MaxLinks, l.Name),
+			v.diags.Errorf(l.DefRange, "limit", fmt.Sprintf("conntrackd supports at most %d links; remove link %q and the ones after it", Defaults.MaxLinks, l.Name),
 				"too many links")
 		}
 		if strings.TrimSpace(l.Name) == "" {
-			v.errorf(labelRange(l.Node, 0), "value", "name the link, e.g. link \"main\"", "link name is empty")
+			v.diags.Errorf(labelRange(l.Node, 0), "value", "name the link, e.g. link \"main\"", "link name is empty")
 		} else if first, dup := names[l.Name]; dup {
-			v.errorf(labelRange(l.Node, 0), "duplicate", fmt.Sprintf("the first is at %s", PosOf(first.DefRange)), "duplicate link %q", l.Name)
+			v.diags.Errorf(labelRange(l.Node, 0), "duplicate", fmt.Sprintf("the first is at %s", PosOf(first.DefRange)), "duplicate link %q", l.Name)
 		} else {
 			names[l.Name] = *l
 		}
@@ -844,14 +771,14 @@ func (v *validator) links(ls []Link) []LinkSettings {
 		if firstTransport == nil {
 			firstTransport = l
 		} else if ft := firstTransport.Transport; !strings.EqualFold(ft, l.Transport) {
-			v.errorf(l.AttrRange("transport"), "conflict", fmt.Sprintf("link %q at %s uses %q; conntrackd cannot mix transports", firstTransport.Name, PosOf(firstTransport.AttrRange("transport")), strings.ToLower(ft)),
+			v.diags.Errorf(l.AttrRange("transport"), "conflict", fmt.Sprintf("link %q at %s uses %q; conntrackd cannot mix transports", firstTransport.Name, PosOf(firstTransport.AttrRange("transport")), strings.ToLower(ft)),
 				"links must use one transport: link %q uses %q", l.Name, t)
 		}
 		if boolOr(l.Default, false) {
 			if firstDefault == nil {
 				firstDefault = l
 			} else {
-				v.errorf(l.AttrRange("default"), "conflict", fmt.Sprintf("link %q at %s is already the default; only one link is active at start-up", firstDefault.Name, PosOf(firstDefault.AttrRange("default"))),
+				v.diags.Errorf(l.AttrRange("default"), "conflict", fmt.Sprintf("link %q at %s is already the default; only one link is active at start-up", firstDefault.Name, PosOf(firstDefault.AttrRange("default"))),
 					"link %q: more than one link has default = true", l.Name)
 			}
 		}
@@ -894,7 +821,7 @@ func (v *validator) link(l *Link, t Transport) (LinkSettings, bool) {
 			for i, tt := range o.transports {
 				names[i] = tt.String()
 			}
-			v.errorf(l.AttrRange(o.attr), "transport-option", fmt.Sprintf("%s is an option of transport %s", o.attr, orList(names)),
+			v.diags.Errorf(l.AttrRange(o.attr), "transport-option", fmt.Sprintf("%s is an option of transport %s", o.attr, orList(names)),
 				"%s: transport %q does not take %s", where, t, o.attr)
 			set[o.attr] = false
 		}
@@ -902,7 +829,7 @@ func (v *validator) link(l *Link, t Transport) (LinkSettings, bool) {
 
 	// Interface: the legacy daemon refuses to start without it.
 	if l.Interface == nil || strings.TrimSpace(*l.Interface) == "" {
-		v.errorf(l.AttrRange("interface"), "missing-attribute", "the link's interface gives its MTU and is watched for fail-over",
+		v.diags.Errorf(l.AttrRange("interface"), "missing-attribute", "the link's interface gives its MTU and is watched for fail-over",
 			"%s: interface is required", where)
 	} else {
 		out.Interface = *l.Interface
@@ -939,31 +866,31 @@ func (v *validator) link(l *Link, t Transport) (LinkSettings, bool) {
 	out.Peer = parse("peer", l.Peer)
 	for _, f := range fams[min(1, len(fams)):] {
 		if f.a.Is4() != fams[0].a.Is4() {
-			v.errorf(l.AttrRange(f.attr), "address-family", "write every address of a link in one family",
+			v.diags.Errorf(l.AttrRange(f.attr), "address-family", "write every address of a link in one family",
 				"%s: %s %s is %s but %s %s is %s", where, f.attr, f.a, familyName(f.a), fams[0].attr, fams[0].a, familyName(fams[0].a))
 		}
 	}
 	switch t {
 	case TransportMulticast:
 		if l.Group == nil {
-			v.errorf(l.DefRange, "missing-attribute", "e.g. group = \"225.0.0.50\" (IPv4) or \"ff02::1:50\" (IPv6)",
+			v.diags.Errorf(l.DefRange, "missing-attribute", "e.g. group = \"225.0.0.50\" (IPv4) or \"ff02::1:50\" (IPv6)",
 				"%s: group is required for transport \"multicast\"", where)
 		} else if out.Group.IsValid() && !out.Group.IsMulticast() {
-			v.errorf(l.AttrRange("group"), "address", "IPv4 multicast is 224.0.0.0/4, IPv6 multicast ff00::/8",
+			v.diags.Errorf(l.AttrRange("group"), "address", "IPv4 multicast is 224.0.0.0/4, IPv6 multicast ff00::/8",
 				"%s: group %s is not a multicast address", where, out.Group)
 		}
 		if out.InterfaceAddress.IsValid() && out.InterfaceAddress.IsMulticast() {
-			v.errorf(l.AttrRange("interface_address"), "address", "write the address of the local interface that joins the group",
+			v.diags.Errorf(l.AttrRange("interface_address"), "address", "write the address of the local interface that joins the group",
 				"%s: interface_address %s is a multicast address", where, out.InterfaceAddress)
 		}
 	case TransportUDP:
 		if l.Peer == nil {
-			v.errorf(l.DefRange, "missing-attribute", "the address of the other firewall, e.g. peer = \"192.0.2.2\"",
+			v.diags.Errorf(l.DefRange, "missing-attribute", "the address of the other firewall, e.g. peer = \"192.0.2.2\"",
 				"%s: peer is required for transport \"udp\"", where)
 		}
 	case TransportTCP:
 		if l.Peer == nil && l.Local == nil {
-			v.errorf(l.DefRange, "missing-attribute", "local is the address to listen on, peer the address to connect to",
+			v.diags.Errorf(l.DefRange, "missing-attribute", "local is the address to listen on, peer the address to connect to",
 				"%s: transport \"tcp\" needs peer or local", where)
 		}
 	}
@@ -972,23 +899,23 @@ func (v *validator) link(l *Link, t Transport) (LinkSettings, bool) {
 		a    netip.Addr
 	}{{"local", out.Local}, {"peer", out.Peer}} {
 		if a.a.IsValid() && a.a.IsMulticast() {
-			v.errorf(l.AttrRange(a.attr), "address", "use transport \"multicast\" with group for a multicast address",
+			v.diags.Errorf(l.AttrRange(a.attr), "address", "use transport \"multicast\" with group for a multicast address",
 				"%s: %s %s is a multicast address", where, a.attr, a.a)
 		}
 	}
 	if out.Peer.IsValid() && out.Peer.IsUnspecified() {
-		v.errorf(l.AttrRange("peer"), "address", "write the address of the other firewall", "%s: peer %s is not a host address", where, out.Peer)
+		v.diags.Errorf(l.AttrRange("peer"), "address", "write the address of the other firewall", "%s: peer %s is not a host address", where, out.Peer)
 	}
 
 	// Port.
 	switch {
 	case l.Port == nil:
-		v.errorf(l.AttrRange("port"), "missing-attribute", "both firewalls use the same port, e.g. port = 3780",
+		v.diags.Errorf(l.AttrRange("port"), "missing-attribute", "both firewalls use the same port, e.g. port = 3780",
 			"%s: port is required", where)
 	case *l.Port == 0:
-		v.errorf(l.AttrRange("port"), "range", "want 1 to 65535; both firewalls use the same port", "%s: port is required: 0 is not a port", where)
+		v.diags.Errorf(l.AttrRange("port"), "range", "want 1 to 65535; both firewalls use the same port", "%s: port is required: 0 is not a port", where)
 	case *l.Port < 0 || *l.Port > 65535:
-		v.errorf(l.AttrRange("port"), "range", "want 1 to 65535", "%s: port %d is out of range", where, *l.Port)
+		v.diags.Errorf(l.AttrRange("port"), "range", "want 1 to 65535", "%s: port %d is out of range", where, *l.Port)
 	default:
 		out.Port = uint16(*l.Port)
 	}
@@ -1001,9 +928,9 @@ func (v *validator) link(l *Link, t Transport) (LinkSettings, bool) {
 	if !out.Checksum {
 		switch {
 		case t == TransportTCP:
-			v.warnf(l.AttrRange("checksum"), "no-effect", "TCP always carries a checksum", "%s: checksum = false has no effect on transport \"tcp\"", where)
+			v.diags.Warnf(l.AttrRange("checksum"), "no-effect", "TCP always carries a checksum", "%s: checksum = false has no effect on transport \"tcp\"", where)
 		case out.Group.Is6() || out.Peer.Is6() || out.Local.Is6():
-			v.warnf(l.AttrRange("checksum"), "no-effect", "IPv6 requires UDP checksums", "%s: checksum = false has no effect on IPv6", where)
+			v.diags.Warnf(l.AttrRange("checksum"), "no-effect", "IPv6 requires UDP checksums", "%s: checksum = false has no effect on IPv6", where)
 		}
 	}
 	return out, !Diagnostics(v.diags[start:]).HasErrors()
@@ -1022,7 +949,7 @@ func (v *validator) stats(s *Stats) StatsSettings {
 		Syslog:  v.facility("stats", s.Node, "syslog", s.Syslog),
 	}
 	if s.LogFile == nil && s.Syslog == nil {
-		v.warnf(s.DefRange, "no-effect", "set log_file or syslog", "stats logs nothing")
+		v.diags.Warnf(s.DefRange, "no-effect", "set log_file or syslog", "stats logs nothing")
 	}
 	return out
 }
@@ -1062,7 +989,7 @@ func (v *validator) helpers(h *Helpers) HelpersSettings {
 		if pi, ok := v.enum(hp.AttrRange("protocol"), where+": protocol", hp.Protocol, []string{"tcp", "udp"}); ok {
 			hs.Protocol = []uint8{protoTCP, protoUDP}[pi]
 			if p := []string{"tcp", "udp"}[pi]; nameOK && !slices.Contains(helperProtocols[hs.Name], p) {
-				v.errorf(hp.AttrRange("protocol"), "conflict", fmt.Sprintf("helper %s works over %s", hs.Name, orList(helperProtocols[hs.Name])),
+				v.diags.Errorf(hp.AttrRange("protocol"), "conflict", fmt.Sprintf("helper %s works over %s", hs.Name, orList(helperProtocols[hs.Name])),
 					"%s does not support protocol %q", where, p)
 			}
 		}
@@ -1072,15 +999,15 @@ func (v *validator) helpers(h *Helpers) HelpersSettings {
 		for _, p := range hp.Policies {
 			pw := fmt.Sprintf("%s: policy %q", where, p.Name)
 			if first, dup := policies[p.Name]; dup {
-				v.errorf(labelRange(p.Node, 0), "duplicate", fmt.Sprintf("the first is at %s", PosOf(first.DefRange)), "%s: duplicate policy %q", where, p.Name)
+				v.diags.Errorf(labelRange(p.Node, 0), "duplicate", fmt.Sprintf("the first is at %s", PosOf(first.DefRange)), "%s: duplicate policy %q", where, p.Name)
 				continue
 			}
 			policies[p.Name] = p
 			if nameOK && p.Name != hs.Name {
-				v.errorf(labelRange(p.Node, 0), "enum", fmt.Sprintf("helper %s defines one policy, %q", hs.Name, hs.Name), "%s: unknown policy %q", where, p.Name)
+				v.diags.Errorf(labelRange(p.Node, 0), "enum", fmt.Sprintf("helper %s defines one policy, %q", hs.Name, hs.Name), "%s: unknown policy %q", where, p.Name)
 			}
 			if p.ExpectMax == nil && p.ExpectTimeout == nil {
-				v.errorf(p.DefRange, "missing-attribute", "set expect_max and expect_timeout; a field not written is zero", "%s is empty", pw)
+				v.diags.Errorf(p.DefRange, "missing-attribute", "set expect_max and expect_timeout; a field not written is zero", "%s is empty", pw)
 			}
 			hs.Policies = append(hs.Policies, HelperPolicySettings{
 				Name:          p.Name,
@@ -1090,7 +1017,7 @@ func (v *validator) helpers(h *Helpers) HelpersSettings {
 		}
 		k := key{hs.Name, hs.Family, hs.Protocol}
 		if first, dup := seen[k]; dup && !Diagnostics(v.diags[start:]).HasErrors() {
-			v.errorf(labelRange(hp.Node, 0), "duplicate", fmt.Sprintf("the first is at %s", PosOf(first.DefRange)),
+			v.diags.Errorf(labelRange(hp.Node, 0), "duplicate", fmt.Sprintf("the first is at %s", PosOf(first.DefRange)),
 				"duplicate helper %q for %s %s", hs.Name, hs.Family, hp.Protocol)
 			continue
 		}

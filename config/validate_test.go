@@ -117,6 +117,17 @@ func TestValidateDiagnostics(t *testing.T) {
 			want: []string{`3:15 error protocol: protocol number 256 is out of range; protocol numbers are 0 to 255`}},
 		{name: "protocol upper case", src: "filter {\n  stage \"protocol\" {\n    ignore = [\"SCTP\"]\n  }\n}\n",
 			want: []string{`3:15 warning case: protocol "SCTP" should be written in lower case`}},
+		{name: "ip and hopopt are protocol 0", src: "filter {\n  stage \"protocol\" {\n    accept = [\"ip\", \"tcp\", \"hopopt\"]\n  }\n}\n",
+			want: []string{`3:28 warning duplicate: filter stage "protocol": accept lists 0 twice`}},
+		{name: "protocol alias", src: "filter {\n  stage \"protocol\" {\n    ignore = [\"IPSEC-ESP\"]\n  }\n}\n",
+			want: []string{`3:15 warning case: filter stage "protocol": protocol "IPSEC-ESP" is another name of "esp"; write "esp"`}},
+		{name: "icmpv6 is ipv6-icmp", src: "filter {\n  stage \"protocol\" {\n    ignore = [\"icmpv6\", \"58\"]\n  }\n}\n",
+			want: []string{`3:25 warning duplicate: ignore lists 58 twice`}},
+		{name: "mptcp matches no flow", src: "filter {\n  stage \"protocol\" {\n    ignore = [\"mptcp\", \"udp\"]\n  }\n}\n",
+			want: []string{`3:15 warning protocol: filter stage "protocol": protocol "mptcp" (262) matches no flow`}},
+		{name: "accepting only mptcp drops every flow", src: "filter {\n  stage \"protocol\" {\n    accept = [\"mptcp\"]\n  }\n}\n",
+			want: []string{`3:14 error filter-empty: filter stage "protocol" accepts no protocol a flow can have, so it drops every flow`,
+				`3:15 warning protocol: protocol "mptcp" (262) matches no flow`}},
 		{name: "duplicate protocol", src: "filter {\n  stage \"protocol\" {\n    ignore = [\"udp\", \"17\"]\n  }\n}\n",
 			want: []string{`3:22 warning duplicate: filter stage "protocol": ignore lists 17 twice`}},
 		{name: "bad address", src: "filter {\n  stage \"address\" {\n    ignore = [\"10.0.0.300\"]\n  }\n}\n",
@@ -400,6 +411,9 @@ func TestValidateRuntime(t *testing.T) {
 					netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("10.0.0.0/8")}},
 				{Kind: StageTCPState, Policy: PolicyAccept, TCPStates: []TCPState{TCPEstablished, TCPClose}},
 			}}},
+		{name: "protocol names of /etc/protocols", src: "filter {\n  stage \"protocol\" {\n    ignore = [\"ip\", \"esp\", \"icmpv6\", \"udplite\", \"255\"]\n  }\n}\n",
+			get:  func(r Runtime) any { return r.Filter.Stages },
+			want: []FilterStage{{Kind: StageProtocol, Policy: PolicyIgnore, Protocols: []uint8{0, 50, 58, 136, 255}}}},
 		{name: "daemon, log, control, netlink, scheduler", src: `daemon {
   lock_file = "/run/ctsync.lock"
   systemd = false
@@ -505,7 +519,7 @@ func TestDiagnosticCodesDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	re := regexp.MustCompile(`(?:errorf|warnf)\((?:[^,()]|\([^)]*\))+, "([a-z-]+)"|Code: +"([a-z-]+)"`)
+	re := regexp.MustCompile(`(?:Errorf|Warnf)\((?:[^,()]|\([^)]*\))+, "([a-z-]+)"|Code: +"([a-z-]+)"`)
 	found := 0
 	for _, m := range re.FindAllStringSubmatch(string(src), -1) {
 		code := m[1] + m[2]

@@ -33,7 +33,8 @@ type GroupOptions struct {
 	Logger        *slog.Logger
 }
 
-// Group is a set of redundant links with conntrackd's rules (D.12): one
+// Group is a set of redundant links with conntrackd's rules (src/multichannel.c,
+// src/sync-mode.c): one
 // link is active for sending, all links receive. When the active link's
 // interface is not both up and running (or is removed), the next link
 // whose interface is up or running becomes active; so does a link on

@@ -213,7 +213,7 @@ func TestGroupSendErrorsAndValid(t *testing.T) {
 	if err := g.Send([]byte("x")); err != nil || g.Active() != 1 || l1.sent != 1 {
 		t.Fatalf("second failure: err %v, active %d, link 1 sent %d; want fail-over and a send on link 1", err, g.Active(), l1.sent)
 	}
-	// A valid message on link 0 makes it active again (D.12).
+	// A valid message on link 0 makes it active again (src/sync-mode.c).
 	l0.in <- []byte("hello")
 	buf := make([]byte, 1<<16)
 	n, i, err := g.Recv(buf)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ctsync/ctsync/config"
+	"github.com/ctsync/ctsync/internal/ipproto"
 )
 
 // The checks below are conntrackd 1.4.7's grammar actions: they run when
@@ -16,9 +17,9 @@ import (
 // stops.
 
 const (
+	// MULTICHANNEL_MAX and UNIX_PATH_MAX are config.Defaults.MaxLinks and
+	// MaxControlPath (+1), which the model shares.
 	filenameMaxLen  = 256 // FILENAME_MAXLEN
-	unixPathMax     = 108 // UNIX_PATH_MAX
-	maxLinks        = 4   // MULTICHANNEL_MAX
 	helperNameLen   = 16  // CTD_HELPER_NAME_LEN
 	intMax          = 1<<31 - 1
 	facilityUnset   = ""
@@ -109,8 +110,8 @@ func (p *parser) close(d *Directive) {
 				"all dedicated links of conntrackd use one transport")
 		}
 		st.linkType = d.Keyword
-		if st.links >= maxLinks && st.link.options == 0 {
-			p.quirk(d.Pos, "empty-links-overflow", fmt.Sprintf("link #%d exceeds the maximum of %d links", st.links+1, maxLinks),
+		if st.links >= config.Defaults.MaxLinks && st.link.options == 0 {
+			p.quirk(d.Pos, "empty-links-overflow", fmt.Sprintf("link #%d exceeds the maximum of %d links", st.links+1, config.Defaults.MaxLinks),
 				"conntrackd 1.4.7 does not notice an extra link block without options and overflows its link table; remove it")
 		}
 		st.links++
@@ -224,38 +225,35 @@ func (p *parser) item(set *Directive, it *Directive) {
 			}
 			return
 		}
-		if t.Kind == TokWord && !protocolKnown(t.Text) {
-			detail := "conntrackd skips it (getprotobyname() cannot find it in /etc/protocols; names are case-sensitive)"
-			if s := protocolFold(t.Text); s != "" {
-				detail += fmt.Sprintf("; did you mean %q?", s)
-			}
-			p.warn(t.Pos, "unknown-protocol", fmt.Sprintf("unknown protocol %q", t.Text), detail)
+		if _, known := ipproto.ByName(t.Text); t.Kind == TokWord && !known {
+			p.warn(t.Pos, "unknown-protocol", fmt.Sprintf("unknown protocol %q", t.Text),
+				"conntrackd skips it (getprotobyname() cannot find it in /etc/protocols; names are case-sensitive)"+protocolFold(t.Text))
 		}
 	}
 }
 
-var protocolNames = func() map[string]int {
-	m := map[string]int{}
-	for _, line := range strings.Split(strings.TrimSpace(etcProtocols), "\n") {
-		f := strings.Fields(line)
-		n, _ := strconv.Atoi(f[0])
-		for _, name := range f[1:] {
-			m[name] = n
-		}
+// protocolFold suggests the name conntrackd would resolve for a protocol
+// written in the wrong case ("Tcp", "ipsec-esp": the official name) or
+// misspelt ("sctpp").
+func protocolFold(text string) string {
+	s := config.Suggest(text, protocolNames)
+	if e, ok := ipproto.Fold(text); ok {
+		s = e.Name
 	}
-	return m
+	if s == "" {
+		return ""
+	}
+	return fmt.Sprintf("; did you mean %q?", s)
+}
+
+// protocolNames are the official protocol names, the ones suggested.
+var protocolNames = func() []string {
+	var out []string
+	for _, e := range ipproto.Entries() {
+		out = append(out, e.Name)
+	}
+	return out
 }()
-
-func protocolKnown(name string) bool { _, ok := protocolNames[name]; return ok }
-
-func protocolFold(name string) string {
-	for n := range protocolNames {
-		if strings.EqualFold(n, name) && strings.ToLower(n) == n {
-			return n
-		}
-	}
-	return ""
-}
 
 func (p *parser) linkPath(path string) (kind, opt string, ok bool) {
 	for _, k := range []string{"Multicast", "UDP", "TCP"} {
@@ -290,8 +288,8 @@ func (p *parser) leaf(k *Keyword, d *Directive) {
 			p.fail(v.Pos, "path-too-long", fmt.Sprintf("%s path is %d characters long, more than %d", d.Keyword, len(v.Text), filenameMaxLen), "")
 		}
 	case "General.UNIX.Path":
-		if len(v.Text) >= unixPathMax {
-			p.fail(v.Pos, "path-too-long", fmt.Sprintf("UNIX socket path is %d characters long, more than %d", len(v.Text), unixPathMax-1), "")
+		if len(v.Text) > config.Defaults.MaxControlPath {
+			p.fail(v.Pos, "path-too-long", fmt.Sprintf("UNIX socket path is %d characters long, more than %d", len(v.Text), config.Defaults.MaxControlPath), "")
 		}
 	case "General.Syslog", "Stats.Syslog":
 		fac := ""
@@ -442,8 +440,8 @@ func (p *parser) linkOption(kind, opt string, d *Directive, v Token) {
 	st := &p.st
 	l := st.link
 	if opt != "IPv6_interface" {
-		if st.links >= maxLinks {
-			p.fail(d.Pos, "too-many-links", fmt.Sprintf("too many dedicated links: this is link #%d, the maximum is %d", st.links+1, maxLinks), "")
+		if st.links >= config.Defaults.MaxLinks {
+			p.fail(d.Pos, "too-many-links", fmt.Sprintf("too many dedicated links: this is link #%d, the maximum is %d", st.links+1, config.Defaults.MaxLinks), "")
 		}
 		l.options++
 	}
@@ -574,72 +572,11 @@ func (p *parser) finish() {
 	}
 	if st.schedPrio != nil && !st.schedType {
 		p.quirk(*st.schedPrio, "priority-without-type", "Scheduler Priority is ignored without Type",
-			"conntrackd uses RR at priority 99 unless Type is set; add Type RR or FIFO")
+			fmt.Sprintf("conntrackd uses %s at priority %d unless Type is set; add Type RR or FIFO",
+				strings.ToUpper(config.Defaults.SchedulerPolicy.String()), config.Defaults.SchedulerPriority))
 	}
 	if st.nlBufPos != nil && (!st.nlMaxSet || st.nlMax < st.nlBuf) {
 		p.quirk(*st.nlBufPos, "netlink-buffer-ignored", "NetlinkBufferSize is ignored",
 			"conntrackd applies it only when NetlinkBufferSizeMaxGrowth is set and at least as large")
 	}
 }
-
-// etcProtocols is /etc/protocols of the Debian machine conntrackd 1.4.7 was
-// observed on ("number name aliases..."), the data behind getprotobyname.
-const etcProtocols = `
-0 ip IP
-0 hopopt HOPOPT
-1 icmp ICMP
-2 igmp IGMP
-3 ggp GGP
-4 ipencap IP-ENCAP
-5 st ST
-6 tcp TCP
-8 egp EGP
-9 igp IGP
-12 pup PUP
-17 udp UDP
-20 hmp HMP
-22 xns-idp XNS-IDP
-27 rdp RDP
-29 iso-tp4 ISO-TP4
-33 dccp DCCP
-36 xtp XTP
-37 ddp DDP
-38 idpr-cmtp IDPR-CMTP
-41 ipv6 IPv6
-43 ipv6-route IPv6-Route
-44 ipv6-frag IPv6-Frag
-45 idrp IDRP
-46 rsvp RSVP
-47 gre GRE
-50 esp IPSEC-ESP
-51 ah IPSEC-AH
-57 skip SKIP
-58 ipv6-icmp IPv6-ICMP
-59 ipv6-nonxt IPv6-NoNxt
-60 ipv6-opts IPv6-Opts
-73 rspf RSPF CPHB
-81 vmtp VMTP
-88 eigrp EIGRP
-89 ospf OSPFIGP
-93 ax.25 AX.25
-94 ipip IPIP
-97 etherip ETHERIP
-98 encap ENCAP
-103 pim PIM
-108 ipcomp IPCOMP
-112 vrrp VRRP
-115 l2tp L2TP
-124 isis ISIS
-132 sctp SCTP
-133 fc FC
-135 mobility-header Mobility-Header
-136 udplite UDPLite
-137 mpls-in-ip MPLS-in-IP
-138 manet
-139 hip HIP
-140 shim6 Shim6
-141 wesp WESP
-142 rohc ROHC
-143 ethernet Ethernet
-262 mptcp MPTCP
-`

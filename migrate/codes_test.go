@@ -16,7 +16,7 @@ func TestDiagnosticCodesDocumented(t *testing.T) {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob("*.go")
-	re := regexp.MustCompile(`\.(?:fail|warn|warnf|errorf)\([^,]+, "([a-z-]+)"|Code: +"([a-z-]+)"`)
+	re := regexp.MustCompile(`\.(?:fail|warn|Warnf|Errorf)\([^,]+, "([a-z-]+)"|\.Add\([^,]+, [^,]+, "([a-z-]+)"|Code: +"([a-z-]+)"`)
 	found := map[string]bool{}
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.go") {
@@ -27,7 +27,7 @@ func TestDiagnosticCodesDocumented(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, m := range re.FindAllStringSubmatch(string(src), -1) {
-			found[m[1]+m[2]] = true
+			found[m[1]+m[2]+m[3]] = true
 		}
 	}
 	if len(found) < 20 {

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/ctsync/ctsync/config"
+	"github.com/ctsync/ctsync/internal/ipproto"
 )
 
 // Convert translates a parsed legacy file into the ctsync model, with the
@@ -31,9 +32,9 @@ func Convert(lf *File) (*config.File, config.Comments, config.Diagnostics) {
 	lf.Walk(func(d *Directive) bool {
 		for _, t := range d.Args {
 			if !utf8.ValidString(t.Text) {
-				c.diags = append(c.diags, config.Diagnostic{Pos: t.Pos, Severity: config.Error, Code: "encoding",
-					Message: fmt.Sprintf("%q is not valid UTF-8", t.Text),
-					Detail:  "ctsync configurations are UTF-8 text; convert the file (iconv -f latin1 -t utf-8) or fix the value"})
+				c.diags.Add(t.Pos, config.Error, "encoding",
+					"ctsync configurations are UTF-8 text; convert the file (iconv -f latin1 -t utf-8) or fix the value",
+					"%q is not valid UTF-8", t.Text)
 			}
 		}
 		return true
@@ -98,14 +99,13 @@ func rng(p config.Pos) hcl.Range {
 	return hcl.Range{Filename: p.File, Start: pos, End: pos}
 }
 
+// warn and fail report at a directive, the converter's unit of work.
 func (c *converter) warn(d *Directive, code, format string, args ...any) {
-	c.diags = append(c.diags, config.Diagnostic{Pos: d.Pos, Severity: config.Warning, Code: code,
-		Message: fmt.Sprintf(format, args...)})
+	c.diags.Add(d.Pos, config.Warning, code, "", format, args...)
 }
 
 func (c *converter) fail(d *Directive, code, format string, args ...any) {
-	c.diags = append(c.diags, config.Diagnostic{Pos: d.Pos, Severity: config.Error, Code: code,
-		Message: fmt.Sprintf(format, args...)})
+	c.diags.Add(d.Pos, config.Error, code, "", format, args...)
 }
 
 // note records a legacy comment for a model path.
@@ -383,7 +383,7 @@ func (c *converter) generalOption(d *Directive) {
 		if isBoolToken(d) {
 			l.File = nil
 			if boolean(d) {
-				l.File = ptr("/var/log/conntrackd.log")
+				l.File = ptr(config.Defaults.LogFile)
 			}
 		} else {
 			l.File = ptr(argText(d))
@@ -431,7 +431,7 @@ func (c *converter) generalOption(d *Directive) {
 		case isBoolToken(d) && !boolean(d):
 			n.OverrunResync = ptr("off")
 		case isBoolToken(d) || num(d) == 0:
-			n.OverrunResync = ptr("30s")
+			n.OverrunResync = ptr(config.FormatSeconds(config.Defaults.NetlinkOverrunResync))
 		default:
 			n.OverrunResync = seconds(num(d))
 		}
@@ -469,7 +469,7 @@ func (c *converter) generalOption(d *Directive) {
 func syslogFacility(d *Directive) *string {
 	if isBoolToken(d) {
 		if boolean(d) {
-			return ptr("daemon")
+			return ptr(config.Defaults.SyslogFacility.String())
 		}
 		return nil
 	}
@@ -492,8 +492,9 @@ func (c *converter) scheduler(s *Directive) {
 		return
 	}
 	if typ == nil {
-		// conntrackd ignores Priority without Type and keeps RR/99.
-		c.warn(prio, "legacy-quirk", "conntrackd ignores Priority without Type; not carried over (the default, rr at priority 99, applies)")
+		// conntrackd ignores Priority without Type and keeps the defaults.
+		c.warn(prio, "legacy-quirk", "conntrackd ignores Priority without Type; not carried over (the default, %s at priority %d, applies)",
+			config.Defaults.SchedulerPolicy, config.Defaults.SchedulerPriority)
 		return
 	}
 	sc := &config.Scheduler{Node: config.Node{DefRange: rng(s.Pos)}}
@@ -599,8 +600,8 @@ func (c *converter) item(kind string, it setItem) (string, bool) {
 	case "protocol":
 		name, ok := protocolName(it.tok.Text)
 		if !ok {
-			c.diags = append(c.diags, config.Diagnostic{Pos: it.tok.Pos, Severity: config.Warning, Code: "unknown-protocol",
-				Message: fmt.Sprintf("protocol %q is not in /etc/protocols; conntrackd skips it, so does migrate", it.tok.Text)})
+			c.diags.Add(it.tok.Pos, config.Warning, "unknown-protocol", "",
+				"protocol %q is not in /etc/protocols; conntrackd skips it, so does migrate%s", it.tok.Text, protocolFold(it.tok.Text))
 			return "", false
 		}
 		return name, true
@@ -633,7 +634,7 @@ func (c *converter) finish() {
 
 	// Filter stages, in the order their sets first appeared.
 	if c.file.Filter == nil && len(c.setOrder) > 0 {
-		c.file.Filter = &config.Filter{RunIn: ptr("user"), Node: config.Node{DefRange: rng(c.sets[c.setOrder[0]].decl.Pos)}}
+		c.file.Filter = &config.Filter{RunIn: ptr(config.Defaults.FilterRunIn.String()), Node: config.Node{DefRange: rng(c.sets[c.setOrder[0]].decl.Pos)}}
 	}
 	for _, kind := range c.setOrder {
 		s := c.sets[kind]
@@ -828,7 +829,8 @@ func (c *converter) mode(m *Directive) {
 		case "DisableInternalCache":
 			c.disableInternal = d
 		case "ResendBufferSize":
-			c.fail(d, "obsolete-keyword", "ResendBufferSize is a pre-1.0 keyword that conntrackd has ignored since; use ResendQueueSize, which counts objects (default 131072), not bytes")
+			c.fail(d, "obsolete-keyword", "ResendBufferSize is a pre-1.0 keyword that conntrackd has ignored since; use ResendQueueSize, which counts objects (default %d), not bytes",
+				config.Defaults.ResendQueueSize)
 		default:
 			c.dropped(d)
 		}
@@ -975,7 +977,7 @@ func (c *converter) stats(s *Directive) {
 			if !isBoolToken(d) {
 				st.LogFile = ptr(argText(d))
 			} else if boolean(d) {
-				st.LogFile = ptr("/var/log/conntrackd-stats.log")
+				st.LogFile = ptr(config.Defaults.StatsLogFile)
 			}
 			c.attr(&st.Node, "log_file", d)
 			c.note("stats.log_file", d)
@@ -1110,34 +1112,20 @@ func setItems(d *Directive) []setItem {
 
 // protocolName resolves a legacy protocol item (a name as getprotobyname
 // knows it, the keywords TCP and UDP, or, in IgnoreProtocol, a number) to
-// the model's spelling: the lower-case official name, or the number when
-// /etc/protocols has no name for it.
+// the model's spelling: the official name of the item's entry in
+// /etc/protocols (IPSEC-ESP is esp; ip and hopopt, both 0, stay apart),
+// for a number the first entry's name, or the number when no entry has it.
 func protocolName(text string) (string, bool) {
 	n, err := strconv.Atoi(text)
 	if err != nil {
-		var ok bool
-		if n, ok = protocolNames[text]; !ok {
-			return "", false
-		}
-	} else if n > 255 {
+		e, ok := ipproto.ByName(text)
+		return e.Name, ok
+	}
+	if n > 255 {
 		return "", false
 	}
-	if name, ok := officialProtocol[n]; ok {
-		return name, true
+	if e, ok := ipproto.ByNumber(n); ok {
+		return e.Name, true
 	}
 	return strconv.Itoa(n), true
 }
-
-// officialProtocol maps a protocol number to its official (first, lower
-// case) name in /etc/protocols.
-var officialProtocol = func() map[int]string {
-	m := map[int]string{}
-	for _, line := range strings.Split(strings.TrimSpace(etcProtocols), "\n") {
-		f := strings.Fields(line)
-		n, _ := strconv.Atoi(f[0])
-		if _, dup := m[n]; !dup && len(f) > 1 {
-			m[n] = f[1]
-		}
-	}
-	return m
-}()

@@ -1,15 +1,12 @@
 package migrate
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ctsync/ctsync/config"
@@ -48,10 +45,6 @@ func Export(w io.Writer, f *config.File) (config.Diagnostics, error) {
 	}
 	return e.diags, nil
 }
-
-// exportProtocolsFile is the protocol database used to name protocol numbers;
-// conntrackd resolves filter protocol names with getprotobyname(3).
-const exportProtocolsFile = "/etc/protocols"
 
 // exportLine is one line of the output, or a block with its body.
 type exportLine struct {
@@ -94,16 +87,6 @@ type exporter struct {
 	diags config.Diagnostics
 }
 
-func (e *exporter) errorf(r hcl.Range, code, detail, format string, args ...any) {
-	e.diags.Errorf(r, code, format, args...)
-	e.diags[len(e.diags)-1].Detail = detail
-}
-
-func (e *exporter) warnf(r hcl.Range, code, detail, format string, args ...any) {
-	e.diags.Warnf(r, code, format, args...)
-	e.diags[len(e.diags)-1].Detail = detail
-}
-
 func exportOnOff(b bool) string {
 	if b {
 		return "on"
@@ -114,7 +97,7 @@ func exportOnOff(b bool) string {
 // number checks that v is an unsigned value conntrackd's atoi keeps intact.
 func (e *exporter) number(n config.Node, attr, what string, v int64) (string, bool) {
 	if v < 0 || v > 1<<31-1 {
-		e.errorf(n.AttrRange(attr), "export-range", "conntrackd reads unsigned numbers up to 2147483647",
+		e.diags.Errorf(n.AttrRange(attr), "export-range", "conntrackd reads unsigned numbers up to 2147483647",
 			"%s: %d cannot be written for conntrackd", what, v)
 		return "", false
 	}
@@ -124,11 +107,11 @@ func (e *exporter) number(n config.Node, attr, what string, v int64) (string, bo
 func (e *exporter) size(n config.Node, attr, what, s string) (string, bool) {
 	v, err := config.ParseSize(s)
 	if err != nil {
-		e.errorf(n.AttrRange(attr), "export-value", "", "%s: %v", what, err)
+		e.diags.Errorf(n.AttrRange(attr), "export-value", "", "%s: %v", what, err)
 		return "", false
 	}
 	if v > 1<<31-1 {
-		e.errorf(n.AttrRange(attr), "export-range", "conntrackd reads sizes up to 2147483647 bytes (2GiB - 1)",
+		e.diags.Errorf(n.AttrRange(attr), "export-range", "conntrackd reads sizes up to 2147483647 bytes (2GiB - 1)",
 			"%s: %s is too large for conntrackd", what, s)
 		return "", false
 	}
@@ -138,11 +121,11 @@ func (e *exporter) size(n config.Node, attr, what, s string) (string, bool) {
 func (e *exporter) seconds(n config.Node, attr, what, s string) (string, time.Duration, bool) {
 	d, err := config.ParseSeconds(s)
 	if err != nil {
-		e.errorf(n.AttrRange(attr), "export-value", "", "%s: %v", what, err)
+		e.diags.Errorf(n.AttrRange(attr), "export-value", "", "%s: %v", what, err)
 		return "", 0, false
 	}
 	if d/time.Second > 1<<31-1 {
-		e.errorf(n.AttrRange(attr), "export-range", "conntrackd reads up to 2147483647 seconds", "%s: %s is too long for conntrackd", what, s)
+		e.diags.Errorf(n.AttrRange(attr), "export-range", "conntrackd reads up to 2147483647 seconds", "%s: %s is too long for conntrackd", what, s)
 		return "", 0, false
 	}
 	return strconv.FormatInt(int64(d/time.Second), 10), d, true
@@ -153,14 +136,14 @@ func (e *exporter) seconds(n config.Node, attr, what, s string) (string, time.Du
 func (e *exporter) path(n config.Node, attr, what, s string, maxLen int) (string, bool) {
 	switch {
 	case !strings.HasPrefix(s, "/"):
-		e.errorf(n.AttrRange(attr), "export-value", "conntrackd only reads absolute paths", "%s: %q is not an absolute path", what, s)
+		e.diags.Errorf(n.AttrRange(attr), "export-value", "conntrackd only reads absolute paths", "%s: %q is not an absolute path", what, s)
 		return "", false
 	case strings.ContainsAny(s, " \t\"\r\n"):
-		e.errorf(n.AttrRange(attr), "export-value", "conntrackd has no quoting: a path ends at a space, a double quote or a newline",
+		e.diags.Errorf(n.AttrRange(attr), "export-value", "conntrackd has no quoting: a path ends at a space, a double quote or a newline",
 			"%s: %q cannot be written for conntrackd", what, s)
 		return "", false
 	case len(s) > maxLen:
-		e.errorf(n.AttrRange(attr), "export-range", fmt.Sprintf("conntrackd refuses paths longer than %d bytes", maxLen),
+		e.diags.Errorf(n.AttrRange(attr), "export-range", fmt.Sprintf("conntrackd refuses paths longer than %d bytes", maxLen),
 			"%s: path is %d bytes long", what, len(s))
 		return "", false
 	}
@@ -188,7 +171,7 @@ func (e *exporter) word(r hcl.Range, what, s string) (string, bool) {
 		}
 		detail = fmt.Sprintf("conntrackd would read %q as %s%s, not as a name", s, article, kind)
 	}
-	e.errorf(r, "export-value", detail, "%s: %q cannot be written for conntrackd", what, s)
+	e.diags.Errorf(r, "export-value", detail, "%s: %q cannot be written for conntrackd", what, s)
 	return "", false
 }
 
@@ -200,7 +183,7 @@ func (e *exporter) facility(n config.Node, attr, what, s string) (string, bool) 
 	case "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7":
 		return s, true
 	}
-	e.errorf(n.AttrRange(attr), "export-value", "want daemon or local0 to local7", "%s: unknown syslog facility %q", what, s)
+	e.diags.Errorf(n.AttrRange(attr), "export-value", "want daemon or local0 to local7", "%s: unknown syslog facility %q", what, s)
 	return "", false
 }
 
@@ -213,13 +196,13 @@ func (e *exporter) file(f *config.File) []*exportLine {
 		out = append(out, g)
 	}
 	if f.Sync != nil && f.Stats != nil {
-		e.errorf(f.Stats.DefRange, "export-conflict", fmt.Sprintf("the sync block is at %s", config.PosOf(f.Sync.DefRange)),
+		e.diags.Errorf(f.Stats.DefRange, "export-conflict", fmt.Sprintf("the sync block is at %s", config.PosOf(f.Sync.DefRange)),
 			"conntrackd cannot run sync and stats together")
 	}
 	if f.Sync != nil {
 		out = append(out, e.sync(f))
 	} else if len(f.Links) > 0 {
-		e.warnf(f.Links[0].DefRange, "export-dropped", "links belong to the Sync section", "links without a sync block are not exported")
+		e.diags.Warnf(f.Links[0].DefRange, "export-dropped", "links belong to the Sync section", "links without a sync block are not exported")
 	}
 	if f.Stats != nil {
 		out = append(out, e.stats(f))
@@ -235,7 +218,7 @@ func (e *exporter) general(f *config.File) *exportLine {
 	e.hash(g, f.Caches)
 	if l := f.Log; l != nil {
 		if l.File != nil {
-			if p, ok := e.path(l.Node, "file", "log file", *l.File, 256); ok {
+			if p, ok := e.path(l.Node, "file", "log file", *l.File, filenameMaxLen); ok {
 				g.add("LogFile", p)
 			}
 		}
@@ -246,7 +229,7 @@ func (e *exporter) general(f *config.File) *exportLine {
 		}
 	}
 	if d := f.Daemon; d != nil && d.LockFile != nil {
-		if p, ok := e.path(d.Node, "lock_file", "lock file", *d.LockFile, 256); ok {
+		if p, ok := e.path(d.Node, "lock_file", "lock file", *d.LockFile, filenameMaxLen); ok {
 			g.add("LockFile", p)
 		}
 	}
@@ -262,7 +245,7 @@ func (e *exporter) general(f *config.File) *exportLine {
 		if d.PollInterval != nil {
 			if s, dur, ok := e.seconds(d.Node, "poll_interval", "poll interval", *d.PollInterval); ok {
 				if dur == 0 {
-					e.errorf(d.AttrRange("poll_interval"), "export-range", "conntrackd refuses PollSecs 0; leave poll_interval unset for event mode",
+					e.diags.Errorf(d.AttrRange("poll_interval"), "export-range", "conntrackd refuses PollSecs 0; leave poll_interval unset for event mode",
 						"poll interval must be at least 1s")
 				} else {
 					g.add("PollSecs", s)
@@ -322,7 +305,7 @@ func (e *exporter) hash(g *exportLine, caches []config.Cache) {
 		}
 		for tier, v := range vals {
 			if v != val {
-				e.warnf(at, "export-merged", fmt.Sprintf("conntrackd has one %s for every cache; the larger, %d, is written", keyword, val),
+				e.diags.Warnf(at, "export-merged", fmt.Sprintf("conntrackd has one %s for every cache; the larger, %d, is written", keyword, val),
 					"cache %s differs between tiers (%s: %d)", attr, tier, v)
 				break
 			}
@@ -350,7 +333,7 @@ func (e *exporter) netlink(g *exportLine, nl *config.Netlink) {
 		}
 	}
 	if nl.BufferSize != nil && size > growth {
-		e.warnf(nl.AttrRange("buffer_size"), "export-ignored", "set buffer_size_max_growth to at least buffer_size",
+		e.diags.Warnf(nl.AttrRange("buffer_size"), "export-ignored", "set buffer_size_max_growth to at least buffer_size",
 			"conntrackd ignores NetlinkBufferSize unless NetlinkBufferSizeMaxGrowth is at least as large")
 	}
 	if nl.OverrunResync != nil {
@@ -358,7 +341,7 @@ func (e *exporter) netlink(g *exportLine, nl *config.Netlink) {
 			g.add("NetlinkOverrunResync", "off")
 		} else if s, d, ok := e.seconds(nl.Node, "overrun_resync", "netlink overrun resync", *nl.OverrunResync); ok {
 			if d == 0 {
-				e.warnf(nl.AttrRange("overrun_resync"), "export-changed", "write \"off\" to disable the resync",
+				e.diags.Warnf(nl.AttrRange("overrun_resync"), "export-changed", "write \"off\" to disable the resync",
 					"conntrackd reads NetlinkOverrunResync 0 as 30 seconds")
 			}
 			g.add("NetlinkOverrunResync", s)
@@ -378,14 +361,14 @@ func (e *exporter) scheduler(g *exportLine, s *config.Scheduler) {
 		case "rr", "fifo":
 			typ = strings.ToUpper(*s.Policy)
 		default:
-			e.errorf(s.AttrRange("policy"), "export-value", "want rr or fifo", "scheduler policy: unknown policy %q", *s.Policy)
+			e.diags.Errorf(s.AttrRange("policy"), "export-value", "want rr or fifo", "scheduler policy: unknown policy %q", *s.Policy)
 			return
 		}
 	}
 	prio := strconv.Itoa(config.Defaults.SchedulerPriority)
 	if s.Priority != nil {
 		if *s.Priority < 0 || *s.Priority > 99 {
-			e.errorf(s.AttrRange("priority"), "export-range", "conntrackd accepts 0 to 99", "scheduler priority %d is out of range", *s.Priority)
+			e.diags.Errorf(s.AttrRange("priority"), "export-range", "conntrackd accepts 0 to 99", "scheduler priority %d is out of range", *s.Priority)
 			return
 		}
 		prio = strconv.FormatInt(*s.Priority, 10)
@@ -413,7 +396,7 @@ func (e *exporter) filter(g *exportLine, fl *config.Filter) {
 		case "kernel":
 			from = "Kernelspace"
 		default:
-			e.errorf(fl.AttrRange("run_in"), "export-value", "want user or kernel", "filter run_in: unknown value %q", *fl.RunIn)
+			e.diags.Errorf(fl.AttrRange("run_in"), "export-value", "want user or kernel", "filter run_in: unknown value %q", *fl.RunIn)
 		}
 	}
 	type set struct {
@@ -431,7 +414,7 @@ func (e *exporter) filter(g *exportLine, fl *config.Filter) {
 			policy, attr, list = "Ignore", "ignore", st.Ignore
 		}
 		if st.Accept != nil && st.Ignore != nil || st.Accept == nil && st.Ignore == nil {
-			e.errorf(st.DefRange, "export-value", "write accept or ignore", "filter stage %q needs exactly one of accept and ignore", st.Kind)
+			e.diags.Errorf(st.DefRange, "export-value", "write accept or ignore", "filter stage %q needs exactly one of accept and ignore", st.Kind)
 			continue
 		}
 		s := sets[st.Kind]
@@ -440,7 +423,7 @@ func (e *exporter) filter(g *exportLine, fl *config.Filter) {
 			sets[st.Kind] = s
 			order = append(order, st.Kind)
 		} else if policy == "Accept" || s.policy == "Accept" {
-			e.errorf(st.DefRange, "export-unexpressible",
+			e.diags.Errorf(st.DefRange, "export-unexpressible",
 				fmt.Sprintf("conntrackd has one %s set with one policy; merge the stages into one (the first is at %s)", st.Kind, config.PosOf(s.first.DefRange)),
 				"a second %s filter stage with accept cannot be written for conntrackd", st.Kind)
 			continue
@@ -463,7 +446,7 @@ func (e *exporter) filter(g *exportLine, fl *config.Filter) {
 			}
 		}
 		if n4 > config.Defaults.KernelFilterMaxIPv4 || n6 > config.Defaults.KernelFilterMaxIPv6 {
-			e.errorf(a.first.DefRange, "export-range",
+			e.diags.Errorf(a.first.DefRange, "export-range",
 				fmt.Sprintf("conntrackd's kernel-space filter holds %d IPv4 and %d IPv6 entries and silently drops the rest; run the filter in user space",
 					config.Defaults.KernelFilterMaxIPv4, config.Defaults.KernelFilterMaxIPv6),
 				"the address filter has %d IPv4 and %d IPv6 entries", n4, n6)
@@ -503,34 +486,29 @@ func (e *exporter) filterItem(st *config.Stage, attr string, i int, v string) (s
 		if w, ok := exportTCPStates[v]; ok {
 			return w, true
 		}
-		e.errorf(r, "export-value", "want one of syn_sent, syn_recv, established, fin_wait, close_wait, last_ack, time_wait, close, listen",
+		e.diags.Errorf(r, "export-value", "want one of syn_sent, syn_recv, established, fin_wait, close_wait, last_ack, time_wait, close, listen",
 			"filter tcp_state: unknown state %q", v)
 		return "", false
 	}
-	e.errorf(st.DefRange, "export-value", "want protocol, address or tcp_state", "unknown filter stage kind %q", st.Kind)
+	e.diags.Errorf(st.DefRange, "export-value", "want protocol, address or tcp_state", "unknown filter stage kind %q", st.Kind)
 	return "", false
 }
 
 // protocol names a protocol as conntrackd's filter reads it: TCP and UDP
 // are keywords, other names go through getprotobyname, and numbers are not
-// accepted at all, so they are named from the protocol database.
+// accepted at all, so they are named from the protocol database conntrackd
+// 1.4.7 reads (Debian's /etc/protocols, embedded: the output does not
+// depend on the machine that exports).
 func (e *exporter) protocol(r hcl.Range, v string) (string, bool) {
-	name := strings.ToLower(v)
-	if name == "icmpv6" {
-		name = "ipv6-icmp"
+	_, name, ok := config.ProtocolName(v)
+	if _, err := strconv.Atoi(name); err == nil {
+		e.diags.Errorf(r, "export-unexpressible", "conntrackd's filter takes protocol names only and /etc/protocols names no protocol "+name,
+			"filter protocol %s cannot be written for conntrackd", v)
+		return "", false
 	}
-	names, numbers := exportReadProtocols()
-	if n, err := strconv.Atoi(v); err == nil {
-		nm, ok := names[n]
-		if !ok {
-			e.errorf(r, "export-unexpressible", fmt.Sprintf("conntrackd's filter takes protocol names only and %s names no protocol %d", exportProtocolsFile, n),
-				"filter protocol %d cannot be written for conntrackd", n)
-			return "", false
-		}
-		name = nm
-	} else if _, ok := numbers[name]; !ok && len(numbers) > 0 {
-		e.errorf(r, "export-unexpressible", fmt.Sprintf("conntrackd looks protocol names up in %s and would skip %q", exportProtocolsFile, v),
-			"filter protocol %q is not in %s", v, exportProtocolsFile)
+	if !ok {
+		e.diags.Errorf(r, "export-unexpressible", fmt.Sprintf("conntrackd looks protocol names up in /etc/protocols and would skip %q", v),
+			"filter protocol %q is not in /etc/protocols", v)
 		return "", false
 	}
 	switch name {
@@ -539,33 +517,6 @@ func (e *exporter) protocol(r hcl.Range, v string) (string, bool) {
 	}
 	return e.word(r, "filter protocol", name)
 }
-
-// exportReadProtocols reads exportProtocolsFile once: number to first
-// name, and name to number. A missing file gives empty maps.
-var exportReadProtocols = sync.OnceValues(func() (map[int]string, map[string]int) {
-	names, numbers := map[int]string{}, map[string]int{}
-	data, err := os.ReadFile(exportProtocolsFile)
-	if err != nil {
-		return names, numbers
-	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		line, _, _ := strings.Cut(sc.Text(), "#")
-		fields := strings.Fields(line)
-		if len(fields) < 2 {
-			continue
-		}
-		n, err := strconv.Atoi(fields[1])
-		if err != nil {
-			continue
-		}
-		if _, ok := names[n]; !ok {
-			names[n] = fields[0]
-		}
-		numbers[fields[0]] = n
-	}
-	return names, numbers
-})
 
 // address writes one filter host or network.
 func (e *exporter) address(r hcl.Range, v string) (string, bool) {
@@ -578,7 +529,7 @@ func (e *exporter) address(r hcl.Range, v string) (string, bool) {
 	} else if a, err := netip.ParseAddr(v); err == nil {
 		addr, text = a, a.String()
 	} else {
-		e.errorf(r, "export-value", "want an address or a prefix such as 192.0.2.0/24", "filter address %q is not an address", v)
+		e.diags.Errorf(r, "export-value", "want an address or a prefix such as 192.0.2.0/24", "filter address %q is not an address", v)
 		return "", false
 	}
 	if addr.Is4() && exportLexesAs(text, TokIPv4) {
@@ -587,7 +538,7 @@ func (e *exporter) address(r hcl.Range, v string) (string, bool) {
 	if addr.Is6() && !addr.Is4In6() && addr.Zone() == "" && exportLexesAs(text, TokIPv6) {
 		return "IPv6_address " + text, true
 	}
-	e.errorf(r, "export-unexpressible", "conntrackd reads neither zones nor IPv4-mapped IPv6 addresses", "filter address %q cannot be written for conntrackd", v)
+	e.diags.Errorf(r, "export-unexpressible", "conntrackd reads neither zones nor IPv4-mapped IPv6 addresses", "filter address %q cannot be written for conntrackd", v)
 	return "", false
 }
 
@@ -595,7 +546,7 @@ func (e *exporter) address(r hcl.Range, v string) (string, bool) {
 func (e *exporter) linkAddr(n config.Node, attr, what, v string) (string, bool, bool) {
 	a, err := netip.ParseAddr(v)
 	if err != nil {
-		e.errorf(n.AttrRange(attr), "export-value", "want an IPv4 or IPv6 address", "%s %q is not an address", what, v)
+		e.diags.Errorf(n.AttrRange(attr), "export-value", "want an IPv4 or IPv6 address", "%s %q is not an address", what, v)
 		return "", false, false
 	}
 	text := a.String()
@@ -605,7 +556,7 @@ func (e *exporter) linkAddr(n config.Node, attr, what, v string) (string, bool, 
 	if a.Is6() && !a.Is4In6() && a.Zone() == "" && exportLexesAs(text, TokIPv6) {
 		return text, true, true
 	}
-	e.errorf(n.AttrRange(attr), "export-unexpressible", "conntrackd reads neither zones nor IPv4-mapped IPv6 addresses", "%s %q cannot be written for conntrackd", what, v)
+	e.diags.Errorf(n.AttrRange(attr), "export-unexpressible", "conntrackd reads neither zones nor IPv4-mapped IPv6 addresses", "%s %q cannot be written for conntrackd", what, v)
 	return "", false, false
 }
 
@@ -616,7 +567,7 @@ func (e *exporter) sync(f *config.File) *exportLine {
 	sd := &exportLine{text: "Sync", block: true}
 	kw, ok := exportModes[s.Mode]
 	if !ok {
-		e.errorf(s.DefRange, "export-value", "want ftfw, notrack or alarm", "unknown sync mode %q", s.Mode)
+		e.diags.Errorf(s.DefRange, "export-value", "want ftfw, notrack or alarm", "unknown sync mode %q", s.Mode)
 		return sd
 	}
 	md := sd.sub("Mode " + kw)
@@ -629,7 +580,7 @@ func (e *exporter) sync(f *config.File) *exportLine {
 				return true
 			}
 		}
-		e.warnf(s.AttrRange(attr), "export-dropped", fmt.Sprintf("conntrackd reads it only in %s mode", strings.Join(modes, " and ")),
+		e.diags.Warnf(s.AttrRange(attr), "export-dropped", fmt.Sprintf("conntrackd reads it only in %s mode", strings.Join(modes, " and ")),
 			"sync %s has no effect in %s mode and is not exported", attr, s.Mode)
 		return false
 	}
@@ -670,7 +621,7 @@ func (e *exporter) sync(f *config.File) *exportLine {
 		case c.Tier == "external" && s.Mode != "alarm":
 			md.add("DisableExternalCache", "on")
 		default:
-			e.errorf(c.AttrRange("enabled"), "export-unexpressible", "conntrackd can disable the internal cache only in notrack mode, the external cache only in ftfw and notrack mode",
+			e.diags.Errorf(c.AttrRange("enabled"), "export-unexpressible", "conntrackd can disable the internal cache only in notrack mode, the external cache only in ftfw and notrack mode",
 				"a disabled %s cache cannot be written for conntrackd in %s mode", c.Tier, s.Mode)
 		}
 	}
@@ -688,7 +639,7 @@ func (e *exporter) sync(f *config.File) *exportLine {
 		switch {
 		case s.ExpectationSync != nil && !*s.ExpectationSync:
 			if len(s.ExpectationHelpers) > 0 {
-				e.warnf(s.AttrRange("expectation_helpers"), "export-dropped", "expectation_sync is false", "expectation_helpers has no effect and is not exported")
+				e.diags.Warnf(s.AttrRange("expectation_helpers"), "export-dropped", "expectation_sync is false", "expectation_helpers has no effect and is not exported")
 			}
 			od.add("ExpectationSync", "off")
 		case len(s.ExpectationHelpers) > 0:
@@ -709,7 +660,7 @@ var exportTransports = map[string]string{"multicast": "Multicast", "udp": "UDP",
 
 func (e *exporter) links(sd *exportLine, links []config.Link) {
 	if len(links) > config.Defaults.MaxLinks {
-		e.errorf(links[config.Defaults.MaxLinks].DefRange, "export-range", fmt.Sprintf("conntrackd takes at most %d links", config.Defaults.MaxLinks),
+		e.diags.Errorf(links[config.Defaults.MaxLinks].DefRange, "export-range", fmt.Sprintf("conntrackd takes at most %d links", config.Defaults.MaxLinks),
 			"too many links for conntrackd")
 		return
 	}
@@ -720,11 +671,11 @@ func (e *exporter) links(sd *exportLine, links []config.Link) {
 		l := &links[i]
 		kw, ok := exportTransports[l.Transport]
 		if !ok {
-			e.errorf(l.AttrRange("transport"), "export-value", "want multicast, udp or tcp", "link %q: unknown transport %q", l.Name, l.Transport)
+			e.diags.Errorf(l.AttrRange("transport"), "export-value", "want multicast, udp or tcp", "link %q: unknown transport %q", l.Name, l.Transport)
 			continue
 		}
 		if l.Transport != links[0].Transport {
-			e.errorf(l.AttrRange("transport"), "export-unexpressible", fmt.Sprintf("link %q uses %s", links[0].Name, links[0].Transport),
+			e.diags.Errorf(l.AttrRange("transport"), "export-unexpressible", fmt.Sprintf("link %q uses %s", links[0].Name, links[0].Transport),
 				"link %q: conntrackd needs every link to use the same transport", l.Name)
 			continue
 		}
@@ -738,7 +689,7 @@ func (e *exporter) links(sd *exportLine, links []config.Link) {
 		where := fmt.Sprintf("link %q", l.Name)
 		dropped := func(attr string, set bool) {
 			if set {
-				e.warnf(l.AttrRange(attr), "export-dropped", fmt.Sprintf("conntrackd has no %s for %s links", attr, l.Transport),
+				e.diags.Warnf(l.AttrRange(attr), "export-dropped", fmt.Sprintf("conntrackd has no %s for %s links", attr, l.Transport),
 					"%s: %s is not exported", where, attr)
 			}
 		}
@@ -761,7 +712,7 @@ func (e *exporter) links(sd *exportLine, links []config.Link) {
 			if l.InterfaceAddress != nil {
 				if a, v6, ok := e.linkAddr(l.Node, "interface_address", where+": interface_address", *l.InterfaceAddress); ok {
 					if v6 {
-						e.errorf(l.AttrRange("interface_address"), "export-unexpressible", "conntrackd ignores IPv6_interface; the interface name selects the IPv6 interface",
+						e.diags.Errorf(l.AttrRange("interface_address"), "export-unexpressible", "conntrackd ignores IPv6_interface; the interface name selects the IPv6 interface",
 							"%s: an IPv6 interface_address cannot be written for conntrackd", where)
 					} else {
 						ld.add("IPv4_interface", a)
@@ -789,7 +740,7 @@ func (e *exporter) links(sd *exportLine, links []config.Link) {
 				}
 			}
 			if len(fams) == 2 && fams[0] != fams[1] {
-				e.errorf(l.AttrRange("peer"), "export-unexpressible", "conntrackd gives a link the family of its last address",
+				e.diags.Errorf(l.AttrRange("peer"), "export-unexpressible", "conntrackd gives a link the family of its last address",
 					"%s: local and peer addresses of different families cannot be written for conntrackd", where)
 			}
 		}
@@ -824,7 +775,7 @@ func (e *exporter) links(sd *exportLine, links []config.Link) {
 				ld.add("ErrorQueueLength", v)
 			}
 			if queueLen != nil && *queueLen != *l.ErrorQueueLength {
-				e.warnf(l.AttrRange("error_queue_length"), "export-merged", "conntrackd keeps one value for every link: the last one written",
+				e.diags.Warnf(l.AttrRange("error_queue_length"), "export-merged", "conntrackd keeps one value for every link: the last one written",
 					"%s: error_queue_length differs between links", where)
 			}
 			queueLen = l.ErrorQueueLength
@@ -836,7 +787,7 @@ func (e *exporter) stats(f *config.File) *exportLine {
 	s := f.Stats
 	sd := &exportLine{text: "Stats", block: true}
 	if s.LogFile != nil {
-		if p, ok := e.path(s.Node, "log_file", "stats log file", *s.LogFile, 256); ok {
+		if p, ok := e.path(s.Node, "log_file", "stats log file", *s.LogFile, filenameMaxLen); ok {
 			sd.add("LogFile", p)
 		}
 	}
@@ -844,7 +795,7 @@ func (e *exporter) stats(f *config.File) *exportLine {
 		if v, ok := e.facility(s.Node, "syslog", "stats syslog", *s.Syslog); ok {
 			sd.add("Syslog", v)
 			if f.Log != nil && f.Log.Syslog != nil && *f.Log.Syslog != *s.Syslog {
-				e.warnf(s.AttrRange("syslog"), "export-changed", fmt.Sprintf("conntrackd logs flows with the log block's facility, %s", *f.Log.Syslog),
+				e.diags.Warnf(s.AttrRange("syslog"), "export-changed", fmt.Sprintf("conntrackd logs flows with the log block's facility, %s", *f.Log.Syslog),
 					"stats syslog facility %s differs from the daemon's", *s.Syslog)
 			}
 		}
@@ -863,11 +814,11 @@ func (e *exporter) helpers(h *config.Helpers) *exportLine {
 		name, ok1 := e.word(t.DefRange, where, t.Name)
 		fam, ok2 := t.Family, t.Family == "inet" || t.Family == "inet6"
 		if !ok2 {
-			e.errorf(t.AttrRange("family"), "export-value", "want inet or inet6", "%s: unknown family %q", where, t.Family)
+			e.diags.Errorf(t.AttrRange("family"), "export-value", "want inet or inet6", "%s: unknown family %q", where, t.Family)
 		}
 		proto, ok3 := t.Protocol, t.Protocol == "tcp" || t.Protocol == "udp"
 		if !ok3 {
-			e.errorf(t.AttrRange("protocol"), "export-value", "want tcp or udp", "%s: unknown protocol %q", where, t.Protocol)
+			e.diags.Errorf(t.AttrRange("protocol"), "export-value", "want tcp or udp", "%s: unknown protocol %q", where, t.Protocol)
 		}
 		if !ok1 || !ok2 || !ok3 {
 			continue
@@ -891,11 +842,11 @@ func (e *exporter) helpers(h *config.Helpers) *exportLine {
 				continue
 			}
 			if len(pname) > 16 {
-				e.errorf(p.DefRange, "export-range", "conntrackd refuses policy names longer than 16 bytes", "%s: name too long", pwhere)
+				e.diags.Errorf(p.DefRange, "export-range", "conntrackd refuses policy names longer than 16 bytes", "%s: name too long", pwhere)
 				continue
 			}
 			if p.ExpectMax == nil && p.ExpectTimeout == nil {
-				e.errorf(p.DefRange, "export-unexpressible", "set expect_max or expect_timeout, or remove the block",
+				e.diags.Errorf(p.DefRange, "export-unexpressible", "set expect_max or expect_timeout, or remove the block",
 					"%s: conntrackd refuses an empty policy", pwhere)
 				continue
 			}

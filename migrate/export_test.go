@@ -162,14 +162,25 @@ func TestExportProtocolNumbers(t *testing.T) {
 		{"sctp number", "132", "sctp"},
 		{"icmpv6 alias", "icmpv6", "ipv6-icmp"},
 		{"gre", "gre", "gre"},
-	}
-	if _, err := os.Stat(exportProtocolsFile); err != nil {
-		t.Skipf("no protocol database: %v", err)
+		{"number 0 is ip, the first entry", "0", "ip"},
+		{"hopopt keeps its name", "hopopt", "hopopt"},
+		{"ip", "ip", "ip"},
+		{"alias becomes the official name", "IPSEC-ESP", "esp"},
+		{"upper case", "SCTP", "sctp"},
+		{"mptcp, above 255", "mptcp", "mptcp"},
+		{"number without a name", "200", ""},
+		{"unknown name", "bogus", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := &exporter{}
 			got, ok := e.protocol(config.Node{}.DefRange, tt.in)
+			if tt.want == "" {
+				if ok || !e.diags.HasErrors() {
+					t.Fatalf("protocol(%q) = %q, %v; want an export-unexpressible error", tt.in, got, e.diags)
+				}
+				return
+			}
 			if !ok {
 				t.Fatalf("protocol(%q) failed: %v", tt.in, e.diags)
 			}

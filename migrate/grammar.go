@@ -91,7 +91,10 @@ func removed(path string, shape Shape, repl, note string) Keyword {
 }
 
 // Grammar lists every keyword-in-context of conntrackd.conf that any 1.4.x
-// release accepted (reference section A.4: 119 pairs), in reference order.
+// release accepted (119 pairs, from src/read_config_yy.y and
+// src/read_config_lex.l of 1.4.0 to 1.4.7), section by section: top level,
+// General, Sync, its links and Options, Stats, Helper, then the blocks
+// 1.4.5 removed.
 var Grammar = buildGrammar()
 
 func buildGrammar() []Keyword {

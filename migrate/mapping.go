@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/ctsync/ctsync/config"
 )
 
 // Mapping says where one legacy keyword (in its context) lives in the ctsync
@@ -78,8 +80,9 @@ func modeMappings(mode string, keys ...string) []Mapping {
 	return out
 }
 
-// Mappings is the legacy keyword table, in the order of the reference
-// (legacy-conntrackd.md section A.4).
+// Mappings is the legacy keyword table, section by section as conntrackd
+// 1.4.7's grammar (src/read_config_yy.y) nests them; docs/legacy-mapping.md
+// is generated from it.
 var Mappings = func() []Mapping {
 	m := []Mapping{
 		{"General", "daemon, log, control, netlink, scheduler, filter, cache", "the section is split by concern"},
@@ -94,8 +97,8 @@ var Mappings = func() []Mapping {
 
 		{"General.HashSize", "cache.*.size", "one value for every cache tier, as in conntrackd"},
 		{"General.HashLimit", "cache.*.limit", "one value for every cache tier, as in conntrackd"},
-		{"General.LogFile", "log.file", "`on` is /var/log/conntrackd.log; `off` leaves it unset"},
-		{"General.Syslog", "log.syslog", "`on` is the facility \"daemon\"; `off` leaves it unset"},
+		{"General.LogFile", "log.file", "`on` is " + config.Defaults.LogFile + "; `off` leaves it unset"},
+		{"General.Syslog", "log.syslog", fmt.Sprintf("`on` is the facility %q; `off` leaves it unset", config.Defaults.SyslogFacility)},
 		{"General.LockFile", "daemon.lock_file", ""},
 		{"General.UNIX", "control", ""},
 		{"General.UNIX.Path", "control.path", ""},
@@ -105,16 +108,16 @@ var Mappings = func() []Mapping {
 		{"General.NetlinkBufferSizeMaxGrowth", "netlink.buffer_size_max_growth", ""},
 		{"General.SocketBufferSizeMaxGrown", "netlink.buffer_size_max_growth", "old, misspelt alias"},
 		{"General.SocketBufferSizeMaxGrowth", "netlink.buffer_size_max_growth", "old alias"},
-		{"General.NetlinkOverrunResync", "netlink.overrun_resync", "`on` and 0 are 30s, `off` is \"off\", N is N seconds"},
+		{"General.NetlinkOverrunResync", "netlink.overrun_resync", "`on` and 0 are " + config.FormatSeconds(config.Defaults.NetlinkOverrunResync) + ", `off` is \"off\", N is N seconds"},
 		{"General.NetlinkEventsReliable", "netlink.events_reliable", ""},
 		{"General.PollSecs", "daemon.poll_interval", "seconds, written as a duration"},
-		{"General.EventIterationLimit", "daemon.event_iteration_limit", "0 is the default, 100"},
+		{"General.EventIterationLimit", "daemon.event_iteration_limit", fmt.Sprintf("0 is the default, %d", config.Defaults.EventIterationLimit)},
 		{"General.Nice", "", "deprecated: conntrackd 1.4.5+ ignores it; use the service manager's nice setting or the scheduler block; dropped with a warning"},
 		{"General.Scheduler", "scheduler", ""},
 		{"General.Scheduler.Type", "scheduler.policy", "RR is \"rr\", FIFO is \"fifo\"; conntrackd ignores Priority without Type (warning)"},
 		{"General.Scheduler.Priority", "scheduler.priority", ""},
 		{"General.Filter", "filter", "`From Kernelspace` is run_in = \"kernel\", otherwise \"user\""},
-		{"General.Filter.Protocol", "filter.stage.protocol", "`Accept`/`Ignore` become accept/ignore lists of protocol names"},
+		{"General.Filter.Protocol", "filter.stage.protocol", "`Accept`/`Ignore` become accept/ignore lists of protocol names: the official name of each item's line in Debian's /etc/protocols, which ctsync embeds (`IPSEC-ESP` is esp)"},
 		{"General.Filter.Address", "filter.stage.address", "`Accept`/`Ignore` become accept/ignore lists of addresses and prefixes"},
 		{"General.Filter.Address.IPv4_address", "filter.stage.address", "host or prefix"},
 		{"General.Filter.Address.IPv6_address", "filter.stage.address", "host or prefix"},
@@ -151,8 +154,8 @@ var Mappings = func() []Mapping {
 		m = append(m, linkMappings(kind)...)
 	}
 	m = append(m,
-		Mapping{"Stats.LogFile", "stats.log_file", "`on` is /var/log/conntrackd-stats.log"},
-		Mapping{"Stats.Syslog", "stats.syslog", "`on` is the facility \"daemon\"; conntrackd logs with the General facility when they differ (warning)"},
+		Mapping{"Stats.LogFile", "stats.log_file", "`on` is " + config.Defaults.StatsLogFile},
+		Mapping{"Stats.Syslog", "stats.syslog", fmt.Sprintf("`on` is the facility %q; conntrackd logs with the General facility when they differ (warning)", config.Defaults.SyslogFacility)},
 		Mapping{"Stats.LogFileBufferSize", "", "obsolete, ignored by conntrackd 1.4.0-1.4.4; dropped with a warning"},
 		Mapping{"Helper.Setup", "helpers.setup", ""},
 		Mapping{"Helper.Type", "helpers.helper", "`Type ftp inet tcp` is helper \"ftp\" { family = \"inet\", protocol = \"tcp\" }"},

@@ -193,6 +193,8 @@ var quirkInputs = []string{
 	"Helper { Type ftp inet udp { } }\n",
 	"Helper { Type ssdp inet6 tcp { QueueNum 1 } Setup yes }\n",
 	"General { Filter { Protocol Accept { TCP udp SCTP Sctp 17 } } }\n",
+	"General { Filter { Protocol Accept { ip hopopt mptcp MPTCP Mptcp IPSEC-ESP CPHB manet } } }\n",
+	"General { Filter { Protocol Accept { fc } } }\n",
 	"General { Filter { State Accept { ESTABLISHED } } }\n",
 	"General { Filter { State Accept { for TCP ESTABLISHED CLOSE for TCP } } }\n",
 	"General { Filter { State Accept { ESTABLISHED for tcp } } }\n",

@@ -107,13 +107,14 @@ func clip(s string) string {
 	return s
 }
 
+// fail reports an error and stops parsing, as conntrackd stops at its first.
 func (p *parser) fail(pos config.Pos, code, msg, detail string) {
-	p.diags = append(p.diags, config.Diagnostic{Pos: pos, Severity: config.Error, Code: code, Message: msg, Detail: detail})
+	p.diags.Add(pos, config.Error, code, detail, "%s", msg)
 	panic(stopParse{})
 }
 
 func (p *parser) warn(pos config.Pos, code, msg, detail string) {
-	p.diags = append(p.diags, config.Diagnostic{Pos: pos, Severity: config.Warning, Code: code, Message: msg, Detail: detail})
+	p.diags.Add(pos, config.Warning, code, detail, "%s", msg)
 }
 
 func (p *parser) quirk(pos config.Pos, id, msg, detail string) {
@@ -234,7 +235,7 @@ func (p *parser) lookup(ctx string, t Token) *Keyword {
 		p.fail(t.Pos, "syntax", fmt.Sprintf("unexpected %q in %s", name, ctxName(ctx)), "expected a keyword of "+ctxName(ctx))
 	}
 	msg := fmt.Sprintf("unknown keyword %q in %s", name, ctxName(ctx))
-	if s := p.suggest(ctx, name); s != "" {
+	if s := config.Suggest(name, p.names(ctx)); s != "" {
 		msg += fmt.Sprintf("; did you mean %q?", s)
 	}
 	p.fail(t.Pos, "unknown-keyword", msg, "keywords are case-sensitive; valid here: "+strings.Join(p.names(ctx), " "))
@@ -260,43 +261,6 @@ func (p *parser) names(ctx string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func (p *parser) suggest(ctx, name string) string {
-	best, bestD := "", 3
-	for _, n := range p.names(ctx) {
-		if strings.EqualFold(n, name) {
-			return n
-		}
-		limit := 2
-		if len(n) < 5 {
-			limit = 1
-		}
-		if d := levenshtein(strings.ToLower(n), strings.ToLower(name)); d <= limit && d < bestD {
-			best, bestD = n, d
-		}
-	}
-	return best
-}
-
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 // take appends the current token to d's values and moves on.

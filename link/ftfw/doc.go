@@ -8,7 +8,8 @@
 //
 // # What is legacy-exact
 //
-// The wire behaviour follows the reference (legacy-conntrackd.md E.4, E.5),
+// The wire behaviour follows conntrackd 1.4.7 (sequence tracking in
+// src/network.c, FT-FW in src/sync-ftfw.c, src/queue_tx.c and src/resync.c),
 // quirks included, because a legacy peer relies on them:
 //
 //   - one 32-bit sequence counter for every message built (data, ACK, NACK,

@@ -65,7 +65,7 @@ func (p *pipe) step(d time.Duration) {
 }
 
 // TestIdleResendQueue pins down what "one entry left in the resend queue
-// forever" is when two idle peers trade ACKs (legacy, E.5): it is not one
+// forever" is when two idle peers trade ACKs (src/sync-ftfw.c): it is not one
 // entry but a new ACK every alive interval. When both alive timers fire in
 // the same step (peers in phase), each side's ACK crosses the other's on
 // the wire, so each side's newest ACK is always unacknowledged when the

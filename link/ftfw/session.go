@@ -6,7 +6,8 @@ import (
 	"github.com/ctsync/ctsync/link/wire"
 )
 
-// Legacy defaults (conntrackd 1.4.7, reference A.4.3 and E.5).
+// Legacy defaults (conntrackd 1.4.7: init_config() in src/read_config_yy.y,
+// src/sync-ftfw.c).
 const (
 	DefaultResendQueueSize = 131072
 	DefaultACKWindowSize   = 300
@@ -385,8 +386,8 @@ func (s *Session[K, O]) overflow() {
 	}
 }
 
-// Receive processes one message from the peer (reference E.5, "Receiving a
-// message").
+// Receive processes one message from the peer, as ftfw_recv() in
+// conntrackd's src/sync-ftfw.c does.
 func (s *Session[K, O]) Receive(m *wire.Message) {
 	s.stats.Received++
 	if m.Flags&wire.FlagHelloBack != 0 && s.hello == helloSay {

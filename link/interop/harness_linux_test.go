@@ -159,7 +159,7 @@ func (c legacyConf) render(dir, iface string) string {
 	}`, strings.ToUpper(c.transport), fam, local, fam, peer, syncPort, iface)
 	case "mcast":
 		// The group first: conntrackd 1.4.7 resolves Interface with the
-		// address seen so far (reference A.4.4).
+		// address seen so far (src/read_config_yy.y).
 		ifaddr := ""
 		if !c.ipv6 {
 			ifaddr = "IPv4_interface " + local.String()
@@ -472,7 +472,7 @@ func (p *peer) datagram(b []byte, idx int) {
 				p.BulkSend()
 			}
 		case "ALARM":
-			// Reference E.6: flags make a message control, never data.
+			// src/sync-alarm.c: flags make a message control, never data.
 			if m.Flags == 0 && m.Type != wire.TypeControl {
 				p.Apply(&m)
 			}

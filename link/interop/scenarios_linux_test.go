@@ -213,7 +213,7 @@ func TestIntegrationInteropTCPRestart(t *testing.T) {
 // TestIntegrationInteropAlarmExpiry: in ALARM mode an external entry
 // lives CacheTimeout seconds past its last refresh. Of two flows the peer
 // sent, the one it keeps re-sending stays in A's external cache and the
-// other expires (reference D.3, D.4.3).
+// other expires (src/cache_timer.c, src/sync-alarm.c).
 func TestIntegrationInteropAlarmExpiry(t *testing.T) {
 	requirePrivileged(t)
 	t.Parallel()
