@@ -198,18 +198,11 @@ func evalContext(filename string, body hcl.Body, opts LoadOptions) (*hcl.EvalCon
 	}, diags
 }
 
-// DidYouMean returns `did you mean "X"?` for the candidate nearest to
-// word, or "" when none is near; it is config's suggestion rule, offered
-// to the command line (mistyped command names) so there is one rule.
-func DidYouMean(word string, candidates []string) string {
-	return strings.TrimPrefix(didYouMean(word, candidates), "; ")
-}
-
 // undeclaredDetail suggests the declared variable nearest to name, or how
 // to declare it.
 func undeclaredDetail(name string, declared []string) string {
-	if s := DidYouMean(name, declared); s != "" {
-		return s
+	if s := Suggest(name, declared); s != "" {
+		return fmt.Sprintf("did you mean %q?", s)
 	}
 	return fmt.Sprintf("declare it with variable %q {}", name)
 }

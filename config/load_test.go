@@ -37,7 +37,7 @@ func TestVariables(t *testing.T) {
 	good := writeFile("good.hcl", "peer = \"127.0.0.2\"\n")
 	typo := writeFile("typo.hcl", "peer = \"127.0.0.2\"\nprot = 4000\n")
 	typoJSON := writeFile("typo.json", "{\n  \"peer\": \"127.0.0.2\",\n  \"pear\": \"x\"\n}\n")
-	typoYAML := writeFile("typo.yaml", "peer: 127.0.0.2\nprto: 1\n")
+	typoYAML := writeFile("typo.yaml", "peer: 127.0.0.2\nprot: 1\n")
 	missing := filepath.Join(dir, "missing.hcl")
 
 	tests := []struct {
@@ -60,7 +60,7 @@ func TestVariables(t *testing.T) {
 		{name: "undeclared in JSON -var-file", opts: LoadOptions{VarFiles: []string{typoJSON}},
 			want: []string{`variable typo.json:3:3: error: -var-file sets undeclared variable "pear"; did you mean "peer"?`}},
 		{name: "undeclared in YAML -var-file", opts: LoadOptions{VarFiles: []string{typoYAML}},
-			want: []string{`variable typo.yaml:2:1: error: -var-file sets undeclared variable "prto"; did you mean "port"?`}},
+			want: []string{`variable typo.yaml:2:1: error: -var-file sets undeclared variable "prot"; did you mean "port"?`}},
 		{name: "undeclared in environment is a warning",
 			opts: LoadOptions{Environ: []string{"CTSYNC_VAR_peer=127.0.0.2", "CTSYNC_VAR_peerr=x", "OTHER=1"}},
 			want: []string{`variable c.hcl: warning: environment variable CTSYNC_VAR_peerr sets undeclared variable "peerr"; did you mean "peer"?`}},

@@ -67,8 +67,8 @@ func suggestCommand(app *cli.App, name string) string {
 	for _, c := range app.Commands {
 		names = append(names, c.Names()...)
 	}
-	if s := config.DidYouMean(name, names); s != "" {
-		return "; " + s
+	if s := config.Suggest(name, names); s != "" {
+		return fmt.Sprintf("; did you mean %q?", s)
 	}
 	return ""
 }
