@@ -104,7 +104,13 @@ func (v *validator) enum(r hcl.Range, what, word string, names []string) (int, b
 		}
 	}
 	allowed := nonEmpty(names)
-	v.errorf(r, "enum", "want "+orList(allowed)+didYouMean(word, allowed), "unknown %s %q", what, word)
+	// what may name the block first ("link \"a\": transport"); "unknown"
+	// goes with the noun, not with the block.
+	where, noun := "", what
+	if i := strings.LastIndex(what, ": "); i >= 0 {
+		where, noun = what[:i+2], what[i+2:]
+	}
+	v.errorf(r, "enum", "want "+orList(allowed)+didYouMean(word, allowed), "%sunknown %s %q", where, noun, word)
 	return 0, false
 }
 
