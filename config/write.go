@@ -44,8 +44,10 @@ type Comment struct {
 	Lead []string
 	// Line is written after the item, on its line.
 	Line string
-	// Foot, for the file (path ""), holds comment lines written after
-	// everything else.
+	// Foot holds comment lines written after everything else: for the file
+	// (path ""), at its end; for a block, inside it after its last item
+	// (the notes an operator left before a closing brace); for an
+	// attribute, on the lines after it.
 	Foot []string
 }
 
@@ -151,6 +153,7 @@ func (hw *hclWriter) body(v reflect.Value, path string, level int, top bool) {
 			c := hw.c[it.path]
 			hw.comments(commentLines(c.Lead), level)
 			hw.attr(it, level, c)
+			hw.comments(commentLines(c.Foot), level)
 			wrote, lastWasAttr = true, true
 		case itemBlock:
 			if (top && wrote) || (!top && lastWasAttr) {
@@ -165,12 +168,13 @@ func (hw *hclWriter) body(v reflect.Value, path string, level int, top bool) {
 				hw.b.Write(hclString(l))
 			}
 			inner := walkItems(it.value, it.path)
-			if len(inner) == 0 && oneLine(c.Line) == "" {
+			if len(inner) == 0 && oneLine(c.Line) == "" && len(c.Foot) == 0 {
 				hw.b.WriteString(" {}\n")
 			} else {
 				hw.b.WriteString(" {")
 				hw.lineComment(c)
 				hw.body(it.value, it.path, level+1, false)
+				hw.comments(commentLines(c.Foot), level+1)
 				hw.indent(level)
 				hw.b.WriteString("}\n")
 			}
@@ -187,7 +191,12 @@ func (hw *hclWriter) attr(it item, level int, c Comment) {
 	if v.Kind() == reflect.Ptr {
 		v = v.Elem()
 	}
-	if v.Kind() != reflect.Slice {
+	switch {
+	case it.bytes:
+		hw.b.WriteString(v.String())
+		hw.lineComment(c)
+		return
+	case v.Kind() != reflect.Slice:
 		hw.b.Write(hclScalar(v))
 		hw.lineComment(c)
 		return
@@ -262,6 +271,27 @@ type item struct {
 	n int
 	// labelField names the label field of a block ("name", "tier"...).
 	labelField string
+	// bytes is set on a size attribute (tag write:"size") whose value is
+	// plain bytes, which writers emit as a number.
+	bytes bool
+}
+
+// plainBytes reports whether a size attribute's value is written without a
+// unit, so that it can go out as a number: "262142", not "0x10" or "2MiB".
+func plainBytes(field reflect.StructField, v reflect.Value) bool {
+	if field.Tag.Get("write") != "size" || v.Kind() != reflect.Ptr || v.Elem().Kind() != reflect.String {
+		return false
+	}
+	s := v.Elem().String()
+	if s == "" || len(s) > 19 || (len(s) > 1 && s[0] == '0') {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // walkItems lists what a writer emits for struct v: set attributes and
@@ -280,7 +310,8 @@ func walkItems(v reflect.Value, path string) []item {
 			if (fv.Kind() == reflect.Ptr || fv.Kind() == reflect.Slice) && fv.IsNil() {
 				continue
 			}
-			out = append(out, item{kind: itemAttr, name: f.name, path: Path(path, f.name), parent: path, value: fv})
+			out = append(out, item{kind: itemAttr, name: f.name, path: Path(path, f.name), parent: path, value: fv,
+				bytes: plainBytes(t.Field(f.index), fv)})
 		case "block":
 			if t.Field(f.index).Name == "Variables" {
 				continue

@@ -60,6 +60,9 @@ type yamlWriter struct {
 // mapping renders the body of struct v (at path) as a mapping node.
 func (yw yamlWriter) mapping(v reflect.Value, path string) *yaml.Node {
 	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	if path != "" {
+		defer yw.blockFoot(m, path)
+	}
 	items := walkItems(v, path)
 	for i := 0; i < len(items); i++ {
 		it := items[i]
@@ -68,6 +71,7 @@ func (yw yamlWriter) mapping(v reflect.Value, path string) *yaml.Node {
 		switch {
 		case it.kind == itemAttr:
 			key.HeadComment = yamlComment(c.Lead)
+			key.FootComment = yamlComment(c.Foot)
 			val := yw.value(it)
 			if val.Kind == yaml.ScalarNode || val.Style == yaml.FlowStyle {
 				val.LineComment = yamlLine(c.Line)
@@ -134,13 +138,30 @@ func (yw yamlWriter) blockRun(run []item, asList bool) *yaml.Node {
 	return seq
 }
 
+// blockFoot writes the Foot comment of the block at path after the last
+// entry of its mapping m, indented as the entries are; an empty block has
+// no entry, and gets it as its line comment.
+func (yw yamlWriter) blockFoot(m *yaml.Node, path string) {
+	foot := yw.c[path].Foot
+	if len(foot) == 0 {
+		return
+	}
+	if len(m.Content) == 0 {
+		m.Style = yaml.FlowStyle
+		m.LineComment = strings.TrimSpace(m.LineComment + " " + yamlLine(strings.Join(commentLines(foot), "; ")))
+		return
+	}
+	last := m.Content[len(m.Content)-2]
+	last.FootComment = strings.TrimPrefix(last.FootComment+"\n"+yamlComment(foot), "\n")
+}
+
 // lineOnBlock puts a block's line comment on its key, except for an empty
 // block, which yaml.v3 writes as "{}" on the line after a commented key,
 // where it no longer parses: there the comment follows the "{}".
 func lineOnBlock(key, body *yaml.Node, line string) {
 	if len(body.Content) == 0 {
 		body.Style = yaml.FlowStyle
-		body.LineComment = line
+		body.LineComment = strings.TrimSpace(line + " " + body.LineComment)
 		return
 	}
 	key.LineComment = line
@@ -160,6 +181,9 @@ func (yw yamlWriter) value(it item) *yaml.Node {
 	v := it.value
 	if v.Kind() == reflect.Ptr {
 		v = v.Elem()
+	}
+	if it.bytes {
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: v.String()}
 	}
 	if v.Kind() != reflect.Slice {
 		return yamlScalar(v)
