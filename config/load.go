@@ -97,7 +97,7 @@ func Parse(filename string, src []byte, opts LoadOptions) (*File, Diagnostics) {
 	if vds.HasErrors() {
 		return nil, diags
 	}
-	var file File
+	file := File{Syntax: format}
 	diags = append(diags, decodeBody(dynblock.Expand(body, ctx), ctx, &file)...)
 	return &file, diags
 }

@@ -56,6 +56,8 @@ func (n Node) ElemRange(name string, i int) hcl.Range {
 // File is one configuration.
 type File struct {
 	Node
+	// Syntax is what the file was written in; messages speak it.
+	Syntax Syntax
 
 	Variables []Variable `hcl:"variable,block"`
 	Daemon    *Daemon    `hcl:"daemon,block"`

@@ -42,6 +42,7 @@ func Validate(f *File, opts ValidateOptions) (Runtime, Diagnostics) {
 	if f == nil {
 		return Runtime{}, nil
 	}
+	v.syntax = f.Syntax
 	var rt Runtime
 	rt.Daemon = v.daemon(f.Daemon)
 	rt.Log = v.log(f.Log)
@@ -58,6 +59,8 @@ func Validate(f *File, opts ValidateOptions) (Runtime, Diagnostics) {
 type validator struct {
 	opts  ValidateOptions
 	diags Diagnostics
+	// syntax is the file's, for the examples in hints.
+	syntax Syntax
 }
 
 func (v *validator) errorf(r hcl.Range, code, detail, format string, args ...any) {
@@ -682,10 +685,10 @@ func (v *validator) mode(f *File, rt *Runtime) {
 	rt.Links = v.links(f.Links)
 	switch {
 	case f.Sync == nil && len(f.Links) > 0:
-		v.errorf(f.Links[0].DefRange, "missing-block", `add sync "ftfw" {} (or "notrack", "alarm") to replicate state over the links`,
+		v.errorf(f.Links[0].DefRange, "missing-block", fmt.Sprintf(`add %s (or "notrack", "alarm") to replicate state over the links`, v.example("sync")),
 			"link %q has no sync block to serve", f.Links[0].Name)
 	case f.Sync != nil && len(f.Links) == 0:
-		v.errorf(f.Sync.DefRange, "missing-block", `add a link block, e.g. link "main" { transport = "udp" interface = "eth1" peer = "192.0.2.2" port = 3780 }`,
+		v.errorf(f.Sync.DefRange, "missing-block", fmt.Sprintf("add a link block with its interface, peer and port, e.g. %s", v.example("link")),
 			"sync %q needs at least one link", f.Sync.Mode)
 	}
 	if f.Stats != nil {
@@ -836,7 +839,7 @@ func (v *validator) links(ls []Link) []LinkSettings {
 				"too many links")
 		}
 		if strings.TrimSpace(l.Name) == "" {
-			v.errorf(labelRange(l.Node, 0), "value", "name the link, e.g. link \"main\"", "link name is empty")
+			v.errorf(labelRange(l.Node, 0), "value", "name the link, e.g. "+v.example("link"), "link name is empty")
 		} else if first, dup := names[l.Name]; dup {
 			v.errorf(labelRange(l.Node, 0), "duplicate", fmt.Sprintf("the first is at %s", PosOf(first.DefRange)), "duplicate link %q", l.Name)
 		} else {
@@ -952,7 +955,7 @@ func (v *validator) link(l *Link, t Transport) (LinkSettings, bool) {
 	switch t {
 	case TransportMulticast:
 		if l.Group == nil {
-			v.errorf(l.DefRange, "missing-attribute", "e.g. group = \"225.0.0.50\" (IPv4) or \"ff02::1:50\" (IPv6)",
+			v.errorf(l.DefRange, "missing-attribute", fmt.Sprintf("e.g. %s (IPv4) or %s (IPv6)", v.example("group"), v.example("group6")),
 				"%s: group is required for transport \"multicast\"", where)
 		} else if out.Group.IsValid() && !out.Group.IsMulticast() {
 			v.errorf(l.AttrRange("group"), "address", "IPv4 multicast is 224.0.0.0/4, IPv6 multicast ff00::/8",
@@ -964,7 +967,7 @@ func (v *validator) link(l *Link, t Transport) (LinkSettings, bool) {
 		}
 	case TransportUDP:
 		if l.Peer == nil {
-			v.errorf(l.DefRange, "missing-attribute", "the address of the other firewall, e.g. peer = \"192.0.2.2\"",
+			v.errorf(l.DefRange, "missing-attribute", "the address of the other firewall, e.g. "+v.example("peer"),
 				"%s: peer is required for transport \"udp\"", where)
 		}
 	case TransportTCP:
@@ -989,7 +992,7 @@ func (v *validator) link(l *Link, t Transport) (LinkSettings, bool) {
 	// Port.
 	switch {
 	case l.Port == nil:
-		v.errorf(l.AttrRange("port"), "missing-attribute", "both firewalls use the same port, e.g. port = 3780",
+		v.errorf(l.AttrRange("port"), "missing-attribute", "both firewalls use the same port, e.g. "+v.example("port"),
 			"%s: port is required", where)
 	case *l.Port == 0:
 		v.errorf(l.AttrRange("port"), "range", "want 1 to 65535; both firewalls use the same port", "%s: port is required: 0 is not a port", where)

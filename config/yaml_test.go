@@ -39,8 +39,8 @@ func decodeHCL(t *testing.T, name, src string) (*File, Diagnostics) {
 }
 
 // ignoreSyntax leaves out what cmp cannot or should not compare: source
-// ranges, and variable defaults (expressions).
-var ignoreSyntax = cmp.Options{cmpopts.IgnoreTypes(Node{}), cmpopts.IgnoreFields(Variable{}, "Default"), cmpopts.EquateEmpty()}
+// ranges, variable defaults (expressions) and the syntax a file was read in.
+var ignoreSyntax = cmp.Options{cmpopts.IgnoreTypes(Node{}), cmpopts.IgnoreFields(Variable{}, "Default"), cmpopts.IgnoreFields(File{}, "Syntax"), cmpopts.EquateEmpty()}
 
 func TestYAMLDecode(t *testing.T) {
 	tests := []struct {

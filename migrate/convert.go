@@ -21,7 +21,7 @@ import (
 // translated at all is an error.
 func Convert(lf *File) (*config.File, config.Comments, config.Diagnostics) {
 	c := &converter{
-		file:     &config.File{},
+		file:     &config.File{Syntax: config.SyntaxLegacy},
 		comments: config.Comments{},
 		legacy:   lf,
 	}
