@@ -1,6 +1,7 @@
 package config
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -84,4 +85,58 @@ func TestHintsShowExamples(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestYAMLShapeExamples: the YAML front end's hints on how a block is
+// written show examples; each parses, in the place of the wrong one, to a
+// block of that type.
+func TestYAMLShapeExamples(t *testing.T) {
+	tests := []struct {
+		name    string
+		src     string // %s is where the block's value goes
+		wrong   string
+		blocks  func(*File) int
+		wantMin int
+	}{
+		{"unlabeled", "daemon%s\n", ": 5", func(f *File) int { return boolInt(f.Daemon != nil) }, 1},
+		{"link", "link%s\n", ": [a]", func(f *File) int { return len(f.Links) }, 1},
+		{"link list item", "link%s\n", ": [{transport: udp}]", func(f *File) int { return len(f.Links) }, 1},
+		{"sync", "sync%s\n", ": 5", func(f *File) int { return boolInt(f.Sync != nil) }, 1},
+		{"cache", "cache%s\n", ": 5", func(f *File) int { return len(f.Caches) }, 1},
+		{"stage", "filter:\n  stage%s\n", ": 5", func(f *File) int { return len(f.Filter.Stages) }, 1},
+		{"helper", "helpers:\n  helper%s\n", ": 5", func(f *File) int { return len(f.Helpers.Helper) }, 1},
+	}
+	example := regexp.MustCompile(`\(([a-z_]+)(: [^()]*)\)|: ([a-z_]+)(: \[[^()]*\])\.?$`)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, diags := Parse("c.yaml", []byte(strings.Replace(tt.src, "%s", tt.wrong, 1)), LoadOptions{})
+			if len(diags) == 0 {
+				t.Fatal("no diagnostic")
+			}
+			found := 0
+			for _, m := range example.FindAllStringSubmatch(diags[0].Detail, -1) {
+				value := m[2] + m[4]
+				found++
+				f, ds := Parse("c.yaml", []byte(strings.Replace(tt.src, "%s", value, 1)), LoadOptions{})
+				for _, d := range ds {
+					if d.Code == "syntax" || d.Code == "type" || d.Code == "unknown-block" || d.Code == "unknown-attribute" {
+						t.Errorf("example %q: %v", value, d)
+					}
+				}
+				if f != nil && tt.blocks(f) < tt.wantMin {
+					t.Errorf("example %q gives no %s block", value, tt.name)
+				}
+			}
+			if found == 0 {
+				t.Errorf("no example in %q", diags[0].Detail)
+			}
+		})
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

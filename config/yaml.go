@@ -596,12 +596,12 @@ func (b *yamlBody) blocks(bs hcl.BlockHeaderSchema, p yamlPair) (hcl.Blocks, hcl
 	var out hcl.Blocks
 	var diags hcl.Diagnostics
 	wrong := func(n *yaml.Node) {
-		detail := fmt.Sprintf("A %s block is written as a mapping of its settings (%s: {key: value}), or a list of such mappings; got %s.",
+		detail := fmt.Sprintf("A %s block is written as a mapping of its settings (%s: {}), or a list of such mappings; got %s.",
 			bs.Type, bs.Type, describe(n))
 		if len(bs.LabelNames) > 0 {
-			l := bs.LabelNames[0]
-			detail = fmt.Sprintf("%s blocks are written as a mapping keyed by %s (%s: {%s: {...}}), or a list of mappings each with a %q key (%s: [{%s: %s, ...}]); got %s.",
-				bs.Type, l, bs.Type, strings.ToUpper(l), l, bs.Type, l, strings.ToUpper(l), describe(n))
+			l, ex := bs.LabelNames[0], yamlLabelExample(bs.Type)
+			detail = fmt.Sprintf("%s blocks are written as a mapping keyed by %s (%s: {%s: {}}), or a list of mappings each with a %q key (%s: [{%s: %s}]); got %s.",
+				bs.Type, l, bs.Type, ex, l, bs.Type, l, ex, describe(n))
 		}
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
@@ -656,6 +656,24 @@ func (b *yamlBody) blocks(bs hcl.BlockHeaderSchema, p yamlPair) (hcl.Blocks, hcl
 		wrong(v)
 	}
 	return out, diags
+}
+
+// yamlLabelExample is a label that a block of type typ may have, for the
+// examples in messages, which must be valid as written.
+func yamlLabelExample(typ string) string {
+	switch typ {
+	case "sync":
+		return "ftfw"
+	case "cache":
+		return "internal"
+	case "stage":
+		return "protocol"
+	case "helper", "policy":
+		return "ftp"
+	case "variable":
+		return "iface"
+	}
+	return "primary"
 }
 
 // byLabel reads labeled blocks written as mappings keyed by label, one
@@ -720,7 +738,7 @@ func (b *yamlBody) listItem(bs hcl.BlockHeaderSchema, typeRange hcl.Range, item 
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  fmt.Sprintf("Missing %s for %s", l, bs.Type),
-				Detail:   fmt.Sprintf("In the list form, each %s needs a %q key: %s: [{%s: %s, ...}].", bs.Type, l, bs.Type, l, strings.ToUpper(l)),
+				Detail:   fmt.Sprintf("In the list form, each %s needs a %q key: %s: [{%s: %s}].", bs.Type, l, bs.Type, l, yamlLabelExample(bs.Type)),
 				Subject:  def.Ptr(),
 			})
 		case resolve(found.val).Kind != yaml.ScalarNode || isNull(found.val):
