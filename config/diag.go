@@ -56,7 +56,13 @@ func PosOf(r hcl.Range) Pos {
 // HCL JSON, YAML, legacy conntrackd.conf). Code is a stable, machine-readable
 // identifier documented in docs/diagnostics.md; Message is for people.
 type Diagnostic struct {
-	Pos      Pos      `json:"-"`
+	Pos Pos `json:"-"`
+	// End is where what the diagnostic is about ends (exclusive), in the
+	// same file; zero when unknown (AttachSource then takes the token at
+	// Pos).
+	End Pos `json:"-"`
+	// Snippet quotes the source line at Pos; nil until AttachSource.
+	Snippet  *Snippet `json:"-"`
 	Severity Severity `json:"severity"`
 	Code     string   `json:"code"`
 	Message  string   `json:"message"`
@@ -65,18 +71,32 @@ type Diagnostic struct {
 }
 
 // MarshalJSON flattens Pos into the object, which is the documented schema:
-// {"file","line","column","severity","code","message","detail"}.
+// {"file","line","column","end_line","end_column","severity","code",
+// "message","detail","snippet"}. end_line, end_column and snippet came
+// after the first version of schema 1 and are left out when unknown.
 func (d Diagnostic) MarshalJSON() ([]byte, error) {
 	type flat struct {
-		File     string   `json:"file"`
-		Line     int      `json:"line"`
-		Column   int      `json:"column"`
-		Severity Severity `json:"severity"`
-		Code     string   `json:"code"`
-		Message  string   `json:"message"`
-		Detail   string   `json:"detail,omitempty"`
+		File      string   `json:"file"`
+		Line      int      `json:"line"`
+		Column    int      `json:"column"`
+		EndLine   int      `json:"end_line,omitempty"`
+		EndColumn int      `json:"end_column,omitempty"`
+		Severity  Severity `json:"severity"`
+		Code      string   `json:"code"`
+		Message   string   `json:"message"`
+		Detail    string   `json:"detail,omitempty"`
+		Snippet   *Snippet `json:"snippet,omitempty"`
 	}
-	return json.Marshal(flat{d.Pos.File, d.Pos.Line, d.Pos.Column, d.Severity, d.Code, d.Message, d.Detail})
+	return json.Marshal(flat{d.Pos.File, d.Pos.Line, d.Pos.Column, d.End.Line, d.End.Column,
+		d.Severity, d.Code, d.Message, d.Detail, d.Snippet})
+}
+
+// EndOf converts the end of an HCL range; zero when the range has none.
+func EndOf(r hcl.Range) Pos {
+	if r.End.Line == 0 {
+		return Pos{}
+	}
+	return Pos{File: r.Filename, Line: r.End.Line, Column: r.End.Column}
 }
 
 // String is the compiler-style form: "file:line:col: error: message (detail)".
@@ -142,12 +162,12 @@ func (ds Diagnostics) Error() string {
 
 // Errorf appends an error at r.
 func (ds *Diagnostics) Errorf(r hcl.Range, code, format string, args ...any) {
-	*ds = append(*ds, Diagnostic{Pos: PosOf(r), Severity: Error, Code: code, Message: fmt.Sprintf(format, args...)})
+	*ds = append(*ds, Diagnostic{Pos: PosOf(r), End: EndOf(r), Severity: Error, Code: code, Message: fmt.Sprintf(format, args...)})
 }
 
 // Warnf appends a warning at r.
 func (ds *Diagnostics) Warnf(r hcl.Range, code, format string, args ...any) {
-	*ds = append(*ds, Diagnostic{Pos: PosOf(r), Severity: Warning, Code: code, Message: fmt.Sprintf(format, args...)})
+	*ds = append(*ds, Diagnostic{Pos: PosOf(r), End: EndOf(r), Severity: Warning, Code: code, Message: fmt.Sprintf(format, args...)})
 }
 
 // FromHCL converts HCL's own diagnostics (syntax errors, unknown arguments,
@@ -161,7 +181,7 @@ func FromHCL(hds hcl.Diagnostics) Diagnostics {
 			d.Severity = Warning
 		}
 		if h.Subject != nil {
-			d.Pos = PosOf(*h.Subject)
+			d.Pos, d.End = PosOf(*h.Subject), EndOf(*h.Subject)
 		}
 		if h.Summary == "Extraneous JSON object property" {
 			// HCL's JSON parser words an unknown key differently from the

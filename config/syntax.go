@@ -58,6 +58,9 @@ type File struct {
 	Node
 	// Syntax is what the file was written in; messages speak it.
 	Syntax Syntax
+	// Source is the file's text, for the snippets of diagnostics; nil when
+	// the File was built otherwise.
+	Source *Source
 
 	Variables []Variable `hcl:"variable,block"`
 	Daemon    *Daemon    `hcl:"daemon,block"`

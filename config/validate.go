@@ -53,6 +53,7 @@ func Validate(f *File, opts ValidateOptions) (Runtime, Diagnostics) {
 	rt.Caches = v.caches(f.Caches)
 	v.mode(f, &rt)
 	v.diags.Sort()
+	v.diags.AttachSource(f.Source)
 	return rt, v.diags
 }
 

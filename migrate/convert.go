@@ -21,7 +21,7 @@ import (
 // translated at all is an error.
 func Convert(lf *File) (*config.File, config.Comments, config.Diagnostics) {
 	c := &converter{
-		file:     &config.File{Syntax: config.SyntaxLegacy},
+		file:     &config.File{Syntax: config.SyntaxLegacy, Source: lf.Source},
 		comments: config.Comments{},
 		legacy:   lf,
 	}
@@ -39,6 +39,7 @@ func Convert(lf *File) (*config.File, config.Comments, config.Diagnostics) {
 		return true
 	})
 	if c.diags.HasErrors() {
+		c.diags.AttachSource(lf.Source)
 		return c.file, c.comments, c.diags
 	}
 	for _, d := range lf.Directives {
@@ -46,6 +47,7 @@ func Convert(lf *File) (*config.File, config.Comments, config.Diagnostics) {
 	}
 	c.finish()
 	c.placeComments()
+	c.diags.AttachSource(lf.Source)
 	return c.file, c.comments, c.diags
 }
 

@@ -3,6 +3,8 @@ package migrate
 import (
 	"strings"
 	"testing"
+
+	"github.com/ctsync/ctsync/config"
 )
 
 // TestMigrateHeaderWarnings: the output's "Warnings:" list carries what is
@@ -85,4 +87,37 @@ func TestLinkNames(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLegacySnippets: diagnostics on a legacy file carry their end (the
+// token) and the source line, from each stage: parsing, conversion and
+// validation of the converted model.
+func TestLegacySnippets(t *testing.T) {
+	src := "General {\n\tHashSize 8192x\n}\n"
+	_, diags := Parse("c.conf", []byte(src), Options{Dialect: Dialect147})
+	check := func(stage string, diags config.Diagnostics, code string, line, col, endCol int, text string) {
+		t.Helper()
+		for _, d := range diags {
+			if d.Code != code {
+				continue
+			}
+			if d.Pos.Line != line || d.Pos.Column != col || d.End.Line != line || d.End.Column != endCol {
+				t.Errorf("%s: %v spans %d:%d-%d:%d, want %d:%d-%d:%d", stage, d, d.Pos.Line, d.Pos.Column, d.End.Line, d.End.Column, line, col, line, endCol)
+			}
+			if d.Snippet == nil || d.Snippet.Code != text {
+				t.Errorf("%s: %v snippet %+v, want %q", stage, d, d.Snippet, text)
+			}
+			return
+		}
+		t.Errorf("%s: no %s diagnostic in %v", stage, code, diags)
+	}
+	check("parse", diags, "unknown-keyword", 2, 15, 16, "\tHashSize 8192x")
+
+	lf, diags := Parse("c.conf", []byte("Sync {\n Mode FTFW {\n }\n UDP {\n  IPv4_address 198.51.100.1\n  IPv4_Destination_Address 198.51.100.2\n  Port 70000\n  Interface eth0\n }\n}\n"), Options{Dialect: DialectLenient})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	f, _, _ := Convert(lf)
+	_, vds := config.Validate(f, config.ValidateOptions{InterfaceExists: func(string) bool { return true }})
+	check("validate", vds, "range", 7, 8, 13, "  Port 70000")
 }
