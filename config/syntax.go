@@ -230,12 +230,17 @@ type Helpers struct {
 	Helper []Helper `hcl:"helper,block"`
 }
 
-// Helper attaches one user-space helper to a family and protocol.
+// Helper attaches one user-space helper to a family and protocol:
+// helper "rpc" "inet" "udp" {}. The three labels are what identifies a
+// helper to the kernel (nfnetlink_cthelper: name, layer 3 and layer 4
+// protocol) and what conntrackd'"'"'s "Type rpc inet udp" says, so they are
+// unique in every valid file, where one label (the name) repeats for rpc
+// and ssdp, which run over both tcp and udp.
 type Helper struct {
 	Node
 	Name     string         `hcl:"name,label"`
-	Family   string         `hcl:"family,attr"`   // inet or inet6
-	Protocol string         `hcl:"protocol,attr"` // tcp or udp
+	Family   string         `hcl:"family,label"`   // inet or inet6
+	Protocol string         `hcl:"protocol,label"` // tcp or udp
 	QueueNum *int64         `hcl:"queue_num,attr"`
 	QueueLen *int64         `hcl:"queue_len,attr"`
 	Policies []HelperPolicy `hcl:"policy,block"`

@@ -1066,13 +1066,13 @@ func (v *validator) helpers(h *Helpers) HelpersSettings {
 			hs.Name = known[ni]
 			where = fmt.Sprintf("helper %q", hs.Name)
 		}
-		if fi, ok := v.enum(hp.AttrRange("family"), where+": family", hp.Family, []string{"inet", "inet6"}); ok {
+		if fi, ok := v.enum(labelRange(hp.Node, 1), where+": family", hp.Family, []string{"inet", "inet6"}); ok {
 			hs.Family = []Family{FamilyInet, FamilyInet6}[fi]
 		}
-		if pi, ok := v.enum(hp.AttrRange("protocol"), where+": protocol", hp.Protocol, []string{"tcp", "udp"}); ok {
+		if pi, ok := v.enum(labelRange(hp.Node, 2), where+": protocol", hp.Protocol, []string{"tcp", "udp"}); ok {
 			hs.Protocol = []uint8{protoTCP, protoUDP}[pi]
 			if p := []string{"tcp", "udp"}[pi]; nameOK && !slices.Contains(helperProtocols[hs.Name], p) {
-				v.errorf(hp.AttrRange("protocol"), "conflict", fmt.Sprintf("helper %s works over %s", hs.Name, orList(helperProtocols[hs.Name])),
+				v.errorf(labelRange(hp.Node, 2), "conflict", fmt.Sprintf("helper %s works over %s", hs.Name, orList(helperProtocols[hs.Name])),
 					"%s does not support protocol %q", where, p)
 			}
 		}

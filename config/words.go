@@ -49,7 +49,7 @@ func speak(s Syntax, ds Diagnostics) Diagnostics {
 			if s := hclDidYouMean.FindStringSubmatch(d.Detail); s != nil {
 				d.Detail = fmt.Sprintf("did you mean \"%s\"?", s[1])
 			} else {
-				d.Detail = fmt.Sprintf("no setting of that name belongs here")
+				d.Detail = "no setting of that name belongs here"
 			}
 		case "missing-attribute":
 			m := hclNamed.FindStringSubmatch(d.Detail)

@@ -28,8 +28,9 @@ import (
 // A labeled block carries its label in brackets: "link[primary]",
 // "sync[ftfw].resend_queue_size", "filter.stage[address]". When several
 // sibling blocks of one type share a label, the second and later ones are
-// told apart by their 1-based occurrence: "helpers.helper[rpc]" is the first
-// rpc helper, "helpers.helper[rpc#2]" the second. An index (0-based) after a
+// told apart by their 1-based occurrence: "cache[internal]" is the first
+// internal cache, "cache[internal#2]" the second. The labels of a block
+// with several are joined by ",": "helpers.helper[rpc,inet,udp]". An index (0-based) after a
 // list attribute names one element: "filter.stage[address].ignore[3]" is the
 // fourth address; its Line comment is written after that element, which
 // forces the list onto one element per line. The empty path is the file
@@ -269,8 +270,8 @@ type item struct {
 	value reflect.Value
 	// n is the 1-based occurrence of the block's label among its siblings.
 	n int
-	// labelField names the label field of a block ("name", "tier"...).
-	labelField string
+	// labelFields name the label fields of a block ("name", "tier"...).
+	labelFields []string
 	// bytes is set on a size attribute (tag write:"size") whose value is
 	// plain bytes, which writers emit as a number.
 	bytes bool
@@ -345,8 +346,7 @@ func blockItem(name, parent string, bv reflect.Value, n int) item {
 	it := item{kind: itemBlock, name: name, path: Path(parent, seg), parent: parent, labels: labels, value: bv, n: n}
 	for _, lf := range fieldsOf(bv.Type()) {
 		if lf.kind == "label" {
-			it.labelField = lf.name
-			break
+			it.labelFields = append(it.labelFields, lf.name)
 		}
 	}
 	return it

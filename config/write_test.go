@@ -112,10 +112,10 @@ func richComments() Comments {
 		Path("filter", Block("stage", "address"), Elem("ignore", 0)): {Line: "loopback"},
 		Path("filter", Block("stage", "address"), Elem("ignore", 2)): {Line: "virtual IP 1"},
 		Path("filter", Block("stage", "address"), Elem("ignore", 3)): {Lead: []string{"the second VIP"}, Line: "virtual IP 2"},
-		"helpers.helper[ftp]":                       {Line: "needs nf_conntrack_ftp unloaded"},
-		Path("helpers", BlockN("helper", "rpc", 2)): {Lead: []string{"rpc over UDP"}},
-		"helpers.helper[rpc#2].policy[rpc]":         {Line: "expect_max is 0"},
-		"nothing.here":                              {Line: "ignored"},
+		"helpers.helper[ftp,inet,tcp]":                               {Line: "needs nf_conntrack_ftp unloaded"},
+		Path("helpers", Block("helper", "rpc,inet,udp")):             {Lead: []string{"rpc over UDP"}},
+		"helpers.helper[rpc,inet,udp].policy[rpc]":                   {Line: "expect_max is 0"},
+		"nothing.here": {Line: "ignored"},
 	}
 }
 

@@ -18,10 +18,11 @@ import (
 //   - a block without label is a mapping: daemon: {lock_file: ...};
 //   - labeled blocks are a mapping keyed by label: link: {primary: {...}},
 //     sync: {ftfw: {...}};
-//   - except when two sibling blocks share a label (helper "rpc" for tcp and
-//     udp): then all blocks of that type are a list of mappings whose first
-//     key is the label, named after the label field (link: name, cache:
-//     tier, sync: mode, stage: kind, helper: name, policy: name).
+//   - except for blocks with several labels (helper "rpc" "inet" "tcp"), and
+//     when two sibling blocks share a label (which validation refuses): then
+//     all blocks of that type are a list of mappings whose first keys are
+//     the labels, named after the label fields (link: name, cache: tier,
+//     sync: mode, stage: kind, helper: name, family, protocol, policy: name).
 //
 // Strings are quoted only when a YAML reader could take them for something
 // else; that includes YAML 1.1 readers ("on", "yes", "0x10", "12:30").
@@ -104,7 +105,9 @@ func (yw yamlWriter) mapping(v reflect.Value, path string) *yaml.Node {
 			}
 			run := items[i:j]
 			i = j - 1
-			m.Content = append(m.Content, key, yw.blockRun(run, repeated))
+			// Blocks with several labels (helper "rpc" "inet" "tcp") read
+			// best as a list of mappings that name each label.
+			m.Content = append(m.Content, key, yw.blockRun(run, repeated || len(it.labels) > 1))
 		}
 	}
 	return m
@@ -129,9 +132,12 @@ func (yw yamlWriter) blockRun(run []item, asList bool) *yaml.Node {
 	for _, it := range run {
 		c := yw.c[it.path]
 		body := yw.mapping(it.value, it.path)
-		label := yamlStr(it.labels[0])
-		label.LineComment = yamlLine(c.Line)
-		body.Content = append([]*yaml.Node{yamlStr(it.labelField), label}, body.Content...)
+		var labels []*yaml.Node
+		for i, l := range it.labels {
+			labels = append(labels, yamlStr(it.labelFields[i]), yamlStr(l))
+		}
+		labels[1].LineComment = yamlLine(c.Line)
+		body.Content = append(labels, body.Content...)
 		body.HeadComment = yamlComment(c.Lead)
 		seq.Content = append(seq.Content, body)
 	}

@@ -45,9 +45,10 @@ import (
 //     or a list of mappings that carry the label as a key named after it
 //     (link and helper and policy and variable: name, cache: tier,
 //     sync: mode, stage: kind): link: [{name: primary, transport: udp}].
-//     The list form allows several blocks with one label (two "rpc"
-//     helpers, for tcp and udp). A single mapping with the label key set to
-//     a string is one block of the list form: sync: {mode: ftfw, ...}.
+//     A block with several labels (helper: name, family, protocol) has one
+//     level per label when keyed (helper: {rpc: {inet: {udp: {}}}}) and one
+//     key per label in the list form. A single mapping with the label key
+//     set to a string is one block of the list form: sync: {mode: ftfw}.
 //
 //   - Anchors and aliases work as in YAML: an alias stands for the anchored
 //     node. Merge keys ("<<") are not supported. A key may appear only once
@@ -599,9 +600,9 @@ func (b *yamlBody) blocks(bs hcl.BlockHeaderSchema, p yamlPair) (hcl.Blocks, hcl
 		detail := fmt.Sprintf("A %s block is written as a mapping of its settings (%s: {}), or a list of such mappings; got %s.",
 			bs.Type, bs.Type, describe(n))
 		if len(bs.LabelNames) > 0 {
-			l, ex := bs.LabelNames[0], yamlLabelExample(bs.Type)
-			detail = fmt.Sprintf("%s blocks are written as a mapping keyed by %s (%s: {%s: {}}), or a list of mappings each with a %q key (%s: [{%s: %s}]); got %s.",
-				bs.Type, l, bs.Type, ex, l, bs.Type, l, ex, describe(n))
+			keyed, listed := yamlLabelExamples(bs)
+			detail = fmt.Sprintf("%s blocks are written as a mapping keyed by %s (%s: %s), or a list of mappings each with %s (%s: %s); got %s.",
+				bs.Type, strings.Join(bs.LabelNames, ", then "), bs.Type, keyed, quotedKeys(bs.LabelNames), bs.Type, listed, describe(n))
 		}
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
@@ -658,22 +659,61 @@ func (b *yamlBody) blocks(bs hcl.BlockHeaderSchema, p yamlPair) (hcl.Blocks, hcl
 	return out, diags
 }
 
-// yamlLabelExample is a label that a block of type typ may have, for the
-// examples in messages, which must be valid as written.
-func yamlLabelExample(typ string) string {
-	switch typ {
-	case "sync":
+// yamlLabelExample is a value that label l of a block of type typ may
+// have, for the examples in messages, which must be valid as written.
+func yamlLabelExample(typ, l string) string {
+	switch {
+	case typ == "sync":
 		return "ftfw"
-	case "cache":
+	case typ == "cache":
 		return "internal"
-	case "stage":
+	case typ == "stage":
 		return "protocol"
-	case "helper", "policy":
-		return "ftp"
-	case "variable":
+	case typ == "variable":
 		return "iface"
+	case l == "family":
+		return "inet"
+	case l == "protocol":
+		return "tcp"
+	case typ == "helper" || typ == "policy":
+		return "ftp"
 	}
 	return "primary"
+}
+
+// yamlLabelExamples shows a block of type bs in both forms: keyed by its
+// labels ({ftp: {inet: {tcp: {}}}}) and listed ([{name: ftp, ...}]).
+func yamlLabelExamples(bs hcl.BlockHeaderSchema) (keyed, listed string) {
+	keyed = "{}"
+	for i := len(bs.LabelNames) - 1; i >= 0; i-- {
+		keyed = fmt.Sprintf("{%s: %s}", yamlLabelExample(bs.Type, bs.LabelNames[i]), keyed)
+	}
+	return keyed, listExample(bs)
+}
+
+func listExample(bs hcl.BlockHeaderSchema) string {
+	var kv []string
+	for _, l := range bs.LabelNames {
+		kv = append(kv, l+": "+yamlLabelExample(bs.Type, l))
+	}
+	return "[{" + strings.Join(kv, ", ") + "}]"
+}
+
+// quotedKeys says which keys a list item needs: a "name" key, or
+// "name", "family" and "protocol" keys.
+func quotedKeys(keys []string) string {
+	if len(keys) == 1 {
+		return fmt.Sprintf("a %q key", keys[0])
+	}
+	return strings.Join(quoteAll(keys[:len(keys)-1]), ", ") + fmt.Sprintf(" and %q keys", keys[len(keys)-1])
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = fmt.Sprintf("%q", s)
+	}
+	return out
 }
 
 // byLabel reads labeled blocks written as mappings keyed by label, one
@@ -738,7 +778,7 @@ func (b *yamlBody) listItem(bs hcl.BlockHeaderSchema, typeRange hcl.Range, item 
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  fmt.Sprintf("Missing %s for %s", l, bs.Type),
-				Detail:   fmt.Sprintf("In the list form, each %s needs a %q key: %s: [{%s: %s}].", bs.Type, l, bs.Type, l, yamlLabelExample(bs.Type)),
+				Detail:   fmt.Sprintf("In the list form, each %s needs a %q key: %s: %s.", bs.Type, l, bs.Type, listExample(bs)),
 				Subject:  def.Ptr(),
 			})
 		case resolve(found.val).Kind != yaml.ScalarNode || isNull(found.val):

@@ -74,7 +74,7 @@ func TestYAMLDecode(t *testing.T) {
 			&File{Links: []Link{{Name: "name", Transport: "udp"}}},
 		},
 		{
-			"same label twice in list form",
+			"list form with several labels",
 			"helpers:\n  helper:\n    - {name: rpc, family: inet, protocol: tcp}\n    - {name: rpc, family: inet, protocol: udp}\n",
 			&File{Helpers: &Helpers{Helper: []Helper{
 				{Name: "rpc", Family: "inet", Protocol: "tcp"},
@@ -82,8 +82,8 @@ func TestYAMLDecode(t *testing.T) {
 			}}},
 		},
 		{
-			"nested labeled blocks, keyed",
-			"helpers:\n  helper:\n    ftp:\n      family: inet\n      protocol: tcp\n      policy: {ftp: {expect_max: 1}}\n",
+			"nested labeled blocks, keyed, several labels",
+			"helpers:\n  helper:\n    ftp:\n      inet:\n        tcp:\n          policy: {ftp: {expect_max: 1}}\n",
 			&File{Helpers: &Helpers{Helper: []Helper{{Name: "ftp", Family: "inet", Protocol: "tcp",
 				Policies: []HelperPolicy{{Name: "ftp", ExpectMax: yptr(int64(1))}}}}}},
 		},

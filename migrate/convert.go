@@ -1102,19 +1102,17 @@ func (c *converter) helperType(t, outer *Directive) {
 	hp := config.Helper{Node: config.Node{DefRange: rng(t.Pos), Attrs: map[string]hcl.Range{}}}
 	if len(t.Args) >= 3 {
 		hp.Name, hp.Family, hp.Protocol = t.Args[0].Text, t.Args[1].Text, t.Args[2].Text
-		hp.Node.Attrs["family"] = rng(t.Args[1].Pos)
-		hp.Node.Attrs["protocol"] = rng(t.Args[2].Pos)
+		hp.Node.Labels = []hcl.Range{rng(t.Args[0].Pos), rng(t.Args[1].Pos), rng(t.Args[2].Pos)}
 	}
+	// The labels are unique in a valid file; a repeated Type (which
+	// validation refuses) still gets its comments.
 	n := 1
 	for _, o := range hs.Helper {
-		if o.Name == hp.Name {
+		if o.Name == hp.Name && o.Family == hp.Family && o.Protocol == hp.Protocol {
 			n++
 		}
 	}
-	key := "helpers.helper[" + hp.Name + "]"
-	if n > 1 {
-		key = fmt.Sprintf("helpers.helper[%s#%d]", hp.Name, n)
-	}
+	key := config.Path("helpers", config.BlockN("helper", hp.Name+","+hp.Family+","+hp.Protocol, n))
 	c.note(key, t)
 	var nested []*Directive
 	for _, d := range t.Block {

@@ -1,6 +1,8 @@
 package migrate
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -120,4 +122,41 @@ func TestLegacySnippets(t *testing.T) {
 	f, _, _ := Convert(lf)
 	_, vds := config.Validate(f, config.ValidateOptions{InterfaceExists: func(string) bool { return true }})
 	check("validate", vds, "range", 7, 8, 13, "  Port 70000")
+}
+
+// TestUniqueLabels: in what migrate writes, no two sibling blocks have the
+// same labels, as HCL users expect; conntrackd's "Type rpc inet tcp" and
+// "Type rpc inet udp" are helper "rpc" "inet" "tcp" and "rpc" "inet" "udp".
+func TestUniqueLabels(t *testing.T) {
+	src := "Helper {\n Type rpc inet tcp {\n  QueueNum 1\n }\n Type rpc inet udp {\n  QueueNum 2\n }\n Type ssdp inet udp {\n }\n Type ssdp inet tcp {\n }\n}\n"
+	out, diags := Migrate("t.conf", []byte(src), MigrateOptions{InterfaceExists: func(string) bool { return true }})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	for _, w := range []string{`helper "rpc" "inet" "tcp" {`, `helper "rpc" "inet" "udp" {`, `helper "ssdp" "inet" "udp" {}`, `helper "ssdp" "inet" "tcp" {}`} {
+		if !strings.Contains(string(out), w) {
+			t.Errorf("output lacks %s:\n%s", w, out)
+		}
+	}
+
+	for _, path := range corpusFiles(t) {
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, diags := Migrate(filepath.Base(path), src, MigrateOptions{InterfaceExists: func(string) bool { return true }})
+		if diags.HasErrors() {
+			continue
+		}
+		f, pds := config.Parse("out.hcl", out, config.LoadOptions{})
+		if pds.HasErrors() {
+			t.Fatalf("%s: output does not parse: %v", path, pds)
+		}
+		// CommentPaths tells a second block with the same labels by "#2".
+		for _, p := range config.CommentPaths(f) {
+			if strings.Contains(p, "#") {
+				t.Errorf("%s: two sibling blocks share the labels of %s", filepath.Base(path), p)
+			}
+		}
+	}
 }
