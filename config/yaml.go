@@ -47,7 +47,8 @@ import (
 //     sync: mode, stage: kind): link: [{name: primary, transport: udp}].
 //     A block with several labels (helper: name, family, protocol) has one
 //     level per label when keyed (helper: {rpc: {inet: {udp: {}}}}) and one
-//     key per label in the list form. A single mapping with the label key
+//     key per label in the list form; keyed, the labels after the first
+//     may also be keys (helper: {ftp: {family: inet, protocol: tcp}}). A single mapping with the label key
 //     set to a string is one block of the list form: sync: {mode: ftfw}.
 //
 //   - Anchors and aliases work as in YAML: an alias stands for the anchored
@@ -641,7 +642,7 @@ func (b *yamlBody) blocks(bs hcl.BlockHeaderSchema, p yamlPair) (hcl.Blocks, hcl
 				wrong(item)
 				continue
 			}
-			bl, ds := b.listItem(bs, typeRange, item)
+			bl, ds := b.listItem(bs, typeRange, item, nil, nil)
 			out = append(out, bl...)
 			diags = append(diags, ds...)
 		}
@@ -649,7 +650,7 @@ func (b *yamlBody) blocks(bs hcl.BlockHeaderSchema, p yamlPair) (hcl.Blocks, hcl
 		for _, q := range f.pairs(v) {
 			if q.name == bs.LabelNames[0] && resolve(q.val).Kind == yaml.ScalarNode && !isNull(q.val) {
 				// sync: {mode: ftfw, ...}: one block, list form.
-				return b.listItem(bs, typeRange, v)
+				return b.listItem(bs, typeRange, v, nil, nil)
 			}
 		}
 		return b.byLabel(bs, typeRange, v, nil, nil)
@@ -739,6 +740,14 @@ func (b *yamlBody) byLabel(bs hcl.BlockHeaderSchema, typeRange hcl.Range, m *yam
 			})
 			continue
 		}
+		if len(ls) < len(bs.LabelNames) && hasScalarKey(f, v, bs.LabelNames[len(ls)]) {
+			// The rest of the labels as keys: helper: {rpc: {family:
+			// inet, protocol: udp, ...}}.
+			bl, ds := b.listItem(bs, typeRange, v, ls, rs)
+			out = append(out, bl...)
+			diags = append(diags, ds...)
+			continue
+		}
 		if len(ls) < len(bs.LabelNames) {
 			bl, ds := b.byLabel(bs, typeRange, v, ls, rs)
 			out = append(out, bl...)
@@ -755,17 +764,32 @@ func (b *yamlBody) byLabel(bs hcl.BlockHeaderSchema, typeRange hcl.Range, m *yam
 	return out, diags
 }
 
+// hasScalarKey reports whether mapping m has key name with a string-like
+// value: a label written as a key.
+func hasScalarKey(f *yamlFile, m *yaml.Node, name string) bool {
+	for _, q := range f.pairs(m) {
+		if q.name == name && resolve(q.val).Kind == yaml.ScalarNode && !isNull(q.val) {
+			return true
+		}
+	}
+	return false
+}
+
 // listItem reads one labeled block written as a mapping that carries its
 // labels as keys.
-func (b *yamlBody) listItem(bs hcl.BlockHeaderSchema, typeRange hcl.Range, item *yaml.Node) (hcl.Blocks, hcl.Diagnostics) {
+func (b *yamlBody) listItem(bs hcl.BlockHeaderSchema, typeRange hcl.Range, item *yaml.Node, labels []string, ranges []hcl.Range) (hcl.Blocks, hcl.Diagnostics) {
 	f := b.f
 	m := resolve(item)
 	def := f.rng(item)
+	if len(ranges) > 0 {
+		def = ranges[len(ranges)-1]
+	}
 	var diags hcl.Diagnostics
 	body := &yamlBody{f: f, m: m, missing: def, hidden: map[string]bool{}}
-	block := &hcl.Block{Type: bs.Type, Body: body, DefRange: def, TypeRange: typeRange}
+	block := &hcl.Block{Type: bs.Type, Body: body, DefRange: def, TypeRange: typeRange,
+		Labels: append([]string(nil), labels...), LabelRanges: append([]hcl.Range(nil), ranges...)}
 	pairs := f.pairs(m)
-	for _, l := range bs.LabelNames {
+	for _, l := range bs.LabelNames[len(labels):] {
 		var found *yamlPair
 		for i := range pairs {
 			if pairs[i].name == l {

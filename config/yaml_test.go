@@ -87,6 +87,12 @@ func TestYAMLDecode(t *testing.T) {
 			&File{Helpers: &Helpers{Helper: []Helper{{Name: "ftp", Family: "inet", Protocol: "tcp",
 				Policies: []HelperPolicy{{Name: "ftp", ExpectMax: yptr(int64(1))}}}}}},
 		},
+		{
+			"keyed by name, the other labels as keys",
+			"helpers:\n  helper:\n    ftp: {family: inet, protocol: tcp, queue_num: 2}\n    rpc:\n      inet:\n        protocol: udp\n",
+			&File{Helpers: &Helpers{Helper: []Helper{{Name: "ftp", Family: "inet", Protocol: "tcp", QueueNum: yptr(int64(2))},
+				{Name: "rpc", Family: "inet", Protocol: "udp"}}}},
+		},
 		{"empty block", "stats:\n", &File{Stats: &Stats{}}},
 		{"empty labeled block", "cache:\n  internal:\n", &File{Caches: []Cache{{Tier: "internal"}}}},
 		{"no labeled blocks", "link: []\ncache:\n", &File{}},
