@@ -6,12 +6,11 @@ package config
 // HintIn is exampleIn.
 var HintIn = exampleIn
 
-// HintKeys lists the examples of hints, with whether each is written
-// inside a link (else at the top level).
-func HintKeys() map[string]bool {
-	out := map[string]bool{}
-	for k, e := range examples {
-		out[k] = e.scope == inLink
+// HintKeys lists the keys of the examples of hints.
+func HintKeys() []string {
+	var out []string
+	for k := range examples {
+		out = append(out, k)
 	}
 	return out
 }

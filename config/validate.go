@@ -352,7 +352,7 @@ func (v *validator) netlink(nl *Netlink, d *Daemon) NetlinkSettings {
 	}
 	out.EventsReliable = boolOr(nl.EventsReliable, false)
 	if out.EventsReliable && out.OverrunResync > 0 && nl.OverrunResync != nil {
-		v.warnf(nl.AttrRange("overrun_resync"), "no-effect", `a reliable event socket never reports overruns; write overrun_resync = "off"`,
+		v.warnf(nl.AttrRange("overrun_resync"), "no-effect", "a reliable event socket never reports overruns; write "+v.example("overrun_resync off"),
 			"netlink: overrun_resync has no effect with events_reliable = true")
 	}
 	if d != nil && d.PollInterval != nil {
@@ -474,7 +474,7 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 	case hasIgnore:
 		out.Policy, list, attr = PolicyIgnore, st.Ignore, "ignore"
 	default:
-		v.errorf(st.DefRange, "missing-attribute", "write accept = [...] to keep only the listed flows, or ignore = [...] to drop them",
+		v.errorf(st.DefRange, "missing-attribute", fmt.Sprintf("write accept to keep only the listed flows, or ignore to drop them, e.g. %s", v.example("stage "+kind.String())),
 			"%s needs accept or ignore", where)
 		return out, false
 	}
@@ -540,8 +540,8 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 				}
 			}
 			if n4 > Defaults.KernelFilterMaxIPv4 || n6 > Defaults.KernelFilterMaxIPv6 {
-				v.errorf(r, "limit", fmt.Sprintf("the kernel filter holds at most %d IPv4 and %d IPv6 entries; use shorter prefixes or run_in = \"user\"",
-					Defaults.KernelFilterMaxIPv4, Defaults.KernelFilterMaxIPv6),
+				v.errorf(r, "limit", fmt.Sprintf("the kernel filter holds at most %d IPv4 and %d IPv6 entries; use shorter prefixes or %s",
+					Defaults.KernelFilterMaxIPv4, Defaults.KernelFilterMaxIPv6, v.example("run_in user")),
 					"%s has %d IPv4 and %d IPv6 entries, too many for run_in = \"kernel\"", where, n4, n6)
 				ok = false
 			}
@@ -715,7 +715,7 @@ func (v *validator) sync(s *Sync, caches []Cache, cs CacheSettings) SyncSettings
 	i, ok := v.enum(labelRange(s.Node, 0), "sync mode", s.Mode, syncModeNames)
 	if !ok {
 		if alt := map[string]string{"nack": "ftfw", "persistent": "alarm"}[strings.ToLower(s.Mode)]; alt != "" {
-			v.diags[len(v.diags)-1].Detail = fmt.Sprintf("%q is the old name of %q; write sync %q", s.Mode, alt, alt)
+			v.diags[len(v.diags)-1].Detail = fmt.Sprintf("%q is the old name of %q; write %s", s.Mode, alt, v.example(map[string]string{"ftfw": "sync", "alarm": "sync alarm"}[alt]))
 		}
 		return out
 	}
