@@ -160,3 +160,39 @@ func TestUniqueLabels(t *testing.T) {
 		}
 	}
 }
+
+// TestReplacementExamples: the examples that messages about removed
+// keywords and about a State filter show are valid conntrackd.conf, as
+// conntrackd 1.4.7 reads it.
+func TestReplacementExamples(t *testing.T) {
+	examples := map[string]string{}
+	for _, k := range Grammar {
+		if _, ex, ok := strings.Cut(k.Replacement, "such as "); ok {
+			examples[k.Path] = ex
+		}
+	}
+	if len(examples) == 0 {
+		t.Fatal("no replacement example found")
+	}
+	// The State hint shows the inside of a filter.
+	_, diags := Parse("s.conf", []byte("General {\n Filter {\n  State Accept {\n   ESTABLISHED\n  }\n }\n}\n"), Options{Dialect: Dialect147})
+	for _, d := range diags {
+		if _, ex, ok := strings.Cut(d.Detail, "for TCP\": "); ok {
+			examples["State hint"] = "General { Filter { " + ex + " } }"
+		}
+	}
+	if examples["State hint"] == "" {
+		t.Errorf("no State hint in %v", diags)
+	}
+	for name, ex := range examples {
+		t.Run(name, func(t *testing.T) {
+			lf, diags := Parse("example.conf", []byte(ex+"\n"), Options{Dialect: Dialect147})
+			if diags.HasErrors() {
+				t.Fatalf("example %q does not parse: %v", ex, diags)
+			}
+			if _, _, cds := Convert(lf); cds.HasErrors() {
+				t.Errorf("example %q does not convert: %v", ex, cds)
+			}
+		})
+	}
+}
