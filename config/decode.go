@@ -13,10 +13,16 @@ import (
 
 // decodeBody fills the struct that ptr points to from body, using the struct
 // tags described in syntax.go. It is the one decoder behind every front end,
-// so that HCL, HCL JSON and YAML report the same problems in the same words.
+// so that HCL, HCL JSON and YAML report the same problems, with the same
+// codes at the same places; decoding a File then words them in the File's
+// Syntax (words.go).
 func decodeBody(body hcl.Body, ctx *hcl.EvalContext, ptr any) Diagnostics {
 	v := reflect.ValueOf(ptr).Elem()
-	return decodeStruct(body, ctx, v, "")
+	diags := decodeStruct(body, ctx, v, "")
+	if f, ok := ptr.(*File); ok {
+		diags = speak(f.Syntax, diags)
+	}
+	return diags
 }
 
 type fieldInfo struct {

@@ -57,7 +57,13 @@ func PosOf(r hcl.Range) Pos {
 // HCL JSON, YAML, legacy conntrackd.conf). Code is a stable, machine-readable
 // identifier documented in docs/diagnostics.md; Message is for people.
 type Diagnostic struct {
-	Pos      Pos      `json:"-"`
+	Pos Pos `json:"-"`
+	// End is where what the diagnostic is about ends (exclusive), in the
+	// same file; zero when unknown (AttachSource then takes the token at
+	// Pos).
+	End Pos `json:"-"`
+	// Snippet quotes the source line at Pos; nil until AttachSource.
+	Snippet  *Snippet `json:"-"`
 	Severity Severity `json:"severity"`
 	Code     string   `json:"code"`
 	Message  string   `json:"message"`
@@ -66,23 +72,37 @@ type Diagnostic struct {
 }
 
 // MarshalJSON flattens Pos into the object, which is the documented schema:
-// {"file","line","column","severity","code","message","detail"}.
+// {"file","line","column","end_line","end_column","severity","code",
+// "message","detail","snippet"}. end_line, end_column and snippet came
+// after the first version of schema 1 and are left out when unknown.
 func (d Diagnostic) MarshalJSON() ([]byte, error) {
 	type flat struct {
-		File     string   `json:"file"`
-		Line     int      `json:"line"`
-		Column   int      `json:"column"`
-		Severity Severity `json:"severity"`
-		Code     string   `json:"code"`
-		Message  string   `json:"message"`
-		Detail   string   `json:"detail,omitempty"`
+		File      string   `json:"file"`
+		Line      int      `json:"line"`
+		Column    int      `json:"column"`
+		EndLine   int      `json:"end_line,omitempty"`
+		EndColumn int      `json:"end_column,omitempty"`
+		Severity  Severity `json:"severity"`
+		Code      string   `json:"code"`
+		Message   string   `json:"message"`
+		Detail    string   `json:"detail,omitempty"`
+		Snippet   *Snippet `json:"snippet,omitempty"`
 	}
 	// Not HTML-escaped: a person reads "<stdin>" better than "\u003cstdin\u003e".
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	err := enc.Encode(flat{d.Pos.File, d.Pos.Line, d.Pos.Column, d.Severity, d.Code, d.Message, d.Detail})
+	err := enc.Encode(flat{d.Pos.File, d.Pos.Line, d.Pos.Column, d.End.Line, d.End.Column,
+		d.Severity, d.Code, d.Message, d.Detail, d.Snippet})
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), err
+}
+
+// EndOf converts the end of an HCL range; zero when the range has none.
+func EndOf(r hcl.Range) Pos {
+	if r.End.Line == 0 {
+		return Pos{}
+	}
+	return Pos{File: r.Filename, Line: r.End.Line, Column: r.End.Column}
 }
 
 // String is the compiler-style form: "file:line:col: error: message (detail)".
@@ -147,21 +167,27 @@ func (ds Diagnostics) Error() string {
 }
 
 // Add appends a diagnostic at pos, its message formatted from format and
-// args, with a detail ("" for none). Errorf and Warnf are Add for a place
+// args, with a detail ("" for none). Errorf and Warnf are Add for a range
 // in an HCL, JSON or YAML file; the legacy reader, which has positions of
 // its own, calls Add.
 func (ds *Diagnostics) Add(pos Pos, sev Severity, code, detail, format string, args ...any) {
 	*ds = append(*ds, Diagnostic{Pos: pos, Severity: sev, Code: code, Message: fmt.Sprintf(format, args...), Detail: detail})
 }
 
+// addRange is Add for an HCL range, which also knows where it ends.
+func (ds *Diagnostics) addRange(r hcl.Range, sev Severity, code, detail, format string, args ...any) {
+	ds.Add(PosOf(r), sev, code, detail, format, args...)
+	(*ds)[len(*ds)-1].End = EndOf(r)
+}
+
 // Errorf appends an error at r, with a detail ("" for none).
 func (ds *Diagnostics) Errorf(r hcl.Range, code, detail, format string, args ...any) {
-	ds.Add(PosOf(r), Error, code, detail, format, args...)
+	ds.addRange(r, Error, code, detail, format, args...)
 }
 
 // Warnf appends a warning at r, with a detail ("" for none).
 func (ds *Diagnostics) Warnf(r hcl.Range, code, detail, format string, args ...any) {
-	ds.Add(PosOf(r), Warning, code, detail, format, args...)
+	ds.addRange(r, Warning, code, detail, format, args...)
 }
 
 // FromHCL converts HCL's own diagnostics (syntax errors, unknown arguments,
@@ -175,7 +201,7 @@ func FromHCL(hds hcl.Diagnostics) Diagnostics {
 			d.Severity = Warning
 		}
 		if h.Subject != nil {
-			d.Pos = PosOf(*h.Subject)
+			d.Pos, d.End = PosOf(*h.Subject), EndOf(*h.Subject)
 		}
 		if h.Summary == "Extraneous JSON object property" {
 			// HCL's JSON parser words an unknown key differently from the

@@ -2,6 +2,8 @@ package config
 
 import (
 	"net/netip"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -52,11 +54,20 @@ link "a" {
 		t.Errorf("runtime differs (-hcl +json):\n%s", diff)
 	}
 
-	mistakes := []struct{ name, hcl, json, wantPos string }{
+	// The same diagnostic (code), located in the JSON, in JSON's words
+	// (properties, arrays, objects) where HCL's decoder speaks HCL.
+	mistakes := []struct{ name, hcl, json, wantPos, jsonWords string }{
 		{"port out of range", "sync \"ftfw\" {}\nlink \"a\" {\n  transport = \"udp\"\n  interface = \"lo\"\n  peer = \"198.51.100.2\"\n  port = 70000\n}\n",
-			"{\"sync\": {\"ftfw\": {}}, \"link\": {\"a\": {\"transport\": \"udp\", \"interface\": \"lo\",\n  \"peer\": \"198.51.100.2\", \"port\": 70000}}}\n", "c.json:2:35"},
-		{"misspelt attribute", "daemon {\n  lock_fil = \"/x\"\n}\n", "{\"daemon\": {\n  \"lock_fil\": \"/x\"}}\n", "c.json:2:3"},
+			"{\"sync\": {\"ftfw\": {}}, \"link\": {\"a\": {\"transport\": \"udp\", \"interface\": \"lo\",\n  \"peer\": \"198.51.100.2\", \"port\": 70000}}}\n", "c.json:2:35",
+			`link "a": port 70000 is out of range`},
+		{"misspelt attribute", "daemon {\n  lock_fil = \"/x\"\n}\n", "{\"daemon\": {\n  \"lock_fil\": \"/x\"}}\n", "c.json:2:3",
+			`unsupported property "lock_fil"; did you mean "lock_file"?`},
+		{"missing attribute", "link \"a\" {\n}\n", "{\"link\": {\"a\": {}}}\n", "c.json:1:17",
+			`missing required property; the property "transport" is required`},
+		{"array for a string", "daemon {\n  lock_file = [\"/x\"]\n}\n", "{\"daemon\": {\"lock_file\": [\"/x\"]}}\n", "c.json:1:26",
+			`daemon: lock_file: a string is required, got an array`},
 	}
+	hclTerms := regexp.MustCompile(`argument|[Bb]lock type|tuple`)
 	for _, m := range mistakes {
 		t.Run(m.name, func(t *testing.T) {
 			diagsOf := func(name, src string) Diagnostics {
@@ -74,8 +85,15 @@ link "a" {
 			if got := jd[0].Pos.String(); got != m.wantPos {
 				t.Errorf("json diagnostic at %s, want %s", got, m.wantPos)
 			}
-			if hd[0].Code != jd[0].Code || hd[0].Message != jd[0].Message {
-				t.Errorf("different words:\nhcl:  %v\njson: %v", hd[0], jd[0])
+			if hd[0].Code != jd[0].Code {
+				t.Errorf("different codes:\nhcl:  %s %v\njson: %s %v", hd[0].Code, hd[0], jd[0].Code, jd[0])
+			}
+			words := jd[0].Message + "; " + jd[0].Detail
+			if !strings.Contains(words, m.jsonWords) {
+				t.Errorf("json says %q, want %q in it", words, m.jsonWords)
+			}
+			if w := hclTerms.FindString(words); w != "" {
+				t.Errorf("json says %q: HCL's term %q", words, w)
 			}
 		})
 	}

@@ -77,17 +77,21 @@ func Parse(filename string, src []byte, opts LoadOptions) (*File, Diagnostics) {
 		diags = append(diags, Diagnostic{Pos: Pos{File: filename}, Severity: Error, Code: "format",
 			Message: fmt.Sprintf("config.Parse cannot read %s input", format)})
 	}
+	source := &Source{Name: filename, Text: src}
 	if diags.HasErrors() || body == nil {
+		diags.AttachSource(source)
 		return nil, diags
 	}
 
 	ctx, vds := evalContext(filename, body, opts)
 	diags = append(diags, vds...)
 	if vds.HasErrors() {
+		diags.AttachSource(source)
 		return nil, diags
 	}
-	var file File
+	file := File{Syntax: format, Source: source}
 	diags = append(diags, decodeBody(dynblock.Expand(body, ctx), ctx, &file)...)
+	diags.AttachSource(source)
 	return &file, diags
 }
 

@@ -20,7 +20,10 @@ import (
 // Field tags use gohcl's vocabulary ("name,attr", "name,block", "name,label")
 // but are read by this package's own decoder (decode.go), which also fills
 // Node and is shared by the HCL and YAML front ends. The order of fields is
-// the order in which writers emit them.
+// the order in which writers emit them. A `write:"size"` tag marks a size
+// that the writers emit as a bare number when it is plain bytes
+// (send_buffer = 262142): a number is a size in bytes, and a quoted
+// "262142" reads as if it were not one.
 
 // Node records the source range of a block and of each of its attributes.
 type Node struct {
@@ -53,6 +56,11 @@ func (n Node) ElemRange(name string, i int) hcl.Range {
 // File is one configuration.
 type File struct {
 	Node
+	// Syntax is what the file was written in; messages speak it.
+	Syntax Syntax
+	// Source is the file's text, for the snippets of diagnostics; nil when
+	// the File was built otherwise.
+	Source *Source
 
 	Variables []Variable `hcl:"variable,block"`
 	Daemon    *Daemon    `hcl:"daemon,block"`
@@ -108,9 +116,9 @@ type Control struct {
 type Netlink struct {
 	Node
 	// BufferSize is the initial receive buffer, a size ("2MiB" or bytes).
-	BufferSize *string `hcl:"buffer_size,attr"`
+	BufferSize *string `hcl:"buffer_size,attr" write:"size"`
 	// BufferSizeMaxGrowth is the ceiling for growing it after overruns.
-	BufferSizeMaxGrowth *string `hcl:"buffer_size_max_growth,attr"`
+	BufferSizeMaxGrowth *string `hcl:"buffer_size_max_growth,attr" write:"size"`
 	// OverrunResync is the delay before resyncing with the kernel after an
 	// event overrun: a duration, or "off".
 	OverrunResync  *string `hcl:"overrun_resync,attr"`
@@ -199,8 +207,8 @@ type Link struct {
 	// Port is the UDP/TCP port, the same on both peers; for multicast it is
 	// the UDP port of the group.
 	Port          *int64  `hcl:"port,attr"`
-	SendBuffer    *string `hcl:"send_buffer,attr"`
-	ReceiveBuffer *string `hcl:"receive_buffer,attr"`
+	SendBuffer    *string `hcl:"send_buffer,attr" write:"size"`
+	ReceiveBuffer *string `hcl:"receive_buffer,attr" write:"size"`
 	// Checksum off sends UDP datagrams without checksum.
 	Checksum *bool `hcl:"checksum,attr"`
 	// ErrorQueueLength is how many undelivered buffers a TCP client keeps.
@@ -222,12 +230,17 @@ type Helpers struct {
 	Helper []Helper `hcl:"helper,block"`
 }
 
-// Helper attaches one user-space helper to a family and protocol.
+// Helper attaches one user-space helper to a family and protocol:
+// helper "rpc" "inet" "udp" {}. The three labels are what identifies a
+// helper to the kernel (nfnetlink_cthelper: name, layer 3 and layer 4
+// protocol) and what conntrackd'"'"'s "Type rpc inet udp" says, so they are
+// unique in every valid file, where one label (the name) repeats for rpc
+// and ssdp, which run over both tcp and udp.
 type Helper struct {
 	Node
 	Name     string         `hcl:"name,label"`
-	Family   string         `hcl:"family,attr"`   // inet or inet6
-	Protocol string         `hcl:"protocol,attr"` // tcp or udp
+	Family   string         `hcl:"family,label"`   // inet or inet6
+	Protocol string         `hcl:"protocol,label"` // tcp or udp
 	QueueNum *int64         `hcl:"queue_num,attr"`
 	QueueLen *int64         `hcl:"queue_len,attr"`
 	Policies []HelperPolicy `hcl:"policy,block"`

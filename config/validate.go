@@ -42,6 +42,7 @@ func Validate(f *File, opts ValidateOptions) (Runtime, Diagnostics) {
 	if f == nil {
 		return Runtime{}, nil
 	}
+	v.syntax = f.Syntax
 	var rt Runtime
 	rt.Daemon = v.daemon(f.Daemon)
 	rt.Log = v.log(f.Log)
@@ -52,12 +53,15 @@ func Validate(f *File, opts ValidateOptions) (Runtime, Diagnostics) {
 	rt.Caches = v.caches(f.Caches)
 	v.mode(f, &rt)
 	v.diags.Sort()
+	v.diags.AttachSource(f.Source)
 	return rt, v.diags
 }
 
 type validator struct {
 	opts  ValidateOptions
 	diags Diagnostics
+	// syntax is the file's, for the examples in hints.
+	syntax Syntax
 }
 
 // labelRange is where a block's i-th label was written, or its header.
@@ -94,7 +98,13 @@ func (v *validator) enum(r hcl.Range, what, word string, names []string) (int, b
 		}
 	}
 	allowed := nonEmpty(names)
-	v.diags.Errorf(r, "enum", "want "+orList(allowed)+didYouMean(word, allowed), "unknown %s %q", what, word)
+	// what may name the block first ("link \"a\": transport"); "unknown"
+	// goes with the noun, not with the block.
+	where, noun := "", what
+	if i := strings.LastIndex(what, ": "); i >= 0 {
+		where, noun = what[:i+2], what[i+2:]
+	}
+	v.diags.Errorf(r, "enum", "want "+orList(allowed)+didYouMean(word, allowed), "%sunknown %s %q", where, noun, word)
 	return 0, false
 }
 
@@ -285,7 +295,7 @@ func (v *validator) netlink(nl *Netlink, d *Daemon) NetlinkSettings {
 	}
 	out.EventsReliable = boolOr(nl.EventsReliable, false)
 	if out.EventsReliable && out.OverrunResync > 0 && nl.OverrunResync != nil {
-		v.diags.Warnf(nl.AttrRange("overrun_resync"), "no-effect", `a reliable event socket never reports overruns; write overrun_resync = "off"`,
+		v.diags.Warnf(nl.AttrRange("overrun_resync"), "no-effect", "a reliable event socket never reports overruns; write "+v.example("overrun_resync off"),
 			"netlink: overrun_resync has no effect with events_reliable = true")
 	}
 	if d != nil && d.PollInterval != nil {
@@ -380,7 +390,7 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 	case hasIgnore:
 		out.Policy, list, attr = PolicyIgnore, st.Ignore, "ignore"
 	default:
-		v.diags.Errorf(st.DefRange, "missing-attribute", "write accept = [...] to keep only the listed flows, or ignore = [...] to drop them",
+		v.diags.Errorf(st.DefRange, "missing-attribute", fmt.Sprintf("write accept to keep only the listed flows, or ignore to drop them, e.g. %s", v.example("stage "+kind.String())),
 			"%s needs accept or ignore", where)
 		return out, false
 	}
@@ -451,8 +461,8 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 				}
 			}
 			if n4 > Defaults.KernelFilterMaxIPv4 || n6 > Defaults.KernelFilterMaxIPv6 {
-				v.diags.Errorf(r, "limit", fmt.Sprintf("the kernel filter holds at most %d IPv4 and %d IPv6 entries; use shorter prefixes or run_in = \"user\"",
-					Defaults.KernelFilterMaxIPv4, Defaults.KernelFilterMaxIPv6),
+				v.diags.Errorf(r, "limit", fmt.Sprintf("the kernel filter holds at most %d IPv4 and %d IPv6 entries; use shorter prefixes or %s",
+					Defaults.KernelFilterMaxIPv4, Defaults.KernelFilterMaxIPv6, v.example("run_in user")),
 					"%s has %d IPv4 and %d IPv6 entries, too many for run_in = \"kernel\"", where, n4, n6)
 				ok = false
 			}
@@ -603,10 +613,10 @@ func (v *validator) mode(f *File, rt *Runtime) {
 	rt.Links = v.links(f.Links)
 	switch {
 	case f.Sync == nil && len(f.Links) > 0:
-		v.diags.Errorf(f.Links[0].DefRange, "missing-block", `add sync "ftfw" {} (or "notrack", "alarm") to replicate state over the links`,
+		v.diags.Errorf(f.Links[0].DefRange, "missing-block", fmt.Sprintf(`add %s (or "notrack", "alarm") to replicate state over the links`, v.example("sync")),
 			"link %q has no sync block to serve", f.Links[0].Name)
 	case f.Sync != nil && len(f.Links) == 0:
-		v.diags.Errorf(f.Sync.DefRange, "missing-block", `add a link block, e.g. link "main" { transport = "udp" interface = "eth1" peer = "192.0.2.2" port = 3780 }`,
+		v.diags.Errorf(f.Sync.DefRange, "missing-block", fmt.Sprintf("add a link block with its interface, peer and port, e.g. %s", v.example("link")),
 			"sync %q needs at least one link", f.Sync.Mode)
 	}
 	if f.Stats != nil {
@@ -632,7 +642,7 @@ func (v *validator) sync(s *Sync, caches []Cache, cs CacheSettings) SyncSettings
 	i, ok := v.enum(labelRange(s.Node, 0), "sync mode", s.Mode, syncModeNames)
 	if !ok {
 		if alt := map[string]string{"nack": "ftfw", "persistent": "alarm"}[strings.ToLower(s.Mode)]; alt != "" {
-			v.diags[len(v.diags)-1].Detail = fmt.Sprintf("%q is the old name of %q; write sync %q", s.Mode, alt, alt)
+			v.diags[len(v.diags)-1].Detail = fmt.Sprintf("%q is the old name of %q; write %s", s.Mode, alt, v.example(map[string]string{"ftfw": "sync", "alarm": "sync alarm"}[alt]))
 		}
 		return out
 	}
@@ -757,7 +767,7 @@ func (v *validator) links(ls []Link) []LinkSettings {
 				"too many links")
 		}
 		if strings.TrimSpace(l.Name) == "" {
-			v.diags.Errorf(labelRange(l.Node, 0), "value", "name the link, e.g. link \"main\"", "link name is empty")
+			v.diags.Errorf(labelRange(l.Node, 0), "value", "name the link, e.g. "+v.example("link"), "link name is empty")
 		} else if first, dup := names[l.Name]; dup {
 			v.diags.Errorf(labelRange(l.Node, 0), "duplicate", fmt.Sprintf("the first is at %s", PosOf(first.DefRange)), "duplicate link %q", l.Name)
 		} else {
@@ -873,7 +883,7 @@ func (v *validator) link(l *Link, t Transport) (LinkSettings, bool) {
 	switch t {
 	case TransportMulticast:
 		if l.Group == nil {
-			v.diags.Errorf(l.DefRange, "missing-attribute", "e.g. group = \"225.0.0.50\" (IPv4) or \"ff02::1:50\" (IPv6)",
+			v.diags.Errorf(l.DefRange, "missing-attribute", fmt.Sprintf("e.g. %s (IPv4) or %s (IPv6)", v.example("group"), v.example("group6")),
 				"%s: group is required for transport \"multicast\"", where)
 		} else if out.Group.IsValid() && !out.Group.IsMulticast() {
 			v.diags.Errorf(l.AttrRange("group"), "address", "IPv4 multicast is 224.0.0.0/4, IPv6 multicast ff00::/8",
@@ -885,7 +895,7 @@ func (v *validator) link(l *Link, t Transport) (LinkSettings, bool) {
 		}
 	case TransportUDP:
 		if l.Peer == nil {
-			v.diags.Errorf(l.DefRange, "missing-attribute", "the address of the other firewall, e.g. peer = \"192.0.2.2\"",
+			v.diags.Errorf(l.DefRange, "missing-attribute", "the address of the other firewall, e.g. "+v.example("peer"),
 				"%s: peer is required for transport \"udp\"", where)
 		}
 	case TransportTCP:
@@ -910,7 +920,7 @@ func (v *validator) link(l *Link, t Transport) (LinkSettings, bool) {
 	// Port.
 	switch {
 	case l.Port == nil:
-		v.diags.Errorf(l.AttrRange("port"), "missing-attribute", "both firewalls use the same port, e.g. port = 3780",
+		v.diags.Errorf(l.AttrRange("port"), "missing-attribute", "both firewalls use the same port, e.g. "+v.example("port"),
 			"%s: port is required", where)
 	case *l.Port == 0:
 		v.diags.Errorf(l.AttrRange("port"), "range", "want 1 to 65535; both firewalls use the same port", "%s: port is required: 0 is not a port", where)
@@ -983,13 +993,13 @@ func (v *validator) helpers(h *Helpers) HelpersSettings {
 			hs.Name = known[ni]
 			where = fmt.Sprintf("helper %q", hs.Name)
 		}
-		if fi, ok := v.enum(hp.AttrRange("family"), where+": family", hp.Family, []string{"inet", "inet6"}); ok {
+		if fi, ok := v.enum(labelRange(hp.Node, 1), where+": family", hp.Family, []string{"inet", "inet6"}); ok {
 			hs.Family = []Family{FamilyInet, FamilyInet6}[fi]
 		}
-		if pi, ok := v.enum(hp.AttrRange("protocol"), where+": protocol", hp.Protocol, []string{"tcp", "udp"}); ok {
+		if pi, ok := v.enum(labelRange(hp.Node, 2), where+": protocol", hp.Protocol, []string{"tcp", "udp"}); ok {
 			hs.Protocol = []uint8{protoTCP, protoUDP}[pi]
 			if p := []string{"tcp", "udp"}[pi]; nameOK && !slices.Contains(helperProtocols[hs.Name], p) {
-				v.diags.Errorf(hp.AttrRange("protocol"), "conflict", fmt.Sprintf("helper %s works over %s", hs.Name, orList(helperProtocols[hs.Name])),
+				v.diags.Errorf(labelRange(hp.Node, 2), "conflict", fmt.Sprintf("helper %s works over %s", hs.Name, orList(helperProtocols[hs.Name])),
 					"%s does not support protocol %q", where, p)
 			}
 		}

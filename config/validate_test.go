@@ -69,7 +69,7 @@ func TestValidateDiagnostics(t *testing.T) {
 		{name: "empty lock file", src: "daemon {\n  lock_file = \"\"\n}\n",
 			want: []string{"2:15 error value: daemon: lock_file is empty"}},
 		{name: "syslog facility typo", src: "log {\n  syslog = \"locl0\"\n}\n",
-			want: []string{`2:12 error enum: unknown log: syslog facility "locl0"; want "daemon", "local0" … or "local7"; did you mean "local0"?`}},
+			want: []string{`2:12 error enum: log: unknown syslog facility "locl0"; want "daemon", "local0" … or "local7"; did you mean "local0"?`}},
 		{name: "syslog facility upper case", src: "log {\n  syslog = \"DAEMON\"\n}\n",
 			want: []string{`2:12 warning case: log: syslog facility "DAEMON" should be written in lower case; write "daemon"`}},
 		{name: "control path too long", src: "control {\n  path = \"/" + strings.Repeat("x", 107) + "\"\n}\n",
@@ -148,7 +148,7 @@ func TestValidateDiagnostics(t *testing.T) {
 		{name: "kernel filter too many IPv6", src: "filter {\n  run_in = \"kernel\"\n  stage \"address\" {\n    ignore = [" + manyIPv6(21) + "]\n  }\n}\n",
 			want: []string{`4:14 error limit: has 0 IPv4 and 21 IPv6 entries, too many for run_in = "kernel"`}},
 		{name: "tcp state typo", src: "filter {\n  stage \"tcp_state\" {\n    ignore = [\"establshed\"]\n  }\n}\n",
-			want: []string{`3:15 error enum: unknown filter stage "tcp_state": tcp state "establshed" … did you mean "established"?`}},
+			want: []string{`3:15 error enum: filter stage "tcp_state": unknown tcp state "establshed" … did you mean "established"?`}},
 		{name: "tcp state upper case and closed", src: "filter {\n  stage \"tcp_state\" {\n    ignore = [\"TIME_WAIT\", \"closed\"]\n  }\n}\n",
 			want: []string{`3:15 warning case: tcp state "TIME_WAIT" should be written in lower case`}},
 		{name: "tcp state stage after protocol stage without tcp", src: "filter {\n  stage \"protocol\" {\n    accept = [\"udp\"]\n  }\n  stage \"tcp_state\" {\n    ignore = [\"syn_sent\"]\n  }\n}\n",
@@ -201,7 +201,7 @@ func TestValidateDiagnostics(t *testing.T) {
 
 		// links
 		{name: "transport typo", src: strings.Replace(syncUDP, `"udp"`, `"upd"`, 1),
-			want: []string{`3:15 error enum: unknown link "a": transport "upd"; want "multicast", "udp" or "tcp"; did you mean "udp"?`}},
+			want: []string{`3:15 error enum: link "a": unknown transport "upd"; want "multicast", "udp" or "tcp"; did you mean "udp"?`}},
 		{name: "missing interface", src: strings.Replace(syncUDP, "  interface = \"eth0\"\n", "", 1),
 			want: []string{`2:1 error missing-attribute: link "a": interface is required`}},
 		{name: "interface absent", src: strings.Replace(syncUDP, "eth0", "eth9", 1),
@@ -254,26 +254,26 @@ func TestValidateDiagnostics(t *testing.T) {
 		{name: "stats logs nothing", src: "stats {}\n",
 			want: []string{`1:1 warning no-effect: stats logs nothing`}},
 		{name: "stats syslog typo", src: "stats {\n  syslog = \"local8\"\n}\n",
-			want: []string{`2:12 error enum: unknown stats: syslog facility "local8"`}},
+			want: []string{`2:12 error enum: stats: unknown syslog facility "local8"`}},
 
 		// helpers
-		{name: "helper ok", src: "helpers {\n  helper \"ftp\" {\n    family = \"inet\"\n    protocol = \"tcp\"\n    policy \"ftp\" {\n      expect_max = 1\n      expect_timeout = \"5m\"\n    }\n  }\n}\n"},
-		{name: "unknown helper", src: "helpers {\n  helper \"ftpp\" {\n    family = \"inet\"\n    protocol = \"tcp\"\n  }\n}\n",
+		{name: "helper ok", src: "helpers {\n  helper \"ftp\" \"inet\" \"tcp\" {\n    policy \"ftp\" {\n      expect_max = 1\n      expect_timeout = \"5m\"\n    }\n  }\n}\n"},
+		{name: "unknown helper", src: "helpers {\n  helper \"ftpp\" \"inet\" \"tcp\" {\n  }\n}\n",
 			want: []string{`2:10 error enum: unknown helper "ftpp" … did you mean "ftp"?`}},
-		{name: "helper protocol unsupported", src: "helpers {\n  helper \"ftp\" {\n    family = \"inet\"\n    protocol = \"udp\"\n  }\n}\n",
-			want: []string{`4:16 error conflict: helper "ftp" does not support protocol "udp"; helper ftp works over "tcp"`}},
-		{name: "helper family typo", src: "helpers {\n  helper \"tftp\" {\n    family = \"inet4\"\n    protocol = \"udp\"\n  }\n}\n",
-			want: []string{`3:14 error enum: unknown helper "tftp": family "inet4"; want "inet" or "inet6"; did you mean "inet"?`}},
-		{name: "duplicate helper", src: "helpers {\n  helper \"rpc\" {\n    family = \"inet\"\n    protocol = \"tcp\"\n  }\n  helper \"rpc\" {\n    family = \"inet\"\n    protocol = \"tcp\"\n  }\n  helper \"rpc\" {\n    family = \"inet\"\n    protocol = \"udp\"\n  }\n}\n",
-			want: []string{`6:10 error duplicate: duplicate helper "rpc" for inet tcp; the first is at test.hcl:2:3`}},
-		{name: "helper policy unknown, empty and duplicate", src: "helpers {\n  helper \"ftp\" {\n    family = \"inet\"\n    protocol = \"tcp\"\n    policy \"ftpx\" {\n      expect_max = 1\n    }\n    policy \"ftpx\" {\n      expect_max = 1\n    }\n    policy \"ftp\" {}\n  }\n}\n",
+		{name: "helper protocol unsupported", src: "helpers {\n  helper \"ftp\" \"inet\" \"udp\" {\n  }\n}\n",
+			want: []string{`2:23 error conflict: helper "ftp" does not support protocol "udp"; helper ftp works over "tcp"`}},
+		{name: "helper family typo", src: "helpers {\n  helper \"tftp\" \"inet4\" \"udp\" {\n  }\n}\n",
+			want: []string{`2:17 error enum: helper "tftp": unknown family "inet4"; want "inet" or "inet6"; did you mean "inet"?`}},
+		{name: "duplicate helper", src: "helpers {\n  helper \"rpc\" \"inet\" \"tcp\" {\n  }\n  helper \"rpc\" \"inet\" \"tcp\" {\n  }\n  helper \"rpc\" \"inet\" \"udp\" {\n  }\n}\n",
+			want: []string{`4:10 error duplicate: duplicate helper "rpc" for inet tcp; the first is at test.hcl:2:3`}},
+		{name: "helper policy unknown, empty and duplicate", src: "helpers {\n  helper \"ftp\" \"inet\" \"tcp\" {\n    policy \"ftpx\" {\n      expect_max = 1\n    }\n    policy \"ftpx\" {\n      expect_max = 1\n    }\n    policy \"ftp\" {}\n  }\n}\n",
 			want: []string{
-				`5:12 error enum: helper "ftp": unknown policy "ftpx"; helper ftp defines one policy, "ftp"`,
-				`8:12 error duplicate: helper "ftp": duplicate policy "ftpx"; the first is at test.hcl:5:5`,
-				`11:5 error missing-attribute: helper "ftp": policy "ftp" is empty`,
+				`3:12 error enum: helper "ftp": unknown policy "ftpx"; helper ftp defines one policy, "ftp"`,
+				`6:12 error duplicate: helper "ftp": duplicate policy "ftpx"; the first is at test.hcl:3:5`,
+				`9:5 error missing-attribute: helper "ftp": policy "ftp" is empty`,
 			}},
-		{name: "helper queue num too big", src: "helpers {\n  helper \"tftp\" {\n    family = \"inet6\"\n    protocol = \"udp\"\n    queue_num = 65536\n  }\n}\n",
-			want: []string{`5:17 error range: helper "tftp": queue_num 65536 is out of range; want 0 to 65535`}},
+		{name: "helper queue num too big", src: "helpers {\n  helper \"tftp\" \"inet6\" \"udp\" {\n    queue_num = 65536\n  }\n}\n",
+			want: []string{`3:17 error range: helper "tftp": queue_num 65536 is out of range; want 0 to 65535`}},
 
 		// all problems at once, sorted by position
 		{name: "several problems", src: "daemon {\n  event_iteration_limit = -1\n}\nscheduler {\n  priority = 200\n}\n" + strings.Replace(syncUDP, "3780", "0", 1),
@@ -455,9 +455,7 @@ scheduler {
 			want: CacheSettings{Internal: CacheTier{false, 65536, 262144}, External: CacheTier{true, 1024, 4096}}},
 		{name: "helpers", src: `helpers {
   setup = true
-  helper "rpc" {
-    family = "inet6"
-    protocol = "udp"
+  helper "rpc" "inet6" "udp" {
     queue_num = 5
     queue_len = 2048
     policy "rpc" {

@@ -28,8 +28,9 @@ import (
 // A labeled block carries its label in brackets: "link[primary]",
 // "sync[ftfw].resend_queue_size", "filter.stage[address]". When several
 // sibling blocks of one type share a label, the second and later ones are
-// told apart by their 1-based occurrence: "helpers.helper[rpc]" is the first
-// rpc helper, "helpers.helper[rpc#2]" the second. An index (0-based) after a
+// told apart by their 1-based occurrence: "cache[internal]" is the first
+// internal cache, "cache[internal#2]" the second. The labels of a block
+// with several are joined by ",": "helpers.helper[rpc,inet,udp]". An index (0-based) after a
 // list attribute names one element: "filter.stage[address].ignore[3]" is the
 // fourth address; its Line comment is written after that element, which
 // forces the list onto one element per line. The empty path is the file
@@ -44,8 +45,10 @@ type Comment struct {
 	Lead []string
 	// Line is written after the item, on its line.
 	Line string
-	// Foot, for the file (path ""), holds comment lines written after
-	// everything else.
+	// Foot holds comment lines written after everything else: for the file
+	// (path ""), at its end; for a block, inside it after its last item
+	// (the notes an operator left before a closing brace); for an
+	// attribute, on the lines after it.
 	Foot []string
 }
 
@@ -151,6 +154,7 @@ func (hw *hclWriter) body(v reflect.Value, path string, level int, top bool) {
 			c := hw.c[it.path]
 			hw.comments(commentLines(c.Lead), level)
 			hw.attr(it, level, c)
+			hw.comments(commentLines(c.Foot), level)
 			wrote, lastWasAttr = true, true
 		case itemBlock:
 			if (top && wrote) || (!top && lastWasAttr) {
@@ -165,12 +169,13 @@ func (hw *hclWriter) body(v reflect.Value, path string, level int, top bool) {
 				hw.b.Write(hclString(l))
 			}
 			inner := walkItems(it.value, it.path)
-			if len(inner) == 0 && oneLine(c.Line) == "" {
+			if len(inner) == 0 && oneLine(c.Line) == "" && len(c.Foot) == 0 {
 				hw.b.WriteString(" {}\n")
 			} else {
 				hw.b.WriteString(" {")
 				hw.lineComment(c)
 				hw.body(it.value, it.path, level+1, false)
+				hw.comments(commentLines(c.Foot), level+1)
 				hw.indent(level)
 				hw.b.WriteString("}\n")
 			}
@@ -187,7 +192,12 @@ func (hw *hclWriter) attr(it item, level int, c Comment) {
 	if v.Kind() == reflect.Ptr {
 		v = v.Elem()
 	}
-	if v.Kind() != reflect.Slice {
+	switch {
+	case it.bytes:
+		hw.b.WriteString(v.String())
+		hw.lineComment(c)
+		return
+	case v.Kind() != reflect.Slice:
 		hw.b.Write(hclScalar(v))
 		hw.lineComment(c)
 		return
@@ -260,8 +270,29 @@ type item struct {
 	value reflect.Value
 	// n is the 1-based occurrence of the block's label among its siblings.
 	n int
-	// labelField names the label field of a block ("name", "tier"...).
-	labelField string
+	// labelFields name the label fields of a block ("name", "tier"...).
+	labelFields []string
+	// bytes is set on a size attribute (tag write:"size") whose value is
+	// plain bytes, which writers emit as a number.
+	bytes bool
+}
+
+// plainBytes reports whether a size attribute's value is written without a
+// unit, so that it can go out as a number: "262142", not "0x10" or "2MiB".
+func plainBytes(field reflect.StructField, v reflect.Value) bool {
+	if field.Tag.Get("write") != "size" || v.Kind() != reflect.Ptr || v.Elem().Kind() != reflect.String {
+		return false
+	}
+	s := v.Elem().String()
+	if s == "" || len(s) > 19 || (len(s) > 1 && s[0] == '0') {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // walkItems lists what a writer emits for struct v: set attributes and
@@ -280,7 +311,8 @@ func walkItems(v reflect.Value, path string) []item {
 			if (fv.Kind() == reflect.Ptr || fv.Kind() == reflect.Slice) && fv.IsNil() {
 				continue
 			}
-			out = append(out, item{kind: itemAttr, name: f.name, path: Path(path, f.name), parent: path, value: fv})
+			out = append(out, item{kind: itemAttr, name: f.name, path: Path(path, f.name), parent: path, value: fv,
+				bytes: plainBytes(t.Field(f.index), fv)})
 		case "block":
 			if t.Field(f.index).Name == "Variables" {
 				continue
@@ -314,8 +346,7 @@ func blockItem(name, parent string, bv reflect.Value, n int) item {
 	it := item{kind: itemBlock, name: name, path: Path(parent, seg), parent: parent, labels: labels, value: bv, n: n}
 	for _, lf := range fieldsOf(bv.Type()) {
 		if lf.kind == "label" {
-			it.labelField = lf.name
-			break
+			it.labelFields = append(it.labelFields, lf.name)
 		}
 	}
 	return it

@@ -112,10 +112,10 @@ func richComments() Comments {
 		Path("filter", Block("stage", "address"), Elem("ignore", 0)): {Line: "loopback"},
 		Path("filter", Block("stage", "address"), Elem("ignore", 2)): {Line: "virtual IP 1"},
 		Path("filter", Block("stage", "address"), Elem("ignore", 3)): {Lead: []string{"the second VIP"}, Line: "virtual IP 2"},
-		"helpers.helper[ftp]":                       {Line: "needs nf_conntrack_ftp unloaded"},
-		Path("helpers", BlockN("helper", "rpc", 2)): {Lead: []string{"rpc over UDP"}},
-		"helpers.helper[rpc#2].policy[rpc]":         {Line: "expect_max is 0"},
-		"nothing.here":                              {Line: "ignored"},
+		"helpers.helper[ftp,inet,tcp]":                               {Line: "needs nf_conntrack_ftp unloaded"},
+		Path("helpers", Block("helper", "rpc,inet,udp")):             {Lead: []string{"rpc over UDP"}},
+		"helpers.helper[rpc,inet,udp].policy[rpc]":                   {Line: "expect_max is 0"},
+		"nothing.here": {Line: "ignored"},
 	}
 }
 
@@ -316,6 +316,44 @@ func TestPathHelpers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if tt.got != tt.want {
 				t.Errorf("got %q, want %q", tt.got, tt.want)
+			}
+		})
+	}
+}
+
+// TestWriteSizes: a size that is plain bytes goes out as a number, so that
+// it reads as a size (receive_buffer = 262142), and sizes with a unit stay
+// strings; both read back to the same value in each syntax.
+func TestWriteSizes(t *testing.T) {
+	f := &File{Netlink: &Netlink{BufferSize: yptr("262142"), BufferSizeMaxGrowth: yptr("8MiB")},
+		Links: []Link{{Name: "a", Transport: "udp", SendBuffer: yptr("0x10"), ReceiveBuffer: yptr("1000")}}}
+	tests := []struct {
+		syntax Syntax
+		write  func(*bytes.Buffer) error
+		want   []string
+	}{
+		{SyntaxHCL, func(b *bytes.Buffer) error { return WriteHCL(b, f, nil) },
+			[]string{"buffer_size            = 262142\n", `buffer_size_max_growth = "8MiB"`, `send_buffer    = "0x10"`, "receive_buffer = 1000\n"}},
+		{SyntaxYAML, func(b *bytes.Buffer) error { return WriteYAML(b, f, nil) },
+			[]string{"buffer_size: 262142\n", "buffer_size_max_growth: 8MiB\n", "send_buffer: \"0x10\"\n", "receive_buffer: 1000\n"}},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.syntax), func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := tt.write(&buf); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(buf.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, buf.Bytes())
+				}
+			}
+			got, diags := Parse("c."+string(tt.syntax), buf.Bytes(), LoadOptions{Syntax: tt.syntax})
+			if diags.HasErrors() {
+				t.Fatalf("%v\n%s", diags, buf.Bytes())
+			}
+			if diff := cmp.Diff(f, got, ignoreSyntax); diff != "" {
+				t.Errorf("round trip (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -18,10 +18,11 @@ import (
 //   - a block without label is a mapping: daemon: {lock_file: ...};
 //   - labeled blocks are a mapping keyed by label: link: {primary: {...}},
 //     sync: {ftfw: {...}};
-//   - except when two sibling blocks share a label (helper "rpc" for tcp and
-//     udp): then all blocks of that type are a list of mappings whose first
-//     key is the label, named after the label field (link: name, cache:
-//     tier, sync: mode, stage: kind, helper: name, policy: name).
+//   - except for blocks with several labels (helper "rpc" "inet" "tcp"), and
+//     when two sibling blocks share a label (which validation refuses): then
+//     all blocks of that type are a list of mappings whose first keys are
+//     the labels, named after the label fields (link: name, cache: tier,
+//     sync: mode, stage: kind, helper: name, family, protocol, policy: name).
 //
 // Strings are quoted only when a YAML reader could take them for something
 // else; that includes YAML 1.1 readers ("on", "yes", "0x10", "12:30").
@@ -60,6 +61,9 @@ type yamlWriter struct {
 // mapping renders the body of struct v (at path) as a mapping node.
 func (yw yamlWriter) mapping(v reflect.Value, path string) *yaml.Node {
 	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	if path != "" {
+		defer yw.blockFoot(m, path)
+	}
 	items := walkItems(v, path)
 	for i := 0; i < len(items); i++ {
 		it := items[i]
@@ -68,6 +72,7 @@ func (yw yamlWriter) mapping(v reflect.Value, path string) *yaml.Node {
 		switch {
 		case it.kind == itemAttr:
 			key.HeadComment = yamlComment(c.Lead)
+			key.FootComment = yamlComment(c.Foot)
 			val := yw.value(it)
 			if val.Kind == yaml.ScalarNode || val.Style == yaml.FlowStyle {
 				val.LineComment = yamlLine(c.Line)
@@ -100,7 +105,9 @@ func (yw yamlWriter) mapping(v reflect.Value, path string) *yaml.Node {
 			}
 			run := items[i:j]
 			i = j - 1
-			m.Content = append(m.Content, key, yw.blockRun(run, repeated))
+			// Blocks with several labels (helper "rpc" "inet" "tcp") read
+			// best as a list of mappings that name each label.
+			m.Content = append(m.Content, key, yw.blockRun(run, repeated || len(it.labels) > 1))
 		}
 	}
 	return m
@@ -125,13 +132,33 @@ func (yw yamlWriter) blockRun(run []item, asList bool) *yaml.Node {
 	for _, it := range run {
 		c := yw.c[it.path]
 		body := yw.mapping(it.value, it.path)
-		label := yamlStr(it.labels[0])
-		label.LineComment = yamlLine(c.Line)
-		body.Content = append([]*yaml.Node{yamlStr(it.labelField), label}, body.Content...)
+		var labels []*yaml.Node
+		for i, l := range it.labels {
+			labels = append(labels, yamlStr(it.labelFields[i]), yamlStr(l))
+		}
+		labels[1].LineComment = yamlLine(c.Line)
+		body.Content = append(labels, body.Content...)
 		body.HeadComment = yamlComment(c.Lead)
 		seq.Content = append(seq.Content, body)
 	}
 	return seq
+}
+
+// blockFoot writes the Foot comment of the block at path after the last
+// entry of its mapping m, indented as the entries are; an empty block has
+// no entry, and gets it as its line comment.
+func (yw yamlWriter) blockFoot(m *yaml.Node, path string) {
+	foot := yw.c[path].Foot
+	if len(foot) == 0 {
+		return
+	}
+	if len(m.Content) == 0 {
+		m.Style = yaml.FlowStyle
+		m.LineComment = strings.TrimSpace(m.LineComment + " " + yamlLine(strings.Join(commentLines(foot), "; ")))
+		return
+	}
+	last := m.Content[len(m.Content)-2]
+	last.FootComment = strings.TrimPrefix(last.FootComment+"\n"+yamlComment(foot), "\n")
 }
 
 // lineOnBlock puts a block's line comment on its key, except for an empty
@@ -140,7 +167,7 @@ func (yw yamlWriter) blockRun(run []item, asList bool) *yaml.Node {
 func lineOnBlock(key, body *yaml.Node, line string) {
 	if len(body.Content) == 0 {
 		body.Style = yaml.FlowStyle
-		body.LineComment = line
+		body.LineComment = strings.TrimSpace(line + " " + body.LineComment)
 		return
 	}
 	key.LineComment = line
@@ -160,6 +187,9 @@ func (yw yamlWriter) value(it item) *yaml.Node {
 	v := it.value
 	if v.Kind() == reflect.Ptr {
 		v = v.Elem()
+	}
+	if it.bytes {
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: v.String()}
 	}
 	if v.Kind() != reflect.Slice {
 		return yamlScalar(v)

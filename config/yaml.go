@@ -45,9 +45,11 @@ import (
 //     or a list of mappings that carry the label as a key named after it
 //     (link and helper and policy and variable: name, cache: tier,
 //     sync: mode, stage: kind): link: [{name: primary, transport: udp}].
-//     The list form allows several blocks with one label (two "rpc"
-//     helpers, for tcp and udp). A single mapping with the label key set to
-//     a string is one block of the list form: sync: {mode: ftfw, ...}.
+//     A block with several labels (helper: name, family, protocol) has one
+//     level per label when keyed (helper: {rpc: {inet: {udp: {}}}}) and one
+//     key per label in the list form; keyed, the labels after the first
+//     may also be keys (helper: {ftp: {family: inet, protocol: tcp}}). A single mapping with the label key
+//     set to a string is one block of the list form: sync: {mode: ftfw}.
 //
 //   - Anchors and aliases work as in YAML: an alias stands for the anchored
 //     node. Merge keys ("<<") are not supported. A key may appear only once
@@ -596,12 +598,12 @@ func (b *yamlBody) blocks(bs hcl.BlockHeaderSchema, p yamlPair) (hcl.Blocks, hcl
 	var out hcl.Blocks
 	var diags hcl.Diagnostics
 	wrong := func(n *yaml.Node) {
-		detail := fmt.Sprintf("A %s block is written as a mapping of its settings (%s: {key: value}), or a list of such mappings; got %s.",
+		detail := fmt.Sprintf("A %s block is written as a mapping of its settings (%s: {}), or a list of such mappings; got %s.",
 			bs.Type, bs.Type, describe(n))
 		if len(bs.LabelNames) > 0 {
-			l := bs.LabelNames[0]
-			detail = fmt.Sprintf("%s blocks are written as a mapping keyed by %s (%s: {%s: {...}}), or a list of mappings each with a %q key (%s: [{%s: %s, ...}]); got %s.",
-				bs.Type, l, bs.Type, strings.ToUpper(l), l, bs.Type, l, strings.ToUpper(l), describe(n))
+			keyed, listed := yamlLabelExamples(bs)
+			detail = fmt.Sprintf("%s blocks are written as a mapping keyed by %s (%s: %s), or a list of mappings each with %s (%s: %s); got %s.",
+				bs.Type, strings.Join(bs.LabelNames, ", then "), bs.Type, keyed, quotedKeys(bs.LabelNames), bs.Type, listed, describe(n))
 		}
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
@@ -640,7 +642,7 @@ func (b *yamlBody) blocks(bs hcl.BlockHeaderSchema, p yamlPair) (hcl.Blocks, hcl
 				wrong(item)
 				continue
 			}
-			bl, ds := b.listItem(bs, typeRange, item)
+			bl, ds := b.listItem(bs, typeRange, item, nil, nil)
 			out = append(out, bl...)
 			diags = append(diags, ds...)
 		}
@@ -648,7 +650,7 @@ func (b *yamlBody) blocks(bs hcl.BlockHeaderSchema, p yamlPair) (hcl.Blocks, hcl
 		for _, q := range f.pairs(v) {
 			if q.name == bs.LabelNames[0] && resolve(q.val).Kind == yaml.ScalarNode && !isNull(q.val) {
 				// sync: {mode: ftfw, ...}: one block, list form.
-				return b.listItem(bs, typeRange, v)
+				return b.listItem(bs, typeRange, v, nil, nil)
 			}
 		}
 		return b.byLabel(bs, typeRange, v, nil, nil)
@@ -656,6 +658,63 @@ func (b *yamlBody) blocks(bs hcl.BlockHeaderSchema, p yamlPair) (hcl.Blocks, hcl
 		wrong(v)
 	}
 	return out, diags
+}
+
+// yamlLabelExample is a value that label l of a block of type typ may
+// have, for the examples in messages, which must be valid as written.
+func yamlLabelExample(typ, l string) string {
+	switch {
+	case typ == "sync":
+		return "ftfw"
+	case typ == "cache":
+		return "internal"
+	case typ == "stage":
+		return "protocol"
+	case typ == "variable":
+		return "iface"
+	case l == "family":
+		return "inet"
+	case l == "protocol":
+		return "tcp"
+	case typ == "helper" || typ == "policy":
+		return "ftp"
+	}
+	return "primary"
+}
+
+// yamlLabelExamples shows a block of type bs in both forms: keyed by its
+// labels ({ftp: {inet: {tcp: {}}}}) and listed ([{name: ftp, ...}]).
+func yamlLabelExamples(bs hcl.BlockHeaderSchema) (keyed, listed string) {
+	keyed = "{}"
+	for i := len(bs.LabelNames) - 1; i >= 0; i-- {
+		keyed = fmt.Sprintf("{%s: %s}", yamlLabelExample(bs.Type, bs.LabelNames[i]), keyed)
+	}
+	return keyed, listExample(bs)
+}
+
+func listExample(bs hcl.BlockHeaderSchema) string {
+	var kv []string
+	for _, l := range bs.LabelNames {
+		kv = append(kv, l+": "+yamlLabelExample(bs.Type, l))
+	}
+	return "[{" + strings.Join(kv, ", ") + "}]"
+}
+
+// quotedKeys says which keys a list item needs: a "name" key, or
+// "name", "family" and "protocol" keys.
+func quotedKeys(keys []string) string {
+	if len(keys) == 1 {
+		return fmt.Sprintf("a %q key", keys[0])
+	}
+	return strings.Join(quoteAll(keys[:len(keys)-1]), ", ") + fmt.Sprintf(" and %q keys", keys[len(keys)-1])
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = fmt.Sprintf("%q", s)
+	}
+	return out
 }
 
 // byLabel reads labeled blocks written as mappings keyed by label, one
@@ -681,6 +740,14 @@ func (b *yamlBody) byLabel(bs hcl.BlockHeaderSchema, typeRange hcl.Range, m *yam
 			})
 			continue
 		}
+		if len(ls) < len(bs.LabelNames) && hasScalarKey(f, v, bs.LabelNames[len(ls)]) {
+			// The rest of the labels as keys: helper: {rpc: {family:
+			// inet, protocol: udp, ...}}.
+			bl, ds := b.listItem(bs, typeRange, v, ls, rs)
+			out = append(out, bl...)
+			diags = append(diags, ds...)
+			continue
+		}
 		if len(ls) < len(bs.LabelNames) {
 			bl, ds := b.byLabel(bs, typeRange, v, ls, rs)
 			out = append(out, bl...)
@@ -697,17 +764,32 @@ func (b *yamlBody) byLabel(bs hcl.BlockHeaderSchema, typeRange hcl.Range, m *yam
 	return out, diags
 }
 
+// hasScalarKey reports whether mapping m has key name with a string-like
+// value: a label written as a key.
+func hasScalarKey(f *yamlFile, m *yaml.Node, name string) bool {
+	for _, q := range f.pairs(m) {
+		if q.name == name && resolve(q.val).Kind == yaml.ScalarNode && !isNull(q.val) {
+			return true
+		}
+	}
+	return false
+}
+
 // listItem reads one labeled block written as a mapping that carries its
 // labels as keys.
-func (b *yamlBody) listItem(bs hcl.BlockHeaderSchema, typeRange hcl.Range, item *yaml.Node) (hcl.Blocks, hcl.Diagnostics) {
+func (b *yamlBody) listItem(bs hcl.BlockHeaderSchema, typeRange hcl.Range, item *yaml.Node, labels []string, ranges []hcl.Range) (hcl.Blocks, hcl.Diagnostics) {
 	f := b.f
 	m := resolve(item)
 	def := f.rng(item)
+	if len(ranges) > 0 {
+		def = ranges[len(ranges)-1]
+	}
 	var diags hcl.Diagnostics
 	body := &yamlBody{f: f, m: m, missing: def, hidden: map[string]bool{}}
-	block := &hcl.Block{Type: bs.Type, Body: body, DefRange: def, TypeRange: typeRange}
+	block := &hcl.Block{Type: bs.Type, Body: body, DefRange: def, TypeRange: typeRange,
+		Labels: append([]string(nil), labels...), LabelRanges: append([]hcl.Range(nil), ranges...)}
 	pairs := f.pairs(m)
-	for _, l := range bs.LabelNames {
+	for _, l := range bs.LabelNames[len(labels):] {
 		var found *yamlPair
 		for i := range pairs {
 			if pairs[i].name == l {
@@ -720,7 +802,7 @@ func (b *yamlBody) listItem(bs hcl.BlockHeaderSchema, typeRange hcl.Range, item 
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  fmt.Sprintf("Missing %s for %s", l, bs.Type),
-				Detail:   fmt.Sprintf("In the list form, each %s needs a %q key: %s: [{%s: %s, ...}].", bs.Type, l, bs.Type, l, strings.ToUpper(l)),
+				Detail:   fmt.Sprintf("In the list form, each %s needs a %q key: %s: %s.", bs.Type, l, bs.Type, listExample(bs)),
 				Subject:  def.Ptr(),
 			})
 		case resolve(found.val).Kind != yaml.ScalarNode || isNull(found.val):

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -23,7 +24,7 @@ func decodeYAML(src string) (*File, Diagnostics) {
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	var f File
+	f := File{Syntax: SyntaxYAML}
 	diags = append(diags, decodeBody(body, nil, &f)...)
 	return &f, diags
 }
@@ -39,8 +40,8 @@ func decodeHCL(t *testing.T, name, src string) (*File, Diagnostics) {
 }
 
 // ignoreSyntax leaves out what cmp cannot or should not compare: source
-// ranges, and variable defaults (expressions).
-var ignoreSyntax = cmp.Options{cmpopts.IgnoreTypes(Node{}), cmpopts.IgnoreFields(Variable{}, "Default"), cmpopts.EquateEmpty()}
+// ranges, variable defaults (expressions) and the syntax a file was read in.
+var ignoreSyntax = cmp.Options{cmpopts.IgnoreTypes(Node{}), cmpopts.IgnoreFields(Variable{}, "Default"), cmpopts.IgnoreFields(File{}, "Syntax", "Source"), cmpopts.EquateEmpty()}
 
 func TestYAMLDecode(t *testing.T) {
 	tests := []struct {
@@ -73,7 +74,7 @@ func TestYAMLDecode(t *testing.T) {
 			&File{Links: []Link{{Name: "name", Transport: "udp"}}},
 		},
 		{
-			"same label twice in list form",
+			"list form with several labels",
 			"helpers:\n  helper:\n    - {name: rpc, family: inet, protocol: tcp}\n    - {name: rpc, family: inet, protocol: udp}\n",
 			&File{Helpers: &Helpers{Helper: []Helper{
 				{Name: "rpc", Family: "inet", Protocol: "tcp"},
@@ -81,10 +82,16 @@ func TestYAMLDecode(t *testing.T) {
 			}}},
 		},
 		{
-			"nested labeled blocks, keyed",
-			"helpers:\n  helper:\n    ftp:\n      family: inet\n      protocol: tcp\n      policy: {ftp: {expect_max: 1}}\n",
+			"nested labeled blocks, keyed, several labels",
+			"helpers:\n  helper:\n    ftp:\n      inet:\n        tcp:\n          policy: {ftp: {expect_max: 1}}\n",
 			&File{Helpers: &Helpers{Helper: []Helper{{Name: "ftp", Family: "inet", Protocol: "tcp",
 				Policies: []HelperPolicy{{Name: "ftp", ExpectMax: yptr(int64(1))}}}}}},
+		},
+		{
+			"keyed by name, the other labels as keys",
+			"helpers:\n  helper:\n    ftp: {family: inet, protocol: tcp, queue_num: 2}\n    rpc:\n      inet:\n        protocol: udp\n",
+			&File{Helpers: &Helpers{Helper: []Helper{{Name: "ftp", Family: "inet", Protocol: "tcp", QueueNum: yptr(int64(2))},
+				{Name: "rpc", Family: "inet", Protocol: "udp"}}}},
 		},
 		{"empty block", "stats:\n", &File{Stats: &Stats{}}},
 		{"empty labeled block", "cache:\n  internal:\n", &File{Caches: []Cache{{Tier: "internal"}}}},
@@ -167,15 +174,15 @@ func TestYAMLErrors(t *testing.T) {
 	}{
 		{
 			"unknown attribute", "daemon:\n  lock_fil: /x\n",
-			[]string{"unknown-attribute 2:3 unsupported argument"}, `Did you mean "lock_file"?`,
+			[]string{`unknown-attribute 2:3 unsupported key "lock_fil"`}, `did you mean "lock_file"?`,
 		},
 		{
 			"unknown block", "deamon: {systemd: true}\n",
-			[]string{"unknown-block 1:1 unsupported block type"}, `Did you mean "daemon"?`,
+			[]string{`unknown-block 1:1 unsupported key "deamon"`}, `did you mean "daemon"?`,
 		},
 		{
 			"unknown key without suggestion", "daemon:\n  colour: blue\n",
-			[]string{"unknown-attribute 2:3 unsupported argument"}, `An argument named "colour" is not expected here`,
+			[]string{`unknown-attribute 2:3 unsupported key "colour"`}, `no setting of that name belongs here`,
 		},
 		{
 			"yes is not a boolean", "daemon:\n  systemd: yes\n",
@@ -183,11 +190,11 @@ func TestYAMLErrors(t *testing.T) {
 		},
 		{
 			"missing required attribute, keyed", "link:\n  a:\n    port: 1\n",
-			[]string{"missing-attribute 2:3 missing required argument"}, `The argument "transport" is required`,
+			[]string{"missing-attribute 2:3 missing required key"}, `the key "transport" is required`,
 		},
 		{
 			"missing required attribute, listed", "link:\n  - name: a\n    port: 1\n",
-			[]string{"missing-attribute 2:5 missing required argument"}, "",
+			[]string{"missing-attribute 2:5 missing required key"}, "",
 		},
 		{
 			"duplicate key", "daemon:\n  systemd: true\n  systemd: false\n",
@@ -223,7 +230,7 @@ func TestYAMLErrors(t *testing.T) {
 		},
 		{
 			"attribute given a mapping", "daemon:\n  lock_file: {path: /x}\n",
-			[]string{"type 2:14 daemon: lock_file: a string is required, got object"}, "",
+			[]string{"type 2:14 daemon: lock_file: a string is required, got a mapping"}, "",
 		},
 		{
 			"list element null", "filter: {stage: {protocol: {accept: [tcp, ~]}}}\n",
@@ -235,7 +242,7 @@ func TestYAMLErrors(t *testing.T) {
 		},
 		{
 			"column in bytes after non-ASCII", "log: {file: é, sylog: x}\n",
-			[]string{"unknown-attribute 1:17 unsupported argument"}, `Did you mean "syslog"?`,
+			[]string{`unknown-attribute 1:17 unsupported key "sylog"`}, `did you mean "syslog"?`,
 		},
 		{
 			"merge key", "x: &a {systemd: true}\ndaemon:\n  <<: *a\n",
@@ -321,7 +328,8 @@ func TestYAMLErrors(t *testing.T) {
 
 // TestYAMLMatchesHCL checks that YAML is only another spelling: the same
 // configuration decodes to the same File, and the same mistake gets the
-// same words.
+// same diagnostic (code, place) in the words of each syntax: YAML users
+// read keys, mappings and lists, not HCL's arguments, blocks and tuples.
 func TestYAMLMatchesHCL(t *testing.T) {
 	read := func(name string) string {
 		b, err := os.ReadFile(filepath.Join("testdata", "yaml", name))
@@ -344,31 +352,49 @@ func TestYAMLMatchesHCL(t *testing.T) {
 
 	mistakes := []struct {
 		name, hcl, yaml string
+		hclWords        string // in the HCL diagnostic (message; detail)
+		yamlWords       string // in the YAML one
 	}{
-		{"misspelt attribute", "daemon {\n  lock_fil = \"/x\"\n}\n", "daemon:\n  lock_fil: /x\n"},
-		{"misspelt block", "deamon {\n}\n", "deamon: {}\n"},
-		{"misspelt labeled attribute", "link \"a\" {\n  transport = \"udp\"\n  prot = 1\n}\n", "link:\n  a:\n    transport: udp\n    prot: 1\n"},
-		{"unknown attribute", "scheduler {\n  nice = 1\n}\n", "scheduler:\n  nice: 1\n"},
-		{"missing attribute", "link \"a\" {\n}\n", "link: {a: {}}\n"},
-		{"wrong type", "daemon {\n  systemd = \"yes\"\n}\n", "daemon:\n  systemd: yes\n"},
+		{"misspelt attribute", "daemon {\n  lock_fil = \"/x\"\n}\n", "daemon:\n  lock_fil: /x\n",
+			`unsupported argument; An argument named "lock_fil" is not expected here. Did you mean "lock_file"?`,
+			`unsupported key "lock_fil"; did you mean "lock_file"?`},
+		{"misspelt block", "deamon {\n}\n", "deamon: {}\n",
+			`unsupported block type; Blocks of type "deamon" are not expected here. Did you mean "daemon"?`,
+			`unsupported key "deamon"; did you mean "daemon"?`},
+		{"misspelt labeled attribute", "link \"a\" {\n  transport = \"udp\"\n  prot = 1\n}\n", "link:\n  a:\n    transport: udp\n    prot: 1\n",
+			`Did you mean "port"?`, `unsupported key "prot"; did you mean "port"?`},
+		{"unknown attribute", "scheduler {\n  nice = 1\n}\n", "scheduler:\n  nice: 1\n",
+			`An argument named "nice" is not expected here`, `unsupported key "nice"; no setting of that name belongs here`},
+		{"missing attribute", "link \"a\" {\n}\n", "link: {a: {}}\n",
+			`missing required argument; The argument "transport" is required`, `missing required key; the key "transport" is required`},
+		{"wrong type", "daemon {\n  systemd = \"yes\"\n}\n", "daemon:\n  systemd: yes\n",
+			`a boolean (true or false) is required, got "yes"`, `a boolean (true or false) is required, got "yes"`},
+		{"list for a string", "daemon {\n  lock_file = [\"/x\"]\n}\n", "daemon:\n  lock_file: [/x]\n",
+			`a string is required, got tuple`, `a string is required, got a list`},
+		{"mapping for a string", "daemon {\n  lock_file = {a = 1}\n}\n", "daemon:\n  lock_file: {a: 1}\n",
+			`a string is required, got object`, `a string is required, got a mapping`},
 	}
+	hclTerms := regexp.MustCompile(`argument|[Bb]lock type|tuple|object`)
 	for _, m := range mistakes {
 		t.Run(m.name, func(t *testing.T) {
 			_, hd := decodeHCL(t, "c.hcl", m.hcl)
 			_, yd := decodeYAML(m.yaml)
-			strip := func(ds Diagnostics) []Diagnostic {
-				var out []Diagnostic
-				for _, d := range ds {
-					d.Pos = Pos{}
-					out = append(out, d)
-				}
-				return out
+			if len(hd) != 1 || len(yd) != 1 {
+				t.Fatalf("want one diagnostic each; hcl %v, yaml %v", hd, yd)
 			}
-			if len(hd) == 0 {
-				t.Fatal("HCL gives no diagnostic")
+			h, y := hd[0], yd[0]
+			if h.Code != y.Code || h.Severity != y.Severity {
+				t.Errorf("different diagnostics:\nhcl:  %s %v\nyaml: %s %v", h.Code, h, y.Code, y)
 			}
-			if diff := cmp.Diff(strip(hd), strip(yd)); diff != "" {
-				t.Errorf("(-hcl +yaml):\n%s", diff)
+			words := func(d Diagnostic) string { return d.Message + "; " + d.Detail }
+			if !strings.Contains(words(h), m.hclWords) {
+				t.Errorf("hcl says %q, want %q in it", words(h), m.hclWords)
+			}
+			if !strings.Contains(words(y), m.yamlWords) {
+				t.Errorf("yaml says %q, want %q in it", words(y), m.yamlWords)
+			}
+			if w := hclTerms.FindString(words(y)); w != "" {
+				t.Errorf("yaml says %q: HCL's term %q", words(y), w)
 			}
 		})
 	}
@@ -515,7 +541,7 @@ func TestYAMLThroughParse(t *testing.T) {
 		t.Errorf("Parse (-decodeBody +Parse):\n%s", diff)
 	}
 	_, diags = Parse("bad.yaml", []byte("daemon:\n  lock_fil: /x\n"), LoadOptions{})
-	if got := fmt.Sprint(diags); got != `bad.yaml:2:3: error: unsupported argument; An argument named "lock_fil" is not expected here. Did you mean "lock_file"?` {
+	if got := fmt.Sprint(diags); got != `bad.yaml:2:3: error: unsupported key "lock_fil"; did you mean "lock_file"?` {
 		t.Errorf("Parse diagnostics: %s", got)
 	}
 }

@@ -62,7 +62,7 @@ sync "ftfw" {
   expectation_sync    = true
 }
 
-link "lo" {
+link "primary" {
   transport         = "multicast"
   default           = true
   interface         = "lo" # the dedicated link

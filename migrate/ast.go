@@ -4,7 +4,9 @@ import "github.com/ctsync/ctsync/config"
 
 // File is a parsed legacy conntrackd.conf.
 type File struct {
-	Name       string
+	Name string
+	// Source is the file's text, for the snippets of diagnostics.
+	Source     *config.Source
 	Directives []*Directive
 	// Comments holds every comment of the file in order, attached or not.
 	Comments []Comment

@@ -59,14 +59,17 @@ func TestNoCommentLost(t *testing.T) {
 	}
 }
 
-// TestStrayCommentPlacement: comments that belong to no model item go
-// above the item that follows them in the legacy file, or to the end.
+// TestStrayCommentPlacement: comments that belong to no model item stay
+// at the end of the block whose section they end (zillow's commented-out
+// "#DisableExternalCache On" before Mode FTFW's "}"), or else go above the
+// item that follows them in the legacy file, or to the end.
 func TestStrayCommentPlacement(t *testing.T) {
 	const link = " UDP {\n  IPv4_address 198.51.100.1\n  IPv4_Destination_Address 198.51.100.2\n  Port 3780\n  Interface eth0\n }\n"
 	tests := []struct {
 		name string
 		src  string
-		want []string // in this order in the HCL output
+		want []string // in this order in the output
+		yaml bool     // migrate to YAML instead of HCL
 	}{
 		{
 			name: "file header and end",
@@ -76,7 +79,23 @@ func TestStrayCommentPlacement(t *testing.T) {
 		{
 			name: "sync section and mode",
 			src:  "# sync settings\nSync { # sync\n Mode FTFW { # mode\n  ResendQueueSize 1000 # queue\n  # ACKWindowSize 300\n }\n" + link + "}\n",
-			want: []string{"# sync settings\n# sync\nsync \"ftfw\" {", "# mode\n", "resend_queue_size = 1000 # queue\n}", "# ACKWindowSize 300\nlink \"eth0\" {"},
+			want: []string{"# sync settings\n# sync\nsync \"ftfw\" {", "# mode\n", "resend_queue_size = 1000 # queue\n  # ACKWindowSize 300\n}\n", "link \"primary\" {"},
+		},
+		{
+			name: "end of a mode block, in YAML",
+			src:  "Sync {\n Mode FTFW {\n  ResendQueueSize 1000\n  # ACKWindowSize 300\n }\n" + link + "}\n",
+			want: []string{"sync:\n  ftfw:\n    resend_queue_size: 1000\n    # ACKWindowSize 300\nlink:\n  primary:\n"},
+			yaml: true,
+		},
+		{
+			name: "end of a link and of a filter set",
+			src:  "General {\n Filter {\n  Protocol Accept {\n   TCP\n   # UDP\n  }\n  # later\n }\n}\nSync {\n Mode NOTRACK {\n }\n UDP {\n  IPv4_address 198.51.100.1\n  IPv4_Destination_Address 198.51.100.2\n  Port 3780\n  Interface eth0\n  # Checksum off\n }\n}\n",
+			want: []string{"  stage \"protocol\" {\n    accept = [\"tcp\"]\n    # UDP\n  }\n  # later\n}\n", "port      = 3780\n  # Checksum off\n}\n"},
+		},
+		{
+			name: "end of an empty mode block",
+			src:  "Sync {\n Mode NOTRACK {\n  # StartupResync on\n }\n" + link + "}\n",
+			want: []string{"sync \"notrack\" {\n  # StartupResync on\n}\n"},
 		},
 		{
 			name: "closing brace of an empty mode",
@@ -86,7 +105,11 @@ func TestStrayCommentPlacement(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out, diags := Migrate("t.conf", []byte(tt.src), MigrateOptions{InterfaceExists: func(string) bool { return true }})
+			format := "hcl"
+			if tt.yaml {
+				format = "yaml"
+			}
+			out, diags := Migrate("t.conf", []byte(tt.src), MigrateOptions{Format: format, InterfaceExists: func(string) bool { return true }})
 			if diags.HasErrors() {
 				t.Fatal(diags)
 			}

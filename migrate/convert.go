@@ -22,7 +22,7 @@ import (
 // translated at all is an error.
 func Convert(lf *File) (*config.File, config.Comments, config.Diagnostics) {
 	c := &converter{
-		file:     &config.File{},
+		file:     &config.File{Syntax: config.SyntaxLegacy, Source: lf.Source},
 		comments: config.Comments{},
 		legacy:   lf,
 	}
@@ -40,6 +40,7 @@ func Convert(lf *File) (*config.File, config.Comments, config.Diagnostics) {
 		return true
 	})
 	if c.diags.HasErrors() {
+		c.diags.AttachSource(lf.Source)
 		return c.file, c.comments, c.diags
 	}
 	for _, d := range lf.Directives {
@@ -47,6 +48,7 @@ func Convert(lf *File) (*config.File, config.Comments, config.Diagnostics) {
 	}
 	c.finish()
 	c.placeComments()
+	c.diags.AttachSource(lf.Source)
 	return c.file, c.comments, c.diags
 }
 
@@ -57,6 +59,8 @@ type converter struct {
 	legacy   *File
 	// placed holds the legacy comments noted on a model path, by position.
 	placed map[config.Pos]bool
+	// pathOf is the model path each noted directive went to.
+	pathOf map[*Directive]string
 
 	// Filter sets accumulate over the whole file, each with one policy:
 	// the last one read, as conntrackd does.
@@ -110,6 +114,7 @@ func (c *converter) fail(d *Directive, code, format string, args ...any) {
 
 // note records a legacy comment for a model path.
 func (c *converter) note(path string, d *Directive) {
+	c.locate(path, d)
 	cm := c.comments[path]
 	for _, l := range d.LeadComments {
 		cm.Lead = append(cm.Lead, commentText(l))
@@ -127,6 +132,15 @@ func (c *converter) note(path string, d *Directive) {
 	}
 }
 
+// locate records the model path that directive d became, for the
+// comments at the end of its block.
+func (c *converter) locate(path string, d *Directive) {
+	if c.pathOf == nil {
+		c.pathOf = map[*Directive]string{}
+	}
+	c.pathOf[d] = path
+}
+
 func (c *converter) place(cm Comment) {
 	if c.placed == nil {
 		c.placed = map[config.Pos]bool{}
@@ -138,11 +152,21 @@ func (c *converter) place(cm Comment) {
 // a path the model does not have move to the nearest enclosing item (the
 // Sync section's are noted under "sync" before its mode is known). Comments
 // that no item took (on a section that has no block of its own, commented-
-// out options) go above the item that follows them in the file, or to the
-// end of the output; those above the first section to the file's header.
+// out options) stay at the end of the block they were written at the end
+// of (after a section's last line, before its "}"); the others go above
+// the item that follows them in the file, or to the end of the output;
+// those above the first section to the file's header.
 func (c *converter) placeComments() {
+	syncPath := func(p string) string { return p }
 	if s := c.file.Sync; s != nil {
-		c.renamePrefix("sync", config.Block("sync", s.Mode))
+		mode := config.Block("sync", s.Mode)
+		c.renamePrefix("sync", mode)
+		syncPath = func(p string) string {
+			if p == "sync" || strings.HasPrefix(p, "sync.") {
+				return mode + strings.TrimPrefix(p, "sync")
+			}
+			return p
+		}
 	}
 	offered := map[string]bool{}
 	for _, p := range config.CommentPaths(c.file) {
@@ -185,12 +209,19 @@ func (c *converter) placeComments() {
 	}
 	places := config.Places(c.file)
 	sort.SliceStable(places, func(i, j int) bool { return places[i].Line < places[j].Line })
+	tails := c.blockTails(offered, syncPath)
 	inserted := map[string]int{}
 	for _, cm := range c.legacy.Comments {
 		if c.placed[cm.Pos] {
 			continue
 		}
 		text := commentText(cm)
+		if to, ok := tailOf(tails, cm.Pos); ok {
+			dst := c.comments[to]
+			dst.Foot = append(dst.Foot, text)
+			c.comments[to] = dst
+			continue
+		}
 		if cm.Pos.Line < first {
 			h := c.comments[""]
 			h.Lead = append(h.Lead, text)
@@ -214,6 +245,58 @@ func (c *converter) placeComments() {
 		inserted[to] = n + 1
 		c.comments[to] = dst
 	}
+}
+
+// blockTail is the end of a legacy section, after its last line: a
+// comment there belongs to the model block the section became.
+type blockTail struct {
+	after, end config.Pos // after the last child (or the header), up to "}"
+	path       string
+}
+
+// blockTails lists, innermost first, the tails of sections whose model
+// path the writers offer; a section with no path of its own (General)
+// lends its tail to no block.
+func (c *converter) blockTails(offered map[string]bool, rename func(string) string) []blockTail {
+	var out []blockTail
+	c.legacy.Walk(func(d *Directive) bool {
+		if !d.HasBlock || d.Item {
+			return true
+		}
+		path, ok := c.pathOf[d]
+		if !ok {
+			return true
+		}
+		path = rename(path)
+		if !offered[path] {
+			return true
+		}
+		after := d.Pos
+		if n := len(d.Block); n > 0 {
+			after = d.Block[n-1].End
+		}
+		out = append(out, blockTail{after: after, end: d.End, path: path})
+		return true
+	})
+	// Walk lists parents first; an inner section's tail is more specific.
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}
+
+// tailOf finds the innermost section tail that holds position p.
+func tailOf(tails []blockTail, p config.Pos) (string, bool) {
+	for _, t := range tails {
+		if t.after.File == p.File && before(t.after, p) && before(p, t.end) {
+			return t.path, true
+		}
+	}
+	return "", false
+}
+
+func before(a, b config.Pos) bool {
+	return a.Line < b.Line || a.Line == b.Line && a.Column < b.Column
 }
 
 // renamePrefix moves comments noted under path old (and below it) to new.
@@ -578,6 +661,7 @@ func (c *converter) addSet(at *Directive, kind, policy string, d *Directive, set
 	if at.LineComment != nil || len(at.LeadComments) > 0 {
 		c.note("filter.stage["+kind+"]", at)
 	}
+	c.locate("filter.stage["+kind+"]", d)
 }
 
 func titleWord(s string) string {
@@ -705,40 +789,35 @@ func (c *converter) finish() {
 	c.nameLinks()
 }
 
-// nameLinks names each link after its interface, which is how operators
-// talk about them ("the eth2 link"), falling back to the transport and
-// position when the interface is missing or shared.
+// nameLinks names the links by their role, as an operator describes a
+// redundant pair: the link the daemon uses at start (the one marked
+// Default, else the first, as conntrackd's multichannel does) is
+// "primary", the others are fail-over links, "backup", "backup2", ... in
+// file order. Interface names ("ens7f1.57") say where a link runs, which
+// the interface attribute already says, not what it is for.
 func (c *converter) nameLinks() {
-	count := map[string]int{}
-	for _, l := range c.file.Links {
-		if l.Interface != nil {
-			count[*l.Interface]++
+	primary := 0
+	for i, l := range c.file.Links {
+		if l.Default != nil && *l.Default {
+			primary = i
+			break
 		}
 	}
-	used := map[string]bool{}
+	backups := 0
 	for i := range c.file.Links {
 		l := &c.file.Links[i]
-		name := ""
-		if l.Interface != nil && count[*l.Interface] == 1 && isLabel(*l.Interface) {
-			name = *l.Interface
+		name := "primary"
+		if i != primary {
+			backups++
+			name = "backup"
+			if backups > 1 {
+				name = fmt.Sprintf("backup%d", backups)
+			}
 		}
-		for n := i; name == "" || used[name]; n++ {
-			name = fmt.Sprintf("%s%d", l.Transport, n)
-		}
-		used[name] = true
 		old := l.Name
 		l.Name = name
 		c.renameComments(old, name)
 	}
-}
-
-func isLabel(s string) bool {
-	for _, r := range s {
-		if !(r == '-' || r == '_' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // renameComments moves comments noted under a provisional link name.
@@ -754,6 +833,11 @@ func (c *converter) renameComments(old, name string) {
 	for _, k := range keys {
 		c.comments["link["+name+"]"+strings.TrimPrefix(k, prefix)] = c.comments[k]
 		delete(c.comments, k)
+	}
+	for d, p := range c.pathOf {
+		if p == prefix || strings.HasPrefix(p, prefix+".") {
+			c.pathOf[d] = "link[" + name + "]" + strings.TrimPrefix(p, prefix)
+		}
 	}
 }
 
@@ -1020,19 +1104,17 @@ func (c *converter) helperType(t, outer *Directive) {
 	hp := config.Helper{Node: config.Node{DefRange: rng(t.Pos), Attrs: map[string]hcl.Range{}}}
 	if len(t.Args) >= 3 {
 		hp.Name, hp.Family, hp.Protocol = t.Args[0].Text, t.Args[1].Text, t.Args[2].Text
-		hp.Node.Attrs["family"] = rng(t.Args[1].Pos)
-		hp.Node.Attrs["protocol"] = rng(t.Args[2].Pos)
+		hp.Node.Labels = []hcl.Range{rng(t.Args[0].Pos), rng(t.Args[1].Pos), rng(t.Args[2].Pos)}
 	}
+	// The labels are unique in a valid file; a repeated Type (which
+	// validation refuses) still gets its comments.
 	n := 1
 	for _, o := range hs.Helper {
-		if o.Name == hp.Name {
+		if o.Name == hp.Name && o.Family == hp.Family && o.Protocol == hp.Protocol {
 			n++
 		}
 	}
-	key := "helpers.helper[" + hp.Name + "]"
-	if n > 1 {
-		key = fmt.Sprintf("helpers.helper[%s#%d]", hp.Name, n)
-	}
+	key := config.Path("helpers", config.BlockN("helper", hp.Name+","+hp.Family+","+hp.Protocol, n))
 	c.note(key, t)
 	var nested []*Directive
 	for _, d := range t.Block {

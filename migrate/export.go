@@ -803,6 +803,15 @@ func (e *exporter) stats(f *config.File) *exportLine {
 	return sd
 }
 
+// helperLabel is where label i of a helper (1: family, 2: protocol) was
+// written, or its header.
+func helperLabel(t *config.Helper, i int) hcl.Range {
+	if i < len(t.Labels) {
+		return t.Labels[i]
+	}
+	return t.DefRange
+}
+
 func (e *exporter) helpers(h *config.Helpers) *exportLine {
 	hd := &exportLine{text: "Helper", block: true}
 	if h.Setup != nil {
@@ -814,11 +823,11 @@ func (e *exporter) helpers(h *config.Helpers) *exportLine {
 		name, ok1 := e.word(t.DefRange, where, t.Name)
 		fam, ok2 := t.Family, t.Family == "inet" || t.Family == "inet6"
 		if !ok2 {
-			e.diags.Errorf(t.AttrRange("family"), "export-value", "want inet or inet6", "%s: unknown family %q", where, t.Family)
+			e.diags.Errorf(helperLabel(t, 1), "export-value", "want inet or inet6", "%s: unknown family %q", where, t.Family)
 		}
 		proto, ok3 := t.Protocol, t.Protocol == "tcp" || t.Protocol == "udp"
 		if !ok3 {
-			e.diags.Errorf(t.AttrRange("protocol"), "export-value", "want tcp or udp", "%s: unknown protocol %q", where, t.Protocol)
+			e.diags.Errorf(helperLabel(t, 2), "export-value", "want tcp or udp", "%s: unknown protocol %q", where, t.Protocol)
 		}
 		if !ok1 || !ok2 || !ok3 {
 			continue

@@ -63,7 +63,8 @@ type Keyword struct {
 	// Since is the first release that accepted it, when later than 1.4.0.
 	Since string
 	// Replacement names what to write instead (aliases, deprecated,
-	// removed and obsolete keywords).
+	// removed and obsolete keywords); an example in it ("a filter such as
+	// General { ... }") is valid conntrackd.conf (TestReplacementExamples).
 	Replacement string
 	Note        string
 }
@@ -103,8 +104,8 @@ func buildGrammar() []Keyword {
 		cur("Sync", ShapeBlock),
 		cur("Stats", ShapeBlock),
 		kw("Helper", ShapeBlock, StatusCurrent, "1.4.0", "", ""),
-		removed("IgnoreProtocol", ShapeProtoList, "General { Filter { Protocol Ignore { ... } } }", "old protocol ignore list"),
-		removed("IgnoreTrafficFor", ShapeBlock, "General { Filter { Address Ignore { ... } } }", "old address ignore list"),
+		removed("IgnoreProtocol", ShapeProtoList, "a filter such as General { Filter { Protocol Ignore { UDP } } }", "old protocol ignore list"),
+		removed("IgnoreTrafficFor", ShapeBlock, "a filter such as General { Filter { Address Ignore { IPv4_address 192.0.2.1 } } }", "old address ignore list"),
 		removed("StripNAT", ShapeNone, "", "ignored since before 1.0; delete it"),
 
 		cur("General.HashSize", ShapeNumber),
@@ -150,7 +151,7 @@ func buildGrammar() []Keyword {
 		removed("Sync.RelaxTransitions", ShapeNone, "", "ignored; delete it"),
 		removed("Sync.DelayDestroyMessages", ShapeNone, "", "ignored; delete it"),
 		removed("Sync.ListenTo", ShapeIP, "", "ignored: each link binds its own address; delete it"),
-		removed("Sync.Replicate", ShapeReplicate, "General { Filter { State Accept { ... for TCP } } }", "old state filter"),
+		removed("Sync.Replicate", ShapeReplicate, "a filter such as General { Filter { State Accept { ESTABLISHED for TCP } } }", "old state filter"),
 		removed("Sync.CacheWriteThrough", ShapeBool, "", "ignored; delete it"),
 		removed("Sync.DestroyTimeout", ShapeNumber, "", "ignored; delete it"),
 	}
@@ -222,8 +223,8 @@ func buildGrammar() []Keyword {
 		kw("Helper.Type.Policy", ShapePolicy, StatusCurrent, "1.4.0", "", ""),
 		kw("Helper.Type.Policy.ExpectMax", ShapeNumber, StatusCurrent, "1.4.0", "", ""),
 		kw("Helper.Type.Policy.ExpectTimeout", ShapeNumber, StatusCurrent, "1.4.0", "", ""),
-		removed("IgnoreTrafficFor.IPv4_address", ShapeIP, "General { Filter { Address Ignore { IPv4_address ... } } }", ""),
-		removed("IgnoreTrafficFor.IPv6_address", ShapeIP, "General { Filter { Address Ignore { IPv6_address ... } } }", ""),
+		removed("IgnoreTrafficFor.IPv4_address", ShapeIP, "a filter such as General { Filter { Address Ignore { IPv4_address 192.0.2.1 } } }", ""),
+		removed("IgnoreTrafficFor.IPv6_address", ShapeIP, "a filter such as General { Filter { Address Ignore { IPv6_address 2001:db8::1 } } }", ""),
 	)
 	return g
 }

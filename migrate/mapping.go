@@ -158,7 +158,7 @@ var Mappings = func() []Mapping {
 		Mapping{"Stats.Syslog", "stats.syslog", fmt.Sprintf("`on` is the facility %q; conntrackd logs with the General facility when they differ (warning)", config.Defaults.SyslogFacility)},
 		Mapping{"Stats.LogFileBufferSize", "", "obsolete, ignored by conntrackd 1.4.0-1.4.4; dropped with a warning"},
 		Mapping{"Helper.Setup", "helpers.setup", ""},
-		Mapping{"Helper.Type", "helpers.helper", "`Type ftp inet tcp` is helper \"ftp\" { family = \"inet\", protocol = \"tcp\" }"},
+		Mapping{"Helper.Type", "helpers.helper", "`Type ftp inet tcp { QueueNum 5 }` is `helper \"ftp\" \"inet\" \"tcp\" { queue_num = 5 }`: the labels are name, family and protocol"},
 		Mapping{"Helper.Type.QueueNum", "helpers.helper.queue_num", ""},
 		Mapping{"Helper.Type.QueueLen", "helpers.helper.queue_len", ""},
 		Mapping{"Helper.Type.Policy", "helpers.helper.policy", "fields not written are 0, as in conntrackd"},

@@ -46,15 +46,17 @@ func Migrate(filename string, src []byte, opts MigrateOptions) ([]byte, config.D
 		header.Lead = append(header.Lead, old.Lead...)
 		header.Foot = old.Foot
 	}
-	if len(carried) > 0 {
-		header.Lead = append(header.Lead, "", "Warnings:")
-		for _, d := range carried {
-			if d.Code == "interface-absent" || d.Code == "unknown-interface" {
-				continue // true of this host, not of the file
-			}
-			d.Pos.File = filepath.Base(d.Pos.File)
-			header.Lead = append(header.Lead, "  "+d.String())
+	var warnings []string
+	for _, d := range carried {
+		if d.Code == "interface-absent" || d.Code == "unknown-interface" {
+			continue // true of this host, not of the file
 		}
+		d.Pos.File = filepath.Base(d.Pos.File)
+		warnings = append(warnings, "  "+d.String())
+	}
+	if len(warnings) > 0 {
+		header.Lead = append(header.Lead, "", "Warnings:")
+		header.Lead = append(header.Lead, warnings...)
 	}
 	comments[""] = header
 

@@ -44,7 +44,7 @@ type parser struct {
 // conntrackd, keeping the warnings found before it. The returned File holds
 // what was parsed so far even when there is an error.
 func Parse(filename string, src []byte, opts Options) (*File, config.Diagnostics) {
-	p := &parser{lx: NewLexer(filename, src), opts: opts, file: &File{Name: filename}}
+	p := &parser{lx: NewLexer(filename, src), opts: opts, file: &File{Name: filename, Source: &config.Source{Name: filename, Text: src}}}
 	p.st.init()
 	func() {
 		defer func() {
@@ -61,6 +61,7 @@ func Parse(filename string, src []byte, opts Options) (*File, config.Diagnostics
 		p.finish()
 	}()
 	attachComments(p.file)
+	p.diags.AttachSource(p.file.Source)
 	return p.file, p.diags
 }
 

@@ -117,9 +117,7 @@ stats {
 helpers {
   setup = true
 
-  helper "ftp" { # needs nf_conntrack_ftp unloaded
-    family    = "inet"
-    protocol  = "tcp"
+  helper "ftp" "inet" "tcp" { # needs nf_conntrack_ftp unloaded
     queue_num = 5
     queue_len = 10240
 
@@ -128,15 +126,11 @@ helpers {
       expect_timeout = "300s"
     }
   }
-  helper "rpc" {
-    family    = "inet"
-    protocol  = "tcp"
+  helper "rpc" "inet" "tcp" {
     queue_num = 3
   }
   # rpc over UDP
-  helper "rpc" {
-    family    = "inet"
-    protocol  = "udp"
+  helper "rpc" "inet" "udp" {
     queue_num = 4
 
     policy "rpc" { # expect_max is 0

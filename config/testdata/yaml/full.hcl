@@ -107,9 +107,7 @@ stats {
 helpers {
   setup = true
 
-  helper "ftp" {
-    family    = "inet"
-    protocol  = "tcp"
+  helper "ftp" "inet" "tcp" {
     queue_num = 5
     queue_len = 10240
 
@@ -118,14 +116,10 @@ helpers {
       expect_timeout = "300s"
     }
   }
-  helper "rpc" {
-    family    = "inet"
-    protocol  = "tcp"
+  helper "rpc" "inet" "tcp" {
     queue_num = 3
   }
-  helper "rpc" {
-    family    = "inet"
-    protocol  = "udp"
+  helper "rpc" "inet" "udp" {
     queue_num = 4
 
     policy "rpc" {
