@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -65,6 +64,9 @@ func Parse(filename string, src []byte, opts LoadOptions) (*File, Diagnostics) {
 	if format == "" || format == SyntaxAuto {
 		format = DetectSyntax(filename)
 	}
+	if ds := CheckNesting(filename, src, format); ds != nil {
+		return nil, ds
+	}
 	var (
 		body  hcl.Body
 		diags Diagnostics
@@ -105,7 +107,7 @@ func Parse(filename string, src []byte, opts LoadOptions) (*File, Diagnostics) {
 // Load reads and parses a file. I/O errors are returned as error, problems in
 // the content as Diagnostics.
 func Load(path string, opts LoadOptions) (*File, Diagnostics, error) {
-	src, err := os.ReadFile(path)
+	src, err := ReadFile(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -194,7 +196,7 @@ func evalContext(body hcl.Body, opts LoadOptions) (*hcl.EvalContext, Diagnostics
 // number or boolean an attribute needs.
 func rawValue(s string) cty.Value {
 	t := strings.TrimSpace(s)
-	if strings.HasPrefix(t, "[") || strings.HasPrefix(t, "{") {
+	if (strings.HasPrefix(t, "[") || strings.HasPrefix(t, "{")) && checkExprNesting("-var", []byte(t)) == nil {
 		expr, hds := hclsyntax.ParseExpression([]byte(t), "-var", hcl.InitialPos)
 		if !hds.HasErrors() {
 			if v, hds := expr.Value(nil); !hds.HasErrors() {
@@ -206,16 +208,23 @@ func rawValue(s string) cty.Value {
 }
 
 func readVarFile(path string) (map[string]cty.Value, Diagnostics) {
-	src, err := os.ReadFile(path)
+	src, err := ReadFile(path)
 	if err != nil {
 		return nil, Diagnostics{{Pos: Pos{File: path}, Severity: Error, Code: "io",
 			Message: fmt.Sprintf("-var-file: %v", err)}}
+	}
+	syntax := DetectSyntax(path)
+	if syntax != SyntaxJSON && syntax != SyntaxYAML {
+		syntax = SyntaxHCL
+	}
+	if ds := CheckNesting(path, src, syntax); ds != nil {
+		return nil, ds
 	}
 	var (
 		f   *hcl.File
 		hds hcl.Diagnostics
 	)
-	switch DetectSyntax(path) {
+	switch syntax {
 	case SyntaxJSON:
 		f, hds = hcljson.Parse(src, path)
 	case SyntaxYAML:

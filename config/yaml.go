@@ -85,6 +85,9 @@ func ParseYAML(filename string, src []byte) (hcl.Body, Diagnostics) {
 		}})
 	}
 
+	if r := yamlTooDeep(&doc); r != nil {
+		return nil, tooDeep(f.rng(r))
+	}
 	var hds hcl.Diagnostics
 	f.check(&doc, map[*yaml.Node]bool{}, &hds)
 	var root *yaml.Node
@@ -935,4 +938,27 @@ func parseYAMLInt(s string) (*big.Int, bool) {
 		i.Neg(i)
 	}
 	return i, true
+}
+
+// yamlTooDeep returns the first node nested deeper than MaxNesting, so that
+// YAML has the limit HCL and JSON have (yaml.v3's own is 10,000). It walks
+// with an explicit stack and does not follow aliases: their targets are
+// walked where they are defined.
+func yamlTooDeep(doc *yaml.Node) *yaml.Node {
+	type item struct {
+		n     *yaml.Node
+		depth int
+	}
+	stack := []item{{doc, 0}}
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if it.depth > MaxNesting {
+			return it.n
+		}
+		for _, c := range it.n.Content {
+			stack = append(stack, item{c, it.depth + 1})
+		}
+	}
+	return nil
 }

@@ -124,7 +124,7 @@ func load(c *cli.Context, path string, strict bool) loaded {
 	default:
 		return loaded{path: path, ioErr: fmt.Errorf("--input %q: want auto, hcl, json, yaml or legacy", format)}
 	}
-	src, err := os.ReadFile(path)
+	src, err := config.ReadFile(path)
 	if err != nil {
 		return loaded{path: path, ioErr: err}
 	}
@@ -252,7 +252,7 @@ func runMigrate(c *cli.Context) error {
 	if format != "hcl" && format != "yaml" {
 		return usageErr("migrate: --format %q: want hcl or yaml", format)
 	}
-	src, err := os.ReadFile(path)
+	src, err := config.ReadFile(path)
 	if err != nil {
 		return usageErr("migrate: %v", err)
 	}
@@ -306,7 +306,7 @@ func runFmt(c *cli.Context) error {
 		if f := config.DetectSyntax(path); f != config.SyntaxHCL {
 			return usageErr("fmt: %s: fmt rewrites HCL native syntax (.hcl); use `ctsync migrate` for legacy files", path)
 		}
-		src, err := os.ReadFile(path)
+		src, err := config.ReadFile(path)
 		if err != nil {
 			return usageErr("fmt: %v", err)
 		}
@@ -314,7 +314,7 @@ func runFmt(c *cli.Context) error {
 		if _, diags := config.Parse(path, src, config.LoadOptions{Syntax: config.SyntaxHCL}); diags.HasErrors() {
 			broken := false
 			for _, d := range diags.Errors() {
-				if d.Code == "syntax" {
+				if d.Code == "syntax" || d.Code == "too-deep" || d.Code == "too-complex" {
 					fmt.Fprintln(c.App.ErrWriter, d)
 					broken = true
 				}
