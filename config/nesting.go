@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
 // MaxNesting bounds how deeply brackets, braces, parentheses, strings and
@@ -17,23 +16,23 @@ import (
 const MaxNesting = 100
 
 // MaxOperators bounds the operators (unary, binary, conditional) and index
-// brackets in one HCL statement: hclsyntax builds and evaluates a chain
+// brackets in one HCL statement (one attribute): hclsyntax builds and evaluates a chain
 // such as "1+1+1+…" or "!!!…x" as a tree as deep as the chain is long, so
 // a long one overflows the stack as deep brackets do.
 const MaxOperators = 10000
 
 // CheckNesting refuses, before any parser sees it, source whose nesting
 // (MaxNesting) or operator chains (MaxOperators) would exhaust the parsers'
-// stack. It costs one pass of HCL's own lexer (which is a state machine,
-// not recursive) or, for JSON, of a string-aware byte scan. YAML is
-// refused by yaml.v3 at 10,000 levels, which it handles without harm, and
-// is checked again on its node tree (see ParseYAML). The error points at
-// the token where the limit is passed.
+// stack. It is one pass over the bytes with a stack of open brackets,
+// strings, heredocs and interpolations and no allocation per token, so it
+// costs a fraction of parsing (HCL's own lexer would allocate about a
+// hundred bytes per token). YAML is refused by yaml.v3 at 10,000 levels,
+// which it handles without harm, and is checked again on its node tree (see
+// ParseYAML). The error points at where the limit is passed.
 func CheckNesting(filename string, src []byte, syntax Syntax) Diagnostics {
 	switch syntax {
 	case SyntaxHCL:
-		toks, _ := hclsyntax.LexConfig(src, filename, hcl.InitialPos)
-		return checkTokens(toks)
+		return scanHCL(filename, src, hcl.InitialPos, false)
 	case SyntaxJSON:
 		return checkJSONNesting(filename, src)
 	}
@@ -42,50 +41,179 @@ func CheckNesting(filename string, src []byte, syntax Syntax) Diagnostics {
 
 // checkExprNesting is CheckNesting for a lone expression (a -var value).
 func checkExprNesting(name string, src []byte) Diagnostics {
-	toks, _ := hclsyntax.LexExpression(src, name, hcl.InitialPos)
-	return checkTokens(toks)
+	return scanHCL(name, src, hcl.InitialPos, false)
 }
 
-func checkTokens(toks hclsyntax.Tokens) Diagnostics {
-	depth, ops := 0, 0
-	for _, t := range toks {
-		switch t.Type {
-		case hclsyntax.TokenOBrace, hclsyntax.TokenOBrack, hclsyntax.TokenOParen,
-			hclsyntax.TokenOQuote, hclsyntax.TokenOHeredoc,
-			hclsyntax.TokenTemplateInterp, hclsyntax.TokenTemplateControl:
-			depth++
-			if depth > MaxNesting {
-				return tooDeep(t.Range)
+// scanHCL is the HCL native scan; template says that src is a template (a
+// string's content, as HCL's JSON syntax reads strings), not a body.
+func scanHCL(filename string, src []byte, start hcl.Pos, template bool) Diagnostics {
+	type frame struct {
+		kind   byte   // '(' '[' '{' code; '$' interpolation; '"' string; '<' heredoc
+		marker []byte // heredoc
+	}
+	var stack []frame
+	if template {
+		stack = append(stack, frame{kind: '"'})
+	}
+	ops := 0
+	bol := false // at the start of a heredoc line
+	at := func(i int) hcl.Range {
+		p := start
+		for _, c := range src[:i] {
+			p.Byte++
+			p.Column++
+			if c == '\n' {
+				p.Line++
+				p.Column = 1
 			}
-			if t.Type == hclsyntax.TokenOBrack {
-				ops++ // x[a][b][c]… is a chain of index expressions
-			}
-		case hclsyntax.TokenCBrace, hclsyntax.TokenCBrack, hclsyntax.TokenCParen,
-			hclsyntax.TokenCQuote, hclsyntax.TokenCHeredoc, hclsyntax.TokenTemplateSeqEnd:
-			if depth > 0 {
-				depth--
-			}
-		case hclsyntax.TokenNewline:
-			if depth == 0 {
-				ops = 0 // a new statement
-			}
-			continue
-		case hclsyntax.TokenBang, hclsyntax.TokenMinus, hclsyntax.TokenPlus, hclsyntax.TokenStar,
-			hclsyntax.TokenSlash, hclsyntax.TokenPercent, hclsyntax.TokenAnd, hclsyntax.TokenOr,
-			hclsyntax.TokenEqualOp, hclsyntax.TokenNotEqual, hclsyntax.TokenLessThan,
-			hclsyntax.TokenLessThanEq, hclsyntax.TokenGreaterThan, hclsyntax.TokenGreaterThanEq,
-			hclsyntax.TokenQuestion:
-			ops++
-		default:
-			continue
 		}
+		return hcl.Range{Filename: filename, Start: p, End: p}
+	}
+	push := func(i int, f frame) Diagnostics {
+		stack = append(stack, f)
+		if len(stack) > MaxNesting {
+			return tooDeep(at(i))
+		}
+		return nil
+	}
+	op := func(i int) Diagnostics {
+		ops++
 		if ops > MaxOperators {
-			return Diagnostics{{Pos: PosOf(t.Range), Severity: Error, Code: "too-complex",
+			return Diagnostics{{Pos: PosOf(at(i)), Severity: Error, Code: "too-complex",
 				Message: fmt.Sprintf("more than %d operators in one expression", MaxOperators),
 				Detail:  "a configuration needs a few; split the expression or compute the value outside"}}
 		}
+		return nil
+	}
+	next := func(i int) byte {
+		if i+1 < len(src) {
+			return src[i+1]
+		}
+		return 0
+	}
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		top := byte(0)
+		if len(stack) > 0 {
+			top = stack[len(stack)-1].kind
+		}
+		switch top {
+		case '"', '<':
+			if top == '<' && bol {
+				bol = false
+				j := i
+				for j < len(src) && (src[j] == ' ' || src[j] == '\t') {
+					j++
+				}
+				m := stack[len(stack)-1].marker
+				if k := j + len(m); k <= len(src) && string(src[j:k]) == string(m) && (k == len(src) || src[k] == '\n' || src[k] == '\r') {
+					stack = stack[:len(stack)-1]
+					i = k - 1
+					continue
+				}
+			}
+			switch {
+			case c == '\\' && top == '"':
+				i++
+			case c == '"' && top == '"':
+				stack = stack[:len(stack)-1]
+			case c == '\n':
+				if top == '"' {
+					stack = stack[:len(stack)-1] // unterminated: the parser says so
+				}
+				bol = true
+			case (c == '$' || c == '%') && next(i) == c && i+2 < len(src) && src[i+2] == '{':
+				i += 2 // $${ and %%{ are literal
+			case (c == '$' || c == '%') && next(i) == '{':
+				if ds := push(i, frame{kind: '$'}); ds != nil {
+					return ds
+				}
+				i++
+			}
+			continue
+		}
+		switch {
+		case c == '#' || (c == '/' && next(i) == '/'):
+			for i+1 < len(src) && src[i+1] != '\n' {
+				i++
+			}
+		case c == '/' && next(i) == '*':
+			i += 2
+			for i+1 < len(src) && !(src[i] == '*' && src[i+1] == '/') {
+				i++
+			}
+			i++
+		case c == '"':
+			if ds := push(i, frame{kind: '"'}); ds != nil {
+				return ds
+			}
+		case c == '<' && next(i) == '<':
+			j := i + 2
+			if j < len(src) && src[j] == '-' {
+				j++
+			}
+			k := j
+			for k < len(src) && isIdentByte(src[k]) {
+				k++
+			}
+			if k > j && k < len(src) && (src[k] == '\n' || src[k] == '\r') {
+				if ds := push(i, frame{kind: '<', marker: src[j:k]}); ds != nil {
+					return ds
+				}
+				for k < len(src) && src[k] != '\n' {
+					k++
+				}
+				i, bol = k, true
+				continue
+			}
+			if ds := op(i); ds != nil {
+				return ds
+			}
+			i++
+		case c == '(' || c == '[' || c == '{':
+			if ds := push(i, frame{kind: c}); ds != nil {
+				return ds
+			}
+			if c == '[' {
+				// x[a][b][c]… is a chain of index expressions.
+				if ds := op(i); ds != nil {
+					return ds
+				}
+			}
+		case c == ')' || c == ']' || c == '}':
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		case c == '\n':
+			if len(stack) == 0 {
+				ops = 0 // a new statement
+			}
+		case c >= '0' && c <= '9':
+			// A number may hold '-' or '+' after its exponent: not an operator.
+			for i+1 < len(src) && (src[i+1] >= '0' && src[i+1] <= '9' || src[i+1] == '.' || src[i+1] == 'e' || src[i+1] == 'E' ||
+				(src[i+1] == '-' || src[i+1] == '+') && (src[i] == 'e' || src[i] == 'E')) {
+				i++
+			}
+		case isIdentByte(c) && c != '-':
+			// An identifier may hold '-' (foo-bar): not an operator.
+			for i+1 < len(src) && isIdentByte(src[i+1]) {
+				i++
+			}
+		case c == '!' || c == '-' || c == '+' || c == '*' || c == '/' || c == '%' || c == '?' ||
+			c == '<' || c == '>' || (c == '=' || c == '&' || c == '|') && next(i) == c:
+			if ds := op(i); ds != nil {
+				return ds
+			}
+			if next(i) == '=' || (c == '&' || c == '|') {
+				i++
+			}
+		}
 	}
 	return nil
+}
+
+func isIdentByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c >= 0x80
 }
 
 func tooDeep(r hcl.Range) Diagnostics {
@@ -151,8 +279,7 @@ func checkJSONTemplate(filename string, lit []byte, start hcl.Pos) Diagnostics {
 	// start plus the quote.
 	start.Column++
 	start.Byte++
-	toks, _ := hclsyntax.LexTemplate([]byte(s), filename, start)
-	return checkTokens(toks)
+	return scanHCL(filename, []byte(s), start, true)
 }
 
 func containsTemplate(b []byte) bool {

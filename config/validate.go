@@ -470,13 +470,13 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 	}
 	r := st.AttrRange(attr)
 	ok := true
-	var entries []string // canonical form, for duplicate detection
+	entries := make(map[string]bool, len(list)) // canonical form, for duplicate detection
 	add := func(i int, canon string) bool {
-		if slices.Contains(entries, canon) {
+		if entries[canon] {
 			v.warnf(st.ElemRange(attr, i), "duplicate", "", "%s: %s lists %s twice", where, attr, canon)
 			return false
 		}
-		entries = append(entries, canon)
+		entries[canon] = true
 		return true
 	}
 	switch kind {

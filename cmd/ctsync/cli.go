@@ -199,7 +199,7 @@ func runValidate(c *cli.Context) error {
 	code := 0
 	for _, path := range c.Args().Slice() {
 		l := load(c, path, c.Bool("strict"))
-		r := fileResult{File: path, Diagnostics: l.diags}
+		r := fileResult{File: path, Diagnostics: l.diags.Fold(config.MaxDiagnostics)}
 		if r.Diagnostics == nil {
 			r.Diagnostics = config.Diagnostics{}
 		}
@@ -223,7 +223,7 @@ func runValidate(c *cli.Context) error {
 			fmt.Fprintf(c.App.ErrWriter, "%s: error: %v\n", path, l.ioErr)
 			continue
 		}
-		for _, d := range l.diags {
+		for _, d := range r.Diagnostics {
 			fmt.Fprintln(c.App.ErrWriter, d)
 		}
 		if r.Valid {
@@ -257,7 +257,7 @@ func runMigrate(c *cli.Context) error {
 		return usageErr("migrate: %v", err)
 	}
 	out, diags := migrate.Migrate(path, src, migrate.MigrateOptions{Format: format})
-	for _, d := range diags {
+	for _, d := range diags.Fold(config.MaxDiagnostics) {
 		fmt.Fprintln(c.App.ErrWriter, d)
 	}
 	if diags.HasErrors() {
@@ -277,7 +277,7 @@ func runExport(c *cli.Context) error {
 	if l.ioErr != nil {
 		return usageErr("export: %v", l.ioErr)
 	}
-	for _, d := range l.diags {
+	for _, d := range l.diags.Fold(config.MaxDiagnostics) {
 		fmt.Fprintln(c.App.ErrWriter, d)
 	}
 	if l.diags.HasErrors() {
@@ -285,7 +285,7 @@ func runExport(c *cli.Context) error {
 	}
 	var buf bytes.Buffer
 	ediags, err := migrate.Export(&buf, l.file)
-	for _, d := range ediags {
+	for _, d := range ediags.Fold(config.MaxDiagnostics) {
 		fmt.Fprintln(c.App.ErrWriter, d)
 	}
 	if err != nil {
