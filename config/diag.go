@@ -95,12 +95,11 @@ func (d Diagnostic) String() string {
 	if d.Detail != "" {
 		s += "; " + d.Detail
 	}
-	if d.Repeats > 0 {
-		s += fmt.Sprintf(" (and %d more like it", d.Repeats)
-		if d.Last != nil {
-			s += ", the last at " + d.Last.String()
-		}
-		s += ")"
+	switch {
+	case d.Repeats > 0 && (d.Last == nil || *d.Last == d.Pos):
+		s += fmt.Sprintf(" (%d more times here)", d.Repeats)
+	case d.Repeats > 0:
+		s += fmt.Sprintf(" (and %d more like it, the last at %s)", d.Repeats, d.Last)
 	}
 	return s
 }
@@ -186,6 +185,9 @@ func FromHCL(hds hcl.Diagnostics) Diagnostics {
 			h.Summary = "Unsupported argument"
 		}
 		d.Code = hclCode(h.Summary)
+		if isTemplateLimit(h) {
+			d.Code = "template-limit"
+		}
 		d.Message = strings.TrimSuffix(lowerFirst(h.Summary), ".")
 		d.Detail = strings.TrimSuffix(h.Detail, ".")
 		out = append(out, d)
@@ -257,25 +259,30 @@ const MaxDiagnostics = 100
 // first position, with Repeats saying how many more there were and Last
 // where the last one is; then at most max are kept, errors before
 // warnings, in their order, and a last diagnostic (code "truncated") says
-// how many were left out. Errors are never folded: each is a place to fix.
+// how many were left out. Errors are folded only when one place has the
+// same error several times (a loop evaluating a failing call): each other
+// error is a place to fix.
 // Fold leaves ds unchanged; judge validity on ds, not on what Fold returns.
 func (ds Diagnostics) Fold(max int) Diagnostics {
 	type key struct {
+		sev       Severity
+		pos       Pos // errors: only the same error at the same place folds
 		code, msg string
 	}
 	first := map[key]int{} // index in out
 	out := make(Diagnostics, 0, min(len(ds), 2*max))
 	for _, d := range ds {
+		k := key{d.Severity, d.Pos, d.Code, d.Message}
 		if d.Severity == Warning {
-			k := key{d.Code, withoutDigits(d.Message)}
-			if i, ok := first[k]; ok {
-				out[i].Repeats++
-				p := d.Pos
-				out[i].Last = &p
-				continue
-			}
-			first[k] = len(out)
+			k = key{Warning, Pos{}, d.Code, withoutDigits(d.Message)}
 		}
+		if i, ok := first[k]; ok {
+			out[i].Repeats++
+			p := d.Pos
+			out[i].Last = &p
+			continue
+		}
+		first[k] = len(out)
 		out = append(out, d)
 	}
 	if len(out) <= max {

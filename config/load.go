@@ -70,6 +70,7 @@ func Parse(filename string, src []byte, opts LoadOptions) (*File, Diagnostics) {
 	var (
 		body  hcl.Body
 		diags Diagnostics
+		work  = &budget{left: MaxTemplateWork}
 	)
 	switch format {
 	case SyntaxHCL:
@@ -77,6 +78,9 @@ func Parse(filename string, src []byte, opts LoadOptions) (*File, Diagnostics) {
 		diags = FromHCL(hds)
 		if f != nil {
 			body = f.Body
+			if sb, ok := body.(*hclsyntax.Body); ok {
+				boundLoops(sb, work)
+			}
 		}
 	case SyntaxJSON:
 		f, hds := hcljson.Parse(src, filename)
@@ -94,7 +98,7 @@ func Parse(filename string, src []byte, opts LoadOptions) (*File, Diagnostics) {
 		return nil, diags
 	}
 
-	ctx, vds := evalContext(body, opts)
+	ctx, vds := evalContext(body, opts, work)
 	diags = append(diags, vds...)
 	if vds.HasErrors() {
 		return nil, diags
@@ -118,7 +122,7 @@ func Load(path string, opts LoadOptions) (*File, Diagnostics, error) {
 // evalContext collects the declared variables and their values: a
 // variable's default, then CTSYNC_VAR_<name>, then each -var-file in order,
 // then each -var (the last one written wins, as in Terraform).
-func evalContext(body hcl.Body, opts LoadOptions) (*hcl.EvalContext, Diagnostics) {
+func evalContext(body hcl.Body, opts LoadOptions, work *budget) (*hcl.EvalContext, Diagnostics) {
 	var diags Diagnostics
 	content, _, _ := body.PartialContent(&hcl.BodySchema{
 		Blocks: []hcl.BlockHeaderSchema{{Type: "variable", LabelNames: []string{"name"}}},
@@ -155,10 +159,12 @@ func evalContext(body hcl.Body, opts LoadOptions) (*hcl.EvalContext, Diagnostics
 			continue
 		}
 		name := strings.TrimPrefix(k, EnvVarPrefix)
-		set(name, rawValue(v), "environment variable "+k)
+		rv, rds := rawValue(v, work)
+		diags = append(diags, rds...)
+		set(name, rv, "environment variable "+k)
 	}
 	for _, path := range opts.VarFiles {
-		fv, fds := readVarFile(path)
+		fv, fds := readVarFile(path, work)
 		diags = append(diags, fds...)
 		for name, v := range fv {
 			set(name, v, "-var-file "+path)
@@ -171,7 +177,9 @@ func evalContext(body hcl.Body, opts LoadOptions) (*hcl.EvalContext, Diagnostics
 				Message: fmt.Sprintf("-var %q: want name=value with a valid name", kv)})
 			continue
 		}
-		set(name, rawValue(v), "-var")
+		rv, rds := rawValue(v, work)
+		diags = append(diags, rds...)
+		set(name, rv, "-var")
 	}
 
 	names := make([]string, 0, len(declared))
@@ -187,27 +195,35 @@ func evalContext(body hcl.Body, opts LoadOptions) (*hcl.EvalContext, Diagnostics
 	}
 	return &hcl.EvalContext{
 		Variables: map[string]cty.Value{"var": cty.ObjectVal(vals)},
-		Functions: Functions(),
+		Functions: boundedFunctions(work),
 	}, diags
 }
 
 // rawValue reads a -var or environment value. Lists and objects are written
 // as HCL expressions; anything else is a string, which HCL converts to the
-// number or boolean an attribute needs.
-func rawValue(s string) cty.Value {
+// number or boolean an attribute needs. An expression refused by the
+// template limit is an error, not a string.
+func rawValue(s string, work *budget) (cty.Value, Diagnostics) {
 	t := strings.TrimSpace(s)
 	if (strings.HasPrefix(t, "[") || strings.HasPrefix(t, "{")) && checkExprNesting("-var", []byte(t)) == nil {
 		expr, hds := hclsyntax.ParseExpression([]byte(t), "-var", hcl.InitialPos)
 		if !hds.HasErrors() {
-			if v, hds := expr.Value(nil); !hds.HasErrors() {
-				return v
+			boundLoops(expr, work)
+			v, hds := expr.Value(nil)
+			if !hds.HasErrors() {
+				return v, nil
+			}
+			for _, h := range hds {
+				if isTemplateLimit(h) {
+					return cty.DynamicVal, FromHCL(hds)
+				}
 			}
 		}
 	}
-	return cty.StringVal(s)
+	return cty.StringVal(s), nil
 }
 
-func readVarFile(path string) (map[string]cty.Value, Diagnostics) {
+func readVarFile(path string, work *budget) (map[string]cty.Value, Diagnostics) {
 	src, err := ReadFile(path)
 	if err != nil {
 		return nil, Diagnostics{{Pos: Pos{File: path}, Severity: Error, Code: "io",
@@ -235,6 +251,11 @@ func readVarFile(path string) (map[string]cty.Value, Diagnostics) {
 		f = &hcl.File{Body: body}
 	default:
 		f, hds = hclsyntax.ParseConfig(src, path, hcl.InitialPos)
+		if f != nil {
+			if sb, ok := f.Body.(*hclsyntax.Body); ok {
+				boundLoops(sb, work)
+			}
+		}
 	}
 	diags := FromHCL(hds)
 	if f == nil || hds.HasErrors() {

@@ -1,0 +1,223 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+)
+
+// MaxTemplateWork bounds the evaluation of one configuration's templates:
+// the elements built by function calls (a string counts one per 64 bytes),
+// the iterations of for expressions and the instances of dynamic blocks,
+// all together. A template needs hundreds; three nested range(1000) are a
+// billion, which ran past 20 s and 1.3 GB before this limit.
+const MaxTemplateWork = 100000
+
+// errTemplateLimit marks a function refused by the budget, so that FromHCL
+// gives it its own code.
+var errTemplateLimit = errors.New("template evaluation limit exceeded")
+
+const templateLimitSummary = "Template evaluation limit exceeded"
+
+// budget is the work left for one configuration's templates.
+type budget struct{ left int }
+
+func (b *budget) spend(n int) bool {
+	if n > b.left {
+		b.left = 0
+		return false
+	}
+	b.left -= n
+	return true
+}
+
+func (b *budget) err() error {
+	return fmt.Errorf("%w: a configuration's templates may build at most %d elements", errTemplateLimit, MaxTemplateWork)
+}
+
+// boundedFunctions is Functions with every call charged to b: the size of
+// its result after the call, and before it, for the functions whose result
+// can be far larger than their arguments, its size from the arguments.
+func boundedFunctions(b *budget) map[string]function.Function {
+	out := map[string]function.Function{}
+	for name, f := range Functions() {
+		f, pre := f, preCost[name]
+		out[name] = function.New(&function.Spec{
+			Description: f.Description(),
+			Params:      f.Params(),
+			VarParam:    f.VarParam(),
+			Type:        f.ReturnTypeForValues,
+			Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+				if pre != nil && !b.spend(pre(args)) {
+					return cty.DynamicVal, b.err()
+				}
+				v, err := f.Call(args)
+				if err == nil && !b.spend(valueCost(v)) {
+					return cty.DynamicVal, b.err()
+				}
+				return v, err
+			},
+		})
+	}
+	return out
+}
+
+// preCost estimates, from the arguments, the size of results that would
+// be too large to build first and count after.
+var preCost = map[string]func([]cty.Value) int{
+	// range([start,] limit [, step])
+	"range": func(args []cty.Value) int {
+		num := func(i int) *big.Float {
+			if i >= len(args) || !args[i].IsKnown() || args[i].IsNull() || args[i].Type() != cty.Number {
+				return nil
+			}
+			return args[i].AsBigFloat()
+		}
+		start, limit, step := big.NewFloat(0), num(0), big.NewFloat(1)
+		if len(args) >= 2 {
+			start, limit = num(0), num(1)
+		}
+		if len(args) == 3 {
+			step = num(2)
+		}
+		if start == nil || limit == nil || step == nil || step.Sign() == 0 {
+			return 0 // the function itself refuses these
+		}
+		n := new(big.Float).Quo(new(big.Float).Sub(limit, start), step)
+		if n.Sign() < 0 {
+			return 0
+		}
+		if !n.IsInt() || n.Cmp(big.NewFloat(MaxTemplateWork)) > 0 {
+			return MaxTemplateWork + 1
+		}
+		i, _ := n.Int64()
+		return int(i)
+	},
+	// replace(s, substr, with): at most len(s)/len(substr) replacements.
+	"replace": func(args []cty.Value) int {
+		if len(args) != 3 || !stringArgs(args) {
+			return 0
+		}
+		s, sub, with := args[0].AsString(), args[1].AsString(), args[2].AsString()
+		n := len(s)/max(len(sub), 1) + 1
+		return n * (len(with)/64 + 1)
+	},
+	// format and formatlist: a width or precision such as "%999999999d"
+	// is an allocation of that size.
+	"format":     formatCost,
+	"formatlist": formatCost,
+}
+
+func stringArgs(args []cty.Value) bool {
+	for _, a := range args {
+		if !a.IsKnown() || a.IsNull() || a.Type() != cty.String {
+			return false
+		}
+	}
+	return true
+}
+
+func formatCost(args []cty.Value) int {
+	if len(args) == 0 || !stringArgs(args[:1]) {
+		return 0
+	}
+	cost, n := 0, 0
+	for _, c := range args[0].AsString() {
+		if c >= '0' && c <= '9' {
+			n = min(n*10+int(c-'0'), 64*MaxTemplateWork)
+			continue
+		}
+		cost += n / 64
+		n = 0
+	}
+	return cost
+}
+
+// valueCost is the size of v in budget units: one per element, and one
+// per 64 bytes of string.
+func valueCost(v cty.Value) int {
+	if !v.IsKnown() || v.IsNull() {
+		return 1
+	}
+	ty := v.Type()
+	switch {
+	case ty == cty.String:
+		return 1 + len(v.AsString())/64
+	case ty.IsListType() || ty.IsSetType() || ty.IsTupleType() || ty.IsMapType() || ty.IsObjectType():
+		n := 1
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			n += valueCost(e)
+		}
+		return n
+	}
+	return 1
+}
+
+// boundLoops charges the iterations of every for expression and the
+// instances of every dynamic block under n to b, by wrapping their
+// collection expressions: a nested loop's collection is evaluated once per
+// outer iteration, so the charges add up to the total iterations.
+func boundLoops(n hclsyntax.Node, b *budget) {
+	type site struct {
+		expr *hclsyntax.Expression
+		rng  hcl.Range
+	}
+	var sites []site
+	hclsyntax.VisitAll(n, func(n hclsyntax.Node) hcl.Diagnostics {
+		switch n := n.(type) {
+		case *hclsyntax.ForExpr:
+			sites = append(sites, site{&n.CollExpr, n.SrcRange})
+		case *hclsyntax.Block:
+			if a, ok := n.Body.Attributes["for_each"]; ok && n.Type == "dynamic" {
+				sites = append(sites, site{&a.Expr, a.SrcRange})
+			}
+		}
+		return nil
+	})
+	// Wrapped after the walk, which would not descend into a wrapper.
+	for _, s := range sites {
+		*s.expr = &boundedColl{Expression: *s.expr, b: b, rng: s.rng}
+	}
+}
+
+// boundedColl is a for expression's (or a dynamic block's) collection,
+// charged by its length each time it is evaluated. Embedding the
+// interface keeps it an hclsyntax.Expression.
+type boundedColl struct {
+	hclsyntax.Expression
+	b   *budget
+	rng hcl.Range
+}
+
+func (e *boundedColl) Value(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+	v, diags := e.Expression.Value(ctx)
+	if diags.HasErrors() || !v.IsKnown() || v.IsNull() || !v.CanIterateElements() {
+		return v, diags
+	}
+	if !e.b.spend(v.LengthInt()) {
+		return cty.DynamicVal, append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  templateLimitSummary,
+			Detail: fmt.Sprintf("The loops of a configuration's templates may run at most %d iterations in all, and its functions build at most as many elements; this one goes past it.",
+				MaxTemplateWork),
+			Subject: e.rng.Ptr(),
+		})
+	}
+	return v, diags
+}
+
+// isTemplateLimit reports whether h is a function call refused by the budget.
+func isTemplateLimit(h *hcl.Diagnostic) bool {
+	if strings.HasPrefix(h.Summary, templateLimitSummary) {
+		return true
+	}
+	x, ok := hcl.DiagnosticExtra[hclsyntax.FunctionCallDiagExtra](h)
+	return ok && errors.Is(x.FunctionCallError(), errTemplateLimit)
+}

@@ -1,0 +1,91 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestTemplateLimit: templates that would build billions of elements are
+// refused quickly with a located template-limit error (three nested
+// range(1000) ran past 20 s and 1.3 GB), and ordinary ones are not.
+func TestTemplateLimit(t *testing.T) {
+	list100 := "[" + strings.Repeat("0,1,2,3,4,5,6,7,8,9,", 10) + "]"
+	varFile := filepath.Join(t.TempDir(), "v.hcl")
+	if err := os.WriteFile(varFile, []byte("l = [for a in "+list100+" : [for b in "+list100+" : [for c in "+list100+" : c]]]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		src   string
+		opts  LoadOptions
+		at    string // "" when accepted
+		count int    // elements of the address list when accepted
+	}{
+		{name: "nested range in flatten",
+			src: `filter {
+  stage "address" {
+    ignore = flatten([for a in range(1000) : [for b in range(1000) : [for c in range(1000) : "10.0.0.1"]]])
+  }
+}
+`, at: "f.hcl:3:"},
+		{name: "nested loops over a literal",
+			src: "filter {\n  stage \"address\" {\n    ignore = [for a in " + list100 + " : [for b in " + list100 + " : [for c in " + list100 + " : \"10.0.0.1\"]]]\n  }\n}\n",
+			at:  "f.hcl:3:"},
+		{name: "one huge range", src: "variable \"n\" { default = 1 }\ndaemon {\n  lock_file = length(range(1e15))\n}\n", at: "f.hcl:3:22"},
+		{name: "format width", src: "daemon {\n  lock_file = format(\"%999999999d\", 1)\n}\n", at: "f.hcl:2:15"},
+		{name: "replace growth",
+			src: "daemon {\n  lock_file = replace(replace(\"" + strings.Repeat("a", 1000) + "\", \"a\", \"" + strings.Repeat("a", 1000) + "\"), \"a\", \"" + strings.Repeat("a", 1000) + "\")\n}\n",
+			at:  "f.hcl:2:15"},
+		{name: "nested dynamic blocks",
+			src: `variable "n" { default = 1000 }
+helpers {
+  dynamic "helper" {
+    for_each = range(var.n)
+    labels   = ["ftp"]
+    content {
+      family   = "inet"
+      protocol = "tcp"
+      dynamic "policy" {
+        for_each = range(var.n)
+        labels   = ["ftp"]
+        content {}
+      }
+    }
+  }
+}
+`, at: "f.hcl:10:"},
+		{name: "loops in a var file",
+			src:  "variable \"l\" { default = [] }\ndaemon { lock_file = \"/x\" }\n",
+			opts: LoadOptions{VarFiles: []string{varFile}}, at: varFile + ":1:"},
+		{name: "loops in a -var", src: "variable \"l\" { default = [] }\ndaemon { lock_file = length(var.l) }\n",
+			opts: LoadOptions{Vars: []string{"l=[for a in " + list100 + " : [for b in " + list100 + " : [for c in " + list100 + " : c]]]"}}, at: "-var:1:"},
+		{name: "ordinary template",
+			src:   "filter {\n  stage \"address\" {\n    ignore = [for i in range(200) : cidrhost(\"10.0.0.0/16\", i)]\n  }\n}\n",
+			count: 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, ds := Parse("f.hcl", []byte(tt.src), tt.opts)
+			if tt.at == "" {
+				if ds.HasErrors() {
+					t.Fatalf("refused: %v", ds)
+				}
+				if got := len(f.Filter.Stages[0].Ignore); got != tt.count {
+					t.Fatalf("%d entries, want %d", got, tt.count)
+				}
+				return
+			}
+			var found bool
+			for _, d := range ds {
+				if d.Code == "template-limit" && strings.HasPrefix(d.Pos.String(), tt.at) {
+					found = true
+				}
+			}
+			if !found {
+				t.Fatalf("no template-limit error at %s in %v", tt.at, ds.Fold(5))
+			}
+		})
+	}
+}
