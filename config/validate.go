@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -238,6 +240,38 @@ func (v *validator) str(where string, n Node, attr string, p *string, def string
 	return *p
 }
 
+// maxPath is conntrackd's FILENAME_MAXLEN (include/conntrackd.h): its
+// parser (src/read_config_yy.y) refuses a longer lock file or log file.
+const maxPath = 256
+
+// path is str for a file name, with the checks conntrackd's own parser
+// makes and those that a file name needs: at most maxLen bytes (256, or
+// 107 for the UNIX socket, whose sun_path holds 108 with the NUL) and no
+// control character (a NUL would cut the name short where C reads it, a
+// newline would end the line of conntrackd.conf it is exported to).
+func (v *validator) path(where string, n Node, attr string, p *string, def string, maxLen int) string {
+	s := v.str(where, n, attr, p, def)
+	if p == nil || s != *p {
+		return s
+	}
+	if i := strings.IndexFunc(s, unicode.IsControl); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		v.errorf(n.AttrRange(attr), "value", "a file name cannot hold control characters such as NUL or newline",
+			"%s: %s has the control character %U at byte %d", where, attr, r, i)
+		return def
+	}
+	if len(s) > maxLen {
+		what := "a file name"
+		if maxLen == Defaults.MaxControlPath {
+			what = "a UNIX socket path"
+		}
+		v.errorf(n.AttrRange(attr), "range", fmt.Sprintf("%s holds at most %d bytes", what, maxLen),
+			"%s: %s is %d bytes long", where, attr, len(s))
+		return def
+	}
+	return s
+}
+
 func boolOr(p *bool, def bool) bool {
 	if p == nil {
 		return def
@@ -273,7 +307,7 @@ func (v *validator) daemon(d *Daemon) DaemonSettings {
 	if d == nil {
 		return out
 	}
-	out.LockFile = v.str("daemon", d.Node, "lock_file", d.LockFile, Defaults.LockFile)
+	out.LockFile = v.path("daemon", d.Node, "lock_file", d.LockFile, Defaults.LockFile, maxPath)
 	out.Systemd = boolOr(d.Systemd, Defaults.Systemd)
 	out.PollInterval = v.seconds("daemon", d.Node, "poll_interval", d.PollInterval, 0, time.Second)
 	out.EventIterationLimit = int(v.integer("daemon", d.Node, "event_iteration_limit", d.EventIterationLimit,
@@ -297,7 +331,7 @@ func (v *validator) log(l *Log) LogSettings {
 		return LogSettings{}
 	}
 	return LogSettings{
-		File:   v.str("log", l.Node, "file", l.File, ""),
+		File:   v.path("log", l.Node, "file", l.File, "", maxPath),
 		Syslog: v.facility("log", l.Node, "syslog", l.Syslog),
 	}
 }
@@ -306,13 +340,7 @@ func (v *validator) control(c *Control) ControlSettings {
 	if c == nil {
 		return ControlSettings{}
 	}
-	p := v.str("control", c.Node, "path", c.Path, "")
-	if len(p) > Defaults.MaxControlPath {
-		v.errorf(c.AttrRange("path"), "range", fmt.Sprintf("a UNIX socket path holds at most %d bytes", Defaults.MaxControlPath),
-			"control: path is %d bytes long", len(p))
-		p = ""
-	}
-	return ControlSettings{Path: p}
+	return ControlSettings{Path: v.path("control", c.Node, "path", c.Path, "", Defaults.MaxControlPath)}
 }
 
 func (v *validator) netlink(nl *Netlink, d *Daemon) NetlinkSettings {
@@ -1018,7 +1046,7 @@ func familyName(a netip.Addr) string {
 
 func (v *validator) stats(s *Stats) StatsSettings {
 	out := StatsSettings{
-		LogFile: v.str("stats", s.Node, "log_file", s.LogFile, ""),
+		LogFile: v.path("stats", s.Node, "log_file", s.LogFile, "", maxPath),
 		Syslog:  v.facility("stats", s.Node, "syslog", s.Syslog),
 	}
 	if s.LogFile == nil && s.Syslog == nil {
