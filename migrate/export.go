@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode"
 	"time"
+	"unicode"
 
 	"github.com/ctsync/ctsync/config"
 	"github.com/hashicorp/hcl/v2"
