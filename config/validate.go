@@ -418,6 +418,21 @@ const (
 	protoUDP = 17
 )
 
+// protocolName is how messages name protocol p: its keyword, quoted as
+// written in a configuration ("tcp"), or its number when it has none. 58
+// has two keywords; /etc/protocols calls it ipv6-icmp.
+func protocolName(p uint8) string {
+	if p == 58 {
+		return `"ipv6-icmp"`
+	}
+	for name, n := range protocolNumbers {
+		if n == p {
+			return strconv.Quote(name)
+		}
+	}
+	return strconv.Itoa(int(p))
+}
+
 func protocolNames() []string {
 	names := make([]string, 0, len(protocolNumbers))
 	for n := range protocolNumbers {
@@ -499,9 +514,9 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 	r := st.AttrRange(attr)
 	ok := true
 	entries := make(map[string]bool, len(list)) // canonical form, for duplicate detection
-	add := func(i int, canon string) bool {
+	add := func(i int, canon, shown string) bool {
 		if entries[canon] {
-			v.warnf(st.ElemRange(attr, i), "duplicate", "", "%s: %s lists %s twice", where, attr, canon)
+			v.warnf(st.ElemRange(attr, i), "duplicate", "", "%s: %s lists %s twice", where, attr, shown)
 			return false
 		}
 		entries[canon] = true
@@ -515,7 +530,7 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 				ok = false
 				continue
 			}
-			if add(i, strconv.Itoa(int(p))) {
+			if add(i, strconv.Itoa(int(p)), protocolName(p)) {
 				out.Protocols = append(out.Protocols, p)
 			}
 		}
@@ -530,7 +545,7 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 				ok = false
 				continue
 			}
-			if add(i, p.String()) {
+			if add(i, p.String(), p.String()) {
 				out.Prefixes = append(out.Prefixes, p)
 			}
 		}
@@ -571,7 +586,7 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 				ok = false
 				continue
 			}
-			if add(i, s.String()) {
+			if add(i, s.String(), strconv.Quote(s.String())) {
 				out.TCPStates = append(out.TCPStates, s)
 			}
 		}
