@@ -38,3 +38,17 @@ func BenchmarkValidateAddressList(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFormatAddressList formats the same lists as `ctsync fmt` does.
+func BenchmarkFormatAddressList(b *testing.B) {
+	for _, n := range []int{1000, 10000, 100000} {
+		src := addressList(n)
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(src)))
+			for b.Loop() {
+				FormatHCL(src)
+			}
+		})
+	}
+}

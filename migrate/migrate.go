@@ -57,7 +57,8 @@ func Migrate(filename string, src []byte, opts MigrateOptions) ([]byte, config.D
 	}
 	if len(carried) > 0 {
 		header.Lead = append(header.Lead, "", "Warnings:")
-		for _, d := range carried {
+		// Folded as on stderr: 70,000 repeats of one warning are one line.
+		for _, d := range carried.Fold(config.MaxDiagnostics) {
 			if d.Code == "interface-absent" || d.Code == "unknown-interface" {
 				continue // true of this host, not of the file
 			}
