@@ -26,9 +26,9 @@ type tooLargeError struct {
 
 func (e *tooLargeError) Error() string {
 	if e.size < 0 {
-		return fmt.Sprintf("%s: more than 1 MiB (%d bytes), the most a configuration may have", e.name, MaxInputSize)
+		return fmt.Sprintf("read %s: more than 1 MiB (%d bytes), the most a configuration may have", e.name, MaxInputSize)
 	}
-	return fmt.Sprintf("%s: %d bytes, more than 1 MiB (%d bytes), the most a configuration may have", e.name, e.size, MaxInputSize)
+	return fmt.Sprintf("read %s: %d bytes, more than 1 MiB (%d bytes), the most a configuration may have", e.name, e.size, MaxInputSize)
 }
 
 func (e *tooLargeError) Unwrap() error { return ErrTooLarge }

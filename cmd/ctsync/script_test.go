@@ -30,6 +30,7 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exitcode": exitcodeCmd,
+			"repeat":   repeatCmd,
 		},
 		Setup: func(env *testscript.Env) error {
 			// The bundled examples, read-only, for scripts that use them.
