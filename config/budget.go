@@ -221,3 +221,129 @@ func isTemplateLimit(h *hcl.Diagnostic) bool {
 	x, ok := hcl.DiagnosticExtra[hclsyntax.FunctionCallDiagExtra](h)
 	return ok && errors.Is(x.FunctionCallError(), errTemplateLimit)
 }
+
+// jsonBody wraps a body of HCL's JSON syntax so that the templates in its
+// strings ("${[for a in var.l : ...]}") are charged to the budget too: the
+// JSON parser parses them with hclsyntax only when it evaluates them, out
+// of boundLoops' reach, so jsonExpr parses them itself, as it would.
+type jsonBody struct {
+	hcl.Body
+	work *budget
+}
+
+func (b jsonBody) Content(s *hcl.BodySchema) (*hcl.BodyContent, hcl.Diagnostics) {
+	c, diags := b.Body.Content(s)
+	return b.content(c), diags
+}
+
+func (b jsonBody) PartialContent(s *hcl.BodySchema) (*hcl.BodyContent, hcl.Body, hcl.Diagnostics) {
+	c, rest, diags := b.Body.PartialContent(s)
+	if rest != nil {
+		rest = jsonBody{rest, b.work}
+	}
+	return b.content(c), rest, diags
+}
+
+func (b jsonBody) JustAttributes() (hcl.Attributes, hcl.Diagnostics) {
+	attrs, diags := b.Body.JustAttributes()
+	return b.attributes(attrs), diags
+}
+
+func (b jsonBody) content(c *hcl.BodyContent) *hcl.BodyContent {
+	if c == nil {
+		return nil
+	}
+	out := *c
+	out.Attributes = b.attributes(c.Attributes)
+	out.Blocks = make(hcl.Blocks, len(c.Blocks))
+	for i, blk := range c.Blocks {
+		nb := *blk
+		nb.Body = jsonBody{blk.Body, b.work}
+		out.Blocks[i] = &nb
+	}
+	return &out
+}
+
+func (b jsonBody) attributes(attrs hcl.Attributes) hcl.Attributes {
+	if attrs == nil {
+		return nil
+	}
+	out := make(hcl.Attributes, len(attrs))
+	for name, a := range attrs {
+		na := *a
+		na.Expr = &jsonExpr{Expression: a.Expr, work: b.work}
+		out[name] = &na
+	}
+	return out
+}
+
+// jsonExpr evaluates a JSON value as HCL's JSON syntax does (strings are
+// templates when there is an evaluation context), with the loops of its
+// templates bounded. Values without a template are left to the JSON
+// syntax, as are objects.
+type jsonExpr struct {
+	hcl.Expression
+	work *budget
+}
+
+func (e *jsonExpr) UnwrapExpression() hcl.Expression { return e.Expression }
+
+func (e *jsonExpr) Value(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+	if ctx == nil {
+		return e.Expression.Value(nil)
+	}
+	lit, diags := e.Expression.Value(nil)
+	if diags.HasErrors() || !hasTemplate(lit) {
+		return e.Expression.Value(ctx)
+	}
+	switch {
+	case lit.Type() == cty.String:
+		// The JSON syntax starts the template one column after the
+		// opening quote.
+		start := e.Expression.Range().Start
+		start.Column++
+		start.Byte++
+		tmpl, diags := hclsyntax.ParseTemplate([]byte(lit.AsString()), e.Expression.Range().Filename, start)
+		if diags.HasErrors() {
+			return cty.DynamicVal, diags
+		}
+		boundLoops(tmpl, e.work)
+		return tmpl.Value(ctx)
+	case lit.Type().IsTupleType():
+		elems, diags := hcl.ExprList(e.Expression)
+		if diags.HasErrors() {
+			return e.Expression.Value(ctx)
+		}
+		vals := make([]cty.Value, len(elems))
+		for i, el := range elems {
+			v, ds := (&jsonExpr{Expression: el, work: e.work}).Value(ctx)
+			diags = append(diags, ds...)
+			vals[i] = v
+		}
+		if diags.HasErrors() {
+			return cty.DynamicVal, diags
+		}
+		return cty.TupleVal(vals), diags
+	}
+	return e.Expression.Value(ctx)
+}
+
+// hasTemplate reports whether a literal JSON value holds a string with a
+// template sequence.
+func hasTemplate(v cty.Value) bool {
+	if !v.IsKnown() || v.IsNull() {
+		return false
+	}
+	ty := v.Type()
+	switch {
+	case ty == cty.String:
+		return containsTemplate([]byte(v.AsString()))
+	case ty.IsTupleType() || ty.IsObjectType():
+		for it := v.ElementIterator(); it.Next(); {
+			if _, e := it.Element(); hasTemplate(e) {
+				return true
+			}
+		}
+	}
+	return false
+}

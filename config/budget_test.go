@@ -11,13 +11,14 @@ import (
 // refused quickly with a located template-limit error (three nested
 // range(1000) ran past 20 s and 1.3 GB), and ordinary ones are not.
 func TestTemplateLimit(t *testing.T) {
-	list100 := "[" + strings.Repeat("0,1,2,3,4,5,6,7,8,9,", 10) + "]"
+	list100 := "[" + strings.Repeat("0,1,2,3,4,5,6,7,8,9,", 10) + "0]"
 	varFile := filepath.Join(t.TempDir(), "v.hcl")
 	if err := os.WriteFile(varFile, []byte("l = [for a in "+list100+" : [for b in "+list100+" : [for c in "+list100+" : c]]]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
 		name  string
+		file  string // f.hcl when empty
 		src   string
 		opts  LoadOptions
 		at    string // "" when accepted
@@ -61,13 +62,26 @@ helpers {
 			opts: LoadOptions{VarFiles: []string{varFile}}, at: varFile + ":1:"},
 		{name: "loops in a -var", src: "variable \"l\" { default = [] }\ndaemon { lock_file = length(var.l) }\n",
 			opts: LoadOptions{Vars: []string{"l=[for a in " + list100 + " : [for b in " + list100 + " : [for c in " + list100 + " : c]]]"}}, at: "-var:1:"},
+		{name: "nested loops in a JSON template", file: "f.json",
+			src: `{"variable": {"l": {"default": ` + list100 + `}}, "filter": {"stage": {"address": {"ignore": "${[for a in var.l : [for b in var.l : [for c in var.l : \"x\"]]]}"}}}}`,
+			at:  "f.json:1:"},
+		{name: "nested loops in a JSON list of templates", file: "f.json",
+			src: `{"variable": {"l": {"default": ` + list100 + `}}, "filter": {"stage": {"address": {"ignore": ["${join(\",\", [for a in var.l : join(\",\", [for b in var.l : join(\",\", [for c in var.l : \"x\"])])])}"]}}}}`,
+			at:  "f.json:1:"},
+		{name: "ordinary JSON template", file: "f.json",
+			src:   `{"filter": {"stage": {"address": {"ignore": ["${cidrhost(\"10.0.0.0/8\", 1)}", "10.0.0.2"]}}}}`,
+			count: 2},
 		{name: "ordinary template",
 			src:   "filter {\n  stage \"address\" {\n    ignore = [for i in range(200) : cidrhost(\"10.0.0.0/16\", i)]\n  }\n}\n",
 			count: 200},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, ds := Parse("f.hcl", []byte(tt.src), tt.opts)
+			file := tt.file
+			if file == "" {
+				file = "f.hcl"
+			}
+			f, ds := Parse(file, []byte(tt.src), tt.opts)
 			if tt.at == "" {
 				if ds.HasErrors() {
 					t.Fatalf("refused: %v", ds)

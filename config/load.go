@@ -86,7 +86,7 @@ func Parse(filename string, src []byte, opts LoadOptions) (*File, Diagnostics) {
 		f, hds := hcljson.Parse(src, filename)
 		diags = FromHCL(hds)
 		if f != nil {
-			body = f.Body
+			body = jsonBody{f.Body, work}
 		}
 	case SyntaxYAML:
 		body, diags = ParseYAML(filename, src)
