@@ -202,15 +202,19 @@ func (e *boundedColl) Value(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
 		return v, diags
 	}
 	if !e.b.spend(v.LengthInt()) {
-		return cty.DynamicVal, append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  templateLimitSummary,
-			Detail: fmt.Sprintf("The loops of a configuration's templates may run at most %d iterations in all, and its functions build at most as many elements; this one goes past it.",
-				MaxTemplateWork),
-			Subject: e.rng.Ptr(),
-		})
+		return cty.DynamicVal, append(diags, limitDiag(e.rng))
 	}
 	return v, diags
+}
+
+func limitDiag(r hcl.Range) *hcl.Diagnostic {
+	return &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  templateLimitSummary,
+		Detail: fmt.Sprintf("The loops of a configuration's templates may run at most %d iterations in all, and its functions build at most as many elements; this one goes past it.",
+			MaxTemplateWork),
+		Subject: r.Ptr(),
+	}
 }
 
 // isTemplateLimit reports whether h is a function call refused by the budget.
@@ -272,6 +276,11 @@ func (b jsonBody) attributes(attrs hcl.Attributes) hcl.Attributes {
 	for name, a := range attrs {
 		na := *a
 		na.Expr = &jsonExpr{Expression: a.Expr, work: b.work}
+		if name == "for_each" {
+			// A dynamic block's: charged by its instances, as in boundLoops
+			// (no attribute of the model has this name).
+			na.Expr = &boundedJSONColl{na.Expr, b.work, a.Range}
+		}
 		out[name] = &na
 	}
 	return out
@@ -346,4 +355,24 @@ func hasTemplate(v cty.Value) bool {
 		}
 	}
 	return false
+}
+
+// boundedJSONColl is boundedColl for an expression of the JSON syntax.
+type boundedJSONColl struct {
+	hcl.Expression
+	b   *budget
+	rng hcl.Range
+}
+
+func (e *boundedJSONColl) UnwrapExpression() hcl.Expression { return e.Expression }
+
+func (e *boundedJSONColl) Value(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+	v, diags := e.Expression.Value(ctx)
+	if diags.HasErrors() || !v.IsKnown() || v.IsNull() || !v.CanIterateElements() {
+		return v, diags
+	}
+	if !e.b.spend(v.LengthInt()) {
+		return cty.DynamicVal, append(diags, limitDiag(e.rng))
+	}
+	return v, diags
 }

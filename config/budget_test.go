@@ -12,6 +12,7 @@ import (
 // range(1000) ran past 20 s and 1.3 GB), and ordinary ones are not.
 func TestTemplateLimit(t *testing.T) {
 	list100 := "[" + strings.Repeat("0,1,2,3,4,5,6,7,8,9,", 10) + "0]"
+	list1000 := "[" + strings.Repeat("0,1,2,3,4,5,6,7,8,9,", 100) + "0]"
 	varFile := filepath.Join(t.TempDir(), "v.hcl")
 	if err := os.WriteFile(varFile, []byte("l = [for a in "+list100+" : [for b in "+list100+" : [for c in "+list100+" : c]]]\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -68,6 +69,9 @@ helpers {
 		{name: "nested loops in a JSON list of templates", file: "f.json",
 			src: `{"variable": {"l": {"default": ` + list100 + `}}, "filter": {"stage": {"address": {"ignore": ["${join(\",\", [for a in var.l : join(\",\", [for b in var.l : join(\",\", [for c in var.l : \"x\"])])])}"]}}}}`,
 			at:  "f.json:1:"},
+		{name: "nested dynamic blocks in JSON", file: "f.json",
+			src: `{"variable": {"l": {"default": ` + list1000 + `}}, "helpers": {"dynamic": {"helper": {"for_each": "${var.l}", "labels": ["ftp"], "content": {"family": "inet", "protocol": "tcp", "dynamic": {"policy": {"for_each": "${var.l}", "labels": ["ftp"], "content": {}}}}}}}}`,
+			at: "f.json:1:"},
 		{name: "ordinary JSON template", file: "f.json",
 			src:   `{"filter": {"stage": {"address": {"ignore": ["${cidrhost(\"10.0.0.0/8\", 1)}", "10.0.0.2"]}}}}`,
 			count: 2},
