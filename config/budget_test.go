@@ -71,7 +71,7 @@ helpers {
 			at:  "f.json:1:"},
 		{name: "nested dynamic blocks in JSON", file: "f.json",
 			src: `{"variable": {"l": {"default": ` + list1000 + `}}, "helpers": {"dynamic": {"helper": {"for_each": "${var.l}", "labels": ["ftp"], "content": {"family": "inet", "protocol": "tcp", "dynamic": {"policy": {"for_each": "${var.l}", "labels": ["ftp"], "content": {}}}}}}}}`,
-			at: "f.json:1:"},
+			at:  "f.json:1:"},
 		{name: "ordinary JSON template", file: "f.json",
 			src:   `{"filter": {"stage": {"address": {"ignore": ["${cidrhost(\"10.0.0.0/8\", 1)}", "10.0.0.2"]}}}}`,
 			count: 2},
