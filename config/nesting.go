@@ -185,8 +185,10 @@ func scanHCL(filename string, src []byte, start hcl.Pos, template bool) Diagnost
 				stack = stack[:len(stack)-1]
 			}
 		case c == '\n':
-			if len(stack) == 0 {
-				ops = 0 // a new statement
+			if len(stack) == 0 || stack[len(stack)-1].kind == '{' {
+				// A new statement: an attribute of a body or an item of
+				// an object ends at a newline, other brackets continue.
+				ops = 0
 			}
 		case c >= '0' && c <= '9':
 			// A number may hold '-' or '+' after its exponent: not an operator.

@@ -28,6 +28,8 @@ func TestCheckNesting(t *testing.T) {
 		{"hcl negation chain", SyntaxHCL, "a = " + strings.Repeat("-", MaxOperators+1) + "1\n", "too-complex", "1:10005"},
 		{"hcl binary chain", SyntaxHCL, "a = " + strings.Repeat("1+", MaxOperators+1) + "1\n", "too-complex", "1:20006"},
 		{"hcl statements counted apart", SyntaxHCL, strings.Repeat("a = 1+1+1+1+1\n", MaxOperators), "", ""},
+		{"hcl statements in a block counted apart", SyntaxHCL, "b {\n" + strings.Repeat("a = -1\n", MaxOperators+1) + "}\n", "", ""},
+		{"hcl a chain across lines in parentheses", SyntaxHCL, "a = (" + strings.Repeat("1+\n", MaxOperators+1) + "1)\n", "too-complex", "10001:2"},
 		{"hcl dashes in names and exponents", SyntaxHCL, "a = [" + strings.Repeat("foo-bar-baz, 1e-5, ", MaxOperators) + "]\n", "", ""},
 		{"json at the limit", SyntaxJSON, deep(MaxNesting), "", ""},
 		{"json one too deep", SyntaxJSON, "\n" + deep(MaxNesting+1), "too-deep", "2:101"},
