@@ -292,28 +292,64 @@ func valueCost(v cty.Value) int {
 // boundLoops charges the iterations of every for expression and the
 // instances of every dynamic block under n to b, by wrapping their
 // collection expressions: a nested loop's collection is evaluated once per
-// outer iteration, so the charges add up to the total iterations.
+// outer iteration, so the charges add up to the total iterations. It also
+// charges the size of each value a for expression builds and of each
+// interpolation a template joins ("${var.s}${var.s}…" repeats a string
+// without calling a function), before they are kept or joined.
 func boundLoops(n hclsyntax.Node, b *budget) {
 	type site struct {
 		expr *hclsyntax.Expression
 		rng  hcl.Range
+		coll bool // charge the length, not the size
 	}
 	var sites []site
 	hclsyntax.VisitAll(n, func(n hclsyntax.Node) hcl.Diagnostics {
 		switch n := n.(type) {
 		case *hclsyntax.ForExpr:
-			sites = append(sites, site{&n.CollExpr, n.SrcRange})
+			sites = append(sites, site{&n.CollExpr, n.SrcRange, true}, site{&n.ValExpr, n.ValExpr.Range(), false})
+			if n.KeyExpr != nil {
+				sites = append(sites, site{&n.KeyExpr, n.KeyExpr.Range(), false})
+			}
+		case *hclsyntax.TemplateExpr:
+			for i, p := range n.Parts {
+				if _, lit := p.(*hclsyntax.LiteralValueExpr); !lit {
+					sites = append(sites, site{&n.Parts[i], p.Range(), false})
+				}
+			}
 		case *hclsyntax.Block:
 			if a, ok := n.Body.Attributes["for_each"]; ok && n.Type == "dynamic" {
-				sites = append(sites, site{&a.Expr, a.SrcRange})
+				sites = append(sites, site{&a.Expr, a.SrcRange, true})
 			}
 		}
 		return nil
 	})
 	// Wrapped after the walk, which would not descend into a wrapper.
 	for _, s := range sites {
-		*s.expr = &boundedColl{Expression: *s.expr, b: b, rng: s.rng}
+		if s.coll {
+			*s.expr = &boundedColl{Expression: *s.expr, b: b, rng: s.rng}
+		} else {
+			*s.expr = &boundedVal{Expression: *s.expr, b: b, rng: s.rng}
+		}
 	}
+}
+
+// boundedVal is a value a for expression builds or a template joins,
+// charged by its size each time it is evaluated.
+type boundedVal struct {
+	hclsyntax.Expression
+	b   *budget
+	rng hcl.Range
+}
+
+func (e *boundedVal) Value(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
+	v, diags := e.Expression.Value(ctx)
+	if diags.HasErrors() {
+		return v, diags
+	}
+	if !e.b.spend(valueCost(v)) {
+		return cty.DynamicVal, append(diags, limitDiag(e.rng))
+	}
+	return v, diags
 }
 
 // boundedColl is a for expression's (or a dynamic block's) collection,
