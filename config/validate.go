@@ -817,13 +817,15 @@ func (v *validator) sync(s *Sync, caches []Cache, cs CacheSettings) SyncSettings
 			out.ExpectationSync = true
 		}
 		r := s.AttrRange("expectation_helpers")
+		listed := map[string]bool{}
 		for _, h := range s.ExpectationHelpers {
 			switch {
 			case strings.TrimSpace(h) == "":
 				v.errorf(r, "value", "list helper names such as \"ftp\"", "%s: expectation_helpers has an empty name", where)
-			case slices.Contains(out.ExpectationHelpers, h):
+			case listed[h]:
 				v.warnf(r, "duplicate", "", "%s: expectation_helpers lists %q twice", where, h)
 			default:
+				listed[h] = true
 				out.ExpectationHelpers = append(out.ExpectationHelpers, h)
 			}
 		}
