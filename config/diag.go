@@ -69,6 +69,10 @@ type Diagnostic struct {
 	Message  string   `json:"message"`
 	// Detail is an optional second sentence: what was expected, a hint.
 	Detail string `json:"detail,omitempty"`
+	// Repeats counts the further occurrences folded into this one by Fold,
+	// and Last is where the last of them is.
+	Repeats int  `json:"repeats,omitempty"`
+	Last    *Pos `json:"-"`
 }
 
 // MarshalJSON flattens Pos into the object, which is the documented schema:
@@ -87,13 +91,19 @@ func (d Diagnostic) MarshalJSON() ([]byte, error) {
 		Message   string   `json:"message"`
 		Detail    string   `json:"detail,omitempty"`
 		Snippet   *Snippet `json:"snippet,omitempty"`
+		Repeats   int      `json:"repeats,omitempty"`
+		Last      string   `json:"last,omitempty"`
+	}
+	last := ""
+	if d.Last != nil {
+		last = d.Last.String()
 	}
 	// Not HTML-escaped: a person reads "<stdin>" better than "\u003cstdin\u003e".
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	err := enc.Encode(flat{d.Pos.File, d.Pos.Line, d.Pos.Column, d.End.Line, d.End.Column,
-		d.Severity, d.Code, d.Message, d.Detail, d.Snippet})
+		d.Severity, d.Code, d.Message, d.Detail, d.Snippet, d.Repeats, last})
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), err
 }
 
@@ -110,6 +120,12 @@ func (d Diagnostic) String() string {
 	s := fmt.Sprintf("%s: %s: %s", d.Pos, d.Severity, d.Message)
 	if d.Detail != "" {
 		s += "; " + d.Detail
+	}
+	switch {
+	case d.Repeats > 0 && (d.Last == nil || *d.Last == d.Pos):
+		s += fmt.Sprintf(" (%d more times here)", d.Repeats)
+	case d.Repeats > 0:
+		s += fmt.Sprintf(" (and %d more like it, the last at %s)", d.Repeats, d.Last)
 	}
 	return s
 }
@@ -216,6 +232,9 @@ func FromHCL(hds hcl.Diagnostics) Diagnostics {
 			continue
 		}
 		d.Code = hclCode(h.Summary)
+		if isTemplateLimit(h) {
+			d.Code = "template-limit"
+		}
 		d.Message = strings.TrimSuffix(lowerFirst(h.Summary), ".")
 		d.Detail = strings.TrimSuffix(h.Detail, ".")
 		out = append(out, d)
@@ -274,4 +293,100 @@ func Supersede(earlier, later Diagnostics) Diagnostics {
 		out = append(out, d)
 	}
 	return append(out, later...)
+}
+
+// MaxDiagnostics is how many diagnostics are shown for one file, after
+// Fold: a file that is wrong in a million places needs its first hundred
+// fixed, not a million lines of output.
+const MaxDiagnostics = 100
+
+// Fold prepares diagnostics for showing: a warning repeated with the same
+// code and the same message (numbers aside, so "the value of line 7 is
+// discarded" and "... line 8 ..." are one warning) is shown once, at its
+// first position, with Repeats saying how many more there were and Last
+// where the last one is; then at most max are kept, errors before
+// warnings, in their order, and a last diagnostic (code "truncated") says
+// how many were left out. Errors are folded only when one place has the
+// same error several times (a loop evaluating a failing call): each other
+// error is a place to fix.
+// Fold leaves ds unchanged; judge validity on ds, not on what Fold returns.
+func (ds Diagnostics) Fold(max int) Diagnostics {
+	type key struct {
+		sev       Severity
+		pos       Pos // errors: only the same error at the same place folds
+		code, msg string
+	}
+	first := map[key]int{} // index in out
+	out := make(Diagnostics, 0, min(len(ds), 2*max))
+	for _, d := range ds {
+		k := key{d.Severity, d.Pos, d.Code, d.Message}
+		if d.Severity == Warning {
+			k = key{Warning, Pos{}, d.Code, withoutDigits(d.Message)}
+		}
+		if i, ok := first[k]; ok {
+			out[i].Repeats++
+			p := d.Pos
+			out[i].Last = &p
+			continue
+		}
+		first[k] = len(out)
+		out = append(out, d)
+	}
+	if len(out) <= max {
+		return out
+	}
+	errs := 0
+	for _, d := range out {
+		if d.Severity == Error {
+			errs++
+		}
+	}
+	keepWarnings := max - min(errs, max)
+	kept := make(Diagnostics, 0, max+1)
+	var leftErrs, leftWarns, shownErrs int
+	var file string
+	for _, d := range out {
+		file = d.Pos.File
+		switch {
+		case d.Severity == Error && shownErrs < max:
+			shownErrs++
+			kept = append(kept, d)
+		case d.Severity == Warning && keepWarnings > 0:
+			keepWarnings--
+			kept = append(kept, d)
+		case d.Severity == Error:
+			leftErrs++
+		default:
+			leftWarns++
+		}
+	}
+	sev := Warning
+	if leftErrs > 0 {
+		sev = Error
+	}
+	return append(kept, Diagnostic{Pos: Pos{File: file}, Severity: sev, Code: "truncated",
+		Message: fmt.Sprintf("%d more diagnostics not shown (%d errors, %d warnings)", leftErrs+leftWarns, leftErrs, leftWarns),
+		Detail:  fmt.Sprintf("at most %d are shown per file; fix these first", max)})
+}
+
+// withoutDigits replaces each run of digits with '#'.
+func withoutDigits(s string) string {
+	if !strings.ContainsAny(s, "0123456789") {
+		return s
+	}
+	var b strings.Builder
+	digits := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= '0' && c <= '9' {
+			if !digits {
+				b.WriteByte('#')
+			}
+			digits = true
+			continue
+		}
+		digits = false
+		b.WriteByte(c)
+	}
+	return b.String()
 }

@@ -38,3 +38,28 @@ func FuzzHCLValidate(f *testing.F) {
 		}
 	})
 }
+
+// FuzzJSONValidate is FuzzHCLValidate for HCL's JSON syntax, whose strings
+// are templates parsed by hclsyntax (so as deep as HCL's own nesting).
+// Seeds in testdata/fuzz/FuzzJSONValidate include the 100,000-deep array
+// that overflowed the stack.
+func FuzzJSONValidate(f *testing.F) {
+	f.Add([]byte(`{"daemon": {"lock_file": "/var/lock/ct.lock"}, "link": {"a": {"transport": "udp", "port": 70000}}}`))
+	f.Add([]byte(`{"variable": {"x": {"default": ["tcp"]}}, "filter": {"stage": {"protocol": {"accept": "${var.x}"}}}}`))
+	lo := func(n string) bool { return n == "lo" }
+	f.Fuzz(func(t *testing.T, src []byte) {
+		file, diags := Parse("f.json", src, LoadOptions{Syntax: SyntaxJSON})
+		if !diags.HasErrors() {
+			_, vds := Validate(file, ValidateOptions{InterfaceExists: lo})
+			diags = append(diags, vds...)
+		}
+		for _, d := range diags {
+			if d.Code == "" || d.Message == "" {
+				t.Fatalf("diagnostic without code or message: %#v", d)
+			}
+			if d.Pos.File == "f.json" && d.Pos.Line <= 0 {
+				t.Fatalf("diagnostic without a line: %#v", d)
+			}
+		}
+	})
+}

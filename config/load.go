@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 
@@ -54,9 +53,15 @@ func Parse(filename string, src []byte, opts LoadOptions) (*File, Diagnostics) {
 				Message: "cannot tell the syntax from the file name or its content"}}
 		}
 	}
+	source := &Source{Name: filename, Text: src}
+	if ds := CheckNesting(filename, src, format); ds != nil {
+		ds.AttachSource(source)
+		return nil, ds
+	}
 	var (
 		body  hcl.Body
 		diags Diagnostics
+		work  = &budget{left: MaxTemplateWork}
 	)
 	switch format {
 	case SyntaxHCL:
@@ -64,12 +69,15 @@ func Parse(filename string, src []byte, opts LoadOptions) (*File, Diagnostics) {
 		diags = FromHCL(hds)
 		if f != nil {
 			body = f.Body
+			if sb, ok := body.(*hclsyntax.Body); ok {
+				boundLoops(sb, work)
+			}
 		}
 	case SyntaxJSON:
 		f, hds := hcljson.Parse(src, filename)
 		diags = FromHCL(hds)
 		if f != nil {
-			body = f.Body
+			body = jsonBody{f.Body, work}
 		}
 	case SyntaxYAML:
 		body, diags = ParseYAML(filename, src)
@@ -77,13 +85,12 @@ func Parse(filename string, src []byte, opts LoadOptions) (*File, Diagnostics) {
 		diags = append(diags, Diagnostic{Pos: Pos{File: filename}, Severity: Error, Code: "format",
 			Message: fmt.Sprintf("config.Parse cannot read %s input", format)})
 	}
-	source := &Source{Name: filename, Text: src}
 	if diags.HasErrors() || body == nil {
 		diags.AttachSource(source)
 		return nil, diags
 	}
 
-	ctx, vds := evalContext(filename, body, opts)
+	ctx, vds := evalContext(filename, body, opts, work)
 	diags = append(diags, vds...)
 	if vds.HasErrors() {
 		diags.AttachSource(source)
@@ -98,7 +105,7 @@ func Parse(filename string, src []byte, opts LoadOptions) (*File, Diagnostics) {
 // Load reads and parses a file. I/O errors are returned as error, problems in
 // the content as Diagnostics.
 func Load(path string, opts LoadOptions) (*File, Diagnostics, error) {
-	src, err := os.ReadFile(path)
+	src, err := ReadFile(path)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -116,7 +123,7 @@ func Load(path string, opts LoadOptions) (*File, Diagnostics, error) {
 // A malformed -var is a usage error (code "usage") and an unreadable
 // -var-file an I/O error (code "io"): the command line is wrong, not the
 // file.
-func evalContext(filename string, body hcl.Body, opts LoadOptions) (*hcl.EvalContext, Diagnostics) {
+func evalContext(filename string, body hcl.Body, opts LoadOptions, work *budget) (*hcl.EvalContext, Diagnostics) {
 	var diags Diagnostics
 	content, _, _ := body.PartialContent(&hcl.BodySchema{
 		Blocks: []hcl.BlockHeaderSchema{{Type: "variable", LabelNames: []string{"name"}}},
@@ -163,10 +170,12 @@ func evalContext(filename string, body hcl.Body, opts LoadOptions) (*hcl.EvalCon
 			diags = append(diags, undeclared(Pos{File: filename}, Warning, "environment variable "+k, name))
 			continue
 		}
-		vals[name] = rawValue(v)
+		rv, rds := rawValue(v, work)
+		diags = append(diags, rds...)
+		vals[name] = rv
 	}
 	for _, path := range opts.VarFiles {
-		fv, fds := readVarFile(path)
+		fv, fds := readVarFile(path, work)
 		diags = append(diags, fds...)
 		for _, s := range fv {
 			if declared[s.name] == nil {
@@ -187,7 +196,9 @@ func evalContext(filename string, body hcl.Body, opts LoadOptions) (*hcl.EvalCon
 			diags = append(diags, undeclared(Pos{File: filename}, Error, fmt.Sprintf("-var %q", kv), name))
 			continue
 		}
-		vals[name] = rawValue(v)
+		rv, rds := rawValue(v, work)
+		diags = append(diags, rds...)
+		vals[name] = rv
 	}
 
 	for _, name := range names {
@@ -198,7 +209,7 @@ func evalContext(filename string, body hcl.Body, opts LoadOptions) (*hcl.EvalCon
 	}
 	return &hcl.EvalContext{
 		Variables: map[string]cty.Value{"var": cty.ObjectVal(vals)},
-		Functions: Functions(),
+		Functions: boundedFunctions(work),
 	}, diags
 }
 
@@ -243,18 +254,26 @@ func undeclaredReference(h *hcl.Diagnostic) (string, []string, bool) {
 
 // rawValue reads a -var or environment value. Lists and objects are written
 // as HCL expressions; anything else is a string, which HCL converts to the
-// number or boolean an attribute needs.
-func rawValue(s string) cty.Value {
+// number or boolean an attribute needs. An expression refused by the
+// template limit is an error, not a string.
+func rawValue(s string, work *budget) (cty.Value, Diagnostics) {
 	t := strings.TrimSpace(s)
-	if strings.HasPrefix(t, "[") || strings.HasPrefix(t, "{") {
+	if (strings.HasPrefix(t, "[") || strings.HasPrefix(t, "{")) && checkExprNesting("-var", []byte(t)) == nil {
 		expr, hds := hclsyntax.ParseExpression([]byte(t), "-var", hcl.InitialPos)
 		if !hds.HasErrors() {
-			if v, hds := expr.Value(nil); !hds.HasErrors() {
-				return v
+			boundLoops(expr, work)
+			v, hds := expr.Value(nil)
+			if !hds.HasErrors() {
+				return v, nil
+			}
+			for _, h := range hds {
+				if isTemplateLimit(h) {
+					return cty.DynamicVal, FromHCL(hds)
+				}
 			}
 		}
 	}
-	return cty.StringVal(s)
+	return cty.StringVal(s), nil
 }
 
 // varSetting is one variable set in a -var-file, with where its name is.
@@ -267,17 +286,24 @@ type varSetting struct {
 // readVarFile reads a -var-file: "name = value" lines in HCL, or an
 // object in JSON or YAML, chosen by extension (HCL when it says nothing).
 // The settings come in file order, so messages do too.
-func readVarFile(path string) ([]varSetting, Diagnostics) {
-	src, err := os.ReadFile(path)
+func readVarFile(path string, work *budget) ([]varSetting, Diagnostics) {
+	src, err := ReadFile(path)
 	if err != nil {
 		return nil, Diagnostics{{Pos: Pos{File: path}, Severity: Error, Code: "io",
 			Message: fmt.Sprintf("-var-file: %v", err)}}
+	}
+	syntax := syntaxOfName(path)
+	if syntax != SyntaxJSON && syntax != SyntaxYAML {
+		syntax = SyntaxHCL
+	}
+	if ds := CheckNesting(path, src, syntax); ds != nil {
+		return nil, ds
 	}
 	var (
 		f   *hcl.File
 		hds hcl.Diagnostics
 	)
-	switch syntaxOfName(path) {
+	switch syntax {
 	case SyntaxJSON:
 		f, hds = hcljson.Parse(src, path)
 	case SyntaxYAML:
@@ -288,6 +314,11 @@ func readVarFile(path string) ([]varSetting, Diagnostics) {
 		f = &hcl.File{Body: body}
 	default:
 		f, hds = hclsyntax.ParseConfig(src, path, hcl.InitialPos)
+		if f != nil {
+			if sb, ok := f.Body.(*hclsyntax.Body); ok {
+				boundLoops(sb, work)
+			}
+		}
 	}
 	diags := FromHCL(hds)
 	if f == nil || hds.HasErrors() {

@@ -54,3 +54,13 @@ var protocolWords = func() []string {
 	}
 	return out
 }()
+
+// protocolShown is how messages name protocol number p: the name
+// conntrackd knows it by, quoted as a configuration writes it ("tcp"), or
+// the number when no protocol has it.
+func protocolShown(p int) string {
+	if e, ok := ipproto.ByNumber(p); ok {
+		return strconv.Quote(e.Name)
+	}
+	return strconv.Itoa(p)
+}

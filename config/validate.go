@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hashicorp/hcl/v2"
 )
@@ -191,6 +193,38 @@ func (v *validator) str(where string, n Node, attr string, p *string, def string
 	return *p
 }
 
+// maxPath is conntrackd's FILENAME_MAXLEN (include/conntrackd.h): its
+// parser (src/read_config_yy.y) refuses a longer lock file or log file.
+const maxPath = 256
+
+// path is str for a file name, with the checks conntrackd's own parser
+// makes and those that a file name needs: at most maxLen bytes (256, or
+// 107 for the UNIX socket, whose sun_path holds 108 with the NUL) and no
+// control character (a NUL would cut the name short where C reads it, a
+// newline would end the line of conntrackd.conf it is exported to).
+func (v *validator) path(where string, n Node, attr string, p *string, def string, maxLen int) string {
+	s := v.str(where, n, attr, p, def)
+	if p == nil || s != *p {
+		return s
+	}
+	if i := strings.IndexFunc(s, unicode.IsControl); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(s[i:])
+		v.diags.Errorf(n.AttrRange(attr), "value", "a file name cannot hold control characters such as NUL or newline",
+			"%s: %s has the control character %U at byte %d", where, attr, r, i)
+		return def
+	}
+	if len(s) > maxLen {
+		what := "a file name"
+		if maxLen == Defaults.MaxControlPath {
+			what = "a UNIX socket path"
+		}
+		v.diags.Errorf(n.AttrRange(attr), "range", fmt.Sprintf("%s holds at most %d bytes", what, maxLen),
+			"%s: %s is %d bytes long", where, attr, len(s))
+		return def
+	}
+	return s
+}
+
 func boolOr(p *bool, def bool) bool {
 	if p == nil {
 		return def
@@ -226,7 +260,7 @@ func (v *validator) daemon(d *Daemon) DaemonSettings {
 	if d == nil {
 		return out
 	}
-	out.LockFile = v.str("daemon", d.Node, "lock_file", d.LockFile, Defaults.LockFile)
+	out.LockFile = v.path("daemon", d.Node, "lock_file", d.LockFile, Defaults.LockFile, maxPath)
 	out.Systemd = boolOr(d.Systemd, Defaults.Systemd)
 	out.PollInterval = v.seconds("daemon", d.Node, "poll_interval", d.PollInterval, 0, time.Second)
 	out.EventIterationLimit = int(v.integer("daemon", d.Node, "event_iteration_limit", d.EventIterationLimit,
@@ -250,7 +284,7 @@ func (v *validator) log(l *Log) LogSettings {
 		return LogSettings{}
 	}
 	return LogSettings{
-		File:   v.str("log", l.Node, "file", l.File, ""),
+		File:   v.path("log", l.Node, "file", l.File, "", maxPath),
 		Syslog: v.facility("log", l.Node, "syslog", l.Syslog),
 	}
 }
@@ -259,13 +293,7 @@ func (v *validator) control(c *Control) ControlSettings {
 	if c == nil {
 		return ControlSettings{}
 	}
-	p := v.str("control", c.Node, "path", c.Path, "")
-	if len(p) > Defaults.MaxControlPath {
-		v.diags.Errorf(c.AttrRange("path"), "range", fmt.Sprintf("a UNIX socket path holds at most %d bytes", Defaults.MaxControlPath),
-			"control: path is %d bytes long", len(p))
-		p = ""
-	}
-	return ControlSettings{Path: p}
+	return ControlSettings{Path: v.path("control", c.Node, "path", c.Path, "", Defaults.MaxControlPath)}
 }
 
 func (v *validator) netlink(nl *Netlink, d *Daemon) NetlinkSettings {
@@ -396,13 +424,20 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 	}
 	r := st.AttrRange(attr)
 	ok := true
-	var entries []string // canonical form, for duplicate detection
-	add := func(i int, canon string) bool {
-		if slices.Contains(entries, canon) {
-			v.diags.Warnf(st.ElemRange(attr, i), "duplicate", "", "%s: %s lists %s twice", where, attr, canon)
+	entries := make(map[string]bool, len(list)) // canonical form, for duplicate detection
+	add := func(i int, canon, shown string) bool {
+		if entries[canon] {
+			// Two spellings of one value ("icmpv6" and "58", "hopopt" and
+			// "ip") are named as the model knows the value; the detail says
+			// what was written.
+			detail := ""
+			if written := strconv.Quote(list[i]); written != shown {
+				detail = fmt.Sprintf("%s is %s", written, shown)
+			}
+			v.diags.Warnf(st.ElemRange(attr, i), "duplicate", detail, "%s: %s lists %s twice", where, attr, shown)
 			return false
 		}
-		entries = append(entries, canon)
+		entries[canon] = true
 		return true
 	}
 	switch kind {
@@ -413,7 +448,7 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 				ok = false
 				continue
 			}
-			if add(i, strconv.Itoa(p)) && p <= maxConntrackProtocol {
+			if add(i, strconv.Itoa(p), protocolShown(p)) && p <= maxConntrackProtocol {
 				out.Protocols = append(out.Protocols, uint8(p))
 			}
 		}
@@ -433,7 +468,7 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 				ok = false
 				continue
 			}
-			if add(i, p.String()) {
+			if add(i, p.String(), p.String()) {
 				out.Prefixes = append(out.Prefixes, p)
 			}
 		}
@@ -474,7 +509,7 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 				ok = false
 				continue
 			}
-			if add(i, s.String()) {
+			if add(i, s.String(), strconv.Quote(s.String())) {
 				out.TCPStates = append(out.TCPStates, s)
 			}
 		}
@@ -711,13 +746,15 @@ func (v *validator) sync(s *Sync, caches []Cache, cs CacheSettings) SyncSettings
 			out.ExpectationSync = true
 		}
 		r := s.AttrRange("expectation_helpers")
+		listed := map[string]bool{}
 		for _, h := range s.ExpectationHelpers {
 			switch {
 			case strings.TrimSpace(h) == "":
 				v.diags.Errorf(r, "value", "list helper names such as \"ftp\"", "%s: expectation_helpers has an empty name", where)
-			case slices.Contains(out.ExpectationHelpers, h):
+			case listed[h]:
 				v.diags.Warnf(r, "duplicate", "", "%s: expectation_helpers lists %q twice", where, h)
 			default:
+				listed[h] = true
 				out.ExpectationHelpers = append(out.ExpectationHelpers, h)
 			}
 		}
@@ -955,7 +992,7 @@ func familyName(a netip.Addr) string {
 
 func (v *validator) stats(s *Stats) StatsSettings {
 	out := StatsSettings{
-		LogFile: v.str("stats", s.Node, "log_file", s.LogFile, ""),
+		LogFile: v.path("stats", s.Node, "log_file", s.LogFile, "", maxPath),
 		Syslog:  v.facility("stats", s.Node, "syslog", s.Syslog),
 	}
 	if s.LogFile == nil && s.Syslog == nil {

@@ -451,8 +451,12 @@ func commentLines(lead []string) []string {
 	return out
 }
 
+// lineBreaks is built once: building a Replacer per comment line cost more
+// than writing the line.
+var lineBreaks = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ")
+
 func oneLine(s string) string {
-	s = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+	s = lineBreaks.Replace(s)
 	return strings.TrimSpace(s)
 }
 

@@ -87,6 +87,9 @@ func ParseYAML(filename string, src []byte) (hcl.Body, Diagnostics) {
 		}})
 	}
 
+	if r := yamlTooDeep(&doc); r != nil {
+		return nil, tooDeep(f.rng(r))
+	}
 	var hds hcl.Diagnostics
 	f.check(&doc, map[*yaml.Node]bool{}, &hds)
 	var root *yaml.Node
@@ -121,7 +124,11 @@ type yamlFile struct {
 	// dup marks keys that repeat an earlier key of their mapping; they are
 	// reported once by check and otherwise ignored.
 	dup map[*yaml.Node]bool
+	// memo is the last position pos converted.
+	memo posMemo
 }
+
+type posMemo struct{ line, col, off, start int }
 
 func newYAMLFile(name string, src []byte) *yamlFile {
 	f := &yamlFile{name: name, src: src, lines: []int{0}, dup: map[*yaml.Node]bool{}}
@@ -168,10 +175,18 @@ func (f *yamlFile) pos(line, col int) hcl.Pos {
 		off += 3
 		start += 3
 	}
-	for c := 1; c < col && off < end; c++ {
+	c := 1
+	// Positions are asked for mostly left to right: resume from the last
+	// one on this line, so that a flow list of 40,000 entries on one line
+	// costs one pass over it, not one per entry (12 s).
+	if m := f.memo; m.line == line && m.col <= col && m.start == start {
+		c, off = m.col, m.off
+	}
+	for ; c < col && off < end; c++ {
 		_, size := utf8.DecodeRune(f.src[off:end])
 		off += size
 	}
+	f.memo = posMemo{line: line, col: c, off: off, start: start}
 	return hcl.Pos{Line: line, Column: off - start + 1, Byte: off}
 }
 
@@ -1017,4 +1032,27 @@ func parseYAMLInt(s string) (*big.Int, bool) {
 		i.Neg(i)
 	}
 	return i, true
+}
+
+// yamlTooDeep returns the first node nested deeper than MaxNesting, so that
+// YAML has the limit HCL and JSON have (yaml.v3's own is 10,000). It walks
+// with an explicit stack and does not follow aliases: their targets are
+// walked where they are defined.
+func yamlTooDeep(doc *yaml.Node) *yaml.Node {
+	type item struct {
+		n     *yaml.Node
+		depth int
+	}
+	stack := []item{{doc, 0}}
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if it.depth > MaxNesting {
+			return it.n
+		}
+		for _, c := range it.n.Content {
+			stack = append(stack, item{c, it.depth + 1})
+		}
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/ctsync/ctsync/config"
 	"github.com/hashicorp/hcl/v2"
@@ -39,6 +40,12 @@ func Export(w io.Writer, f *config.File) (config.Diagnostics, error) {
 	for _, d := range root {
 		buf.WriteByte('\n')
 		d.render(&buf, 0)
+	}
+	// Each value was checked above; this is the last guard that nothing
+	// conntrackd's scanner would misread (a NUL, a carriage return) is
+	// written, whatever a future value forgets.
+	if i := bytes.IndexFunc(buf.Bytes(), func(r rune) bool { return unicode.IsControl(r) && r != '\n' && r != '\t' }); i >= 0 {
+		return e.diags, fmt.Errorf("export: refusing to write a control character at byte %d of the output", i)
 	}
 	if _, err := w.Write(buf.Bytes()); err != nil {
 		return e.diags, fmt.Errorf("export: %w", err)
@@ -138,7 +145,7 @@ func (e *exporter) path(n config.Node, attr, what, s string, maxLen int) (string
 	case !strings.HasPrefix(s, "/"):
 		e.diags.Errorf(n.AttrRange(attr), "export-value", "conntrackd only reads absolute paths", "%s: %q is not an absolute path", what, s)
 		return "", false
-	case strings.ContainsAny(s, " \t\"\r\n"):
+	case strings.ContainsAny(s, " \t\"\r\n") || strings.IndexFunc(s, unicode.IsControl) >= 0:
 		e.diags.Errorf(n.AttrRange(attr), "export-value", "conntrackd has no quoting: a path ends at a space, a double quote or a newline",
 			"%s: %q cannot be written for conntrackd", what, s)
 		return "", false

@@ -46,17 +46,20 @@ func Migrate(filename string, src []byte, opts MigrateOptions) ([]byte, config.D
 		header.Lead = append(header.Lead, old.Lead...)
 		header.Foot = old.Foot
 	}
-	var warnings []string
+	var kept config.Diagnostics
 	for _, d := range carried {
 		if d.Code == "interface-absent" || d.Code == "unknown-interface" {
 			continue // true of this host, not of the file
 		}
 		d.Pos.File = filepath.Base(d.Pos.File)
-		warnings = append(warnings, "  "+d.String())
+		kept = append(kept, d)
 	}
-	if len(warnings) > 0 {
+	if len(kept) > 0 {
 		header.Lead = append(header.Lead, "", "Warnings:")
-		header.Lead = append(header.Lead, warnings...)
+		// Folded as on stderr: 70,000 repeats of one warning are one line.
+		for _, d := range kept.Fold(config.MaxDiagnostics) {
+			header.Lead = append(header.Lead, "  "+d.String())
+		}
 	}
 	comments[""] = header
 

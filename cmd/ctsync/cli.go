@@ -136,9 +136,11 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 
 var version = "0.1.0-dev"
 
-// printDiags prints diagnostics, one a line, in the compiler style.
+// printDiags prints diagnostics, one a line, in the compiler style,
+// folded and capped (config.MaxDiagnostics) so that a file repeating one
+// mistake 70,000 times prints a screenful, not 70,000 lines.
 func printDiags(w io.Writer, ds config.Diagnostics) {
-	for _, d := range ds {
+	for _, d := range ds.Fold(config.MaxDiagnostics) {
 		fmt.Fprintln(w, d)
 	}
 }
@@ -172,7 +174,7 @@ func runValidate(c *cli.Context) error {
 	code := 0
 	for _, path := range c.Args().Slice() {
 		l := load(c, path, c.Bool("strict"))
-		r := fileResult{File: l.name, Diagnostics: l.Diags}
+		r := fileResult{File: l.name, Diagnostics: l.Diags.Fold(config.MaxDiagnostics)}
 		if r.Diagnostics == nil {
 			r.Diagnostics = config.Diagnostics{}
 		}

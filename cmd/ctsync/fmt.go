@@ -196,7 +196,7 @@ func syntaxErrors(c *cli.Context, name string, src []byte, syntax config.Syntax)
 	_, diags := config.Parse(name, src, config.LoadOptions{Syntax: syntax})
 	broken := false
 	for _, d := range diags.Errors() {
-		if d.Code == "syntax" {
+		if d.Code == "syntax" || d.Code == "too-deep" || d.Code == "too-complex" {
 			fmt.Fprintln(c.App.ErrWriter, d)
 			broken = true
 		}

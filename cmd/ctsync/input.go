@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 
 	"github.com/urfave/cli/v2"
@@ -20,13 +19,13 @@ const stdinName = "<stdin>"
 // applies to every command. The name it returns is the one diagnostics use.
 func readInput(c *cli.Context, path string) (name string, src []byte, err error) {
 	if path == "-" {
-		src, err = io.ReadAll(c.App.Reader)
+		src, err = config.ReadInput(stdinName, c.App.Reader)
 		if err != nil {
 			return stdinName, nil, fmt.Errorf("reading standard input: %w", err)
 		}
 		return stdinName, src, nil
 	}
-	src, err = os.ReadFile(path)
+	src, err = config.ReadFile(path)
 	return path, src, err
 }
 

@@ -37,6 +37,7 @@ func TestScripts(t *testing.T) {
 			"chown":    chownCmd,
 			"owner":    ownerCmd,
 			"perm":     permCmd,
+			"repeat":   repeatCmd,
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "root" {
