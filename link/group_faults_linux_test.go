@@ -14,6 +14,7 @@ import (
 
 	"github.com/ctsync/ctsync/internal/netnstest"
 	"github.com/ctsync/ctsync/link"
+	"github.com/ctsync/ctsync/link/internal/transport"
 )
 
 // Every link of the group fails to send (both TCP peers down, say): the
@@ -110,7 +111,7 @@ func TestIntegrationGroupValidIgnoresLinkWithoutCarrier(t *testing.T) {
 	}
 }
 
-// blocker is a fake link whose Connected (called by Group.Status under
+// blocker is a fake link whose Counters (called by Group.Status under
 // the group's lock) waits until released, which stalls the interface
 // watcher long enough for its netlink socket to overflow.
 type blocker struct {
@@ -118,7 +119,7 @@ type blocker struct {
 	release chan struct{}
 }
 
-func (b *blocker) Connected() bool { <-b.release; return true }
+func (b *blocker) Counters() *link.Counters { <-b.release; return b.fake.Counters() }
 
 // When rtnetlink events overflow the watcher's socket (ENOBUFS: a burst
 // of interface changes on a busy host), the state of the links'
@@ -141,7 +142,7 @@ func TestIntegrationGroupRereadsInterfacesAfterLostEvents(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		l0.Init("first", ifi, link.DatagramOverhead)
+		l0.Init("first", ifi, transport.DatagramOverhead)
 		g, err = link.NewGroup([]link.Link{l0, l1}, link.GroupOptions{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		return err
 	})

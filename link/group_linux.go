@@ -11,8 +11,6 @@ import (
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
-
-	"github.com/ctsync/ctsync/config"
 )
 
 // MaxLinks is how many links a Group holds, as conntrackd.
@@ -73,7 +71,7 @@ type packet struct {
 
 // OpenGroup opens every link of settings and groups them; the active link
 // at start is the last one marked Default, else the first, as conntrackd.
-func OpenGroup(settings []config.LinkSettings, logger *slog.Logger) (*Group, error) {
+func OpenGroup(settings []Settings, logger *slog.Logger) (*Group, error) {
 	var links []Link
 	def := 0
 	for i, s := range settings {

@@ -11,10 +11,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/ctsync/ctsync/config"
 	"github.com/ctsync/ctsync/internal/netnstest"
 	"github.com/ctsync/ctsync/link"
-	_ "github.com/ctsync/ctsync/link/udp"
+	"github.com/ctsync/ctsync/link/internal/transport"
 )
 
 // Two UDP links over two veth pairs: taking the active veth down, or
@@ -97,11 +96,11 @@ func newTwoLinkLab(t *testing.T) *twoLinkLab {
 	p := netip.MustParsePrefix
 	l.a0, l.b0 = netnstest.Veth(t, l.nsA, l.nsB, []netip.Prefix{p("198.51.100.1/24")}, []netip.Prefix{p("198.51.100.2/24")})
 	l.a1, l.b1 = netnstest.Veth(t, l.nsA, l.nsB, []netip.Prefix{p("203.0.113.1/24")}, []netip.Prefix{p("203.0.113.2/24")})
-	settings := func(if0, if1, local0, peer0, local1, peer1 string) []config.LinkSettings {
-		return []config.LinkSettings{
-			{Name: "first", Transport: config.TransportUDP, Default: true, Interface: if0,
+	settings := func(if0, if1, local0, peer0, local1, peer1 string) []link.Settings {
+		return []link.Settings{
+			{Name: "first", Transport: link.UDP, Default: true, Interface: if0,
 				Local: netip.MustParseAddr(local0), Peer: netip.MustParseAddr(peer0), Port: 3780},
-			{Name: "second", Transport: config.TransportUDP, Interface: if1,
+			{Name: "second", Transport: link.UDP, Interface: if1,
 				Local: netip.MustParseAddr(local1), Peer: netip.MustParseAddr(peer1), Port: 3780},
 		}
 	}
@@ -110,7 +109,7 @@ func newTwoLinkLab(t *testing.T) *twoLinkLab {
 	return l
 }
 
-func openGroup(t *testing.T, ns *netnstest.NetNS, s []config.LinkSettings) *link.Group {
+func openGroup(t *testing.T, ns *netnstest.NetNS, s []link.Settings) *link.Group {
 	t.Helper()
 	var g *link.Group
 	if err := ns.Do(func() (err error) { g, err = link.OpenGroup(s, nil); return err }); err != nil {
@@ -166,7 +165,7 @@ func sendRecv(t *testing.T, from, to *link.Group, seq uint32, wantLink int) {
 
 // fake is a link without an interface whose sends fail on demand.
 type fake struct {
-	link.Info
+	transport.Info
 	fail bool
 	sent int
 	in   chan []byte
@@ -174,7 +173,7 @@ type fake struct {
 
 func newFake(name string) *fake {
 	f := &fake{in: make(chan []byte, 4)}
-	f.Init(name, nil, link.DatagramOverhead)
+	f.Init(name, nil, transport.DatagramOverhead)
 	return f
 }
 

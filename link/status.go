@@ -3,14 +3,12 @@ package link
 import (
 	"fmt"
 	"io"
-
-	"github.com/ctsync/ctsync/config"
 )
 
 // LinkStatus is what the stats command shows of one link.
 type LinkStatus struct {
 	Name, Interface string
-	Transport       config.Transport
+	Transport       Transport
 	State           string // RUNNING, NO-CARRIER or DOWN
 	Active          bool   // ACTIVE, else BACKUP
 	// Server and Client are set for TCP links: whether a peer's
@@ -19,29 +17,12 @@ type LinkStatus struct {
 	Stats          Stats
 }
 
-// statusOf fills in what a link reports of itself.
-func statusOf(l Link) LinkStatus {
-	st := LinkStatus{Name: l.Name(), Interface: l.Interface(), Stats: l.Counters().Stats()}
-	if t, ok := l.(interface{ Transport() config.Transport }); ok {
-		st.Transport = t.Transport()
-	}
-	if c, ok := l.(interface{ Accepted() bool }); ok {
-		v := c.Accepted()
-		st.Server = &v
-	}
-	if c, ok := l.(interface{ Connected() bool }); ok {
-		v := c.Connected()
-		st.Client = &v
-	}
-	return st
-}
-
 // trafficName is the title conntrackd gives a transport's counters.
-func trafficName(t config.Transport) string {
+func trafficName(t Transport) string {
 	switch t {
-	case config.TransportUDP:
+	case UDP:
 		return "UDP"
-	case config.TransportTCP:
+	case TCP:
 		return "TCP"
 	}
 	return "multicast"
@@ -74,7 +55,7 @@ func WriteLinks(w io.Writer, links []LinkStatus) error {
 // "-s network" output; TCP adds the state of both connections.
 func WriteActive(w io.Writer, l LinkStatus) error {
 	conn := ""
-	if l.Transport == config.TransportTCP {
+	if l.Transport == TCP {
 		conn = fmt.Sprintf(" server=%s client=%s", connected(l.Server), connected(l.Client))
 	}
 	if _, err := fmt.Fprintf(w, "%s traffic (active device=%s)%s:\n", trafficName(l.Transport), l.Interface, conn); err != nil {

@@ -6,7 +6,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/ctsync/ctsync/config"
 	"github.com/ctsync/ctsync/link"
 )
 
@@ -25,9 +24,9 @@ func TestWriteStats(t *testing.T) {
 		{
 			name: "udp links",
 			links: []link.LinkStatus{
-				{Interface: "vA", Transport: config.TransportUDP, State: "RUNNING", Active: true,
+				{Interface: "vA", Transport: link.UDP, State: "RUNNING", Active: true,
 					Stats: link.Stats{BytesSent: 16, PacketsSent: 2}},
-				{Interface: "vC", Transport: config.TransportUDP, State: "NO-CARRIER"},
+				{Interface: "vC", Transport: link.UDP, State: "NO-CARRIER"},
 			},
 			want: `UDP traffic device=vA status=RUNNING role=ACTIVE:
                   16 Bytes sent                    0 Bytes recv
@@ -44,7 +43,7 @@ UDP traffic device=vC status=NO-CARRIER role=BACKUP:
 		{
 			name: "tcp link down",
 			links: []link.LinkStatus{
-				{Interface: "vC", Transport: config.TransportTCP, State: "DOWN", Server: &no, Client: &no,
+				{Interface: "vC", Transport: link.TCP, State: "DOWN", Server: &no, Client: &no,
 					Stats: link.Stats{ErrorsSent: 1, BytesReceived: 668, PacketsReceived: 13}},
 			},
 			want: `TCP traffic device=vC status=DOWN role=BACKUP:
@@ -58,7 +57,7 @@ UDP traffic device=vC status=NO-CARRIER role=BACKUP:
 			name:   "active tcp block",
 			active: true,
 			links: []link.LinkStatus{
-				{Interface: "vA", Transport: config.TransportTCP, State: "RUNNING", Active: true, Server: &no, Client: &yes,
+				{Interface: "vA", Transport: link.TCP, State: "RUNNING", Active: true, Server: &no, Client: &yes,
 					Stats: link.Stats{ErrorsSent: 1}},
 			},
 			want: `TCP traffic (active device=vA) server=disconnected client=connected:
@@ -72,7 +71,7 @@ UDP traffic device=vC status=NO-CARRIER role=BACKUP:
 			name:   "active multicast block",
 			active: true,
 			links: []link.LinkStatus{
-				{Interface: "vA", Transport: config.TransportMulticast, State: "RUNNING", Active: true,
+				{Interface: "vA", Transport: link.Multicast, State: "RUNNING", Active: true,
 					Stats: link.Stats{BytesSent: 16, PacketsSent: 2}},
 			},
 			want: `multicast traffic (active device=vA):

@@ -1,6 +1,6 @@
 // Package interop holds the privileged interoperability tests between the
 // legacy conntrackd 1.4.7 (namespace A) and a peer built from ctsync's own
-// sync stack (namespace B): a link.Group opened from config.LinkSettings
+// sync stack (namespace B): a link.Group opened from link.Settings
 // over the real udp, mcast and tcp transports, an ftfw.Session in FTFW mode
 // (its Handler keeps the peer's external cache and answers RESYNC with a
 // bulk send of its internal cache), and link/wire for every byte. NOTRACK

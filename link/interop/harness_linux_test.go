@@ -14,15 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ctsync/ctsync/config"
 	"github.com/ctsync/ctsync/internal/netnstest"
 	"github.com/ctsync/ctsync/link"
 	"github.com/ctsync/ctsync/link/ftfw"
 	"github.com/ctsync/ctsync/link/wire"
-
-	_ "github.com/ctsync/ctsync/link/mcast"
-	_ "github.com/ctsync/ctsync/link/tcp"
-	_ "github.com/ctsync/ctsync/link/udp"
 )
 
 // The sync link: namespace A (legacy daemon) holds .1, B (the peer built
@@ -197,19 +192,19 @@ General {
 }
 
 // peerLink is the same link seen from B.
-func (c legacyConf) peerLink(iface string) config.LinkSettings {
-	s := config.LinkSettings{Name: "sync", Default: true, Interface: iface, Port: syncPort, Checksum: true,
+func (c legacyConf) peerLink(iface string) link.Settings {
+	s := link.Settings{Name: "sync", Default: true, Interface: iface, Port: syncPort, Checksum: true,
 		Local: addrB4, Peer: addrA4}
 	if c.ipv6 {
 		s.Local, s.Peer = addrB6, addrA6
 	}
 	switch c.transport {
 	case "udp":
-		s.Transport = config.TransportUDP
+		s.Transport = link.UDP
 	case "tcp":
-		s.Transport = config.TransportTCP
+		s.Transport = link.TCP
 	case "mcast":
-		s.Transport = config.TransportMulticast
+		s.Transport = link.Multicast
 		s.Group, s.InterfaceAddress = mcastV4, addrB4
 		if c.ipv6 {
 			s.Group, s.InterfaceAddress = mcastV6, netip.Addr{}
@@ -371,7 +366,7 @@ func (o object) key() key {
 }
 
 // peer is the test side of the sync link, in namespace B, built from
-// ctsync's own parts: a link.Group opened from config.LinkSettings, an
+// ctsync's own parts: a link.Group opened from link.Settings, an
 // ftfw.Session in FTFW mode, and link/wire for the bytes. It keeps an
 // internal cache (what it announces, re-sent on a RESYNC request) and an
 // external cache (what the legacy daemon told it, through Apply).
@@ -406,7 +401,7 @@ func (l *lab) startPeer(t *testing.T, c legacyConf) *peer {
 	}
 	err := l.b.Do(func() error {
 		var err error
-		p.g, err = link.OpenGroup([]config.LinkSettings{c.peerLink(l.ifB)}, nil)
+		p.g, err = link.OpenGroup([]link.Settings{c.peerLink(l.ifB)}, nil)
 		return err
 	})
 	if err != nil {

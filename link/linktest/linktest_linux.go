@@ -14,7 +14,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/ctsync/ctsync/config"
 	"github.com/ctsync/ctsync/internal/netnstest"
 	"github.com/ctsync/ctsync/link"
 )
@@ -33,8 +32,8 @@ type Side struct {
 // IPv6 (subtests "ipv4" and "ipv6"). It checks that five datagrams each
 // way arrive whole and in order (so neither link hears its own), that both
 // links count exactly those datagrams, and that a datagram of MaxDatagram
-// bytes crosses the veth unfragmented. The caller imports the transport.
-func Exchange(t *testing.T, settings func(Side) config.LinkSettings) {
+// bytes crosses the veth unfragmented.
+func Exchange(t *testing.T, settings func(Side) link.Settings) {
 	for _, tc := range []struct {
 		name string
 		a, b netip.Prefix
@@ -79,7 +78,7 @@ func Exchange(t *testing.T, settings func(Side) config.LinkSettings) {
 	}
 }
 
-func open(t *testing.T, ns *netnstest.NetNS, s config.LinkSettings) link.Link {
+func open(t *testing.T, ns *netnstest.NetNS, s link.Settings) link.Link {
 	t.Helper()
 	var l link.Link
 	if err := ns.Do(func() (err error) { l, err = link.Open(s); return err }); err != nil {

@@ -20,33 +20,52 @@ import (
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 
-	"github.com/ctsync/ctsync/config"
-	"github.com/ctsync/ctsync/link"
+	"github.com/ctsync/ctsync/link/internal/transport"
 )
 
-func init() {
-	link.RegisterTransport(config.TransportMulticast, func(s config.LinkSettings) (link.Link, error) { return Open(s) })
+// Config is what a multicast link is opened from: the keywords of
+// conntrackd's Multicast section.
+type Config struct {
+	// Name names the link in errors and status.
+	Name string
+	// Interface is the dedicated interface ("" for none; an IPv6 group
+	// needs one): both sockets are bound to it and the group is joined
+	// on it.
+	Interface string
+	// Group is the multicast group both ends send to and join, on Port;
+	// its family is the link's.
+	Group netip.Addr
+	// InterfaceAddress is the local IPv4 address naming the interface
+	// to join on when Interface is "" (zero or unspecified: any).
+	InterfaceAddress netip.Addr
+	Port             uint16
+	// SendBuffer and ReceiveBuffer are the socket buffer sizes in bytes;
+	// 0 keeps the system default.
+	SendBuffer, ReceiveBuffer uint64
+	// Checksum false sends IPv4 datagrams with a zero UDP checksum
+	// (conntrackd's "Checksum off"); IPv6 always has one.
+	Checksum bool
 }
 
-// Link is a multicast sync link.
+// Link is a multicast sync link; it implements link.Link.
 type Link struct {
-	*link.Datagram
+	*transport.Datagram
 }
 
 // Open opens a multicast link in the calling thread's network namespace.
-func Open(s config.LinkSettings) (*Link, error) {
-	l, err := open(s)
+func Open(c Config) (*Link, error) {
+	l, err := open(c)
 	if err != nil {
-		return nil, fmt.Errorf("link %s: %w", s.Name, err)
+		return nil, fmt.Errorf("link %s: %w", c.Name, err)
 	}
 	return l, nil
 }
 
-func open(s config.LinkSettings) (*Link, error) {
+func open(s Config) (*Link, error) {
 	if !s.Group.IsMulticast() {
 		return nil, fmt.Errorf("group %s is not a multicast address", s.Group)
 	}
-	ifi, err := link.Interface(s.Interface)
+	ifi, err := transport.Interface(s.Interface)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +83,7 @@ func open(s config.LinkSettings) (*Link, error) {
 		network, group, ifindex = "udp6", group.WithZone(ifi.Name), ifi.Index
 	}
 	dst := netip.AddrPortFrom(group, s.Port)
-	recv, err := listenGroup(network, dst, ifindex, link.SocketOptions{
+	recv, err := listenGroup(network, dst, ifindex, transport.SocketOptions{
 		ReuseAddr:      true,
 		ReceiveBuffer:  s.ReceiveBuffer,
 		NoMulticastAll: true,
@@ -83,7 +102,8 @@ func open(s config.LinkSettings) (*Link, error) {
 		recv.Close()
 		return nil, fmt.Errorf("join %s: %w", s.Group, err)
 	}
-	d, err := link.OpenDatagram(s, ifi, recv, dst, func(send *net.UDPConn) error {
+	sendOpts := transport.SocketOptions{SendBuffer: s.SendBuffer, NoChecksum: !s.Checksum, Device: s.Interface}
+	d, err := transport.OpenDatagram(s.Name, ifi, sendOpts, recv, dst, func(send *net.UDPConn) error {
 		return setSendOptions(send, v6, ifi)
 	})
 	if err != nil {
@@ -95,7 +115,7 @@ func open(s config.LinkSettings) (*Link, error) {
 // listenGroup opens the receive socket bound to the group address itself.
 // The net package cannot do it: given a multicast address, it binds the
 // wildcard address instead.
-func listenGroup(network string, group netip.AddrPort, ifindex int, opts link.SocketOptions) (*net.UDPConn, error) {
+func listenGroup(network string, group netip.AddrPort, ifindex int, opts transport.SocketOptions) (*net.UDPConn, error) {
 	family := unix.AF_INET6
 	var sa unix.Sockaddr = &unix.SockaddrInet6{Port: int(group.Port()), Addr: group.Addr().As16(), ZoneId: uint32(ifindex)}
 	if group.Addr().Is4() {

@@ -4,18 +4,17 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/ctsync/ctsync/config"
+	"github.com/ctsync/ctsync/link"
 	"github.com/ctsync/ctsync/link/linktest"
-	_ "github.com/ctsync/ctsync/link/mcast" // registers the transport for link.Open
 )
 
 // Both sides send to and join one group; loopback is off, which Exchange
 // checks: a link that heard its own datagrams would receive them out of
 // turn.
 func TestIntegrationMulticast(t *testing.T) {
-	linktest.Exchange(t, func(s linktest.Side) config.LinkSettings {
-		ls := config.LinkSettings{
-			Name: "sync", Transport: config.TransportMulticast, Interface: s.Interface,
+	linktest.Exchange(t, func(s linktest.Side) link.Settings {
+		ls := link.Settings{
+			Name: "sync", Transport: link.Multicast, Interface: s.Interface,
 			Group: netip.MustParseAddr("ff02::3780"), Port: 3780, Checksum: true,
 		}
 		if s.Addr.Is4() {

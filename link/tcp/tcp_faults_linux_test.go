@@ -14,7 +14,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/ctsync/ctsync/config"
 	"github.com/ctsync/ctsync/internal/netnstest"
 	"github.com/ctsync/ctsync/link/tcp"
 )
@@ -52,7 +51,7 @@ func TestTCPNoReconnectStormWhenPeerClosesAtOnce(t *testing.T) {
 			c.Close()
 		}
 	}()
-	s := config.LinkSettings{Name: "a", Transport: config.TransportTCP, Interface: ifA,
+	s := tcp.Config{Name: "a", Interface: ifA,
 		Local: netip.MustParseAddr("198.51.100.1"), Peer: netip.MustParseAddr("198.51.100.2"), Port: 3850}
 	l := open(t, nsA, s)
 	time.Sleep(time.Second)
@@ -67,7 +66,7 @@ func TestTCPNoReconnectStormWhenPeerClosesAtOnce(t *testing.T) {
 // the cleanup's). The second must not close a file descriptor that has
 // since been reused by something else.
 func TestTCPCloseTwiceLeavesOtherFDsAlone(t *testing.T) {
-	s := config.LinkSettings{Name: "lo", Transport: config.TransportTCP,
+	s := tcp.Config{Name: "lo",
 		Local: netip.MustParseAddr("127.0.0.1"), Peer: netip.MustParseAddr("127.0.0.2"), Port: 3851}
 	l, err := tcp.Open(s)
 	if err != nil {
@@ -110,7 +109,7 @@ func multi(seq uint32) []byte {
 // hold many.
 func TestTCPLostCountsMessagesNotDatagrams(t *testing.T) {
 	// Nothing listens at 127.0.0.2: every send is parked.
-	s := config.LinkSettings{Name: "lo", Transport: config.TransportTCP, ErrorQueueLength: 1,
+	s := tcp.Config{Name: "lo", ErrorQueueLength: 1,
 		Local: netip.MustParseAddr("127.0.0.1"), Peer: netip.MustParseAddr("127.0.0.2"), Port: 3852}
 	l, err := tcp.Open(s)
 	if err != nil {
@@ -133,7 +132,7 @@ func TestTCPLostCountsMessagesNotDatagrams(t *testing.T) {
 // nobody reads and never reconnects to a new listener.
 func TestTCPCloseRacingAcceptLeaksNoConnection(t *testing.T) {
 	nsA, nsB, ifA, _ := reviewPair(t)
-	s := config.LinkSettings{Name: "a", Transport: config.TransportTCP, Interface: ifA,
+	s := tcp.Config{Name: "a", Interface: ifA,
 		Local: netip.MustParseAddr("198.51.100.1"), Peer: netip.MustParseAddr("198.51.100.2"), Port: 3853}
 	for iter := range 100 {
 		var l *tcp.Link
@@ -197,9 +196,9 @@ func TestTCPCloseRacingAcceptLeaksNoConnection(t *testing.T) {
 // with a FIN after them, so nothing forces the receiver to discard them.
 func TestTCPSlowConsumerLosesNothing(t *testing.T) {
 	nsA, nsB, ifA, ifB := reviewPair(t)
-	sa := config.LinkSettings{Name: "a", Transport: config.TransportTCP, Interface: ifA,
+	sa := tcp.Config{Name: "a", Interface: ifA,
 		Local: netip.MustParseAddr("198.51.100.1"), Peer: netip.MustParseAddr("198.51.100.2"), Port: 3854}
-	sb := config.LinkSettings{Name: "b", Transport: config.TransportTCP, Interface: ifB,
+	sb := tcp.Config{Name: "b", Interface: ifB,
 		Local: netip.MustParseAddr("198.51.100.2"), Peer: netip.MustParseAddr("198.51.100.1"), Port: 3854}
 	la := open(t, nsA, sa)
 	lb := open(t, nsB, sb)
@@ -300,8 +299,8 @@ func linkLocal(t *testing.T, ns *netnstest.NetNS, ifname string) netip.Addr {
 func TestTCPLinkLocal(t *testing.T) {
 	nsA, nsB, ifA, ifB := reviewPair(t)
 	a, b := linkLocal(t, nsA, ifA), linkLocal(t, nsB, ifB)
-	sa := config.LinkSettings{Name: "a", Transport: config.TransportTCP, Interface: ifA, Local: a, Peer: b, Port: 3856}
-	sb := config.LinkSettings{Name: "b", Transport: config.TransportTCP, Interface: ifB, Local: b, Peer: a, Port: 3856}
+	sa := tcp.Config{Name: "a", Interface: ifA, Local: a, Peer: b, Port: 3856}
+	sb := tcp.Config{Name: "b", Interface: ifB, Local: b, Peer: a, Port: 3856}
 	la := open(t, nsA, sa)
 	lb := open(t, nsB, sb)
 	waitConnected(t, la, true)
@@ -314,7 +313,7 @@ func TestTCPLinkLocal(t *testing.T) {
 // refuses connections: the tests play the peer with plain connections.
 func loopback(t *testing.T, port uint16) *tcp.Link {
 	t.Helper()
-	s := config.LinkSettings{Name: "lo", Transport: config.TransportTCP,
+	s := tcp.Config{Name: "lo",
 		Local: netip.MustParseAddr("127.0.0.1"), Peer: netip.MustParseAddr("127.0.0.2"), Port: port}
 	l, err := tcp.Open(s)
 	if err != nil {

@@ -26,12 +26,29 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ctsync/ctsync/config"
-	"github.com/ctsync/ctsync/link"
+	"github.com/ctsync/ctsync/link/internal/transport"
 )
 
-func init() {
-	link.RegisterTransport(config.TransportTCP, func(s config.LinkSettings) (link.Link, error) { return Open(s) })
+// Config is what a TCP link is opened from: the keywords of conntrackd's
+// TCP section.
+type Config struct {
+	// Name names the link in errors and status.
+	Name string
+	// Interface is the dedicated interface ("" for none): the listener
+	// and the outbound connection are bound to it, and it scopes
+	// link-local IPv6 addresses.
+	Interface string
+	// Local is the address to listen on (zero: the unspecified address
+	// of Peer's family); Peer is where to connect, and its family is the
+	// link's. Both ends use Port.
+	Local, Peer netip.Addr
+	Port        uint16
+	// SendBuffer and ReceiveBuffer are the socket buffer sizes in bytes;
+	// 0 keeps the system default.
+	SendBuffer, ReceiveBuffer uint64
+	// ErrorQueueLength is how many datagrams are parked while the
+	// outbound connection is down; 0 means DefaultErrorQueueLength.
+	ErrorQueueLength int
 }
 
 // ErrNotConnected is returned by Send while the outbound connection is
@@ -61,9 +78,9 @@ const (
 	maxPending = 8
 )
 
-// Link is a TCP sync link.
+// Link is a TCP sync link; it implements link.Link.
 type Link struct {
-	link.Info
+	transport.Info
 	ln     *net.TCPListener
 	peer   netip.AddrPort
 	dialer net.Dialer
@@ -89,16 +106,16 @@ type Link struct {
 
 // Open opens a TCP link in the calling thread's network namespace: it
 // listens at once and connects in the background.
-func Open(s config.LinkSettings) (*Link, error) {
-	l, err := open(s)
+func Open(c Config) (*Link, error) {
+	l, err := open(c)
 	if err != nil {
-		return nil, fmt.Errorf("link %s: %w", s.Name, err)
+		return nil, fmt.Errorf("link %s: %w", c.Name, err)
 	}
 	return l, nil
 }
 
-func open(s config.LinkSettings) (*Link, error) {
-	u, err := link.ResolveUnicast(s, "tcp")
+func open(s Config) (*Link, error) {
+	u, err := transport.ResolveUnicast("tcp", s.Interface, s.Local, s.Peer, s.Port)
 	if err != nil {
 		return nil, err
 	}
@@ -118,11 +135,11 @@ func open(s config.LinkSettings) (*Link, error) {
 		queue:   errorQueue{bufs: make([][]byte, qlen)},
 		dialer: net.Dialer{
 			Timeout: dialTimeout,
-			Control: link.SocketOptions{SendBuffer: s.SendBuffer, Device: s.Interface}.Control,
+			Control: transport.SocketOptions{SendBuffer: s.SendBuffer, Device: s.Interface}.Control,
 		},
 	}
-	l.Init(s.Name, u.Interface, link.StreamOverhead)
-	lc := net.ListenConfig{Control: link.SocketOptions{
+	l.Init(s.Name, u.Interface, transport.StreamOverhead)
+	lc := net.ListenConfig{Control: transport.SocketOptions{
 		ReuseAddr:     true,
 		KeepAlive:     true,
 		ReceiveBuffer: s.ReceiveBuffer,
@@ -249,7 +266,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Send implements link.Link. Parked datagrams go first, in order.
+// Send sends one datagram on the outbound connection. Parked datagrams go first, in order.
 func (l *Link) Send(b []byte) error {
 	l.outMu.Lock()
 	defer l.outMu.Unlock()
@@ -306,7 +323,7 @@ func (l *Link) write(b []byte) (int, error) {
 	return n, nil
 }
 
-// Recv implements link.Link: it returns one or more whole messages.
+// Recv reads one or more whole messages from the accepted connection.
 func (l *Link) Recv(buf []byte) (int, error) {
 	for {
 		n, err := l.split.next(buf)
@@ -394,7 +411,7 @@ func (l *Link) Connected() bool {
 	return l.out != nil
 }
 
-// Close implements link.Link. Calls after the first return its result
+// Close closes the listener and both connections. Calls after the first return its result
 // and do nothing else: the descriptors it closed may belong to others by
 // then.
 func (l *Link) Close() error {

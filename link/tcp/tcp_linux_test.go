@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ctsync/ctsync/config"
 	"github.com/ctsync/ctsync/internal/netnstest"
 	"github.com/ctsync/ctsync/link/tcp"
 )
@@ -18,8 +17,8 @@ func TestIntegrationTCP(t *testing.T) {
 	nsA, nsB := netnstest.NewNetNS(t), netnstest.NewNetNS(t)
 	a, b := netip.MustParsePrefix("198.51.100.1/24"), netip.MustParsePrefix("198.51.100.2/24")
 	ifA, ifB := netnstest.Veth(t, nsA, nsB, []netip.Prefix{a}, []netip.Prefix{b})
-	sa := config.LinkSettings{Name: "a", Transport: config.TransportTCP, Interface: ifA, Local: a.Addr(), Peer: b.Addr(), Port: 3780, ErrorQueueLength: 4}
-	sb := config.LinkSettings{Name: "b", Transport: config.TransportTCP, Interface: ifB, Local: b.Addr(), Peer: a.Addr(), Port: 3780}
+	sa := tcp.Config{Name: "a", Interface: ifA, Local: a.Addr(), Peer: b.Addr(), Port: 3780, ErrorQueueLength: 4}
+	sb := tcp.Config{Name: "b", Interface: ifB, Local: b.Addr(), Peer: a.Addr(), Port: 3780}
 	la := open(t, nsA, sa)
 	lb := open(t, nsB, sb)
 	waitConnected(t, la, true)
@@ -51,7 +50,7 @@ func TestIntegrationTCP(t *testing.T) {
 	}
 }
 
-func open(t *testing.T, ns *netnstest.NetNS, s config.LinkSettings) *tcp.Link {
+func open(t *testing.T, ns *netnstest.NetNS, s tcp.Config) *tcp.Link {
 	t.Helper()
 	var l *tcp.Link
 	if err := ns.Do(func() (err error) { l, err = tcp.Open(s); return err }); err != nil {

@@ -8,44 +8,62 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/netip"
 
-	"github.com/ctsync/ctsync/config"
-	"github.com/ctsync/ctsync/link"
+	"github.com/ctsync/ctsync/link/internal/transport"
 )
 
-func init() {
-	link.RegisterTransport(config.TransportUDP, func(s config.LinkSettings) (link.Link, error) { return Open(s) })
+// Config is what a UDP link is opened from: the keywords of conntrackd's
+// UDP section.
+type Config struct {
+	// Name names the link in errors and status.
+	Name string
+	// Interface is the dedicated interface ("" for none): both sockets
+	// are bound to it, and it scopes link-local IPv6 addresses.
+	Interface string
+	// Local is the address the receive socket binds (zero: the
+	// unspecified address of Peer's family); Peer is where datagrams go,
+	// and its family is the link's. Both ends use Port.
+	Local, Peer netip.Addr
+	Port        uint16
+	// SendBuffer and ReceiveBuffer are the socket buffer sizes in bytes;
+	// 0 keeps the system default.
+	SendBuffer, ReceiveBuffer uint64
+	// Checksum false sends IPv4 datagrams with a zero UDP checksum
+	// (conntrackd's "Checksum off"); IPv6 always has one.
+	Checksum bool
 }
 
-// Link is a UDP sync link.
+// Link is a UDP sync link; it implements link.Link.
 type Link struct {
-	*link.Datagram
+	*transport.Datagram
 }
 
 // Open opens a UDP link in the calling thread's network namespace.
-func Open(s config.LinkSettings) (*Link, error) {
-	l, err := open(s)
+func Open(c Config) (*Link, error) {
+	l, err := open(c)
 	if err != nil {
-		return nil, fmt.Errorf("link %s: %w", s.Name, err)
+		return nil, fmt.Errorf("link %s: %w", c.Name, err)
 	}
 	return l, nil
 }
 
-func open(s config.LinkSettings) (*Link, error) {
-	u, err := link.ResolveUnicast(s, "udp")
+func open(c Config) (*Link, error) {
+	u, err := transport.ResolveUnicast("udp", c.Interface, c.Local, c.Peer, c.Port)
 	if err != nil {
 		return nil, err
 	}
-	rc := net.ListenConfig{Control: link.SocketOptions{
+	rc := net.ListenConfig{Control: transport.SocketOptions{
 		ReuseAddr:     true,
-		ReceiveBuffer: s.ReceiveBuffer,
-		Device:        s.Interface,
+		ReceiveBuffer: c.ReceiveBuffer,
+		Device:        c.Interface,
 	}.Control}
 	pc, err := rc.ListenPacket(context.Background(), u.Network, u.Local.String())
 	if err != nil {
 		return nil, fmt.Errorf("receive socket: %w", err)
 	}
-	d, err := link.OpenDatagram(s, u.Interface, pc.(*net.UDPConn), u.Peer, nil)
+	send := transport.SocketOptions{SendBuffer: c.SendBuffer, NoChecksum: !c.Checksum, Device: c.Interface}
+	d, err := transport.OpenDatagram(c.Name, u.Interface, send, pc.(*net.UDPConn), u.Peer, nil)
 	if err != nil {
 		return nil, err
 	}

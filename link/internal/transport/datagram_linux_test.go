@@ -1,4 +1,4 @@
-package link
+package transport
 
 import (
 	"errors"
@@ -13,7 +13,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
 
-	"github.com/ctsync/ctsync/config"
 	"github.com/ctsync/ctsync/internal/netnstest"
 )
 
@@ -58,8 +57,8 @@ func TestIntegrationDatagramSendSocket(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			recv := listen(t, tc.addr)
-			s := config.LinkSettings{Name: "sync", Interface: "lo", SendBuffer: uint64(2 * wmemMax), Checksum: tc.checksum}
-			d, err := OpenDatagram(s, nil, recv, localAddrPort(recv), nil)
+			opts := SocketOptions{Device: "lo", SendBuffer: uint64(2 * wmemMax), NoChecksum: !tc.checksum}
+			d, err := OpenDatagram("sync", nil, opts, recv, localAddrPort(recv), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,7 +96,7 @@ func TestIntegrationDatagramSendSocket(t *testing.T) {
 // link; after Close, Recv and Send fail with net.ErrClosed.
 func TestDatagramSendRecvClose(t *testing.T) {
 	recv := listen(t, "127.0.0.1:0")
-	d, err := OpenDatagram(config.LinkSettings{Name: "sync", Checksum: true}, nil, recv, localAddrPort(recv), nil)
+	d, err := OpenDatagram("sync", nil, SocketOptions{}, recv, localAddrPort(recv), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,15 +132,15 @@ func TestDatagramSendRecvClose(t *testing.T) {
 func TestOpenDatagramFailureClosesRecv(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		s     config.LinkSettings
+		opts  SocketOptions
 		setup func(*net.UDPConn) error
 	}{
-		{"send socket", config.LinkSettings{Name: "sync", Interface: "ctdg-missing0"}, nil},
-		{"setup", config.LinkSettings{Name: "sync"}, func(*net.UDPConn) error { return errors.New("setup failed") }},
+		{"send socket", SocketOptions{Device: "ctdg-missing0"}, nil},
+		{"setup", SocketOptions{}, func(*net.UDPConn) error { return errors.New("setup failed") }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			recv := listen(t, "127.0.0.1:0")
-			if _, err := OpenDatagram(tc.s, nil, recv, localAddrPort(recv), tc.setup); err == nil {
+			if _, err := OpenDatagram("sync", nil, tc.opts, recv, localAddrPort(recv), tc.setup); err == nil {
 				t.Fatal("OpenDatagram succeeded, want an error")
 			}
 			recv.SetReadDeadline(time.Now().Add(time.Second)) // fails if closed, as wanted

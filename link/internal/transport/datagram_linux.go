@@ -1,4 +1,4 @@
-package link
+package transport
 
 import (
 	"context"
@@ -6,39 +6,33 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-
-	"github.com/ctsync/ctsync/config"
 )
 
 // Datagram is the socket pair of conntrackd's datagram channels (src/udp.c,
 // src/mcast.c): a receive socket the transport opened its own way (bound to
 // its address, joined to its group) and an unbound send socket that sends
-// every datagram to one destination. It implements Link; the UDP and
-// multicast transports embed it and add only how they resolve addresses and
-// set up their sockets.
+// every datagram to one destination. It has the methods of link.Link; the
+// UDP and multicast transports embed it and add only how they resolve
+// addresses and set up their sockets.
 type Datagram struct {
 	Info
 	recv, send *net.UDPConn
 	dst        netip.AddrPort
 }
 
-// OpenDatagram opens the send socket of link s, with s's send buffer,
-// checksum and interface, in the family of dst, and pairs it with recv.
-// setup, if not nil, sets the transport's own options on the send socket.
-// ifi is the dedicated interface (nil for none). On error OpenDatagram
-// closes recv and what it opened.
-func OpenDatagram(s config.LinkSettings, ifi *net.Interface, recv *net.UDPConn, dst netip.AddrPort, setup func(send *net.UDPConn) error) (*Datagram, error) {
+// OpenDatagram opens the send socket of link name with options opts (the
+// link's send buffer, checksum and device), in the family of dst, and
+// pairs it with recv. setup, if not nil, sets the transport's own options
+// on the send socket. ifi is the dedicated interface (nil for none). On
+// error OpenDatagram closes recv and what it opened.
+func OpenDatagram(name string, ifi *net.Interface, opts SocketOptions, recv *net.UDPConn, dst netip.AddrPort, setup func(send *net.UDPConn) error) (*Datagram, error) {
 	d := &Datagram{recv: recv, dst: dst}
 	network, unspec, overhead := "udp4", "0.0.0.0:0", DatagramOverhead
 	if !dst.Addr().Is4() {
 		network, unspec, overhead = "udp6", "[::]:0", DatagramOverhead6
 	}
-	d.Init(s.Name, ifi, overhead)
-	lc := net.ListenConfig{Control: SocketOptions{
-		SendBuffer: s.SendBuffer,
-		NoChecksum: !s.Checksum,
-		Device:     s.Interface,
-	}.Control}
+	d.Init(name, ifi, overhead)
+	lc := net.ListenConfig{Control: opts.Control}
 	pc, err := lc.ListenPacket(context.Background(), network, unspec)
 	if err != nil {
 		recv.Close()
@@ -54,7 +48,7 @@ func OpenDatagram(s config.LinkSettings, ifi *net.Interface, recv *net.UDPConn, 
 	return d, nil
 }
 
-// Send implements Link.
+// Send transmits one datagram to the destination.
 func (d *Datagram) Send(b []byte) error {
 	n, err := d.send.WriteToUDPAddrPort(b, d.dst)
 	if err != nil {
@@ -65,7 +59,7 @@ func (d *Datagram) Send(b []byte) error {
 	return nil
 }
 
-// Recv implements Link.
+// Recv reads one datagram into buf.
 func (d *Datagram) Recv(buf []byte) (int, error) {
 	for {
 		n, _, err := d.recv.ReadFromUDPAddrPort(buf)
@@ -82,7 +76,7 @@ func (d *Datagram) Recv(buf []byte) (int, error) {
 	}
 }
 
-// Close implements Link.
+// Close closes both sockets.
 func (d *Datagram) Close() error {
 	return errors.Join(d.recv.Close(), d.send.Close())
 }

@@ -1,4 +1,4 @@
-package link
+package transport
 
 import (
 	"errors"
@@ -8,8 +8,6 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/ctsync/ctsync/config"
 )
 
 // SocketOptions are the socket options conntrackd sets on link sockets
@@ -122,27 +120,29 @@ func Interface(name string) (*net.Interface, error) {
 // Unicast is what the UDP and TCP transports resolve alike from a link's
 // settings.
 type Unicast struct {
-	Interface *net.Interface // nil without Interface
+	Interface *net.Interface // nil without an interface
 	Network   string         // "udp4", "udp6", "tcp4" or "tcp6"
 	// Local is the address and port to bind (the unspecified address
 	// when none is configured), Peer where to send; link-local IPv6
 	// addresses carry the interface as their zone, as conntrackd sets
-	// the scope id from Interface.
+	// the scope id from the interface.
 	Local, Peer netip.AddrPort
 }
 
-// ResolveUnicast resolves s for protocol proto ("udp" or "tcp").
-func ResolveUnicast(s config.LinkSettings, proto string) (Unicast, error) {
-	if !s.Peer.IsValid() {
+// ResolveUnicast resolves a unicast link for protocol proto ("udp" or
+// "tcp"): its dedicated interface iface ("" for none), the local address
+// to bind (zero: the unspecified address of peer's family), the peer's
+// address, and the port both ends use. Peer's family is the link's.
+func ResolveUnicast(proto, iface string, local, peer netip.Addr, port uint16) (Unicast, error) {
+	if !peer.IsValid() {
 		return Unicast{}, errors.New("no peer address")
 	}
-	ifi, err := Interface(s.Interface)
+	ifi, err := Interface(iface)
 	if err != nil {
 		return Unicast{}, err
 	}
 	u := Unicast{Interface: ifi, Network: proto + "4"}
-	local := s.Local
-	if s.Family() == config.FamilyInet6 {
+	if peer.Is6() {
 		u.Network = proto + "6"
 		if !local.IsValid() {
 			local = netip.IPv6Unspecified()
@@ -150,8 +150,8 @@ func ResolveUnicast(s config.LinkSettings, proto string) (Unicast, error) {
 	} else if !local.IsValid() {
 		local = netip.IPv4Unspecified()
 	}
-	u.Local = netip.AddrPortFrom(scoped(local, s.Interface), s.Port)
-	u.Peer = netip.AddrPortFrom(scoped(s.Peer, s.Interface), s.Port)
+	u.Local = netip.AddrPortFrom(scoped(local, iface), port)
+	u.Peer = netip.AddrPortFrom(scoped(peer, iface), port)
 	return u, nil
 }
 

@@ -1,0 +1,9 @@
+// Package engine runs ctsync's sync pipeline: kernel events through
+// filters, caches and sync modes to the links and the peer's kernel. It
+// composes the pipeline from a config.Runtime and translates the
+// configuration into each package's own settings, so that link, filter
+// and the kernel I/O package never see config (and the HCL and YAML
+// decoders it brings along).
+//
+// So far it holds the translation of the links.
+package engine
