@@ -301,24 +301,30 @@ func identVar(info *types.Info, e ast.Expr) *types.Var {
 }
 
 // collect records every command run in f, or the places where the name
-// cannot be worked out.
+// cannot be worked out: in function bodies and in package-level
+// declarations (var cmd = exec.Command(...)).
 func (s *scanner) collect(p *packages.Package, f *ast.File) {
 	info := p.TypesInfo
 	for _, d := range f.Decls {
-		fd, ok := d.(*ast.FuncDecl)
-		if !ok || fd.Body == nil {
-			continue
-		}
-		params := paramIndex(info, fd)
-		var isSink bool
-		if obj, ok := info.Defs[fd.Name].(*types.Func); ok {
-			_, isSink = s.sinks[obj.FullName()]
-			if _, seed := execFuncs[obj.FullName()]; seed {
-				isSink = false
+		var (
+			scope      ast.Node = d
+			params     map[*types.Var]int
+			isSink     bool
+			scriptArgs *types.Var
+		)
+		fd, isFunc := d.(*ast.FuncDecl)
+		if isFunc {
+			if fd.Body == nil {
+				continue
 			}
+			scope = fd.Body
+			params = paramIndex(info, fd)
+			if obj, ok := info.Defs[fd.Name].(*types.Func); ok {
+				_, isSink = s.sinks[obj.FullName()]
+			}
+			scriptArgs = scriptArgsParam(info, fd)
 		}
-		scriptArgs := scriptArgsParam(info, fd)
-		ast.Inspect(fd.Body, func(n ast.Node) bool {
+		ast.Inspect(scope, func(n ast.Node) bool {
 			for _, c := range s.calls(info, n) {
 				pos := p.Fset.Position(c.name.Pos()).String()
 				if s.seen[pos] {
@@ -334,7 +340,7 @@ func (s *scanner) collect(p *packages.Package, f *ast.File) {
 					s.scriptCmdFunc(info, fd, i)
 					continue
 				}
-				names, ok := s.resolve(info, fd, c.name)
+				names, ok := s.resolve(info, scope, c.name)
 				if !ok {
 					s.report.Unresolved = append(s.report.Unresolved, Unresolved{Pos: pos, Expr: types.ExprString(c.name)})
 					continue
@@ -348,8 +354,9 @@ func (s *scanner) collect(p *packages.Package, f *ast.File) {
 	}
 }
 
-// resolve works out the command names e can hold inside fd.
-func (s *scanner) resolve(info *types.Info, fd *ast.FuncDecl, e ast.Expr) ([]string, bool) {
+// resolve works out the command names e can hold inside scope, a
+// function body or a package-level declaration.
+func (s *scanner) resolve(info *types.Info, scope ast.Node, e ast.Expr) ([]string, bool) {
 	if c, ok := constString(info, e); ok {
 		return []string{c}, true
 	}
@@ -359,7 +366,7 @@ func (s *scanner) resolve(info *types.Info, fd *ast.FuncDecl, e ast.Expr) ([]str
 	}
 	var names []string
 	found := false
-	ast.Inspect(fd.Body, func(n ast.Node) bool {
+	ast.Inspect(scope, func(n ast.Node) bool {
 		if found {
 			return false
 		}

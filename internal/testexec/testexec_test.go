@@ -141,6 +141,15 @@ func TestA(t *testing.T) {
 }`},
 		unresolved: []string{"n", `os.Getenv("CMD")`},
 	}, {
+		name: "package-level declarations",
+		files: map[string]string{"a/a_test.go": `package a
+import ("os/exec"; "testing")
+var probe = exec.Command("ping", "-c1", "x")
+var tool = "tcpdump" // a variable: could be anything by the time it runs
+func TestA(t *testing.T) { probe.Run(); exec.Command(tool).Run() }`},
+		want:       []string{"ping"},
+		unresolved: []string{"tool"},
+	}, {
 		name: "a helper given a name it cannot read",
 		files: map[string]string{"a/a_test.go": `package a
 import ("os"; "os/exec"; "testing")
