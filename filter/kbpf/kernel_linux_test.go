@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,30 +16,6 @@ import (
 	"github.com/ctsync/ctsync/filter"
 	"github.com/ctsync/ctsync/internal/netnstest"
 )
-
-// entry is a synthetic conntrack entry (198.18.0.0/15 and 2001:db8::/32
-// carry no traffic), named by its id: the source port or ICMP id, which
-// the test reads back from the event.
-type entry struct {
-	id   uint16
-	args string // conntrack -I arguments
-}
-
-var zoo = []entry{
-	{1, "-p tcp -s 198.18.0.1 -d 198.18.0.2 --sport 1 --dport 80 --state ESTABLISHED"},
-	{2, "-p tcp -s 198.18.0.1 -d 198.18.1.2 --sport 2 --dport 80 --state SYN_SENT"},
-	{3, "-p udp -s 198.18.0.3 -d 198.18.0.4 --sport 3 --dport 53"},
-	{4, "-p icmp -s 198.18.0.3 -d 198.18.0.4 --icmp-type 8 --icmp-code 0 --icmp-id 4"},
-	{5, "-p tcp -s 198.18.5.1 -d 198.19.0.2 --sport 5 --dport 80 --state ESTABLISHED"},
-	// DNAT: 198.18.0.2 is really 198.18.6.9. The kernel filter reads the
-	// original destination, the user-space one the reply source.
-	{6, "-p tcp -s 198.18.0.1 -d 198.18.0.2 --sport 6 --dport 80 --state ESTABLISHED " +
-		"--reply-src 198.18.6.9 --reply-dst 198.18.0.1 --reply-port-src 80 --reply-port-dst 6"},
-	{7, "-p tcp -s 2001:db8::1 -d 2001:db8::2 --sport 7 --dport 80 --state ESTABLISHED"},
-	{8, "-p tcp -s 2001:db8:1::5 -d 2001:db8:1::6 --sport 8 --dport 80 --state SYN_SENT"},
-	{9, "-p udp -s 2001:db8:2::1 -d 2001:db8:2::2 --sport 9 --dport 53"},
-	{10, "-p udp -s 2001:db8:1::7 -d 2001:db8:1::8 --sport 10 --dport 53"},
-}
 
 // kernelTable is a namespace whose conntrack NEW events a test can watch
 // through a socket filter.
@@ -96,7 +71,7 @@ func (k *kernelTable) passed(t *testing.T, prog []bpf.RawInstruction, entries []
 	}
 	k.ns.Exec(t, "conntrack", "-F")
 	for _, e := range entries {
-		k.ns.Exec(t, "conntrack", append([]string{"-I", "-t", "100"}, strings.Fields(e.args)...)...)
+		k.ns.Exec(t, "conntrack", append([]string{"-I", "-t", "100"}, e.conntrackArgs()...)...)
 	}
 	// The kernel queues an event on every listening socket before
 	// conntrack -I returns, so what has not arrived by now never will.
@@ -174,50 +149,11 @@ func eventID(b []byte) (uint16, error) {
 	return id, nil
 }
 
-func ipv4Hosts(from, to int) []string { return seq("198.18.0.%d", from, to) }
-
 // TestKernelFilter attaches compiled programs to a ctnetlink event socket
 // and checks which events of real conntrack entries the kernel delivers.
 func TestKernelFilter(t *testing.T) {
 	k := newKernelTable(t)
-	tests := []struct {
-		name   string
-		stages []filter.Stage
-		want   []uint16
-	}{
-		{"protocol accept", []filter.Stage{protoStage(filter.Accept, 6)}, []uint16{1, 2, 5, 6, 7, 8}},
-		{"protocol ignore", []filter.Stage{protoStage(filter.Ignore, 6)}, []uint16{3, 4, 9, 10}},
-		{"protocol accept, several", []filter.Stage{protoStage(filter.Accept, 17, 1)}, []uint16{3, 4, 9, 10}},
-		// Only TCP entries are tested; the others pass.
-		{"state accept", []filter.Stage{stateStage(filter.Accept, established)}, []uint16{1, 3, 4, 5, 6, 7, 9, 10}},
-		{"state ignore", []filter.Stage{stateStage(filter.Ignore, established)}, []uint16{2, 3, 4, 8, 9, 10}},
-		// The original source and destination are tested: 6 goes (its
-		// original destination is listed), 5 stays.
-		{"address ignore, host", []filter.Stage{addrStage(filter.Ignore, "198.18.0.2")}, []uint16{2, 3, 4, 5, 7, 8, 9, 10}},
-		{"address ignore, network", []filter.Stage{addrStage(filter.Ignore, "198.19.0.0/16")}, []uint16{1, 2, 3, 4, 6, 7, 8, 9, 10}},
-		// Accept needs both ends listed (5's destination is not), and drops
-		// IPv6 flows when no IPv6 entry is listed.
-		{"address accept, IPv4 only", []filter.Stage{addrStage(filter.Accept, "198.18.0.0/16")}, []uint16{1, 2, 3, 4, 6}},
-		// ... and IPv4 flows when no IPv4 entry is (conntrackd keeps them).
-		{"address accept, IPv6 only", []filter.Stage{addrStage(filter.Accept, "2001:db8::/47")}, []uint16{7, 8, 10}},
-		{"address accept, both families", []filter.Stage{addrStage(filter.Accept, "198.18.0.0/16", "2001:db8:2::/48")}, []uint16{1, 2, 3, 4, 6, 9}},
-		// 8 and 10 are in the second IPv6 entry (conntrackd's program
-		// misses them).
-		{"address ignore, IPv6 list", []filter.Stage{addrStage(filter.Ignore, "2001:db8::1", "2001:db8:1::/48")}, []uint16{1, 2, 3, 4, 5, 6, 9}},
-		// IPv6 events are not compared with IPv4 entries (conntrackd's
-		// program drops them all here).
-		{"address ignore, 5.0.1.0/24", []filter.Stage{addrStage(filter.Ignore, "5.0.1.0/24")}, []uint16{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}},
-		// 127 hosts need branches longer than 255 instructions.
-		{"address accept, 127 hosts", []filter.Stage{addrStage(filter.Accept, ipv4Hosts(1, 127)...)}, []uint16{1, 3, 4, 6}},
-		{"address ignore, 127 hosts", []filter.Stage{addrStage(filter.Ignore, ipv4Hosts(1, 127)...)}, []uint16{5, 7, 8, 9, 10}},
-		{"address accept, 20 IPv6 networks", []filter.Stage{addrStage(filter.Accept, append(seq("2001:db8:%x::/48", 3, 21), "2001:db8:2::/48")...)}, []uint16{9}},
-		{"chain", []filter.Stage{
-			protoStage(filter.Accept, 6),
-			addrStage(filter.Ignore, "198.19.0.0/16"),
-			stateStage(filter.Accept, established),
-		}, []uint16{1, 6, 7}},
-	}
-	for _, tt := range tests {
+	for _, tt := range kernelCases {
 		t.Run(tt.name, func(t *testing.T) {
 			prog, err := Compile(filter.Settings{Stages: tt.stages})
 			if err != nil {
@@ -230,28 +166,10 @@ func TestKernelFilter(t *testing.T) {
 	}
 }
 
-// TestConntrackdProgramDefects runs the programs conntrackd 1.4.7 attaches
-// (testdata/*.strace) next to Compile's for the same settings, on the
-// entries where they differ: the defects the package comment lists.
+// TestConntrackdProgramDefects runs defectCases in the kernel.
 func TestConntrackdProgramDefects(t *testing.T) {
 	k := newKernelTable(t)
-	tests := []struct {
-		golden     string
-		settings   filter.Settings
-		entry      uint16
-		conntrackd bool // the event passes conntrackd's program
-		ours       bool
-	}{
-		// Ignore 2001:db8:1::/48, the second IPv6 entry: only the first
-		// entry is ever compared.
-		{"mixed", goldenSettings["mixed"], 10, true, false},
-		// Accept 198.18.0.0/15 and 2001:db8::/32: the IPv4 destination
-		// lookup escapes the IPv6 tuple and drops the flow.
-		{"inverse", goldenSettings["inverse"], 7, false, true},
-		// Accept 198.18.0.1 to .127: wrapped jumps drop listed hosts.
-		{"ipv4-127", filter.Settings{Stages: []filter.Stage{addrStage(filter.Accept, ipv4Hosts(1, 127)...)}}, 1, false, true},
-	}
-	for _, tt := range tests {
+	for _, tt := range defectCases {
 		t.Run(tt.golden, func(t *testing.T) {
 			var e []entry
 			for _, z := range zoo {
