@@ -16,9 +16,10 @@
 // sets first, then address sets (IPv4 source, IPv4 destination, IPv6
 // source, IPv6 destination), then TCP-state sets; a section rejects or
 // falls through to the next; the last instruction accepts. A section whose
-// attribute is absent from the message passes it. For programs that
-// libnetfilter_conntrack 1.0.9 encodes correctly the output is the same,
-// instruction for instruction, except in the three places below.
+// attribute is absent from the message passes it. With the defects below
+// put back, the output is the program conntrackd 1.4.7 attaches (with
+// libnetfilter_conntrack 1.0.9), instruction for instruction; without them
+// it differs only in the address sections.
 //
 // # Semantics, and where they differ from conntrackd's
 //
