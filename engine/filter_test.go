@@ -87,3 +87,12 @@ func TestFilterSettingsUnknown(t *testing.T) {
 		}
 	}
 }
+
+// config refuses, for run_in = "kernel", address stages longer than kbpf
+// can compile; the two limits must stay equal.
+func TestKernelFilterLimits(t *testing.T) {
+	if config.Defaults.KernelFilterMaxIPv4 != kbpf.MaxIPv4 || config.Defaults.KernelFilterMaxIPv6 != kbpf.MaxIPv6 {
+		t.Errorf("config allows %d IPv4 and %d IPv6 kernel filter entries, kbpf compiles %d and %d",
+			config.Defaults.KernelFilterMaxIPv4, config.Defaults.KernelFilterMaxIPv6, kbpf.MaxIPv4, kbpf.MaxIPv6)
+	}
+}
