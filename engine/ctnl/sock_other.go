@@ -1,0 +1,5 @@
+//go:build !linux
+
+package ctnl
+
+func dialSock(sockConfig) (sock, error) { return nil, errUnsupported }
