@@ -23,6 +23,8 @@ type kernelNS struct {
 	ns    *netnstest.NetNS
 	w     *Writer
 	table *Table
+	// runLater starts the event receiver of listen(..., false).
+	runLater func()
 }
 
 func newKernelNS(t *testing.T) *kernelNS {
