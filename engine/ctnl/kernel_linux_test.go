@@ -352,7 +352,7 @@ func TestKernelOps(t *testing.T) {
 	for _, batch := range []int{1, 3, 64} {
 		t.Run(fmt.Sprint("batch ", batch), func(t *testing.T) {
 			k.w.batch = batch
-			if err := k.table.Flush(FamilyAll); err != nil {
+			if err := k.table.Flush(); err != nil {
 				t.Fatal(err)
 			}
 			errs := make([]error, len(reqs))

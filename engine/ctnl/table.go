@@ -165,11 +165,13 @@ func (t *Table) StatsGlobal() (Stats, error) {
 	return st, nil
 }
 
-// Flush removes every flow of family.
-func (t *Table) Flush(family Family) error {
+// Flush removes every flow. It takes no family: the kernel flushes all
+// families whatever the request's (as conntrack -F -f ipv4 shows on Linux
+// 6.18).
+func (t *Table) Flush() error {
 	m := netlink.Message{
 		Header: netlink.Header{Type: netlink.HeaderType(subsysCT<<8 | msgDelete)},
-		Data:   nfgen(uint8(family)),
+		Data:   nfgen(unix.AF_UNSPEC),
 	}
 	if err := t.c.request(m, func(netlink.Message) error { return nil }); err != nil {
 		return fmt.Errorf("flush: %w", err)
@@ -177,10 +179,10 @@ func (t *Table) Flush(family Family) error {
 	return nil
 }
 
-// FlushMark removes the flows of family whose mark, masked with mask,
-// equals mark (the kernel's ctnetlink_flush_conntrack filter).
-func (t *Table) FlushMark(family Family, mark, mask uint32) error {
-	e := encoder{b: nfgen(uint8(family))}
+// FlushMark removes the flows whose mark, masked with mask, equals mark
+// (the kernel's ctnetlink_flush_conntrack filter).
+func (t *Table) FlushMark(mark, mask uint32) error {
+	e := encoder{b: nfgen(unix.AF_UNSPEC)}
 	e.u32(ctaMark, mark)
 	e.u32(ctaMarkMask, mask)
 	m := netlink.Message{
