@@ -2,7 +2,6 @@ package ctnl
 
 import (
 	"encoding/binary"
-	"errors"
 	"net"
 	"time"
 
@@ -68,10 +67,14 @@ func (s *fakeSock) setReadBuffer(n int) (int, error) {
 
 // marshal returns m as it is on the wire.
 func marshal(m netlink.Message) []byte {
-	m.Header.Length = uint32(16 + len(m.Data))
-	b, err := m.MarshalBinary()
-	if err != nil {
-		panic(err)
+	b := binary.NativeEndian.AppendUint32(nil, uint32(16+len(m.Data)))
+	b = binary.NativeEndian.AppendUint16(b, uint16(m.Header.Type))
+	b = binary.NativeEndian.AppendUint16(b, uint16(m.Header.Flags))
+	b = binary.NativeEndian.AppendUint32(b, m.Header.Sequence)
+	b = binary.NativeEndian.AppendUint32(b, m.Header.PID)
+	b = append(b, m.Data...)
+	for len(b)%4 != 0 {
+		b = append(b, 0)
 	}
 	return b
 }
@@ -113,5 +116,3 @@ func done(seq uint32) netlink.Message {
 		Data:   make([]byte, 4),
 	}
 }
-
-var errFake = errors.New("fake socket failure")

@@ -39,10 +39,7 @@ type sockConfig struct {
 	ack bool
 }
 
-var (
-	errTruncated   = errors.New("netlink message larger than the receive buffer")
-	errUnsupported = errors.New("ctnetlink needs Linux")
-)
+var errTruncated = errors.New("netlink message larger than the receive buffer")
 
 // recvBufSize holds any datagram the kernel sends: a dump part is at most
 // 32 KiB (netlink_dump's allocation), an event a few hundred bytes.
