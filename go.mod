@@ -6,7 +6,7 @@ require (
 	github.com/agext/levenshtein v1.2.1
 	github.com/google/go-cmp v0.7.0
 	github.com/hashicorp/hcl/v2 v2.25.0
-	github.com/mdlayher/netlink v1.9.0
+	github.com/mdlayher/netlink v1.9.0 // not later: ti-mo/conntrack Get and StatsGlobal hang with >= v1.10 (engine/ctnl reads its own replies)
 	github.com/rogpeppe/go-internal v1.16.0
 	github.com/ti-mo/conntrack v0.6.0
 	github.com/urfave/cli/v2 v2.27.7

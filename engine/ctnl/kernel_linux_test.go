@@ -27,7 +27,7 @@ type kernelNS struct {
 	runLater func()
 }
 
-func newKernelNS(t *testing.T) *kernelNS {
+func newKernelNS(t testing.TB) *kernelNS {
 	t.Helper()
 	netnstest.RequirePrivileged(t)
 	k := &kernelNS{ns: netnstest.NewNetNS(t)}
