@@ -15,7 +15,10 @@ type Op uint8
 const (
 	// OpCreate adds a flow and fails with EEXIST if it is there.
 	OpCreate Op = iota + 1
-	// OpUpdate changes a flow and fails with ENOENT if it is absent.
+	// OpUpdate changes a flow and fails with ENOENT if it is absent. It
+	// keeps the EXPECTED status bit as given, as conntrackd does, so it
+	// fails with EBUSY when that bit differs from the flow's (a related
+	// flow created before its master was known).
 	OpUpdate
 	// OpCreateOrUpdate is OpCreate without NLM_F_EXCL: an existing flow
 	// is updated instead. The kernel refuses (EOPNOTSUPP) to change the

@@ -288,4 +288,13 @@ func TestKernelEventsExpect(t *testing.T) {
 	if ev.Type != EventExpNew || ev.Expect == nil || ev.Expect.Tuple.DstPort != 2000 || ev.Expect.Master.DstPort != 21 || ev.Expect.Helper != "ftp" {
 		t.Errorf("got %s %+v, want a new expectation of port 2000 for the ftp master", ev.Type, ev.Expect)
 	}
+
+	var dumped []Expect
+	err := k.table.DumpExpect(FamilyAll, func(ev *Event) error {
+		dumped = append(dumped, *ev.Expect)
+		return nil
+	}, func(err error) { t.Errorf("skipped: %v", err) })
+	if err != nil || len(dumped) != 1 || dumped[0].Tuple.DstPort != 2000 || dumped[0].Helper != "ftp" {
+		t.Errorf("expectation dump: %+v, %v; want the one expectation", dumped, err)
+	}
 }

@@ -371,3 +371,23 @@ func TestKernelOps(t *testing.T) {
 		})
 	}
 }
+
+// The kernel refuses to change the NAT of an existing flow, so
+// create-or-update of a NAT'd flow that exists fails with EOPNOTSUPP (the
+// engine then updates), and an update cannot set EXPECTED on a flow
+// created without a master (EBUSY): the two refusals Op's documentation
+// warns of.
+func TestKernelRefusals(t *testing.T) {
+	k := newKernelNS(t)
+	f := tcpFlow("198.18.0.1", "198.18.1.1", 40000, 21)
+	f.SNAT = nat("198.18.2.1", 50000)
+	k.mustApply(t, OpCreate, f)
+	if err := k.apply(t, OpCreateOrUpdate, f); !errors.Is(err, unix.EOPNOTSUPP) {
+		t.Errorf("create-or-update of an existing NAT'd flow: %v, want EOPNOTSUPP", err)
+	}
+	k.mustApply(t, OpUpdate, f)
+	f.Status |= StatusExpected
+	if err := k.apply(t, OpUpdate, f); !errors.Is(err, unix.EBUSY) {
+		t.Errorf("update setting EXPECTED: %v, want EBUSY", err)
+	}
+}
