@@ -3,6 +3,7 @@ package ctnl
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -54,6 +55,7 @@ type Handler interface {
 // events of one flow are delivered in the order the kernel sent them.
 type Events struct {
 	s          sock
+	closed     atomic.Bool
 	buf        []byte
 	readBuffer int
 	max        int
@@ -92,15 +94,17 @@ func newEvents(s sock, cfg EventsConfig) *Events {
 }
 
 // Close stops Run and closes the socket.
-func (e *Events) Close() error { return e.s.close() }
+func (e *Events) Close() error {
+	e.closed.Store(true)
+	return e.s.close()
+}
 
 // ReadBuffer is the receive buffer size asked for last (0: the default).
 func (e *Events) ReadBuffer() int { return e.readBuffer }
 
-// Run reads events and hands them to h until the socket fails or is
-// closed (then it returns that error, net.ErrClosed or os.ErrClosed after
-// Close). An overrun is not an error: it is reported to h.Overrun and
-// reading goes on.
+// Run reads events and hands them to h until Close is called (then it
+// returns nil) or the socket fails. An overrun is not an error: it is
+// reported to h.Overrun and reading goes on.
 func (e *Events) Run(h Handler) error {
 	for {
 		n, err := e.s.recv(e.buf)
@@ -109,6 +113,9 @@ func (e *Events) Run(h Handler) error {
 			continue
 		}
 		if err != nil {
+			if e.closed.Load() {
+				return nil
+			}
 			return fmt.Errorf("receive ctnetlink events: %w", err)
 		}
 		err = eachMessage(e.buf[:n], func(m netlink.Message) error {

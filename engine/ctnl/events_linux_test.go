@@ -97,8 +97,8 @@ func (k *kernelNS) listen(t *testing.T, cfg EventsConfig, start bool) (*Events, 
 		}
 		select {
 		case err := <-done:
-			if err == nil {
-				t.Errorf("Run returned nil after Close, want the closed socket's error")
+			if err != nil {
+				t.Errorf("Run after Close: %v, want nil", err)
 			}
 		case <-time.After(5 * time.Second):
 			t.Errorf("Run did not return after Close")

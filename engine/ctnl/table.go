@@ -13,6 +13,7 @@ import (
 // Family selects the flows of one address family, or all.
 type Family uint8
 
+// The families a dump can ask for.
 const (
 	FamilyAll  Family = unix.AF_UNSPEC
 	FamilyIPv4 Family = unix.AF_INET
