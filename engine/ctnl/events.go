@@ -15,6 +15,7 @@ const (
 	groupCTUpdate     = 2
 	groupCTDestroy    = 3
 	groupCTExpNew     = 4
+	groupCTExpUpdate  = 5
 	groupCTExpDestroy = 6
 )
 
@@ -24,12 +25,12 @@ type EventsConfig struct {
 	// NetNS is a network namespace file descriptor; 0 is the caller's.
 	NetNS int
 	// Flows subscribes to flow events (new, update, destroy) and
-	// Expectations to expectation events (new, destroy).
+	// Expectations to expectation events, as conntrackd does.
 	Flows, Expectations bool
 	// ReadBuffer is the socket's initial receive buffer in bytes (0:
 	// the system's default). On an overrun it doubles, up to
-	// ReadBufferMax (NetlinkBufferSizeMaxGrowth); a max not above the
-	// initial size means no growth.
+	// ReadBufferMax (NetlinkBufferSizeMaxGrowth); without an initial
+	// size, or with a max not above it, the buffer does not grow.
 	ReadBuffer, ReadBufferMax int
 	// NoENOBUFS hides overruns (NETLINK_NO_ENOBUFS): events are lost
 	// silently. BroadcastError makes the kernel report failed deliveries
@@ -71,7 +72,7 @@ func ListenEvents(cfg EventsConfig) (*Events, error) {
 		groups = append(groups, groupCTNew, groupCTUpdate, groupCTDestroy)
 	}
 	if cfg.Expectations {
-		groups = append(groups, groupCTExpNew, groupCTExpDestroy)
+		groups = append(groups, groupCTExpNew, groupCTExpUpdate, groupCTExpDestroy)
 	}
 	if len(groups) == 0 {
 		return nil, errors.New("listen to ctnetlink events: neither flows nor expectations asked for")
