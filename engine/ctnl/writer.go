@@ -17,14 +17,18 @@ type Request struct {
 type WriterConfig struct {
 	// NetNS is a network namespace file descriptor; 0 is the caller's.
 	NetNS int
-	// Batch is how many requests go in one sendmsg (default 64). Each
-	// is acknowledged on its own, so a failure is still told apart.
+	// Batch is how many requests go in one sendmsg (default 64, at most
+	// 256). Each is acknowledged on its own, so a failure is still told
+	// apart; the cap keeps a batch's acknowledgements within the
+	// socket's default receive buffer.
 	Batch int
 	// Timeout bounds the wait for a batch's acknowledgements (default
 	// 5s): the kernel always answers, so this only catches a lost
 	// socket.
 	Timeout time.Duration
 }
+
+const maxBatch = 256
 
 // Writer applies requests to the table, pipelined: a batch of messages
 // goes in one sendmsg, then every acknowledgement is read and matched to
@@ -56,6 +60,7 @@ func newWriter(s sock, cfg WriterConfig, now func() time.Time) *Writer {
 	if cfg.Batch <= 0 {
 		cfg.Batch = 64
 	}
+	cfg.Batch = min(cfg.Batch, maxBatch)
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 5 * time.Second
 	}
