@@ -230,6 +230,25 @@ func TestKernelCreate(t *testing.T) {
 			}
 		},
 	}, {
+		name: "ICMP echo",
+		edit: func(f *Flow) {
+			f.Orig = Tuple{Src: f.Orig.Src, Dst: f.Orig.Dst, Proto: protoICMP, ICMPType: 8, ICMPID: 77}
+			f.Reply, f.Present = f.Orig.Invert(), 0
+		},
+		want: []string{"src=198.18.0.1 dst=198.18.1.1 type=8 code=0 id=77 src=198.18.1.1 dst=198.18.0.1 type=0 code=0 id=77"},
+	}, {
+		name: "SCTP state and tags",
+		edit: func(f *Flow) {
+			f.Orig.Proto, f.Reply.Proto = protoSCTP, protoSCTP
+			f.SCTP = SCTPInfo{State: 4, VTagOrig: 0x01020304, VTagReply: 0x05060708} // ESTABLISHED
+		},
+		want: []string{"sctp", "ESTABLISHED"},
+		check: func(t *testing.T, got conntrack.Flow) {
+			if p := got.ProtoInfo.SCTP; p == nil || p.VTagOriginal != 0x01020304 || p.VTagReply != 0x05060708 {
+				t.Errorf("protoinfo %+v, want the tags sent", p)
+			}
+		},
+	}, {
 		name: "TCP window scale",
 		edit: func(f *Flow) {
 			f.TCP.WScaleOrig, f.TCP.WScaleReply = 7, 9
