@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // Op is what a request does to the table.
@@ -42,6 +41,14 @@ func (op Op) String() string {
 	}
 	return fmt.Sprintf("op(%d)", uint8(op))
 }
+
+// Address families as ctnetlink numbers them: Linux's values, whatever
+// the build's operating system.
+const (
+	afUnspec = 0
+	afInet   = 2
+	afInet6  = 10
+)
 
 // nfnetlink subsystems and ctnetlink message types
 // (linux/netfilter/nfnetlink.h, nfnetlink_conntrack.h).
@@ -155,9 +162,9 @@ func AppendRequest(dst []byte, op Op, f *Flow) ([]byte, netlink.Header, error) {
 	if !f.Orig.IsValid() {
 		return dst, h, fmt.Errorf("%s: %w", op, errNoTuple)
 	}
-	family := uint8(unix.AF_INET)
+	family := uint8(afInet)
 	if f.Orig.Src.Is6() {
-		family = unix.AF_INET6
+		family = afInet6
 	}
 	h.Flags = netlink.Request | netlink.Acknowledge
 	switch op {

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // Multicast groups of ctnetlink events (enum nfnetlink_groups).
@@ -109,7 +109,7 @@ func (e *Events) ReadBuffer() int { return e.readBuffer }
 func (e *Events) Run(h Handler) error {
 	for {
 		n, err := e.s.recv(e.buf)
-		if errors.Is(err, unix.ENOBUFS) {
+		if errors.Is(err, syscall.ENOBUFS) {
 			h.Overrun(e.grow())
 			continue
 		}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
+	"syscall"
 )
 
 // fakeSock stands in for the kernel: answer turns each sent batch into the
@@ -59,7 +59,7 @@ func (s *fakeSock) close() error                    { return nil }
 
 func (s *fakeSock) setReadBuffer(n int) (int, error) {
 	if s.refuse {
-		return 0, unix.EPERM
+		return 0, syscall.EPERM
 	}
 	s.bufs = append(s.bufs, n)
 	return 2 * n, nil
@@ -90,7 +90,7 @@ func datagram(msgs ...netlink.Message) []byte {
 
 // ack is the kernel's answer to req: errno 0 for success. Like a socket
 // with NETLINK_CAP_ACK, it echoes only the request's header.
-func ack(req netlink.Message, errno unix.Errno) netlink.Message {
+func ack(req netlink.Message, errno syscall.Errno) netlink.Message {
 	d := binary.NativeEndian.AppendUint32(nil, uint32(-int32(errno)))
 	h := req.Header
 	h.Length = uint32(16 + len(req.Data))

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // sock is the I/O of one netlink socket: the real one (sock_linux.go) or a
@@ -95,7 +95,7 @@ func ackError(m netlink.Message) error {
 	if code == 0 {
 		return nil
 	}
-	errno := unix.Errno(-code)
+	errno := syscall.Errno(-code)
 	if m.Header.Flags&nlmFAckTLVs != 0 {
 		off := 4 + 16
 		if m.Header.Flags&nlmFCapped == 0 && len(m.Data) >= off {
@@ -126,7 +126,7 @@ func ackedSeq(m netlink.Message) (uint32, bool) {
 
 // kernelError is an errno with the kernel's explanation.
 type kernelError struct {
-	errno unix.Errno
+	errno syscall.Errno
 	msg   string
 }
 
@@ -198,7 +198,7 @@ func (c *conn) request(m netlink.Message, fn func(netlink.Message) error) error 
 				done = true
 				if len(r.Data) >= 4 {
 					if code := int32(binary.NativeEndian.Uint32(r.Data)); code != 0 {
-						return unix.Errno(-code)
+						return syscall.Errno(-code)
 					}
 				}
 				return nil

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
 )
 
 // Family selects the flows of one address family, or all.
@@ -15,9 +14,9 @@ type Family uint8
 
 // The families a dump can ask for.
 const (
-	FamilyAll  Family = unix.AF_UNSPEC
-	FamilyIPv4 Family = unix.AF_INET
-	FamilyIPv6 Family = unix.AF_INET6
+	FamilyAll  Family = afUnspec
+	FamilyIPv4 Family = afInet
+	FamilyIPv6 Family = afInet6
 )
 
 // TableConfig configures a Table.
@@ -133,7 +132,7 @@ const (
 func (t *Table) StatsGlobal() (Stats, error) {
 	m := netlink.Message{
 		Header: netlink.Header{Type: netlink.HeaderType(subsysCT<<8 | msgGetStats)},
-		Data:   nfgen(unix.AF_UNSPEC),
+		Data:   nfgen(afUnspec),
 	}
 	var st Stats
 	seen := false
@@ -172,7 +171,7 @@ func (t *Table) StatsGlobal() (Stats, error) {
 func (t *Table) Flush() error {
 	m := netlink.Message{
 		Header: netlink.Header{Type: netlink.HeaderType(subsysCT<<8 | msgDelete)},
-		Data:   nfgen(unix.AF_UNSPEC),
+		Data:   nfgen(afUnspec),
 	}
 	if err := t.c.request(m, func(netlink.Message) error { return nil }); err != nil {
 		return fmt.Errorf("flush: %w", err)
@@ -183,7 +182,7 @@ func (t *Table) Flush() error {
 // FlushMark removes the flows whose mark, masked with mask, equals mark
 // (the kernel's ctnetlink_flush_conntrack filter).
 func (t *Table) FlushMark(mark, mask uint32) error {
-	e := encoder{b: nfgen(unix.AF_UNSPEC)}
+	e := encoder{b: nfgen(afUnspec)}
 	e.u32(ctaMark, mark)
 	e.u32(ctaMarkMask, mask)
 	m := netlink.Message{

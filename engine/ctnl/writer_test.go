@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
+	"syscall"
 )
 
 func udpFlow(i int) *Flow {
@@ -23,7 +23,7 @@ func udpFlow(i int) *Flow {
 // kernelLike answers each message with its own ACK datagram, in order, as
 // the kernel does; fail maps a request's index in the whole run to its
 // errno.
-func kernelLike(fail map[int]unix.Errno, perDatagram int) func([]netlink.Message) [][]byte {
+func kernelLike(fail map[int]syscall.Errno, perDatagram int) func([]netlink.Message) [][]byte {
 	n := 0
 	return func(msgs []netlink.Message) [][]byte {
 		var out [][]byte
@@ -50,13 +50,13 @@ func TestWriterAttribution(t *testing.T) {
 		name        string
 		n, batch    int
 		perDatagram int
-		fail        map[int]unix.Errno
+		fail        map[int]syscall.Errno
 		wantSends   int
 	}{
 		{"all acknowledged", 10, 4, 1, nil, 3},
-		{"one failure mid-batch", 10, 64, 1, map[int]unix.Errno{4: unix.EEXIST}, 1},
-		{"failures in several batches", 10, 3, 1, map[int]unix.Errno{0: unix.ENOENT, 5: unix.EBUSY, 9: unix.EINVAL}, 4},
-		{"acks packed in datagrams", 10, 8, 3, map[int]unix.Errno{2: unix.EEXIST, 7: unix.EEXIST}, 2},
+		{"one failure mid-batch", 10, 64, 1, map[int]syscall.Errno{4: syscall.EEXIST}, 1},
+		{"failures in several batches", 10, 3, 1, map[int]syscall.Errno{0: syscall.ENOENT, 5: syscall.EBUSY, 9: syscall.EINVAL}, 4},
+		{"acks packed in datagrams", 10, 8, 3, map[int]syscall.Errno{2: syscall.EEXIST, 7: syscall.EEXIST}, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := &fakeSock{pid: 77, answer: kernelLike(tc.fail, tc.perDatagram)}
@@ -90,10 +90,10 @@ func TestWriterMatchesBySequence(t *testing.T) {
 		stray := msgs[0]
 		stray.Header.Sequence += 1000
 		return [][]byte{
-			datagram(ack(stray, unix.EEXIST)),
-			datagram(ack(msgs[2], 0), ack(msgs[0], unix.ENOENT)),
-			datagram(ack(msgs[0], unix.EEXIST)), // a duplicate
-			datagram(ack(msgs[1], unix.EBUSY)),
+			datagram(ack(stray, syscall.EEXIST)),
+			datagram(ack(msgs[2], 0), ack(msgs[0], syscall.ENOENT)),
+			datagram(ack(msgs[0], syscall.EEXIST)), // a duplicate
+			datagram(ack(msgs[1], syscall.EBUSY)),
 		}
 	}
 	w := newWriter(s, WriterConfig{}, nil)
@@ -102,7 +102,7 @@ func TestWriterMatchesBySequence(t *testing.T) {
 	if err := w.Apply(reqs, errs); err != nil {
 		t.Fatal(err)
 	}
-	if !errors.Is(errs[0], unix.ENOENT) || !errors.Is(errs[1], unix.EBUSY) || errs[2] != nil {
+	if !errors.Is(errs[0], syscall.ENOENT) || !errors.Is(errs[1], syscall.EBUSY) || errs[2] != nil {
 		t.Errorf("outcomes %v, want ENOENT, EBUSY, nil", errs)
 	}
 }
