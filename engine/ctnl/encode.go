@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/mdlayher/netlink"
 )
@@ -140,6 +141,14 @@ var (
 	errNoTimeout = errors.New("create needs a non-zero timeout")
 )
 
+// Sizes the kernel accepts: NF_CT_HELPER_NAME_LEN (with its NUL) and
+// NF_CT_LABELS_MAX_SIZE. Checking them here also keeps every attribute
+// within netlink's 16-bit length.
+const (
+	maxHelperName = 15
+	maxLabels     = 16
+)
+
 // AppendRequest appends to dst the payload of the ctnetlink request that
 // applies op to f (nfgenmsg header and attributes), and returns it with the
 // netlink header to send it under (length, sequence and port id left zero).
@@ -192,6 +201,17 @@ func AppendRequest(dst []byte, op Op, f *Flow) ([]byte, netlink.Header, error) {
 	nat := !f.SNAT.IsZero() || !f.DNAT.IsZero()
 	if create && f.Master.Proto != 0 && !f.Master.IsValid() {
 		return dst, h, fmt.Errorf("%s: master tuple: %w", op, errNoTuple)
+	}
+	if len(f.Helper) > maxHelperName || strings.IndexByte(f.Helper, 0) >= 0 {
+		return dst, h, fmt.Errorf("%s: helper name %q: longer than %d bytes or with a NUL", op, f.Helper, maxHelperName)
+	}
+	if len(f.Labels) > maxLabels || len(f.LabelsMask) > maxLabels {
+		return dst, h, fmt.Errorf("%s: labels of %d bytes and mask of %d, more than %d", op, len(f.Labels), len(f.LabelsMask), maxLabels)
+	}
+	for _, n := range []NAT{f.SNAT, f.DNAT} {
+		if n.MinAddr.IsValid() && (n.MinAddr.Is4() != f.Orig.Src.Is4() || n.MaxAddr.IsValid() && n.MaxAddr.Is4() != n.MinAddr.Is4()) {
+			return dst, h, fmt.Errorf("%s: NAT range %s-%s is not of the flow's family", op, n.MinAddr, n.MaxAddr)
+		}
 	}
 
 	e := encoder{b: append(dst, family, nfnlMsgVersion, 0, 0)}

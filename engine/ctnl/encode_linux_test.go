@@ -122,6 +122,14 @@ func TestEncodeRefuses(t *testing.T) {
 	mixed.Orig.Dst = netip.MustParseAddr("2001:db8::1")
 	badMaster := udpFlow(1)
 	badMaster.Master = Tuple{Proto: 6}
+	longHelper := udpFlow(1)
+	longHelper.Helper = "a-helper-name-too-long"
+	nulHelper := udpFlow(1)
+	nulHelper.Helper = "ftp\x00"
+	bigLabels := udpFlow(1)
+	bigLabels.Labels = make([]byte, 70000)
+	natFamily := udpFlow(1)
+	natFamily.SNAT = nat("2001:db8::1", 0)
 	for _, tc := range []struct {
 		name string
 		op   Op
@@ -132,6 +140,10 @@ func TestEncodeRefuses(t *testing.T) {
 		{"create without timeout", OpCreate, noTimeout},
 		{"master without addresses", OpCreate, badMaster},
 		{"unknown op", Op(9), udpFlow(1)},
+		{"helper name too long", OpCreate, longHelper},
+		{"helper name with NUL", OpCreate, nulHelper},
+		{"labels too long", OpUpdate, bigLabels},
+		{"NAT of another family", OpCreate, natFamily},
 	} {
 		if b, _, err := AppendRequest([]byte("keep"), tc.op, tc.f); err == nil || string(b) != "keep" {
 			t.Errorf("%s: got %q, %v; want an error and dst untouched", tc.name, b, err)
