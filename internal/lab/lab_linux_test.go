@@ -1,0 +1,197 @@
+package lab_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ctsync/ctsync/internal/lab"
+)
+
+const (
+	dialTimeout = 3 * time.Second
+	echoTimeout = 3 * time.Second
+	// brokenAfter is how long a connection that should be dead is given
+	// to prove otherwise: TCP retransmits within it (initial RTO 1s).
+	brokenAfter = 3 * time.Second
+)
+
+var families = []lab.Family{lab.IPv4, lab.IPv6}
+
+// tracked returns the lines of fw's table for c's flow.
+func tracked(t *testing.T, fw *lab.Node, c *lab.Conn) []string {
+	t.Helper()
+	return fw.Entries(t, c.ConnMatch()...)
+}
+
+// Traffic from the client reaches the server through fw1, which tracks
+// it (with the firewalls' NAT in the reply tuple when asked for); fw2,
+// the backup, sees none of it. Entries made with conntrack -I appear in
+// the table they were put in and nowhere else.
+func TestIntegrationForwardsThroughPrimary(t *testing.T) {
+	for _, nat := range []bool{false, true} {
+		t.Run(fmt.Sprintf("nat=%v", nat), func(t *testing.T) {
+			l := lab.New(t, lab.Options{NAT: nat})
+			l.StartEcho(t)
+			if l.Active() != l.FW1 {
+				t.Fatalf("active firewall is %s, want fw1", l.Active().Role)
+			}
+			for _, f := range families {
+				c := l.Dial(t, f, dialTimeout)
+				if err := c.Echo(echoTimeout); err != nil {
+					t.Fatalf("%v: %v", f, err)
+				}
+				got := tracked(t, l.FW1, c)
+				if len(got) != 1 || !strings.Contains(got[0], "ESTABLISHED") {
+					t.Errorf("%v: fw1 entries for %v = %q, want one ESTABLISHED", f, c, got)
+				}
+				// With NAT the server answers the WAN virtual address.
+				wantReply := "dst=" + c.Local.Addr().String()
+				if nat {
+					wantReply = "dst=" + lab.WANVIP4.String()
+					if f == lab.IPv6 {
+						wantReply = "dst=" + lab.WANVIP6.String()
+					}
+				}
+				if len(got) == 1 && strings.Count(got[0], wantReply) == 0 {
+					t.Errorf("%v: fw1 entry %q has no reply %s", f, got[0], wantReply)
+				}
+				if got := tracked(t, l.FW2, c); len(got) != 0 {
+					t.Errorf("%v: backup fw2 tracks %v: %q", f, c, got)
+				}
+			}
+
+			before1, before2 := l.FW1.Count(t), l.FW2.Count(t)
+			const n = 50
+			var entries []lab.Entry
+			for i := range n {
+				entries = append(entries, lab.Synthetic(i))
+			}
+			l.FW1.Insert(t, entries...)
+			if got := l.FW1.Count(t); got != before1+n {
+				t.Errorf("fw1 counts %d entries after inserting %d to %d", got, n, before1)
+			}
+			if got := l.FW2.Count(t); got != before2 {
+				t.Errorf("fw2 counts %d entries, had %d: inserting on fw1 leaked", got, before2)
+			}
+			if got := l.FW1.Entries(t, lab.Synthetic(7).Match()...); len(got) != 1 || !strings.Contains(got[0], "ESTABLISHED") {
+				t.Errorf("fw1 entries for synthetic 7 = %q, want one ESTABLISHED", got)
+			}
+		})
+	}
+}
+
+// openConns opens one connection per family and checks each works.
+func openConns(t *testing.T, l *lab.Lab) []*lab.Conn {
+	t.Helper()
+	var conns []*lab.Conn
+	for _, f := range families {
+		c := l.Dial(t, f, dialTimeout)
+		if err := c.Echo(echoTimeout); err != nil {
+			t.Fatalf("before fail-over: %v", err)
+		}
+		conns = append(conns, c)
+	}
+	return conns
+}
+
+// Without state sync, fail-over breaks established connections: the
+// backup has never seen them and drops their packets. New connections go
+// through the backup, so the breakage is the missing state, not the
+// routing. This is what makes the lab strict enough to judge a sync
+// daemon.
+func TestIntegrationFailOverWithoutSyncBreaks(t *testing.T) {
+	l := lab.New(t, lab.Options{})
+	l.StartEcho(t)
+	conns := openConns(t, l)
+
+	if got := l.FailOver(t); got != l.FW2 {
+		t.Fatalf("FailOver made %s active, want fw2", got.Role)
+	}
+	for _, c := range conns {
+		if err := c.Echo(brokenAfter); !errors.Is(err, lab.ErrNoEcho) {
+			t.Errorf("%v %v after fail-over without sync: got %v, want %v", c.Family, c, err, lab.ErrNoEcho)
+		}
+		if got := tracked(t, l.FW2, c); len(got) != 0 {
+			t.Errorf("fw2 adopted %v from mid-stream packets: %q", c, got)
+		}
+	}
+	for _, f := range families {
+		c := l.Dial(t, f, dialTimeout)
+		if err := c.Echo(echoTimeout); err != nil {
+			t.Fatalf("new %v connection after fail-over: %v", f, err)
+		}
+		if got := tracked(t, l.FW2, c); len(got) != 1 {
+			t.Errorf("fw2 entries for the new %v = %q, want one", c, got)
+		}
+		if got := tracked(t, l.FW1, c); len(got) != 0 {
+			t.Errorf("fw1 tracks %v opened after fail-over: %q", c, got)
+		}
+	}
+}
+
+// With conntrackd 1.4.7 on both firewalls (FT-FW over the sync link) and
+// the backup committing its external cache as keepalived's script makes
+// it, established connections survive fail-over, NAT included. Entries
+// created with conntrack -I on the primary are replicated too.
+func TestIntegrationFailOverWithConntrackdSurvives(t *testing.T) {
+	for _, nat := range []bool{false, true} {
+		t.Run(fmt.Sprintf("nat=%v", nat), func(t *testing.T) {
+			l := lab.New(t, lab.Options{NAT: nat})
+			l.StartEcho(t)
+			l.StartConntrackd(t, l.FW1)
+			d2 := l.StartConntrackd(t, l.FW2)
+			conns := openConns(t, l)
+			synthetic := lab.Synthetic(1)
+			l.FW1.Insert(t, synthetic)
+
+			// fw2's external cache must hold the connections as
+			// established before the commit: what it commits is what
+			// it was told last.
+			lab.Eventually(t, 10*time.Second, "fw2's conntrackd to learn the flows", func() (bool, string) {
+				ext := d2.MustCtl(t, "-e")
+				for _, c := range conns {
+					if !hasLine(ext, fmt.Sprintf("sport=%d ", c.Local.Port()), "ESTABLISHED") {
+						return false, ext
+					}
+				}
+				return hasLine(ext, "src="+synthetic.Src.String()+" ", "ESTABLISHED"), ext
+			})
+			for _, c := range conns {
+				if got := tracked(t, l.FW2, c); len(got) != 0 {
+					t.Fatalf("fw2's kernel has %v before the commit: %q", c, got)
+				}
+			}
+
+			d2.TakeOver(t)
+			l.FailOver(t)
+			for _, c := range conns {
+				if err := c.Echo(echoTimeout); err != nil {
+					t.Errorf("%v %v after fail-over with conntrackd: %v", c.Family, c, err)
+				}
+				if got := tracked(t, l.FW2, c); len(got) != 1 || !strings.Contains(got[0], "ESTABLISHED") {
+					t.Errorf("fw2 entries for %v = %q, want one ESTABLISHED", c, got)
+				}
+			}
+			if got := l.FW2.Entries(t, synthetic.Match()...); len(got) != 1 {
+				t.Errorf("fw2 entries for the synthetic entry = %q, want one", got)
+			}
+		})
+	}
+}
+
+// hasLine reports whether a line of text contains every one of subs.
+func hasLine(text string, subs ...string) bool {
+	for _, line := range strings.Split(text, "\n") {
+		ok := true
+		for _, s := range subs {
+			ok = ok && strings.Contains(line, s)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
