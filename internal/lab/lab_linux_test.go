@@ -3,7 +3,11 @@ package lab_test
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -110,8 +114,15 @@ func TestIntegrationFailOverWithoutSyncBreaks(t *testing.T) {
 	if got := l.FailOver(t); got != l.FW2 {
 		t.Fatalf("FailOver made %s active, want fw2", got.Role)
 	}
-	for _, c := range conns {
-		if err := c.Echo(brokenAfter); !errors.Is(err, lab.ErrNoEcho) {
+	// Both at once: each waits brokenAfter in vain.
+	errs := make([]error, len(conns))
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Go(func() { errs[i] = c.Echo(brokenAfter) })
+	}
+	wg.Wait()
+	for i, c := range conns {
+		if err := errs[i]; !errors.Is(err, lab.ErrNoEcho) {
 			t.Errorf("%v %v after fail-over without sync: got %v, want %v", c.Family, c, err, lab.ErrNoEcho)
 		}
 		if got := tracked(t, l.FW2, c); len(got) != 0 {
@@ -194,4 +205,59 @@ func hasLine(text string, subs ...string) bool {
 		}
 	}
 	return false
+}
+
+// The sync link carries multicast in both families, as conntrackd's
+// Multicast transport needs: a datagram fw1 sends to the group reaches a
+// socket that joined it on fw2.
+func TestIntegrationSyncLinkMulticast(t *testing.T) {
+	l := lab.New(t, lab.Options{})
+	for _, group := range []netip.Addr{lab.SyncGroup4, lab.SyncGroup6} {
+		network := "udp4"
+		if group.Is6() {
+			network = "udp6"
+		}
+		var rc *net.UDPConn
+		err := l.FW2.Do(func() error {
+			ifc, err := net.InterfaceByName(l.FW2.Sync)
+			if err != nil {
+				return err
+			}
+			rc, err = net.ListenMulticastUDP(network, ifc, net.UDPAddrFromAddrPort(netip.AddrPortFrom(group, lab.SyncPort)))
+			return err
+		})
+		if err != nil {
+			t.Fatalf("fw2: join %s on %s: %v", group, l.FW2.Sync, err)
+		}
+		defer rc.Close()
+		dst := netip.AddrPortFrom(group.WithZone(l.FW1.Sync), lab.SyncPort)
+		if group.Is4() {
+			dst = netip.AddrPortFrom(group, lab.SyncPort)
+		}
+		msg := []byte("sync " + group.String())
+		err = l.FW1.Do(func() error {
+			c, err := net.DialUDP(network, nil, net.UDPAddrFromAddrPort(dst))
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_, err = c.Write(msg)
+			return err
+		})
+		if err != nil {
+			t.Fatalf("fw1: send to %s: %v", dst, err)
+		}
+		rc.SetReadDeadline(time.Now().Add(2 * time.Second))
+		buf := make([]byte, 100)
+		n, from, err := rc.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatalf("fw2: nothing received on %s: %v", group, err)
+		}
+		// IPv6 sends to a link-local group from the link-local address.
+		fromFW1 := from.Addr().IsLinkLocalUnicast() && from.Addr().Zone() == l.FW2.Sync ||
+			slices.ContainsFunc(l.FW1.SyncAddrs, func(p netip.Prefix) bool { return p.Contains(from.Addr()) })
+		if string(buf[:n]) != string(msg) || !fromFW1 {
+			t.Errorf("fw2 received %q from %s, want %q from fw1's sync link (%v)", buf[:n], from, msg, l.FW1.SyncAddrs)
+		}
+	}
 }
