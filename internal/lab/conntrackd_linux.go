@@ -163,6 +163,17 @@ func (d *Conntrackd) TakeOver(t testing.TB) {
 	}
 }
 
+// StepDown does what keepalived's primary-backup.sh does on the node
+// becoming backup: schedule the purge of the kernel table (the flows it
+// forwarded as primary go after conntrackd's PurgeTimeout) and ask the new
+// primary for a full resync.
+func (d *Conntrackd) StepDown(t testing.TB) {
+	t.Helper()
+	for _, step := range []string{"-t", "-n"} {
+		d.MustCtl(t, step)
+	}
+}
+
 // Log returns what the daemon wrote to its log file so far.
 func (d *Conntrackd) Log() string {
 	b, _ := os.ReadFile(filepath.Join(d.dir, "conntrackd.log"))

@@ -152,7 +152,7 @@ func TestIntegrationFailOverWithConntrackdSurvives(t *testing.T) {
 		t.Run(fmt.Sprintf("nat=%v", nat), func(t *testing.T) {
 			l := lab.New(t, lab.Options{NAT: nat})
 			l.StartEcho(t)
-			l.StartConntrackd(t, l.FW1)
+			d1 := l.StartConntrackd(t, l.FW1)
 			d2 := l.StartConntrackd(t, l.FW2)
 			conns := openConns(t, l)
 			synthetic := lab.Synthetic(1)
@@ -178,6 +178,7 @@ func TestIntegrationFailOverWithConntrackdSurvives(t *testing.T) {
 
 			d2.TakeOver(t)
 			l.FailOver(t)
+			d1.StepDown(t)
 			for _, c := range conns {
 				if err := c.Echo(echoTimeout); err != nil {
 					t.Errorf("%v %v after fail-over with conntrackd: %v", c.Family, c, err)
@@ -189,6 +190,17 @@ func TestIntegrationFailOverWithConntrackdSurvives(t *testing.T) {
 			if got := l.FW2.Entries(t, synthetic.Match()...); len(got) != 1 {
 				t.Errorf("fw2 entries for the synthetic entry = %q, want one", got)
 			}
+			// The new primary's state reaches the old one, ready for
+			// the way back.
+			lab.Eventually(t, 10*time.Second, "fw1's conntrackd to learn the flows from fw2", func() (bool, string) {
+				ext := d1.MustCtl(t, "-e")
+				for _, c := range conns {
+					if !hasLine(ext, fmt.Sprintf("sport=%d ", c.Local.Port()), "ESTABLISHED") {
+						return false, ext
+					}
+				}
+				return true, ext
+			})
 		})
 	}
 }

@@ -138,7 +138,9 @@ func (l *Lab) DialErr(f Family, timeout time.Duration) (*Conn, error) {
 var ErrNoEcho = errors.New("no echo")
 
 // Echo sends a line on c and waits up to timeout for it to come back: the
-// connection works end to end. A timeout is reported as ErrNoEcho.
+// connection works end to end. A timeout is reported as ErrNoEcho; the
+// echo may still come later (TCP keeps retransmitting), so a connection is
+// not checked again after ErrNoEcho.
 func (c *Conn) Echo(timeout time.Duration) error {
 	c.n++
 	msg := fmt.Appendf(nil, "ctsync lab %s %d\n", c.Local, c.n)
