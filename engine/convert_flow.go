@@ -300,6 +300,8 @@ func KernelFlow(dst *ctnl.Flow, w *wire.Flow, o ConvertOptions) error {
 	if w.Has(wire.AttrHelperName) {
 		dst.Helper = helperName(w.Helper.Bytes(), helper)
 	}
+	// Without labels, dst keeps the empty array for the next flow.
+	dst.Labels = labels
 	if w.Has(wire.AttrLabels) && w.Labels != [wire.LabelBytes]byte{} {
 		if cap(labels) < kernelLabelBytes {
 			labels = make([]byte, kernelLabelBytes)

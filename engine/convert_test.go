@@ -348,7 +348,7 @@ func TestKernelFlowRules(t *testing.T) {
 			w.Set(wire.AttrLabels)
 		}),
 		check: func(t *testing.T, f *ctnl.Flow) {
-			if f.Labels != nil {
+			if len(f.Labels) != 0 {
 				t.Errorf("labels %x", f.Labels)
 			}
 		},
