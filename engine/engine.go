@@ -5,5 +5,7 @@
 // and the kernel I/O package never see config (and the HCL and YAML
 // decoders it brings along).
 //
-// So far it holds the translation of the links.
+// So far it holds the translation of the links and the filter, and the
+// conversions between the kernel's, the sync link's and the filter's flows
+// (convert_*.go).
 package engine
