@@ -100,15 +100,18 @@ func (c *Client) do(req Request, progress func(Progress), data func([]byte) erro
 	if err != nil {
 		return err
 	}
-	if _, err := c.conn.Write(b); err != nil {
-		return fmt.Errorf("control: sending request to %s: %w", c.path, unwrapOp(err))
+	// A daemon that refuses at once (busy) may close before reading the
+	// request, failing the write; its reason is still there to read.
+	_, werr := c.conn.Write(b)
+	if werr != nil {
+		werr = fmt.Errorf("control: sending request to %s: %w", c.path, unwrapOp(werr))
 	}
 	max := c.MaxLine
 	if max <= 0 {
 		max = DefaultMaxLine
 	}
 	sc := bufio.NewScanner(c.conn)
-	sc.Buffer(make([]byte, 0, 64<<10), max+1)
+	sc.Buffer(make([]byte, 0, min(64<<10, max+1)), max+1)
 	var ln line
 	for n := 1; sc.Scan(); n++ {
 		ln = line{Data: ln.Data[:0]}
@@ -145,6 +148,8 @@ func (c *Client) do(req Request, progress func(Progress), data func([]byte) erro
 		// skipped, as JSON readers skip unknown fields.
 	}
 	switch err := sc.Err(); {
+	case werr != nil:
+		return werr
 	case errors.Is(err, bufio.ErrTooLong):
 		return fmt.Errorf("control: a response line from %s is longer than %d bytes", c.path, max)
 	case err != nil:
