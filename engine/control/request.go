@@ -144,6 +144,9 @@ func ReadRequest(r io.Reader, max int) (Request, error) {
 // DecodeRequest decodes one request (without its newline) and checks it
 // with Validate. Errors are *RequestError and say where the problem is.
 func DecodeRequest(line []byte) (Request, error) {
+	if err := checkKeys(line); err != nil {
+		return Request{}, err
+	}
 	var req Request
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
@@ -157,6 +160,44 @@ func DecodeRequest(line []byte) (Request, error) {
 		return Request{}, err
 	}
 	return req, nil
+}
+
+// fields are the request's keys, spelt exactly.
+var fields = map[string]bool{"version": true, "command": true, "cache": true, "kernel": true, "format": true}
+
+// checkKeys refuses what encoding/json lets through: keys in another
+// case ("Command") and keys given twice, where it would silently take the
+// last. A request means one thing or is refused.
+func checkKeys(line []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil // not an object: the decoder says why
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		off := dec.InputOffset()
+		t, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		k, _ := t.(string)
+		// The offset is before the comma and blanks that precede the key.
+		for off < int64(len(line)) && strings.IndexByte(", \t\r\n", line[off]) >= 0 {
+			off++
+		}
+		switch {
+		case !fields[k]:
+			return refuse(CodeMalformed, "malformed request at byte %d: unknown field %q", off+1, k)
+		case seen[k]:
+			return refuse(CodeMalformed, "malformed request at byte %d: field %q given twice", off+1, k)
+		}
+		seen[k] = true
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil
+		}
+	}
+	return nil
 }
 
 // jsonError turns encoding/json's errors into located ones (byte offsets

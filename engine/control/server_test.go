@@ -236,7 +236,7 @@ func TestRefused(t *testing.T) {
 		{"not JSON", "stats please\n", CodeMalformed, "malformed request at byte 1: invalid character 's' looking for beginning of value", func(s ServerStats) uint64 { return s.Malformed }},
 		{"cut short", `{"version":1,"command":"sta`, CodeMalformed, "connection closed after 27 bytes, before the newline", func(s ServerStats) uint64 { return s.Malformed }},
 		{"unfinished object", `{"version":1,` + "\n", CodeMalformed, "malformed request at byte 13: unexpected end", func(s ServerStats) uint64 { return s.Malformed }},
-		{"unknown field", `{"version":1,"command":"stats","verbose":true}` + "\n", CodeMalformed, `unknown field "verbose"`, func(s ServerStats) uint64 { return s.Malformed }},
+		{"unknown field", `{"version":1,"command":"stats","verbose":true}` + "\n", CodeMalformed, `malformed request at byte 32: unknown field "verbose"`, func(s ServerStats) uint64 { return s.Malformed }},
 		{"wrong type", `{"version":"1","command":"stats"}` + "\n", CodeMalformed, "at byte 14: version is string, want int", func(s ServerStats) uint64 { return s.Malformed }},
 		{"an array", "[1,2]\n", CodeMalformed, "at byte 1:", func(s ServerStats) uint64 { return s.Malformed }},
 		{"two objects", `{"version":1,"command":"stats"} {"version":1,"command":"flush"}` + "\n", CodeMalformed, "at byte 32: data after the request object", func(s ServerStats) uint64 { return s.Malformed }},
