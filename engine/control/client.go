@@ -2,6 +2,7 @@ package control
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"net"
 	"time"
+	"unicode/utf8"
 )
 
 // Error is a request the daemon refused or an operation that failed
@@ -113,7 +115,16 @@ func (c *Client) do(req Request, progress func(Progress), data func([]byte) erro
 	sc := bufio.NewScanner(c.conn)
 	sc.Buffer(make([]byte, 0, min(64<<10, max+1)), max+1)
 	var ln line
+	text := req.format() == Text
 	for n := 1; sc.Scan(); n++ {
+		if d, ok := plainText(sc.Bytes()); ok && text {
+			if data != nil {
+				if err := data(d); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		ln = line{Data: ln.Data[:0]}
 		if err := json.Unmarshal(sc.Bytes(), &ln); err != nil {
 			return fmt.Errorf("control: response line %d from %s is not JSON: %w", n, c.path, err)
@@ -133,7 +144,7 @@ func (c *Client) do(req Request, progress func(Progress), data func([]byte) erro
 				continue
 			}
 			d := []byte(ln.Data)
-			if req.format() == Text {
+			if text {
 				var s string
 				if err := json.Unmarshal(d, &s); err != nil {
 					return fmt.Errorf("control: response line %d from %s: text data is not a string", n, c.path)
@@ -179,4 +190,23 @@ func WriteLines(w io.Writer) func([]byte) error {
 		_, err := w.Write(buf)
 		return err
 	}
+}
+
+// plainText returns the text of a text data line that holds nothing to
+// unescape, the usual dump line, without decoding it as JSON: a dump of a
+// large table is mostly such lines.
+func plainText(l []byte) ([]byte, bool) {
+	d, ok := bytes.CutPrefix(l, []byte(`{"data":"`))
+	if !ok {
+		return nil, false
+	}
+	if d, ok = bytes.CutSuffix(d, []byte(`"}`)); !ok {
+		return nil, false
+	}
+	for _, c := range d {
+		if c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
+			return nil, false
+		}
+	}
+	return d, true
 }
