@@ -53,7 +53,7 @@ type Options struct {
 	ReadTimeout      time.Duration    // to receive the request; DefaultReadTimeout
 	WriteTimeout     time.Duration    // for a client to take a write; DefaultWriteTimeout
 	ProgressInterval time.Duration    // between progress lines; DefaultProgressInterval
-	Now              func() time.Time // the clock for progress lines; time.Now
+	Now              func() time.Time // the clock that spaces progress lines; time.Now (deadlines use the real one)
 }
 
 // Defaults of Options.
@@ -197,7 +197,7 @@ func isTemporary(err error) bool {
 // refuse writes an error result; the client may already be gone, which
 // is not worth more than the count already made.
 func (s *Server) refuse(c net.Conn, e *RequestError) {
-	c.SetWriteDeadline(s.o.Now().Add(s.o.WriteTimeout))
+	c.SetWriteDeadline(time.Now().Add(s.o.WriteTimeout))
 	c.Write(appendResult(nil, result{Code: e.Code, Error: e.Msg}))
 }
 
