@@ -487,3 +487,30 @@ func waitStats(t *testing.T, s *testServer, ok func(ServerStats) bool) {
 	}
 	t.Fatalf("stats %+v", s.Stats())
 }
+
+// Bytes after the request, sent once the request is being served, cancel
+// it: the protocol has one request per connection.
+func TestBytesAfterRequest(t *testing.T) {
+	h := &fake{block: make(chan struct{}), entered: make(chan struct{}, 1), ctxErr: make(chan error, 1)}
+	s := serve(t, h, Options{})
+	c, err := net.Dial("unix", s.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte(`{"version":1,"command":"commit"}` + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	<-h.entered
+	if _, err := c.Write([]byte(`{"version":1,"command":"flush"}` + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	if cause := <-h.ctxErr; !errors.Is(cause, errClientBytes) {
+		t.Errorf("handler context ended with %v, want the extra bytes named", cause)
+	}
+	waitStats(t, s, func(st ServerStats) bool { return st.Disconnected == 1 && st.Failed == 1 })
+	if calls := h.Calls(); len(calls) != 1 {
+		t.Errorf("handler calls %v, want the commit only", calls)
+	}
+	checkAlive(t, s)
+}
