@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -166,5 +167,23 @@ func TestJSONData(t *testing.T) {
 	}
 	if b, err := appendJSONData([]byte("x"), []byte(`{"a":`)); err == nil || string(b) != "x" {
 		t.Errorf("got %q, %v; want an error and the buffer as it was", b, err)
+	}
+}
+
+// Every code a client may see is documented for scripts that match on it.
+func TestCodesDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/control.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{CodeMalformed, CodeTooLarge, CodeTimeout, CodeVersion, CodeUnknown, CodeInvalid, CodeBusy, CodeFailed, CodeUnavailable} {
+		if !strings.Contains(string(doc), "| `"+c+"` |") {
+			t.Errorf("code %q is not in docs/control.md", c)
+		}
+	}
+	for _, c := range commands {
+		if !strings.Contains(string(doc), "`"+string(c)+"`") {
+			t.Errorf("command %q is not in docs/control.md", c)
+		}
 	}
 }
