@@ -117,11 +117,12 @@ func (c *Client) do(req Request, progress func(Progress), data func([]byte) erro
 	var ln line
 	text := req.format() == Text
 	for n := 1; sc.Scan(); n++ {
-		if d, ok := plainText(sc.Bytes()); ok && text {
-			if data != nil {
-				if err := data(d); err != nil {
-					return err
-				}
+		if d, ok := plainText(sc.Bytes()); text && ok {
+			if data == nil {
+				continue
+			}
+			if err := data(d); err != nil {
+				return err
 			}
 			continue
 		}
