@@ -390,11 +390,17 @@ type boundedColl struct {
 
 func (e *boundedColl) Value(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
 	v, diags := e.Expression.Value(ctx)
+	return chargeLength(e.b, e.rng, v, diags)
+}
+
+// chargeLength charges the length of a loop's collection v, once
+// evaluated, to b.
+func chargeLength(b *budget, rng hcl.Range, v cty.Value, diags hcl.Diagnostics) (cty.Value, hcl.Diagnostics) {
 	if diags.HasErrors() || !v.IsKnown() || v.IsNull() || !v.CanIterateElements() {
 		return v, diags
 	}
-	if !e.b.spend(v.LengthInt()) {
-		return cty.DynamicVal, append(diags, limitDiag(e.rng))
+	if !b.spend(v.LengthInt()) {
+		return cty.DynamicVal, append(diags, limitDiag(rng))
 	}
 	return v, diags
 }
@@ -560,11 +566,5 @@ func (e *boundedJSONColl) UnwrapExpression() hcl.Expression { return e.Expressio
 
 func (e *boundedJSONColl) Value(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
 	v, diags := e.Expression.Value(ctx)
-	if diags.HasErrors() || !v.IsKnown() || v.IsNull() || !v.CanIterateElements() {
-		return v, diags
-	}
-	if !e.b.spend(v.LengthInt()) {
-		return cty.DynamicVal, append(diags, limitDiag(e.rng))
-	}
-	return v, diags
+	return chargeLength(e.b, e.rng, v, diags)
 }
