@@ -47,8 +47,24 @@ func onUsageError(c *cli.Context, err error, _ bool) error {
 	hint := fmt.Sprintf("Run 'ctsync %s --help' for usage.", name)
 	if name == "validate" && strings.Contains(err.Error(), "-json") {
 		hint = "Did you mean --format json? " + hint
+	} else if s := suggestFlag(c.Command, err); s != "" {
+		hint = fmt.Sprintf("Did you mean -%s? %s", s, hint)
 	}
 	return usageErr("%s: %v\n%s", name, err, hint)
+}
+
+// suggestFlag names the flag of cmd nearest to the one err says is not
+// defined (-chek → check), by the rule of every other suggestion.
+func suggestFlag(cmd *cli.Command, err error) string {
+	given, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -")
+	if !ok {
+		return ""
+	}
+	var names []string
+	for _, f := range cmd.Flags {
+		names = append(names, f.Names()...)
+	}
+	return config.Suggest(given, names)
 }
 
 var (
