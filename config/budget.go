@@ -237,6 +237,31 @@ var preCost = map[string]func([]cty.Value) int{
 		n := len(s)/max(len(sub), 1) + 1
 		return n * (len(with)/64 + 1)
 	},
+	// regexreplace(s, re, with): at most len(s)+1 matches (an empty
+	// pattern matches between every byte), each replaced by with, whose
+	// $1-style references expand to parts of matches that do not overlap:
+	// together at most len(s) per reference.
+	"regexreplace": func(args []cty.Value) int {
+		if len(args) != 3 || !stringArgs(args) {
+			return 0
+		}
+		s, with := len(args[0].AsString()), args[2].AsString()
+		refs := strings.Count(with, "$")
+		return min(s+(s+1)*len(with)+refs*s, 64*(MaxTemplateWork+1)) / 64
+	},
+	// join(sep, lists...): the separator repeats between every element.
+	"join": func(args []cty.Value) int {
+		if len(args) < 2 || !stringArgs(args[:1]) {
+			return 0
+		}
+		n := 0
+		for _, l := range args[1:] {
+			if l.IsKnown() && !l.IsNull() && l.CanIterateElements() {
+				n += l.LengthInt()
+			}
+		}
+		return min(len(args[0].AsString())*max(n-1, 0), 64*(MaxTemplateWork+1)) / 64
+	},
 	// format and formatlist: a width or precision such as "%999999999d"
 	// is an allocation of that size.
 	"format":     formatCost,
@@ -259,7 +284,9 @@ func formatCost(args []cty.Value) int {
 	cost, n := 0, 0
 	for _, c := range args[0].AsString() {
 		if c >= '0' && c <= '9' {
-			n = min(n*10+int(c-'0'), 64*MaxTemplateWork)
+			// Capped past the budget, not at it: a capped width must
+			// still be refused ("%-999999999s" built 1 GB first).
+			n = min(n*10+int(c-'0'), 64*(MaxTemplateWork+1))
 			continue
 		}
 		cost += n / 64
@@ -363,11 +390,17 @@ type boundedColl struct {
 
 func (e *boundedColl) Value(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
 	v, diags := e.Expression.Value(ctx)
+	return chargeLength(e.b, e.rng, v, diags)
+}
+
+// chargeLength charges the length of a loop's collection v, once
+// evaluated, to b.
+func chargeLength(b *budget, rng hcl.Range, v cty.Value, diags hcl.Diagnostics) (cty.Value, hcl.Diagnostics) {
 	if diags.HasErrors() || !v.IsKnown() || v.IsNull() || !v.CanIterateElements() {
 		return v, diags
 	}
-	if !e.b.spend(v.LengthInt()) {
-		return cty.DynamicVal, append(diags, limitDiag(e.rng))
+	if !b.spend(v.LengthInt()) {
+		return cty.DynamicVal, append(diags, limitDiag(rng))
 	}
 	return v, diags
 }
@@ -533,11 +566,5 @@ func (e *boundedJSONColl) UnwrapExpression() hcl.Expression { return e.Expressio
 
 func (e *boundedJSONColl) Value(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
 	v, diags := e.Expression.Value(ctx)
-	if diags.HasErrors() || !v.IsKnown() || v.IsNull() || !v.CanIterateElements() {
-		return v, diags
-	}
-	if !e.b.spend(v.LengthInt()) {
-		return cty.DynamicVal, append(diags, limitDiag(e.rng))
-	}
-	return v, diags
+	return chargeLength(e.b, e.rng, v, diags)
 }

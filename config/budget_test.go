@@ -9,6 +9,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
 )
 
 // TestTemplateLimit: templates that would build billions of elements are
@@ -189,5 +190,44 @@ func BenchmarkTemplateFunctions(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// TestPreCost: a call whose result would be past the budget is refused
+// from its arguments, before it is built (format("%-999999999s", "x")
+// built 1 GB first, and regexreplace of a 400 kB string by itself ran
+// out of memory at 24 GB), and an ordinary call costs little.
+func TestPreCost(t *testing.T) {
+	big := cty.StringVal(strings.Repeat("x", 400000))
+	var thousand []cty.Value
+	for range 1000 {
+		thousand = append(thousand, cty.StringVal(""))
+	}
+	tests := []struct {
+		name string
+		fn   string
+		args []cty.Value
+		over bool
+	}{
+		{"format left-justified width", "format", []cty.Value{cty.StringVal("%-999999999s"), cty.StringVal("x")}, true},
+		{"format width at the cap", "format", []cty.Value{cty.StringVal("%6400064s"), cty.StringVal("x")}, true},
+		{"regexreplace empty pattern", "regexreplace", []cty.Value{big, cty.StringVal(""), big}, true},
+		{"regexreplace every byte", "regexreplace", []cty.Value{big, cty.StringVal("x"), big}, true},
+		{"join with a long separator", "join", []cty.Value{big, cty.ListVal(thousand)}, true},
+		{"ordinary format", "format", []cty.Value{cty.StringVal("%-20s|%5d"), cty.StringVal("x"), cty.NumberIntVal(1)}, false},
+		{"ordinary regexreplace", "regexreplace", []cty.Value{cty.StringVal("eth0.57"), cty.StringVal(`\.(\d+)`), cty.StringVal("-$1")}, false},
+		{"ordinary join", "join", []cty.Value{cty.StringVal(","), cty.ListVal(thousand)}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pre := preCost[tt.fn]
+			if pre == nil {
+				t.Fatalf("%s has no cost estimate", tt.fn)
+			}
+			got := pre(tt.args)
+			if over := got > MaxTemplateWork; over != tt.over {
+				t.Errorf("cost %d, past the budget of %d: %v, want %v", got, MaxTemplateWork, over, tt.over)
+			}
+		})
 	}
 }

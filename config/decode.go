@@ -214,7 +214,7 @@ func assign(fv reflect.Value, val cty.Value, name string, r hcl.Range) Diagnosti
 	case reflect.String:
 		s, err := convert.Convert(val, cty.String)
 		if err != nil {
-			diags.Errorf(r, "type", "", "%s: a string is required, got %s", name, val.Type().FriendlyName())
+			diags.Errorf(r, "type", "", "%s: a string is required, got %s", name, friendly(val))
 			return diags
 		}
 		out = reflect.ValueOf(s.AsString())
@@ -244,7 +244,7 @@ func assign(fv reflect.Value, val cty.Value, name string, r hcl.Range) Diagnosti
 		// took 11 s for 40,000 addresses.
 		vt := val.Type()
 		if !vt.IsTupleType() && !vt.IsListType() && !vt.IsSetType() {
-			diags.Errorf(r, "type", "", "%s: a list of strings is required, got %s", name, vt.FriendlyName())
+			diags.Errorf(r, "type", "", "%s: a list of strings is required, got %s", name, friendly(val))
 			return diags
 		}
 		ss := make([]string, 0, val.LengthInt())
@@ -277,8 +277,14 @@ func assign(fv reflect.Value, val cty.Value, name string, r hcl.Range) Diagnosti
 }
 
 func friendly(v cty.Value) string {
-	if v.Type() == cty.String {
+	switch v.Type() {
+	case cty.String:
 		return fmt.Sprintf("%q", v.AsString())
+	case cty.Number:
+		return "a number"
+	case cty.Bool:
+		return "a boolean"
 	}
+	// tuple and object: words.go says them in the file's syntax.
 	return v.Type().FriendlyName()
 }

@@ -17,7 +17,7 @@ import (
 //	Word {   (capitalised)       legacy conntrackd.conf (General {, Sync {)
 //	word {   word "label" {      HCL (ctsync's blocks are lower case)
 //	name = value                 HCL
-//	name: value   ---   - item   YAML
+//	name: value   ---   - item   YAML (also a %YAML or %TAG directive)
 //
 // ok is false when neither says: the caller should ask for the syntax
 // (--input) rather than guess.
@@ -47,7 +47,7 @@ var (
 	legacySection = regexp.MustCompile(`^[A-Z][A-Za-z0-9_]*\s*\{`)
 	hclBlock      = regexp.MustCompile(`^[a-z_][A-Za-z0-9_-]*(\s+("[^"]*"|[A-Za-z_][A-Za-z0-9_-]*))*\s*\{`)
 	hclAttr       = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_-]*\s*=[^=]`)
-	yamlFirstLine = regexp.MustCompile(`^(---|-\s|[A-Za-z0-9_"'][^:#{]*:(\s|$))`)
+	yamlFirstLine = regexp.MustCompile(`^(---|%YAML\s|%TAG\s|-\s|[A-Za-z0-9_"'][^:#{]*:(\s|$))`)
 )
 
 // sniffSyntax decides from the first significant line; see DetectSyntax.

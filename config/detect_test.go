@@ -31,6 +31,7 @@ func TestDetectSyntax(t *testing.T) {
 		{"<stdin>", "  {", SyntaxJSON},
 		{"<stdin>", "sync:\n  ftfw: {}", SyntaxYAML},
 		{"<stdin>", "---\nsync: {}", SyntaxYAML},
+		{"<stdin>", "%YAML 1.2\n---\nsync: {}", SyntaxYAML},
 		{"<stdin>", "- a", SyntaxYAML},
 		{"<stdin>", "\"sync\": {}", SyntaxYAML},
 		// Not enough to tell: say so rather than guess.

@@ -300,9 +300,14 @@ func Supersede(earlier, later Diagnostics) Diagnostics {
 // fixed, not a million lines of output.
 const MaxDiagnostics = 100
 
+// foldSimilarAfter is how many warnings differing only in their numbers
+// are each shown before Fold folds them into one.
+const foldSimilarAfter = 10
+
 // Fold prepares diagnostics for showing: a warning repeated with the same
-// code and the same message (numbers aside, so "the value of line 7 is
-// discarded" and "... line 8 ..." are one warning) is shown once, at its
+// code and the same message (numbers aside when there are more than
+// foldSimilarAfter, so "the value of line 7 is discarded" and "... line 8
+// ..." are one warning) is shown once, at its
 // first position, with Repeats saying how many more there were and Last
 // where the last one is; then at most max are kept, errors before
 // warnings, in their order, and a last diagnostic (code "truncated") says
@@ -316,12 +321,26 @@ func (ds Diagnostics) Fold(max int) Diagnostics {
 		pos       Pos // errors: only the same error at the same place folds
 		code, msg string
 	}
+	// Warnings that differ only in numbers fold when there are many: two
+	// links "fw1" and "fw2" without their interface are two lines to read,
+	// 70,000 "line N is discarded" are one.
+	loose := make([]string, len(ds))
+	similar := map[key]int{}
+	for i, d := range ds {
+		if d.Severity == Warning {
+			loose[i] = withoutDigits(d.Message)
+			similar[key{Warning, Pos{}, d.Code, loose[i]}]++
+		}
+	}
 	first := map[key]int{} // index in out
 	out := make(Diagnostics, 0, min(len(ds), 2*max))
-	for _, d := range ds {
+	for i, d := range ds {
 		k := key{d.Severity, d.Pos, d.Code, d.Message}
 		if d.Severity == Warning {
-			k = key{Warning, Pos{}, d.Code, withoutDigits(d.Message)}
+			k = key{Warning, Pos{}, d.Code, d.Message}
+			if lk := (key{Warning, Pos{}, d.Code, loose[i]}); similar[lk] > foldSimilarAfter {
+				k = lk
+			}
 		}
 		if i, ok := first[k]; ok {
 			out[i].Repeats++

@@ -1,5 +1,10 @@
 package config
 
+import (
+	"fmt"
+	"strconv"
+)
+
 // Examples in messages. A hint that shows configuration shows it in the
 // syntax of the file being checked (a converted legacy file gets
 // conntrackd.conf), and every example is valid input: the table below is
@@ -97,3 +102,20 @@ func exampleIn(s Syntax, key string) string {
 
 // example is exampleIn for the file being validated.
 func (v *validator) example(key string) string { return exampleIn(v.syntax, key) }
+
+// setting names a setting and its value, as the message's text says it
+// ("has no effect with events_reliable = true"), in the file's syntax;
+// value is written as in HCL, a quoted string or a bare word. A legacy
+// file gets HCL, the model it was converted to.
+func (v *validator) setting(key, value string) string {
+	switch v.syntax {
+	case SyntaxJSON:
+		return fmt.Sprintf("%q: %s", key, value)
+	case SyntaxYAML:
+		if u, err := strconv.Unquote(value); err == nil {
+			value = u
+		}
+		return key + ": " + value
+	}
+	return key + " = " + value
+}

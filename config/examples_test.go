@@ -179,3 +179,34 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
+
+// TestSettingsInMessagesSpeakTheSyntax: a message that names a setting
+// with its value writes it as the file does ("events_reliable = true" was
+// shown to YAML and JSON files alike).
+func TestSettingsInMessagesSpeakTheSyntax(t *testing.T) {
+	lo := ValidateOptions{InterfaceExists: func(string) bool { return true }}
+	tests := []struct {
+		name, file, src, want string
+	}{
+		{"HCL", "c.hcl", "netlink {\n  events_reliable = true\n  overrun_resync = \"30s\"\n}\n", "with events_reliable = true"},
+		{"YAML", "c.yaml", "netlink: {events_reliable: true, overrun_resync: 30s}\n", "with events_reliable: true"},
+		{"JSON", "c.json", `{"netlink": {"events_reliable": true, "overrun_resync": "30s"}}`, `with "events_reliable": true`},
+		{"YAML string", "c.yaml", "filter:\n  run_in: kernel\n  stage: {address: {ignore: [" + manyIPv6(21) + "]}}\n", "too many for run_in: kernel"},
+		{"JSON string", "c.json", `{"filter": {"run_in": "kernel", "stage": {"address": {"ignore": [` + manyIPv6(21) + `]}}}}`, `too many for "run_in": "kernel"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, diags := Parse(tt.file, []byte(tt.src), LoadOptions{})
+			if diags.HasErrors() {
+				t.Fatal(diags)
+			}
+			_, vds := Validate(f, lo)
+			for _, d := range vds {
+				if strings.Contains(d.Message, tt.want) {
+					return
+				}
+			}
+			t.Errorf("no message with %q: %v", tt.want, vds)
+		})
+	}
+}

@@ -21,22 +21,7 @@ func FuzzHCLValidate(f *testing.F) {
 	f.Add([]byte("variable \"x\" { default = [\"tcp\"] }\nfilter {\n  stage \"protocol\" { accept = var.x }\n}\n"))
 	f.Add([]byte("dynamic \"link\" {\n  for_each = [1, 2]\n  labels = [\"l${link.key}\"]\n  content { transport = \"tcp\" }\n}\n"))
 	f.Add([]byte("filter {\n  stage \"protocol\" { ignore = [\"ip\", \"mptcp\", \"IPSEC-ESP\", \"Icmpv6\", \"255\", \"tpc\"] }\n}\n"))
-	lo := func(n string) bool { return n == "lo" }
-	f.Fuzz(func(t *testing.T, src []byte) {
-		file, diags := Parse("f.hcl", src, LoadOptions{Syntax: SyntaxHCL})
-		if !diags.HasErrors() {
-			_, vds := Validate(file, ValidateOptions{InterfaceExists: lo})
-			diags = append(diags, vds...)
-		}
-		for _, d := range diags {
-			if d.Code == "" || d.Message == "" {
-				t.Fatalf("diagnostic without code or message: %#v", d)
-			}
-			if d.Pos.File == "f.hcl" && d.Pos.Line <= 0 {
-				t.Fatalf("diagnostic without a line: %#v", d)
-			}
-		}
-	})
+	f.Fuzz(func(t *testing.T, src []byte) { checkFrontEnd(t, "f.hcl", src, SyntaxHCL) })
 }
 
 // FuzzJSONValidate is FuzzHCLValidate for HCL's JSON syntax, whose strings
@@ -46,20 +31,23 @@ func FuzzHCLValidate(f *testing.F) {
 func FuzzJSONValidate(f *testing.F) {
 	f.Add([]byte(`{"daemon": {"lock_file": "/var/lock/ct.lock"}, "link": {"a": {"transport": "udp", "port": 70000}}}`))
 	f.Add([]byte(`{"variable": {"x": {"default": ["tcp"]}}, "filter": {"stage": {"protocol": {"accept": "${var.x}"}}}}`))
-	lo := func(n string) bool { return n == "lo" }
-	f.Fuzz(func(t *testing.T, src []byte) {
-		file, diags := Parse("f.json", src, LoadOptions{Syntax: SyntaxJSON})
-		if !diags.HasErrors() {
-			_, vds := Validate(file, ValidateOptions{InterfaceExists: lo})
-			diags = append(diags, vds...)
+	f.Fuzz(func(t *testing.T, src []byte) { checkFrontEnd(t, "f.json", src, SyntaxJSON) })
+}
+
+// checkFrontEnd runs src through Parse and Validate and fails on a
+// diagnostic without code, message or, when it is about the file, line.
+func checkFrontEnd(t *testing.T, name string, src []byte, syntax Syntax) {
+	file, diags := Parse(name, src, LoadOptions{Syntax: syntax})
+	if !diags.HasErrors() {
+		_, vds := Validate(file, ValidateOptions{InterfaceExists: func(n string) bool { return n == "lo" }})
+		diags = append(diags, vds...)
+	}
+	for _, d := range diags {
+		if d.Code == "" || d.Message == "" {
+			t.Fatalf("diagnostic without code or message: %#v", d)
 		}
-		for _, d := range diags {
-			if d.Code == "" || d.Message == "" {
-				t.Fatalf("diagnostic without code or message: %#v", d)
-			}
-			if d.Pos.File == "f.json" && d.Pos.Line <= 0 {
-				t.Fatalf("diagnostic without a line: %#v", d)
-			}
+		if d.Pos.File == name && d.Pos.Line <= 0 {
+			t.Fatalf("diagnostic without a line: %#v", d)
 		}
-	})
+	}
 }

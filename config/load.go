@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -93,13 +94,40 @@ func Parse(filename string, src []byte, opts LoadOptions) (*File, Diagnostics) {
 	ctx, vds := evalContext(filename, body, opts, work)
 	diags = append(diags, vds...)
 	if vds.HasErrors() {
+		declareIn(format, diags)
 		diags.AttachSource(source)
 		return nil, diags
 	}
 	file := File{Syntax: format, Source: source}
 	diags = append(diags, decodeBody(dynblock.Expand(body, ctx), ctx, &file)...)
+	declareIn(format, diags)
 	diags.AttachSource(source)
 	return &file, diags
+}
+
+// declareIn rewrites the hints that show how to declare a variable, written
+// in HCL where the syntax is not known (FromHCL), into syntax s: a JSON
+// file declares it in JSON, and a YAML file cannot use one, its values
+// being literal.
+func declareIn(s Syntax, diags Diagnostics) {
+	if s != SyntaxJSON && s != SyntaxYAML {
+		return
+	}
+	for i, d := range diags {
+		rest, ok := strings.CutPrefix(d.Detail, "declare it with variable ")
+		if d.Code != "variable" || !ok {
+			continue
+		}
+		name, err := strconv.Unquote(strings.TrimSuffix(rest, " {}"))
+		if err != nil {
+			continue
+		}
+		if s == SyntaxJSON {
+			diags[i].Detail = fmt.Sprintf(`declare it with "variable": {%q: {}}`, name)
+		} else {
+			diags[i].Detail = "YAML values are literal: -var, -var-file and " + EnvVarPrefix + "NAME set the variables of HCL and HCL JSON files"
+		}
+	}
 }
 
 // Load reads and parses a file. I/O errors are returned as error, problems in

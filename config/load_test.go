@@ -80,7 +80,13 @@ func TestVariables(t *testing.T) {
 			want: []string{`variable c.hcl:2:18: error: undeclared variable "lock"; declare it with variable "lock" {}`}},
 		{name: "reference in HCL JSON", src: "",
 			opts: LoadOptions{Syntax: SyntaxJSON},
-			want: []string{`variable c.hcl:1:32: error: undeclared variable "lok"; declare it with variable "lok" {}`}},
+			want: []string{`variable c.hcl:1:32: error: undeclared variable "lok"; declare it with "variable": {"lok": {}}`}},
+		{name: "-var on HCL JSON", src: `{"daemon": {"lock_file": "/x"}}`,
+			opts: LoadOptions{Syntax: SyntaxJSON, Vars: []string{"zone=x"}},
+			want: []string{`variable c.hcl: error: -var "zone=x" sets undeclared variable "zone"; declare it with "variable": {"zone": {}}`}},
+		{name: "-var on YAML", src: "daemon:\n  lock_file: /x\n",
+			opts: LoadOptions{Syntax: SyntaxYAML, Vars: []string{"zone=x"}},
+			want: []string{`variable c.hcl: error: -var "zone=x" sets undeclared variable "zone"; YAML values are literal: -var, -var-file and CTSYNC_VAR_NAME set the variables of HCL and HCL JSON files`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

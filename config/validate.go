@@ -324,7 +324,7 @@ func (v *validator) netlink(nl *Netlink, d *Daemon) NetlinkSettings {
 	out.EventsReliable = boolOr(nl.EventsReliable, false)
 	if out.EventsReliable && out.OverrunResync > 0 && nl.OverrunResync != nil {
 		v.diags.Warnf(nl.AttrRange("overrun_resync"), "no-effect", "a reliable event socket never reports overruns; write "+v.example("overrun_resync off"),
-			"netlink: overrun_resync has no effect with events_reliable = true")
+			"netlink: overrun_resync has no effect with %s", v.setting("events_reliable", "true"))
 	}
 	if d != nil && d.PollInterval != nil {
 		v.diags.Warnf(nl.DefRange, "no-effect", "polling mode (daemon poll_interval) opens no event socket",
@@ -498,7 +498,7 @@ func (v *validator) stage(st Stage, kind StageKind, runIn RunIn) (FilterStage, b
 			if n4 > Defaults.KernelFilterMaxIPv4 || n6 > Defaults.KernelFilterMaxIPv6 {
 				v.diags.Errorf(r, "limit", fmt.Sprintf("the kernel filter holds at most %d IPv4 and %d IPv6 entries; use shorter prefixes or %s",
 					Defaults.KernelFilterMaxIPv4, Defaults.KernelFilterMaxIPv6, v.example("run_in user")),
-					"%s has %d IPv4 and %d IPv6 entries, too many for run_in = \"kernel\"", where, n4, n6)
+					"%s has %d IPv4 and %d IPv6 entries, too many for %s", where, n4, n6, v.setting("run_in", `"kernel"`))
 				ok = false
 			}
 		}
@@ -740,7 +740,7 @@ func (v *validator) sync(s *Sync, caches []Cache, cs CacheSettings) SyncSettings
 	out.ExpectationSync = boolOr(s.ExpectationSync, false)
 	if len(s.ExpectationHelpers) > 0 {
 		if s.ExpectationSync != nil && !*s.ExpectationSync {
-			v.diags.Errorf(s.AttrRange("expectation_helpers"), "conflict", "remove expectation_helpers, or set expectation_sync = true",
+			v.diags.Errorf(s.AttrRange("expectation_helpers"), "conflict", "remove expectation_helpers, or set "+v.setting("expectation_sync", "true"),
 				"%s: expectation_helpers is set but expectation_sync is false", where)
 		} else {
 			out.ExpectationSync = true
@@ -826,7 +826,7 @@ func (v *validator) links(ls []Link) []LinkSettings {
 				firstDefault = l
 			} else {
 				v.diags.Errorf(l.AttrRange("default"), "conflict", fmt.Sprintf("link %q at %s is already the default; only one link is active at start-up", firstDefault.Name, PosOf(firstDefault.AttrRange("default"))),
-					"link %q: more than one link has default = true", l.Name)
+					"link %q: more than one link has %s", l.Name, v.setting("default", "true"))
 			}
 		}
 		if s, good := v.link(l, t); good {
@@ -975,9 +975,9 @@ func (v *validator) link(l *Link, t Transport) (LinkSettings, bool) {
 	if !out.Checksum {
 		switch {
 		case t == TransportTCP:
-			v.diags.Warnf(l.AttrRange("checksum"), "no-effect", "TCP always carries a checksum", "%s: checksum = false has no effect on transport \"tcp\"", where)
+			v.diags.Warnf(l.AttrRange("checksum"), "no-effect", "TCP always carries a checksum", "%s: %s has no effect on transport \"tcp\"", where, v.setting("checksum", "false"))
 		case out.Group.Is6() || out.Peer.Is6() || out.Local.Is6():
-			v.diags.Warnf(l.AttrRange("checksum"), "no-effect", "IPv6 requires UDP checksums", "%s: checksum = false has no effect on IPv6", where)
+			v.diags.Warnf(l.AttrRange("checksum"), "no-effect", "IPv6 requires UDP checksums", "%s: %s has no effect on IPv6", where, v.setting("checksum", "false"))
 		}
 	}
 	return out, !Diagnostics(v.diags[start:]).HasErrors()

@@ -613,7 +613,7 @@ func (b *yamlBody) blocks(bs hcl.BlockHeaderSchema, p yamlPair) (hcl.Blocks, hcl
 	var out hcl.Blocks
 	var diags hcl.Diagnostics
 	wrong := func(n *yaml.Node) {
-		detail := fmt.Sprintf("A %s block is written as a mapping of its settings (%s: {}), or a list of such mappings; got %s.",
+		detail := fmt.Sprintf("a %s block is written as a mapping of its settings (%s: {}), or a list of such mappings; got %s.",
 			bs.Type, bs.Type, describe(n))
 		if len(bs.LabelNames) > 0 {
 			keyed, listed := yamlLabelExamples(bs)
@@ -817,7 +817,7 @@ func (b *yamlBody) listItem(bs hcl.BlockHeaderSchema, typeRange hcl.Range, item 
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  fmt.Sprintf("Missing %s for %s", l, bs.Type),
-				Detail:   fmt.Sprintf("In the list form, each %s needs a %q key: %s: %s.", bs.Type, l, bs.Type, listExample(bs)),
+				Detail:   fmt.Sprintf("in the list form, each %s needs a %q key: %s: %s.", bs.Type, l, bs.Type, listExample(bs)),
 				Subject:  def.Ptr(),
 			})
 		case resolve(found.val).Kind != yaml.ScalarNode || isNull(found.val):

@@ -302,6 +302,18 @@ func TestYAMLErrors(t *testing.T) {
 			[]string{"type 1:1 unsuitable value type for the configuration"}, "got a list",
 		},
 		{
+			"a string for a list", "filter:\n  stage:\n    protocol: {accept: tcp}\n",
+			[]string{`type 3:24 filter: stage "protocol": accept: a list of strings is required, got "tcp"`}, "",
+		},
+		{
+			"a boolean for a number", "link: {a: {transport: udp, port: true}}\n",
+			[]string{`type 1:34 link "a": port: a whole number is required, got a boolean`}, "",
+		},
+		{
+			"a number for a block", "stats: 5\n",
+			[]string{`type 1:8 unsuitable value type for block "stats"`}, "a stats block is written as a mapping",
+		},
+		{
 			"out of range", "cache: {a: {size: 99999999999999999999}}\n",
 			[]string{`range 1:19 cache "a": size: a whole number within 64 bits is required, got 99999999999999999999`}, "",
 		},

@@ -47,8 +47,24 @@ func onUsageError(c *cli.Context, err error, _ bool) error {
 	hint := fmt.Sprintf("Run 'ctsync %s --help' for usage.", name)
 	if name == "validate" && strings.Contains(err.Error(), "-json") {
 		hint = "Did you mean --format json? " + hint
+	} else if s := suggestFlag(c.Command, err); s != "" {
+		hint = fmt.Sprintf("Did you mean -%s? %s", s, hint)
 	}
 	return usageErr("%s: %v\n%s", name, err, hint)
+}
+
+// suggestFlag names the flag of cmd nearest to the one err says is not
+// defined (-chek → check), by the rule of every other suggestion.
+func suggestFlag(cmd *cli.Command, err error) string {
+	given, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -")
+	if !ok {
+		return ""
+	}
+	var names []string
+	for _, f := range cmd.Flags {
+		names = append(names, f.Names()...)
+	}
+	return config.Suggest(given, names)
 }
 
 var (
@@ -244,11 +260,37 @@ func runMigrate(c *cli.Context) error {
 		return usageErr("migrate: %v", err)
 	}
 	out, diags := migrate.Migrate(name, src, migrate.MigrateOptions{Format: format})
+	if diags.HasErrors() {
+		if s := ctsyncSyntax(name, src); s != "" {
+			// The legacy parser's "unknown keyword \"daemon\"" would baffle.
+			return &exitError{code: exitInvalid, msg: fmt.Sprintf(
+				"migrate: %s is a ctsync configuration in %s, not a legacy conntrackd.conf; nothing to migrate (check it with ctsync validate)", name, syntaxName[s])}
+		}
+	}
 	printDiags(c.App.ErrWriter, diags)
 	if diags.HasErrors() {
 		return &exitError{code: exitInvalid, msg: fmt.Sprintf("migrate: %s: not converted, nothing written", name)}
 	}
 	return writeOutput(c, c.String("output"), out)
+}
+
+var syntaxName = map[config.Syntax]string{config.SyntaxHCL: "HCL", config.SyntaxJSON: "HCL JSON", config.SyntaxYAML: "YAML"}
+
+// ctsyncSyntax is the syntax of a ctsync configuration that the extension
+// of name or, without one, the first line of src says; "" when neither
+// says it is one. A first line "{" is not taken for JSON here: a legacy
+// template opens with it too ({% if %}), and its error says more.
+func ctsyncSyntax(name string, src []byte) config.Syntax {
+	if s, named := config.DetectSyntax(name, nil); named {
+		if s == config.SyntaxLegacy {
+			return ""
+		}
+		return s
+	}
+	if s, ok := config.DetectSyntax(name, src); ok && (s == config.SyntaxHCL || s == config.SyntaxYAML) {
+		return s
+	}
+	return ""
 }
 
 func runExport(c *cli.Context) error {
