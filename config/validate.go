@@ -213,6 +213,13 @@ func (v *validator) path(where string, n Node, attr string, p *string, def strin
 			"%s: %s has the control character %U at byte %d", where, attr, r, i)
 		return def
 	}
+	if !strings.HasPrefix(s, "/") {
+		// conntrackd's lexer reads a path only from its leading slash, and
+		// a daemon's working directory is no place to resolve one against.
+		v.diags.Errorf(n.AttrRange(attr), "value", "write an absolute path, starting with /",
+			"%s: %s %q is a relative path", where, attr, s)
+		return def
+	}
 	if len(s) > maxLen {
 		what := "a file name"
 		if maxLen == Defaults.MaxControlPath {

@@ -72,6 +72,11 @@ func TestValidateDiagnostics(t *testing.T) {
 			want: []string{`2:12 error enum: log: unknown syslog facility "locl0"; want "daemon", "local0" … or "local7"; did you mean "local0"?`}},
 		{name: "syslog facility upper case", src: "log {\n  syslog = \"DAEMON\"\n}\n",
 			want: []string{`2:12 warning case: log: syslog facility "DAEMON" should be written in lower case; write "daemon"`}},
+		{name: "paths are absolute", src: "daemon {\n  lock_file = \"run/ctsync.lock\"\n}\ncontrol {\n  path = \"ctsync.ctl\"\n}\n",
+			want: []string{
+				`2:15 error value: daemon: lock_file "run/ctsync.lock" is a relative path; write an absolute path, starting with /`,
+				`5:10 error value: control: path "ctsync.ctl" is a relative path; write an absolute path, starting with /`,
+			}},
 		{name: "paths hold no control character", src: "daemon {\n  lock_file = \"/x\\u0000y\"\n}\nlog {\n  file = \"/a\\nb\"\n}\nstats {\n  log_file = \"/a\\tb\"\n}\ncontrol {\n  path = \"/\\u007f\"\n}\n",
 			want: []string{
 				"2:15 error value: daemon: lock_file has the control character U+0000 at byte 2; a file name cannot hold control characters",
