@@ -208,8 +208,8 @@ func TestFlowsStateMachine(t *testing.T) {
 			stats:  Stats{Created: 2, Updated: 1, Destroyed: 2},
 		},
 		{
-			name:  "without a lifetime nothing expires",
-			steps: []step{{op: "update", want: "created"}, {op: "expire", at: 1000 * time.Hour, want: ""}},
+			name:   "without a lifetime nothing expires",
+			steps:  []step{{op: "update", want: "created"}, {op: "expire", at: 1000 * time.Hour, want: ""}},
 			states: map[int]State{0: New},
 			stats:  Stats{Active: 1, Objects: 1, Created: 1},
 		},
