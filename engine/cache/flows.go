@@ -3,7 +3,6 @@ package cache
 import (
 	"iter"
 	"net/netip"
-	"slices"
 	"time"
 )
 
@@ -425,17 +424,4 @@ func (c *Flows) Batch(cur Cursor, n int, fn func(Ref, *Entry)) (next Cursor, don
 
 // Sorted returns every object's Ref ordered by key (addresses, protocol,
 // ports, zone), for dumps that read the same whatever the history.
-func (c *Flows) Sorted() []Ref {
-	slots := make([]uint32, 0, c.t.count)
-	for s, ok := c.t.next(0); ok; s, ok = c.t.next(s + 1) {
-		slots = append(slots, s)
-	}
-	slices.SortFunc(slots, func(a, b uint32) int {
-		return c.t.at(a).key.compare(&c.t.at(b).key)
-	})
-	refs := make([]Ref, len(slots))
-	for i, s := range slots {
-		refs[i] = c.t.ref(s)
-	}
-	return refs
-}
+func (c *Flows) Sorted() []Ref { return sortedRefs(c.t) }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/bits"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -505,4 +506,19 @@ func (t *table[K, R]) snapshot() Stats {
 	s := t.stats
 	s.Objects = uint64(t.count)
 	return s
+}
+
+func sortedRefs[K keyer[K], R any](t *table[K, R]) []Ref {
+	slots := make([]uint32, 0, t.count)
+	for s, ok := t.next(0); ok; s, ok = t.next(s + 1) {
+		slots = append(slots, s)
+	}
+	slices.SortFunc(slots, func(a, b uint32) int {
+		return t.at(a).key.compare(&t.at(b).key)
+	})
+	refs := make([]Ref, len(slots))
+	for i, s := range slots {
+		refs[i] = t.ref(s)
+	}
+	return refs
 }
