@@ -425,3 +425,25 @@ func (c *Flows) Batch(cur Cursor, n int, fn func(Ref, *Entry)) (next Cursor, don
 // Sorted returns every object's Ref ordered by key (addresses, protocol,
 // ports, zone), for dumps that read the same whatever the history.
 func (c *Flows) Sorted() []Ref { return sortedRefs(c.t) }
+
+// CommitTimeout is the timeout, in seconds, to give the flow when a
+// commit writes it into the kernel (src/cache-ct.c): fixed when set (the
+// CommitTimeout option), else the timeout the peer sent aged by the whole
+// seconds since the last update. A result that is not positive becomes
+// 60 s, as does any age when the clock went back. conntrackd keeps a
+// result of exactly 0, which leaves the timeout out and makes the kernel
+// refuse the create; here it becomes 60 s too.
+func (e *Entry) CommitTimeout(now time.Time, fixed time.Duration) uint32 {
+	if fixed > 0 {
+		return uint32(min(fixed/time.Second, 1<<32-1))
+	}
+	age := now.Unix() - e.Updated.Unix()
+	if age < 0 {
+		age = 60
+	}
+	left := int64(e.Flow.Timeout) - age
+	if left <= 0 {
+		return 60
+	}
+	return uint32(left)
+}

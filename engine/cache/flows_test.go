@@ -508,3 +508,42 @@ func TestUpdateDoesNotAllocate(t *testing.T) {
 		t.Errorf("%v allocations per update", allocs)
 	}
 }
+
+// A huge size hint or limit costs nothing until objects arrive.
+func TestHugeSettingsAllocateLittle(t *testing.T) {
+	c, err := NewFlows(Settings{Buckets: 1<<31 - 1, Limit: 1<<31 - 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(c.t.index); n > maxInitialIndex {
+		t.Errorf("index of %d buckets allocated up front", n)
+	}
+	if _, err := NewFlows(Settings{Limit: 1 << 31}); err == nil {
+		t.Error("limit 2^31 accepted")
+	}
+}
+
+func TestCommitTimeout(t *testing.T) {
+	upd := epoch.Add(500 * time.Millisecond)
+	tests := []struct {
+		name    string
+		timeout uint32
+		now     time.Time
+		fixed   time.Duration
+		want    uint32
+	}{
+		{"fixed wins", 120, upd.Add(time.Hour), 30 * time.Second, 30},
+		{"aged by whole seconds", 120, upd.Add(10*time.Second + 600*time.Millisecond), 0, 109},
+		{"same second", 120, upd, 0, 120},
+		{"expired becomes 60", 120, upd.Add(200 * time.Second), 0, 60},
+		{"exactly 0 becomes 60", 120, upd.Add(120 * time.Second), 0, 60},
+		{"no timeout received", 0, upd.Add(time.Second), 0, 60},
+		{"clock went back: age 60", 100, upd.Add(-time.Hour), 0, 40},
+	}
+	for _, tc := range tests {
+		e := Entry{Flow: Flow{Timeout: tc.timeout}, Updated: upd}
+		if got := e.CommitTimeout(tc.now, tc.fixed); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}

@@ -78,10 +78,11 @@ type Cursor struct{ slot uint32 }
 // Settings size one cache.
 type Settings struct {
 	// Buckets is a hint of how many objects to expect: conntrackd's
-	// HashSize. The index starts large enough for it and grows as needed.
+	// HashSize. The index starts large enough for it (up to a million
+	// objects) and grows as needed.
 	Buckets int
 	// Limit is the maximum number of objects, dead ones included:
-	// conntrackd's HashLimit. It must be at least 1.
+	// conntrackd's HashLimit. It must be from 1 to 2^31-1.
 	Limit int
 	// Lifetime, when positive, is how long an object lives without an
 	// update before Expire removes it: ALARM's CacheTimeout on the
@@ -93,8 +94,8 @@ func (s Settings) check() error {
 	if s.Limit < 1 {
 		return fmt.Errorf("cache limit %d: must be at least 1", s.Limit)
 	}
-	if s.Limit >= int(nilSlot) {
-		return fmt.Errorf("cache limit %d: must be below %d", s.Limit, nilSlot)
+	if s.Limit > maxLimit {
+		return fmt.Errorf("cache limit %d: must be at most %d", s.Limit, maxLimit)
 	}
 	if s.Buckets < 0 {
 		return fmt.Errorf("cache size %d: must not be negative", s.Buckets)
@@ -118,6 +119,12 @@ const (
 	chunkBits = 10 // slab chunks of 1024 objects: growing never copies
 	chunkLen  = 1 << chunkBits
 	minIndex  = 8
+	// maxLimit keeps slot numbers within 31 bits and the index within
+	// 2^32 buckets, whose home is a whole 32-bit tag at most.
+	maxLimit = 1<<31 - 1
+	// maxInitialIndex bounds what New allocates up front (8 MiB) whatever
+	// the size hint; a larger index is grown to as objects arrive.
+	maxInitialIndex = 1 << 20
 )
 
 // item is one slab slot.
@@ -164,7 +171,7 @@ func newTable[K keyer[K], R any](s Settings, release func(*R)) (*table[K, R], er
 		lifetime: int64(s.Lifetime),
 		release:  release,
 	}
-	t.resize(indexFor(min(s.Buckets, s.Limit)))
+	t.resize(min(indexFor(min(s.Buckets, s.Limit)), maxInitialIndex))
 	return t, nil
 }
 
