@@ -547,3 +547,19 @@ func TestCommitTimeout(t *testing.T) {
 		}
 	}
 }
+
+// Generations wrap without ever making a live object's Ref zero.
+func TestRefGenerationWraps(t *testing.T) {
+	c, _ := NewFlows(Settings{Limit: 10})
+	f := fixture[0]
+	r, _ := c.Update(&f, epoch)
+	c.t.at(r.slot).gen = 1<<32 - 3
+	for range 4 {
+		c.Delete(f.Key())
+		r, _ = c.Update(&f, epoch)
+		var e Entry
+		if r.IsZero() || !c.Get(r, &e) {
+			t.Fatalf("gen %d: Ref %v does not work", c.t.at(r.slot).gen, r)
+		}
+	}
+}

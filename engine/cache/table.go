@@ -299,7 +299,11 @@ func (t *table[K, R]) free(slot uint32, it *item[K, R]) {
 	var zk K
 	it.rec, it.key = zr, zk
 	it.state = stateFree
-	it.gen++
+	// A busy small cache reuses one slot billions of times: skip the
+	// generation whose Ref would read as zero (no object).
+	if it.gen++; it.gen+1 == 0 {
+		it.gen = 0
+	}
 	it.next = t.freeHead
 	t.freeHead = slot
 }
