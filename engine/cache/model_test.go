@@ -315,8 +315,8 @@ func TestFlowsAgainstModel(t *testing.T) {
 	}
 }
 
-// FuzzFlows drives the cache and the model with the fuzzer's bytes.
-func FuzzFlows(f *testing.F) {
+// FuzzCacheAgainstModel drives the cache and the model with the fuzzer's bytes.
+func FuzzCacheAgainstModel(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte{3, 5, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2})
 	f.Add([]byte{1, 8, 1, 9, 0, 0, 0x81, 0xff, 0xff, 0xff, 7, 9, 0, 0x81, 0, 0, 0, 0, 15, 3})
