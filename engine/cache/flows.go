@@ -31,9 +31,10 @@ const (
 	HasHelper                      // Helper
 	HasLabels                      // Labels
 
-	natAttrs  = HasSNAT | HasDNAT | HasSNATPort | HasDNATPort
-	rareAttrs = HasMaster | HasSeqAdj | HasSynproxy | HasHelper | HasLabels
-	allAttrs  = HasLabels<<1 - 1
+	natAttrs = HasSNAT | HasDNAT | HasSNATPort | HasDNATPort
+	relAttrs = HasMaster | HasHelper
+	adjAttrs = HasSeqAdj | HasSynproxy | HasLabels
+	allAttrs = HasLabels<<1 - 1
 )
 
 // Flow is a conntrack as the cache keeps it: what conntrackd's sync
@@ -109,13 +110,15 @@ func (k flowKey) compare(o *flowKey) int {
 
 func packKey(k *Key) flowKey { return flowKey{t: packTuple(&k.Orig), zone: k.Zone} }
 
-// flowRec is the fixed part of a cached conntrack; nat and rare are pool
-// handles (0: none) for the attributes most flows lack.
+// flowRec is the fixed part of a cached conntrack; nat, rel and adj are
+// pool handles (0: none) for the attributes most flows lack: NAT, the
+// master and helper of related and helped flows, and the rarer sequence
+// adjustments, synproxy and labels.
 type flowRec struct {
 	status, timeout, mark uint32
 	vtag                  [2]uint32
 	has                   Attrs
-	nat, rare             uint32
+	nat, rel, adj         uint32
 	tcpState, wsOrig      uint8
 	wsReply, sctpState    uint8
 	dccpState, dccpRole   uint8
@@ -127,19 +130,23 @@ type natRec struct {
 	snatFam, dnatFam   uint8
 }
 
-type rareRec struct {
-	master   tkey
+type relRec struct {
+	master tkey
+	helper Name
+}
+
+type adjRec struct {
 	seqAdj   [6]uint32
 	synproxy [3]uint32
-	helper   Name
 	labels   [16]byte
 }
 
 // Flows is a conntrack cache (internal or external).
 type Flows struct {
-	t    *table[flowKey, flowRec]
-	nat  pool[natRec]
-	rare pool[rareRec]
+	t   *table[flowKey, flowRec]
+	nat pool[natRec]
+	rel pool[relRec]
+	adj pool[adjRec]
 }
 
 // NewFlows returns an empty conntrack cache.
@@ -157,8 +164,11 @@ func (c *Flows) release(r *flowRec) {
 	if r.nat != 0 {
 		c.nat.put(r.nat)
 	}
-	if r.rare != 0 {
-		c.rare.put(r.rare)
+	if r.rel != 0 {
+		c.rel.put(r.rel)
+	}
+	if r.adj != 0 {
+		c.adj.put(r.adj)
 	}
 }
 
@@ -192,7 +202,7 @@ func (c *Flows) store(slot uint32, o Outcome, f *Flow) (Ref, Outcome) {
 
 func (c *Flows) pack(r *flowRec, f *Flow) {
 	has := f.Has & allAttrs
-	*r = flowRec{has: has, nat: r.nat, rare: r.rare}
+	*r = flowRec{has: has, nat: r.nat, rel: r.rel, adj: r.adj}
 	if has&HasStatus != 0 {
 		r.status = f.Status
 	}
@@ -237,21 +247,26 @@ func (c *Flows) pack(r *flowRec, f *Flow) {
 			n.dnatPort = f.DNATPort
 		}
 	}
-	r.rare = side(&c.rare, r.rare, has&rareAttrs != 0)
-	if r.rare != 0 {
-		x := c.rare.at(r.rare)
-		*x = rareRec{}
+	r.rel = side(&c.rel, r.rel, has&relAttrs != 0)
+	if r.rel != 0 {
+		x := c.rel.at(r.rel)
+		*x = relRec{}
 		if has&HasMaster != 0 {
 			x.master = packTuple(&f.Master)
 		}
+		if has&HasHelper != 0 {
+			x.helper = f.Helper
+		}
+	}
+	r.adj = side(&c.adj, r.adj, has&adjAttrs != 0)
+	if r.adj != 0 {
+		x := c.adj.at(r.adj)
+		*x = adjRec{}
 		if has&HasSeqAdj != 0 {
 			x.seqAdj = f.SeqAdj
 		}
 		if has&HasSynproxy != 0 {
 			x.synproxy = f.Synproxy
-		}
-		if has&HasHelper != 0 {
-			x.helper = f.Helper
 		}
 		if has&HasLabels != 0 {
 			x.labels = f.Labels
@@ -286,13 +301,16 @@ func (c *Flows) unpack(it *item[flowKey, flowRec], e *Entry) {
 		f.SNAT, f.DNAT = addrOf(&n.snat, n.snatFam), addrOf(&n.dnat, n.dnatFam)
 		f.SNATPort, f.DNATPort = n.snatPort, n.dnatPort
 	}
-	if r.rare != 0 {
-		x := c.rare.at(r.rare)
+	if r.rel != 0 {
+		x := c.rel.at(r.rel)
 		if r.has&HasMaster != 0 {
 			f.Master = x.master.tuple()
 		}
-		f.SeqAdj, f.Synproxy = x.seqAdj, x.synproxy
-		f.Helper, f.Labels = x.helper, x.labels
+		f.Helper = x.helper
+	}
+	if r.adj != 0 {
+		x := c.adj.at(r.adj)
+		f.SeqAdj, f.Synproxy, f.Labels = x.seqAdj, x.synproxy, x.labels
 	}
 	e.State = it.state
 	e.Created, e.Updated = time.Unix(0, it.created), time.Unix(0, it.updated)
@@ -364,7 +382,8 @@ func (c *Flows) Remove(r Ref) bool { return c.t.remove(r) }
 func (c *Flows) Flush() {
 	c.t.flush()
 	c.nat.reset()
-	c.rare.reset()
+	c.rel.reset()
+	c.adj.reset()
 }
 
 // Expire removes the objects that were not updated for the cache's

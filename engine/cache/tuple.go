@@ -22,13 +22,13 @@ type Tuple struct {
 // tkey is a Tuple without pointers, so that the slabs holding a million
 // of them are not scanned by the garbage collector.
 type tkey struct {
-	src, dst       [16]byte
-	sport, dport   uint16
-	icmpID         uint16
-	icmpType       uint8
-	icmpCode       uint8
-	proto          uint8
-	srcFam, dstFam uint8 // famNone, fam4, fam6
+	src, dst     [16]byte
+	sport, dport uint16
+	icmpID       uint16
+	icmpType     uint8
+	icmpCode     uint8
+	proto        uint8
+	fams         uint8 // source family | destination family<<4: famNone, fam4, fam6
 }
 
 const (
@@ -62,15 +62,15 @@ func packTuple(t *Tuple) tkey {
 		src: t.Src.As16(), dst: t.Dst.As16(),
 		sport: t.SrcPort, dport: t.DstPort,
 		icmpID: t.ICMPID, icmpType: t.ICMPType, icmpCode: t.ICMPCode,
-		proto:  t.Proto,
-		srcFam: family(t.Src), dstFam: family(t.Dst),
+		proto: t.Proto,
+		fams:  family(t.Src) | family(t.Dst)<<4,
 	}
 }
 
 // tuple undoes packTuple exactly: the zero Tuple packs to zeros and back.
 func (k *tkey) tuple() Tuple {
 	return Tuple{
-		Src: addrOf(&k.src, k.srcFam), Dst: addrOf(&k.dst, k.dstFam),
+		Src: addrOf(&k.src, k.fams&0xf), Dst: addrOf(&k.dst, k.fams>>4),
 		Proto:   k.proto,
 		SrcPort: k.sport, DstPort: k.dport,
 		ICMPID: k.icmpID, ICMPType: k.icmpType, ICMPCode: k.icmpCode,
@@ -89,14 +89,14 @@ func (k *tkey) words() (a, b, c, d, e uint64) {
 }
 
 func (k *tkey) small() uint64 {
-	return uint64(k.proto) | uint64(k.srcFam)<<8 | uint64(k.dstFam)<<12
+	return uint64(k.proto) | uint64(k.fams)<<8
 }
 
 func (k *tkey) compare(o *tkey) int {
-	if c := cmp.Compare(k.srcFam, o.srcFam); c != 0 {
+	if c := cmp.Compare(k.fams&0xf, o.fams&0xf); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(k.dstFam, o.dstFam); c != 0 {
+	if c := cmp.Compare(k.fams>>4, o.fams>>4); c != 0 {
 		return c
 	}
 	for i := range k.src {
