@@ -1,9 +1,8 @@
 package cache
 
 // pool is a slab of side records (NAT, master and helper, adjustments)
-// for the objects
-// that have them. Handles are index+1, so that 0 means "none" in the
-// main record.
+// for the objects that have them. Handles are index+1, so that 0 means
+// "none" in the main record.
 type pool[T any] struct {
 	chunks [][]T
 	top    uint32
