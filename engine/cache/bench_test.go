@@ -147,3 +147,26 @@ func BenchmarkMemoryPerFlow(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkChurn is a short flow's life in a full-sized cache: NEW, then
+// DESTROY, then removal once its DEL went out. In steady state the slots
+// and side records are reused, so it does not allocate.
+func BenchmarkChurn(b *testing.B) {
+	const n = 1 << 20
+	c := filled(b, n, nil)
+	f := benchFlow(0)
+	f.Orig.Dst = netip.MustParseAddr("203.0.113.1")
+	f.Has |= HasSNAT
+	f.SNAT = netip.MustParseAddr("203.0.113.2")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		f.Orig.SrcPort = uint16(i)
+		r, o := c.Replace(&f, epoch)
+		if o != Created {
+			b.Fatal(o)
+		}
+		c.Kill(f.Key())
+		c.Remove(r)
+	}
+}
