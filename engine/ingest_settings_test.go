@@ -2,6 +2,9 @@ package engine
 
 import (
 	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,5 +125,36 @@ func TestIngestEventsConfig(t *testing.T) {
 	big := filter.Settings{Stages: []filter.Stage{{Kind: filter.KindAddress, Policy: filter.Ignore, Prefixes: many}}}
 	if _, err := (IngestSettings{Filter: big, FilterInKernel: true}).EventsConfig(); err == nil {
 		t.Error("a kernel filter of 200 IPv4 addresses compiled; kbpf holds 127")
+	}
+}
+
+// EnableConntrackEvents sets the sysctl to 1 when it is anything else, and
+// says what it found; a file it cannot write is an error naming it.
+func TestEnableConntrackEvents(t *testing.T) {
+	for _, tc := range []struct{ was, wantWas string }{{"2\n", "2"}, {"0\n", "0"}, {"1\n", "1"}} {
+		path := filepath.Join(t.TempDir(), "nf_conntrack_events")
+		if err := os.WriteFile(path, []byte(tc.was), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		was, err := EnableConntrackEvents(path)
+		if err != nil || was != tc.wantWas {
+			t.Errorf("from %q: was %q, %v; want %q, nil", tc.was, was, err, tc.wantWas)
+		}
+		if b, _ := os.ReadFile(path); strings.TrimSpace(string(b)) != "1" {
+			t.Errorf("from %q: the file holds %q, want 1", tc.was, b)
+		}
+	}
+	if _, err := EnableConntrackEvents(filepath.Join(t.TempDir(), "absent")); err == nil {
+		t.Error("no error for a missing sysctl")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "nf_conntrack_events")
+	if err := os.WriteFile(path, []byte("2\n"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() != 0 { // root writes read-only files
+		if _, err := EnableConntrackEvents(path); err == nil || !strings.Contains(err.Error(), path) {
+			t.Errorf("read-only sysctl: %v, want an error naming it", err)
+		}
 	}
 }
