@@ -157,7 +157,10 @@ type Ingest struct {
 	// items is the hand-over from the event source's goroutine to Run's.
 	items chan ingestItem
 	quit  chan struct{}
-	view  filter.Flow
+	// cur is the item being handled: the sink gets pointers into it,
+	// which would move a local to the heap on every event.
+	cur  ingestItem
+	view filter.Flow
 
 	resyncAt, pollAt time.Time
 	// timerAt is the deadline timer waits for; timer is nil when none.
@@ -276,9 +279,9 @@ func (in *Ingest) turn(ctx context.Context, srcErr <-chan error) error {
 			err = errors.New("the event source stopped")
 		}
 		return err
-	case it := <-in.items:
+	case in.cur = <-in.items:
 		now := in.io.Clock.Now()
-		in.handle(now, &it)
+		in.handle(now, &in.cur)
 		in.drain(now, in.s.EventIterationLimit-1)
 	case <-in.timer:
 		in.timer = nil
@@ -291,8 +294,8 @@ func (in *Ingest) turn(ctx context.Context, srcErr <-chan error) error {
 func (in *Ingest) drain(now time.Time, n int) {
 	for range n {
 		select {
-		case it := <-in.items:
-			in.handle(now, &it)
+		case in.cur = <-in.items:
+			in.handle(now, &in.cur)
 		default:
 			return
 		}

@@ -264,8 +264,6 @@ func (s *fakeSource) event(ev ctnl.Event) {
 	s.items <- func(h ctnl.Handler) { h.Event(&ev) }
 }
 
-func (s *fakeSource) overrun(n int) { s.items <- func(h ctnl.Handler) { h.Overrun(n) } }
-
 // tcp is a TCP flow from 198.18.0.1 to dst.
 func tcp(dst string, sport uint16) *ctnl.Flow {
 	return flowOf(6, "198.18.0.1", dst, sport, 80)

@@ -126,8 +126,7 @@ func TestKernelIngestUserFilter(t *testing.T) {
 	netnstest.RequirePrivileged(t)
 	ns := netnstest.NewNetNS(t)
 	s := IngestSettings{EventIterationLimit: 100, Filter: ignoreUDP, OverrunResync: 30 * time.Second}
-	var k *kernelIngest
-	k = startKernelIngest(t, ns, s, func() {
+	k := startKernelIngest(t, ns, s, func() {
 		k0 := &kernelIngest{ns: ns}
 		k0.insert(t, "tcp", 1, 1000)
 		k0.insert(t, "udp", 2, 1000)
@@ -171,8 +170,7 @@ func TestKernelIngestKernelFilter(t *testing.T) {
 	netnstest.RequirePrivileged(t)
 	ns := netnstest.NewNetNS(t)
 	s := IngestSettings{EventIterationLimit: 100, Filter: ignoreUDP, FilterInKernel: true}
-	var k *kernelIngest
-	k = startKernelIngest(t, ns, s, func() {
+	k := startKernelIngest(t, ns, s, func() {
 		(&kernelIngest{ns: ns}).insert(t, "udp", 2, 1000)
 	})
 	k.waitFor(t, "end startup")
