@@ -275,3 +275,63 @@ func TestKernelEnableConntrackEvents(t *testing.T) {
 		t.Errorf("EnableConntrackEvents in a namespace at 2: found %q, %v; want 2 and the sysctl at 1", was, err)
 	}
 }
+
+// An event socket too small for a burst overruns; the stage resyncs after
+// OverrunResync and the sink ends up holding exactly the table, the flows
+// whose events were lost included, after a burst of creations and after
+// one of deletions.
+func TestKernelIngestOverrunResync(t *testing.T) {
+	netnstest.RequirePrivileged(t)
+	ns := netnstest.NewNetNS(t)
+	var other *ctnl.Writer
+	if err := ns.Do(func() (err error) { other, err = ctnl.NewWriter(ctnl.WriterConfig{}); return err }); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	s := IngestSettings{EventIterationLimit: 100, ReadBuffer: 4096, ReadBufferMax: 4096, OverrunResync: 200 * time.Millisecond}
+	k := startKernelIngest(t, ns, s, nil)
+	k.waitFor(t, "end startup")
+	apply := func(op ctnl.Op, from, to int) {
+		t.Helper()
+		var reqs []ctnl.Request
+		for i := from; i < to; i++ {
+			reqs = append(reqs, ctnl.Request{Op: op, Flow: manyTCP(i)})
+		}
+		errs := make([]error, len(reqs))
+		if err := other.Apply(reqs, errs); err != nil {
+			t.Fatal(err)
+		}
+		if err := errors.Join(errs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const n = 2000
+	for _, step := range []struct {
+		op       ctnl.Op
+		from, to int
+		left     int
+	}{{ctnl.OpCreate, 0, n, n}, {ctnl.OpDelete, 0, n / 2, n / 2}} {
+		before := k.in.Stats()
+		apply(step.op, step.from, step.to)
+		var want []string
+		for i := n - step.left; i < n; i++ {
+			want = append(want, flowKey(manyTCP(i)))
+		}
+		slices.Sort(want)
+		deadline := time.Now().Add(10 * time.Second)
+		var got []string
+		for time.Now().Before(deadline) {
+			if got = k.sink.keys(); slices.Equal(got, want) && k.in.Stats().Resyncs > before.Resyncs {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		st := k.in.Stats()
+		if st.Overruns == before.Overruns {
+			t.Fatalf("%s of %d flows: no overrun with a 4 KiB buffer, nothing to test; stats %+v", step.op, step.to-step.from, st)
+		}
+		if !slices.Equal(got, want) || st.Resyncs == before.Resyncs {
+			t.Errorf("%s: sink holds %d flows, want the table's %d; stats %+v", step.op, len(got), len(want), st)
+		}
+	}
+}
