@@ -230,7 +230,7 @@ func (in *Ingest) Stats() IngestStats {
 // Run starts reading events, dumps the table into the sink, then hands
 // events to the sink and runs the resyncs and polls when due, until ctx
 // is done (it returns nil) or the event socket fails. It closes the
-// event source before returning.
+// event source before returning, so it is called once.
 func (in *Ingest) Run(ctx context.Context) error {
 	srcErr := make(chan error, 1)
 	if in.io.Events != nil {
