@@ -7,5 +7,6 @@
 //
 // So far it holds the translation of the links and the filter, and the
 // conversions between the kernel's, the sync link's and the filter's flows
-// (convert_*.go).
+// (convert_*.go), and the input stage, Ingest (ingest*.go): kernel events
+// or periodic dumps through the origin check and the filter into a sink.
 package engine

@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/mdlayher/netlink"
+	"golang.org/x/net/bpf"
 )
 
 // Multicast groups of ctnetlink events (enum nfnetlink_groups).
@@ -37,6 +38,11 @@ type EventsConfig struct {
 	// to the sender of the change (NETLINK_BROADCAST_ERROR). Together
 	// they are conntrackd's NetlinkEventsReliable.
 	NoENOBUFS, BroadcastError bool
+	// Filter is a classic BPF program attached to the socket, so that
+	// the kernel drops the events it rejects before they are queued:
+	// conntrackd's "Filter From Kernelspace" (filter/kbpf compiles it).
+	// Nil attaches nothing.
+	Filter []bpf.Instruction
 }
 
 // Handler receives what an event receiver reads, in the kernel's order,
@@ -77,8 +83,16 @@ func ListenEvents(cfg EventsConfig) (*Events, error) {
 	if len(groups) == 0 {
 		return nil, errors.New("listen to ctnetlink events: neither flows nor expectations asked for")
 	}
+	var prog []bpf.RawInstruction
+	if cfg.Filter != nil {
+		var err error
+		if prog, err = bpf.Assemble(cfg.Filter); err != nil {
+			return nil, fmt.Errorf("listen to ctnetlink events: assemble the event filter: %w", err)
+		}
+	}
 	s, err := dialSock(sockConfig{
 		netns:          cfg.NetNS,
+		filter:         prog,
 		groups:         groups,
 		readBuffer:     cfg.ReadBuffer,
 		noENOBUFS:      cfg.NoENOBUFS,

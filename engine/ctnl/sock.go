@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mdlayher/netlink"
+	"golang.org/x/net/bpf"
 )
 
 // sock is the I/O of one netlink socket: the real one (sock_linux.go) or a
@@ -34,6 +35,9 @@ type sockConfig struct {
 	readBuffer     int
 	noENOBUFS      bool
 	broadcastError bool
+	// filter, when not nil, is attached with SO_ATTACH_FILTER before
+	// the socket joins its groups, so no event escapes it.
+	filter []bpf.RawInstruction
 	// ack makes acknowledgements small (NETLINK_CAP_ACK) and carry the
 	// kernel's message (NETLINK_EXT_ACK).
 	ack bool

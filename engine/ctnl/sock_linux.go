@@ -59,6 +59,11 @@ func (s *nlSock) setup(cfg sockConfig) error {
 			return err
 		}
 	}
+	if cfg.filter != nil {
+		if err := s.c.SetBPF(cfg.filter); err != nil {
+			return fmt.Errorf("attach the event filter: %w", err)
+		}
+	}
 	for _, g := range cfg.groups {
 		if err := s.c.JoinGroup(g); err != nil {
 			return fmt.Errorf("join ctnetlink group %d: %w", g, err)

@@ -1,0 +1,504 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/ctsync/ctsync/engine/ctnl"
+	"github.com/ctsync/ctsync/filter"
+)
+
+// EventSource is the kernel's event socket as the input stage uses it:
+// ctnl.Events, or a test's fake. Run delivers events, overruns and
+// undecodable messages to h on its own goroutine until Close.
+type EventSource interface {
+	Run(h ctnl.Handler) error
+	Close() error
+}
+
+// TableDumper streams the kernel's table: ctnl.Table, or a test's fake.
+type TableDumper interface {
+	Dump(family ctnl.Family, fn func(ev *ctnl.Event) error, skipped func(error)) error
+	DumpExpect(family ctnl.Family, fn func(ev *ctnl.Event) error, skipped func(error)) error
+}
+
+// Clock is the input stage's time: the real one (SystemClock) or a test's.
+type Clock interface {
+	Now() time.Time
+	// After returns a channel that receives once d has passed.
+	After(d time.Duration) <-chan time.Time
+}
+
+// SystemClock is the real Clock.
+type SystemClock struct{}
+
+// Now is time.Now.
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// After is time.After.
+func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// DumpCause says why the table is being dumped into the sink.
+type DumpCause uint8
+
+const (
+	// DumpStartup is the initial population. conntrackd sends nothing
+	// to the peers for it (src/run.c).
+	DumpStartup DumpCause = iota + 1
+	// DumpResync follows an overrun, once OverrunResync has passed.
+	DumpResync
+	// DumpPoll is one period of the polling mode.
+	DumpPoll
+)
+
+func (c DumpCause) String() string {
+	switch c {
+	case DumpStartup:
+		return "startup"
+	case DumpResync:
+		return "resync"
+	case DumpPoll:
+		return "poll"
+	}
+	return fmt.Sprintf("DumpCause(%d)", uint8(c))
+}
+
+// IngestSink is what the input stage feeds: the internal cache. Its
+// methods are called from the goroutine running Ingest.Run only; the
+// values passed are reused after they return.
+type IngestSink interface {
+	// NewFlow is a flow created in the table (a NEW event): conntrackd
+	// replaces any entry of the same key (src/cache-ct.c).
+	NewFlow(now time.Time, f *ctnl.Flow)
+	// UpdateFlow is a flow changed (an UPDATE event) or seen by a dump:
+	// the entry is updated, or created when absent.
+	UpdateFlow(now time.Time, f *ctnl.Flow)
+	// DestroyFlow is a flow removed from the table.
+	DestroyFlow(now time.Time, f *ctnl.Flow)
+	// NewExpect and DestroyExpect are the same for expectations; a dump
+	// reports its expectations through NewExpect.
+	NewExpect(now time.Time, e *ctnl.Expect)
+	DestroyExpect(now time.Time, e *ctnl.Expect)
+	// BeginDump and EndDump bracket a dump of the table (flows, then
+	// expectations when they are synchronised); nothing else is called
+	// between them. When complete is true, every entry the sink held
+	// before BeginDump and that the dump did not report is gone from the
+	// table: the sink destroys it, as conntrackd's purge does after a
+	// resync and in polling mode (src/cache-ct.c). When false, the dump
+	// failed part way and the sink keeps its entries.
+	BeginDump(now time.Time, cause DumpCause)
+	EndDump(now time.Time, cause DumpCause, complete bool)
+}
+
+// IngestIO is the input stage's I/O.
+type IngestIO struct {
+	Clock Clock
+	// Events is the event socket, opened (and so subscribed) before
+	// Run, which then dumps the table: a flow created or changed during
+	// the dump reaches the sink through its event. Nil in polling mode.
+	// Run closes it.
+	Events EventSource
+	Table  TableDumper
+	Sink   IngestSink
+	// OwnPorts are the netlink port ids of the engine's own writing
+	// sockets (ctnl.Writer.PortID): the events they cause are ignored,
+	// as conntrackd's src/origin.c does.
+	OwnPorts []uint32
+	// Log receives what an operator should know (overruns, resyncs,
+	// failed dumps); nil discards it.
+	Log *slog.Logger
+}
+
+// IngestStats are the input stage's counters, conntrackd's
+// "conntrackd -s runtime" netlink counters and more.
+type IngestStats struct {
+	// Events counts the events received, whatever became of them;
+	// Filtered those the user-space filter dropped, OwnOrigin those our
+	// own writes caused, Skipped the messages that did not decode or
+	// describe no flow.
+	Events, Filtered, OwnOrigin, Skipped uint64
+	// Overruns counts the event socket's overruns (events lost);
+	// ReadBuffer is its receive buffer size after the last one.
+	Overruns   uint64
+	ReadBuffer int
+	// Resyncs and Polls count the dumps done after an overrun and in
+	// polling mode; DumpFailures those that failed; Dumped the flows
+	// and expectations dumps delivered to the sink, DumpFiltered those
+	// the filter dropped.
+	Resyncs, Polls, DumpFailures uint64
+	Dumped, DumpFiltered         uint64
+}
+
+type ingestCounters struct {
+	events, filtered, ownOrigin, skipped atomic.Uint64
+	overruns                             atomic.Uint64
+	readBuffer                           atomic.Int64
+	resyncs, polls, dumpFailures         atomic.Uint64
+	dumped, dumpFiltered                 atomic.Uint64
+}
+
+// Ingest is the kernel-side input stage: events (or periodic dumps)
+// through the origin check and the filter into the sink, with the
+// resynchronisation an overrun calls for. It is conntrackd's src/run.c
+// event loop and src/ctnl.c event and dump handlers.
+type Ingest struct {
+	s     IngestSettings
+	io    IngestIO
+	chain *filter.Chain
+	own   map[uint32]bool
+	stats ingestCounters
+
+	// items is the hand-over from the event source's goroutine to Run's.
+	items chan ingestItem
+	quit  chan struct{}
+	// cur is the item being handled: the sink gets pointers into it,
+	// which would move a local to the heap on every event.
+	cur  ingestItem
+	view filter.Flow
+
+	resyncAt, pollAt time.Time
+	// timerAt is the deadline timer waits for; timer is nil when none.
+	timerAt time.Time
+	timer   <-chan time.Time
+}
+
+// ingestItem is one thing the event source reported.
+type ingestItem struct {
+	ev         ctnl.Event
+	overrun    bool
+	readBuffer int
+	skipped    error
+}
+
+// itemQueue is how many items the event source may be ahead of Run. The
+// socket's own buffer holds the rest.
+const itemQueue = 1024
+
+// NewIngest builds the input stage. io.Events is nil in polling mode, and
+// only then.
+func NewIngest(s IngestSettings, io IngestIO) (*Ingest, error) {
+	chain, err := filter.New(s.Filter)
+	if err != nil {
+		return nil, fmt.Errorf("filter: %w", err)
+	}
+	if io.Clock == nil || io.Table == nil || io.Sink == nil {
+		return nil, errors.New("ingest: clock, table and sink are required")
+	}
+	if s.PollInterval == 0 && io.Events == nil {
+		return nil, errors.New("ingest: no event source and no poll interval")
+	}
+	if s.PollInterval > 0 && io.Events != nil {
+		// conntrackd opens no event socket in polling mode.
+		return nil, errors.New("ingest: an event source in polling mode")
+	}
+	if io.Log == nil {
+		io.Log = slog.New(slog.DiscardHandler)
+	}
+	in := &Ingest{
+		s:     s,
+		io:    io,
+		chain: chain,
+		own:   map[uint32]bool{},
+		items: make(chan ingestItem, itemQueue),
+		quit:  make(chan struct{}),
+	}
+	in.s.EventIterationLimit = max(in.s.EventIterationLimit, 1)
+	for _, p := range io.OwnPorts {
+		in.own[p] = true
+	}
+	in.stats.readBuffer.Store(int64(s.ReadBuffer))
+	return in, nil
+}
+
+// Stats returns the counters; it may be called from any goroutine.
+func (in *Ingest) Stats() IngestStats {
+	c := &in.stats
+	return IngestStats{
+		Events: c.events.Load(), Filtered: c.filtered.Load(), OwnOrigin: c.ownOrigin.Load(), Skipped: c.skipped.Load(),
+		Overruns: c.overruns.Load(), ReadBuffer: int(c.readBuffer.Load()),
+		Resyncs: c.resyncs.Load(), Polls: c.polls.Load(), DumpFailures: c.dumpFailures.Load(),
+		Dumped: c.dumped.Load(), DumpFiltered: c.dumpFiltered.Load(),
+	}
+}
+
+// Run starts reading events, dumps the table into the sink, then hands
+// events to the sink and runs the resyncs and polls when due, until ctx
+// is done (it returns nil) or the event socket fails. It closes the
+// event source before returning, so it is called once.
+func (in *Ingest) Run(ctx context.Context) error {
+	srcErr := make(chan error, 1)
+	if in.io.Events != nil {
+		// The source's goroutine reports its end on stopped too, which
+		// turn does not read, so that Run can always wait for it.
+		stopped := make(chan struct{})
+		go func() {
+			err := in.io.Events.Run(bridge{in})
+			srcErr <- err
+			close(stopped)
+		}()
+		defer func() {
+			close(in.quit)
+			in.io.Events.Close()
+			<-stopped
+		}()
+	}
+	in.start(in.io.Clock.Now())
+	for {
+		if err := in.turn(ctx, srcErr); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// start is the initial population, and the first poll's schedule.
+func (in *Ingest) start(now time.Time) {
+	in.dump(now, DumpStartup)
+	if in.s.PollInterval > 0 {
+		in.pollAt = now.Add(in.s.PollInterval)
+	}
+}
+
+// turn is one turn of the loop: it waits for an event or a deadline,
+// handles at most EventIterationLimit events, then what is due.
+func (in *Ingest) turn(ctx context.Context, srcErr <-chan error) error {
+	in.arm()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case err := <-srcErr:
+		if err == nil {
+			err = errors.New("the event source stopped")
+		}
+		return err
+	case in.cur = <-in.items:
+		now := in.io.Clock.Now()
+		in.handle(now, &in.cur)
+		in.drain(now, in.s.EventIterationLimit-1)
+	case <-in.timer:
+		in.timer = nil
+	}
+	in.due(in.io.Clock.Now())
+	return nil
+}
+
+// drain handles up to n queued items without waiting.
+func (in *Ingest) drain(now time.Time, n int) {
+	for range n {
+		select {
+		case in.cur = <-in.items:
+			in.handle(now, &in.cur)
+		default:
+			return
+		}
+	}
+}
+
+// arm makes timer fire at the next deadline, creating a timer only when
+// the deadline changed.
+func (in *Ingest) arm() {
+	next := in.pollAt
+	if !in.resyncAt.IsZero() && (next.IsZero() || in.resyncAt.Before(next)) {
+		next = in.resyncAt
+	}
+	if next.IsZero() {
+		in.timer, in.timerAt = nil, time.Time{}
+		return
+	}
+	if in.timer != nil && next.Equal(in.timerAt) {
+		return
+	}
+	in.timerAt = next
+	in.timer = in.io.Clock.After(max(next.Sub(in.io.Clock.Now()), 0))
+}
+
+// due runs the resync and the poll whose time has come.
+func (in *Ingest) due(now time.Time) {
+	if !in.resyncAt.IsZero() && !now.Before(in.resyncAt) {
+		in.resyncAt = time.Time{}
+		in.stats.resyncs.Add(1)
+		in.io.Log.Info("resynchronising with the kernel's table after an overrun")
+		if !in.dump(now, DumpResync) {
+			in.resyncAt = now.Add(in.s.OverrunResync)
+		}
+	}
+	if !in.pollAt.IsZero() && !now.Before(in.pollAt) {
+		in.stats.polls.Add(1)
+		in.dump(now, DumpPoll)
+		in.pollAt = now.Add(in.s.PollInterval)
+	}
+}
+
+// handle is one item from the event source.
+func (in *Ingest) handle(now time.Time, it *ingestItem) {
+	switch {
+	case it.overrun:
+		in.overrun(now, it.readBuffer)
+	case it.skipped != nil:
+		in.stats.skipped.Add(1)
+		in.io.Log.Debug("kernel event skipped", "err", it.skipped)
+	default:
+		in.event(now, &it.ev)
+	}
+}
+
+// overrun: events were lost. conntrackd (re)arms the resync timer on
+// each overrun, so a sustained overrun postpones the resync until the
+// events calm down (src/run.c).
+func (in *Ingest) overrun(now time.Time, readBuffer int) {
+	in.stats.overruns.Add(1)
+	in.stats.readBuffer.Store(int64(readBuffer))
+	in.io.Log.Warn("kernel events lost: the event socket's buffer overran", "read_buffer", readBuffer)
+	if in.s.OverrunResync > 0 {
+		in.resyncAt = now.Add(in.s.OverrunResync)
+	}
+}
+
+// event is one event: origin, then filter, then the sink.
+func (in *Ingest) event(now time.Time, ev *ctnl.Event) {
+	in.stats.events.Add(1)
+	if in.own[ev.PortID] && ev.PortID != 0 {
+		in.stats.ownOrigin.Add(1)
+		return
+	}
+	sink := in.io.Sink
+	switch ev.Type {
+	case ctnl.EventNew, ctnl.EventUpdate, ctnl.EventDestroy:
+		if !ev.Flow.Orig.IsValid() {
+			// conntrackd's sanity check (src/ctnl.c): a flow
+			// without its addresses cannot be keyed.
+			in.stats.skipped.Add(1)
+			return
+		}
+		// With the filter in the kernel, events have passed it
+		// already; conntrackd does not filter them again.
+		if !in.s.FilterInKernel && !in.pass(&ev.Flow) {
+			in.stats.filtered.Add(1)
+			return
+		}
+		switch ev.Type {
+		case ctnl.EventNew:
+			sink.NewFlow(now, &ev.Flow)
+		case ctnl.EventUpdate:
+			sink.UpdateFlow(now, &ev.Flow)
+		default:
+			sink.DestroyFlow(now, &ev.Flow)
+		}
+	case ctnl.EventExpNew, ctnl.EventExpDestroy:
+		if ev.Expect == nil || !in.s.Expectations {
+			in.stats.skipped.Add(1)
+			return
+		}
+		if !in.helperPasses(ev.Expect.Helper) {
+			in.stats.filtered.Add(1)
+			return
+		}
+		if ev.Type == ctnl.EventExpNew {
+			sink.NewExpect(now, ev.Expect)
+		} else {
+			sink.DestroyExpect(now, ev.Expect)
+		}
+	default:
+		in.stats.skipped.Add(1)
+	}
+}
+
+func (in *Ingest) pass(f *ctnl.Flow) bool {
+	FilterFlow(&in.view, f)
+	return in.chain.Pass(&in.view)
+}
+
+// helperPasses is conntrackd's expectation filter (src/ctnl.c,
+// exp_filter_find): with names configured, an expectation passes when
+// one of them, without case, starts its helper's name, so "sip" keeps
+// "sip-5060".
+func (in *Ingest) helperPasses(helper string) bool {
+	if len(in.s.ExpectHelpers) == 0 {
+		return true
+	}
+	for _, h := range in.s.ExpectHelpers {
+		if len(helper) >= len(h) && strings.EqualFold(helper[:len(h)], h) {
+			return true
+		}
+	}
+	return false
+}
+
+// dump streams the table (and the expectations) through the user-space
+// filter into the sink, which conntrackd always filters in user space
+// (src/ctnl.c, ignore_conntrack), whatever run_in says. It reports
+// whether the dump completed.
+func (in *Ingest) dump(now time.Time, cause DumpCause) bool {
+	sink := in.io.Sink
+	sink.BeginDump(now, cause)
+	skipped := func(err error) {
+		in.stats.skipped.Add(1)
+		in.io.Log.Debug("dumped entry skipped", "err", err)
+	}
+	err := in.io.Table.Dump(ctnl.FamilyAll, func(ev *ctnl.Event) error {
+		if !ev.Flow.Orig.IsValid() {
+			skipped(errors.New("flow without addresses"))
+			return nil
+		}
+		if !in.pass(&ev.Flow) {
+			in.stats.dumpFiltered.Add(1)
+			return nil
+		}
+		in.stats.dumped.Add(1)
+		sink.UpdateFlow(now, &ev.Flow)
+		return nil
+	}, skipped)
+	if err == nil && in.s.Expectations {
+		err = in.io.Table.DumpExpect(ctnl.FamilyAll, func(ev *ctnl.Event) error {
+			if ev.Expect == nil || !in.helperPasses(ev.Expect.Helper) {
+				in.stats.dumpFiltered.Add(1)
+				return nil
+			}
+			in.stats.dumped.Add(1)
+			sink.NewExpect(now, ev.Expect)
+			return nil
+		}, skipped)
+	}
+	sink.EndDump(now, cause, err == nil)
+	if err != nil {
+		in.stats.dumpFailures.Add(1)
+		in.io.Log.Error("dump of the kernel's table failed", "cause", cause.String(), "err", err)
+		return false
+	}
+	return true
+}
+
+// bridge is the event source's Handler: it copies what it is given to
+// Run's goroutine, and stops waiting when Run has returned.
+type bridge struct{ in *Ingest }
+
+func (b bridge) Event(ev *ctnl.Event) {
+	it := ingestItem{ev: *ev}
+	// The source reuses ev: keep what it points to.
+	f := &it.ev.Flow
+	f.Labels, f.LabelsMask = bytes.Clone(f.Labels), bytes.Clone(f.LabelsMask)
+	if ev.Expect != nil {
+		e := *ev.Expect
+		it.ev.Expect = &e
+	}
+	b.send(it)
+}
+
+func (b bridge) Overrun(readBuffer int) { b.send(ingestItem{overrun: true, readBuffer: readBuffer}) }
+
+func (b bridge) Skipped(err error) { b.send(ingestItem{skipped: err}) }
+
+func (b bridge) send(it ingestItem) {
+	select {
+	case b.in.items <- it:
+	case <-b.in.quit:
+	}
+}
