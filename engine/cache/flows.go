@@ -173,10 +173,10 @@ func (c *Flows) release(r *flowRec) {
 }
 
 // Update stores f as an update: an object with f's key that is not dead
-// takes f's contents and becomes Alive; otherwise (no object, or a dead
-// one, which is discarded) a New object is created, unless the cache is
-// full. This is conntrackd's cache_update_force, used for UPDATE events,
-// dumps and UPD messages.
+// takes the attributes f has, keeps those f lacks, and becomes Alive;
+// otherwise (no object, or a dead one, which is discarded) a New object
+// is created, unless the cache is full. This is conntrackd's
+// cache_update_force, used for UPDATE events, dumps and UPD messages.
 func (c *Flows) Update(f *Flow, now time.Time) (Ref, Outcome) {
 	k := packKey(&Key{Orig: f.Orig, Zone: f.Zone})
 	slot, o := c.t.update(&k, now.UnixNano())
@@ -196,8 +196,82 @@ func (c *Flows) store(slot uint32, o Outcome, f *Flow) (Ref, Outcome) {
 	if o == Refused {
 		return Ref{}, o
 	}
-	c.pack(&c.t.at(slot).rec, f)
+	it := c.t.at(slot)
+	if o == Updated && it.rec.has&^f.Has != 0 {
+		// conntrackd updates an object with nfct_copy(NFCT_CP_META)
+		// (src/cache.c, cache_update): only the attributes the update
+		// carries change. The kernel reports labels and sequence
+		// adjustments only in the event that changed them, and the
+		// TCP state only when it changed, so replacing the whole
+		// object would lose them for the next message to the peer.
+		var e Entry
+		c.unpack(it, &e)
+		overlay(&e.Flow, f)
+		c.pack(&it.rec, &e.Flow)
+	} else {
+		c.pack(&it.rec, f)
+	}
 	return c.t.ref(slot), o
+}
+
+// overlay copies into dst the attributes that src has.
+func overlay(dst, src *Flow) {
+	has := src.Has & allAttrs
+	dst.Has |= has
+	if has&HasStatus != 0 {
+		dst.Status = src.Status
+	}
+	if has&HasTimeout != 0 {
+		dst.Timeout = src.Timeout
+	}
+	if has&HasMark != 0 {
+		dst.Mark = src.Mark
+	}
+	if has&HasTCPState != 0 {
+		dst.TCPState = src.TCPState
+	}
+	if has&HasTCPWScale != 0 {
+		dst.TCPWScaleOrig, dst.TCPWScaleReply = src.TCPWScaleOrig, src.TCPWScaleReply
+	}
+	if has&HasSCTPState != 0 {
+		dst.SCTPState = src.SCTPState
+	}
+	if has&HasSCTPVTags != 0 {
+		dst.SCTPVTagOrig, dst.SCTPVTagReply = src.SCTPVTagOrig, src.SCTPVTagReply
+	}
+	if has&HasDCCPState != 0 {
+		dst.DCCPState = src.DCCPState
+	}
+	if has&HasDCCPRole != 0 {
+		dst.DCCPRole = src.DCCPRole
+	}
+	if has&HasMaster != 0 {
+		dst.Master = src.Master
+	}
+	if has&HasSNAT != 0 {
+		dst.SNAT = src.SNAT
+	}
+	if has&HasDNAT != 0 {
+		dst.DNAT = src.DNAT
+	}
+	if has&HasSNATPort != 0 {
+		dst.SNATPort = src.SNATPort
+	}
+	if has&HasDNATPort != 0 {
+		dst.DNATPort = src.DNATPort
+	}
+	if has&HasSeqAdj != 0 {
+		dst.SeqAdj = src.SeqAdj
+	}
+	if has&HasSynproxy != 0 {
+		dst.Synproxy = src.Synproxy
+	}
+	if has&HasHelper != 0 {
+		dst.Helper = src.Helper
+	}
+	if has&HasLabels != 0 {
+		dst.Labels = src.Labels
+	}
 }
 
 func (c *Flows) pack(r *flowRec, f *Flow) {
