@@ -196,87 +196,20 @@ func (c *Flows) store(slot uint32, o Outcome, f *Flow) (Ref, Outcome) {
 	if o == Refused {
 		return Ref{}, o
 	}
-	it := c.t.at(slot)
-	if o == Updated && it.rec.has&^f.Has != 0 {
-		// conntrackd updates an object with nfct_copy(NFCT_CP_META)
-		// (src/cache.c, cache_update): only the attributes the update
-		// carries change. The kernel reports labels and sequence
-		// adjustments only in the event that changed them, and the
-		// TCP state only when it changed, so replacing the whole
-		// object would lose them for the next message to the peer.
-		var e Entry
-		c.unpack(it, &e)
-		overlay(&e.Flow, f)
-		c.pack(&it.rec, &e.Flow)
-	} else {
-		c.pack(&it.rec, f)
-	}
+	c.pack(&c.t.at(slot).rec, f)
 	return c.t.ref(slot), o
 }
 
-// overlay copies into dst the attributes that src has.
-func overlay(dst, src *Flow) {
-	has := src.Has & allAttrs
-	dst.Has |= has
-	if has&HasStatus != 0 {
-		dst.Status = src.Status
-	}
-	if has&HasTimeout != 0 {
-		dst.Timeout = src.Timeout
-	}
-	if has&HasMark != 0 {
-		dst.Mark = src.Mark
-	}
-	if has&HasTCPState != 0 {
-		dst.TCPState = src.TCPState
-	}
-	if has&HasTCPWScale != 0 {
-		dst.TCPWScaleOrig, dst.TCPWScaleReply = src.TCPWScaleOrig, src.TCPWScaleReply
-	}
-	if has&HasSCTPState != 0 {
-		dst.SCTPState = src.SCTPState
-	}
-	if has&HasSCTPVTags != 0 {
-		dst.SCTPVTagOrig, dst.SCTPVTagReply = src.SCTPVTagOrig, src.SCTPVTagReply
-	}
-	if has&HasDCCPState != 0 {
-		dst.DCCPState = src.DCCPState
-	}
-	if has&HasDCCPRole != 0 {
-		dst.DCCPRole = src.DCCPRole
-	}
-	if has&HasMaster != 0 {
-		dst.Master = src.Master
-	}
-	if has&HasSNAT != 0 {
-		dst.SNAT = src.SNAT
-	}
-	if has&HasDNAT != 0 {
-		dst.DNAT = src.DNAT
-	}
-	if has&HasSNATPort != 0 {
-		dst.SNATPort = src.SNATPort
-	}
-	if has&HasDNATPort != 0 {
-		dst.DNATPort = src.DNATPort
-	}
-	if has&HasSeqAdj != 0 {
-		dst.SeqAdj = src.SeqAdj
-	}
-	if has&HasSynproxy != 0 {
-		dst.Synproxy = src.Synproxy
-	}
-	if has&HasHelper != 0 {
-		dst.Helper = src.Helper
-	}
-	if has&HasLabels != 0 {
-		dst.Labels = src.Labels
-	}
-}
-
+// pack stores the attributes f has into r and keeps those r has and f
+// lacks: conntrackd updates an object with nfct_copy(NFCT_CP_META)
+// (src/cache.c, cache_update), which copies only the attributes set. The
+// kernel reports labels and sequence adjustments only in the event that
+// changed them, and the TCP state only when it changed; the next message
+// to the peer must still carry them. A new object's record is zero, as
+// are the side records the pools hand out.
 func (c *Flows) pack(r *flowRec, f *Flow) {
 	has := f.Has & allAttrs
-	*r = flowRec{has: has, nat: r.nat, rel: r.rel, adj: r.adj}
+	r.has |= has
 	if has&HasStatus != 0 {
 		r.status = f.Status
 	}
@@ -304,10 +237,8 @@ func (c *Flows) pack(r *flowRec, f *Flow) {
 	if has&HasDCCPRole != 0 {
 		r.dccpRole = f.DCCPRole
 	}
-	r.nat = side(&c.nat, r.nat, has&natAttrs != 0)
-	if r.nat != 0 {
-		n := c.nat.at(r.nat)
-		*n = natRec{}
+	if has&natAttrs != 0 {
+		n := c.nat.at(side(&c.nat, &r.nat))
 		if has&HasSNAT != 0 {
 			n.snat, n.snatFam = f.SNAT.As16(), family(f.SNAT)
 		}
@@ -321,10 +252,8 @@ func (c *Flows) pack(r *flowRec, f *Flow) {
 			n.dnatPort = f.DNATPort
 		}
 	}
-	r.rel = side(&c.rel, r.rel, has&relAttrs != 0)
-	if r.rel != 0 {
-		x := c.rel.at(r.rel)
-		*x = relRec{}
+	if has&relAttrs != 0 {
+		x := c.rel.at(side(&c.rel, &r.rel))
 		if has&HasMaster != 0 {
 			x.master = packTuple(&f.Master)
 		}
@@ -332,10 +261,8 @@ func (c *Flows) pack(r *flowRec, f *Flow) {
 			x.helper = f.Helper
 		}
 	}
-	r.adj = side(&c.adj, r.adj, has&adjAttrs != 0)
-	if r.adj != 0 {
-		x := c.adj.at(r.adj)
-		*x = adjRec{}
+	if has&adjAttrs != 0 {
+		x := c.adj.at(side(&c.adj, &r.adj))
 		if has&HasSeqAdj != 0 {
 			x.seqAdj = f.SeqAdj
 		}
@@ -348,16 +275,12 @@ func (c *Flows) pack(r *flowRec, f *Flow) {
 	}
 }
 
-// side returns the pool handle a record needs: h kept, a new one, or none.
-func side[T any](p *pool[T], h uint32, need bool) uint32 {
-	switch {
-	case need && h == 0:
-		return p.get()
-	case !need && h != 0:
-		p.put(h)
-		return 0
+// side returns the pool handle *h, getting one first if it has none.
+func side[T any](p *pool[T], h *uint32) uint32 {
+	if *h == 0 {
+		*h = p.get()
 	}
-	return h
+	return *h
 }
 
 func (c *Flows) unpack(it *item[flowKey, flowRec], e *Entry) {
