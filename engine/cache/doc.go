@@ -11,8 +11,8 @@
 //     calls Remove;
 //   - a cache holds at most Limit objects, dead ones included; an insert
 //     beyond that is refused and counted ("no space left in cache");
-//   - Update is conntrackd's cache_update_force (update, or create; a DEAD
-//     object is replaced), Replace is what a NEW event or message does
+//   - Update is conntrackd's cache_update_force (update, changing only
+//     the attributes given, or create; a DEAD object is replaced), Replace is what a NEW event or message does
 //     (discard any object with that key, create a fresh one), Kill is a
 //     DESTROY event, Delete a DEL message, Flush empties the cache and
 //     Expire ages out objects not refreshed for Lifetime (ALARM's

@@ -173,10 +173,10 @@ func (c *Flows) release(r *flowRec) {
 }
 
 // Update stores f as an update: an object with f's key that is not dead
-// takes f's contents and becomes Alive; otherwise (no object, or a dead
-// one, which is discarded) a New object is created, unless the cache is
-// full. This is conntrackd's cache_update_force, used for UPDATE events,
-// dumps and UPD messages.
+// takes the attributes f has, keeps those f lacks, and becomes Alive;
+// otherwise (no object, or a dead one, which is discarded) a New object
+// is created, unless the cache is full. This is conntrackd's
+// cache_update_force, used for UPDATE events, dumps and UPD messages.
 func (c *Flows) Update(f *Flow, now time.Time) (Ref, Outcome) {
 	k := packKey(&Key{Orig: f.Orig, Zone: f.Zone})
 	slot, o := c.t.update(&k, now.UnixNano())
@@ -200,9 +200,16 @@ func (c *Flows) store(slot uint32, o Outcome, f *Flow) (Ref, Outcome) {
 	return c.t.ref(slot), o
 }
 
+// pack stores the attributes f has into r and keeps those r has and f
+// lacks: conntrackd updates an object with nfct_copy(NFCT_CP_META)
+// (src/cache.c, cache_update), which copies only the attributes set. The
+// kernel reports labels and sequence adjustments only in the event that
+// changed them, and the TCP state only when it changed; the next message
+// to the peer must still carry them. A new object's record is zero, as
+// are the side records the pools hand out.
 func (c *Flows) pack(r *flowRec, f *Flow) {
 	has := f.Has & allAttrs
-	*r = flowRec{has: has, nat: r.nat, rel: r.rel, adj: r.adj}
+	r.has |= has
 	if has&HasStatus != 0 {
 		r.status = f.Status
 	}
@@ -230,10 +237,8 @@ func (c *Flows) pack(r *flowRec, f *Flow) {
 	if has&HasDCCPRole != 0 {
 		r.dccpRole = f.DCCPRole
 	}
-	r.nat = side(&c.nat, r.nat, has&natAttrs != 0)
-	if r.nat != 0 {
-		n := c.nat.at(r.nat)
-		*n = natRec{}
+	if has&natAttrs != 0 {
+		n := c.nat.at(side(&c.nat, &r.nat))
 		if has&HasSNAT != 0 {
 			n.snat, n.snatFam = f.SNAT.As16(), family(f.SNAT)
 		}
@@ -247,10 +252,8 @@ func (c *Flows) pack(r *flowRec, f *Flow) {
 			n.dnatPort = f.DNATPort
 		}
 	}
-	r.rel = side(&c.rel, r.rel, has&relAttrs != 0)
-	if r.rel != 0 {
-		x := c.rel.at(r.rel)
-		*x = relRec{}
+	if has&relAttrs != 0 {
+		x := c.rel.at(side(&c.rel, &r.rel))
 		if has&HasMaster != 0 {
 			x.master = packTuple(&f.Master)
 		}
@@ -258,10 +261,8 @@ func (c *Flows) pack(r *flowRec, f *Flow) {
 			x.helper = f.Helper
 		}
 	}
-	r.adj = side(&c.adj, r.adj, has&adjAttrs != 0)
-	if r.adj != 0 {
-		x := c.adj.at(r.adj)
-		*x = adjRec{}
+	if has&adjAttrs != 0 {
+		x := c.adj.at(side(&c.adj, &r.adj))
 		if has&HasSeqAdj != 0 {
 			x.seqAdj = f.SeqAdj
 		}
@@ -274,16 +275,12 @@ func (c *Flows) pack(r *flowRec, f *Flow) {
 	}
 }
 
-// side returns the pool handle a record needs: h kept, a new one, or none.
-func side[T any](p *pool[T], h uint32, need bool) uint32 {
-	switch {
-	case need && h == 0:
-		return p.get()
-	case !need && h != 0:
-		p.put(h)
-		return 0
+// side returns the pool handle *h, getting one first if it has none.
+func side[T any](p *pool[T], h *uint32) uint32 {
+	if *h == 0 {
+		*h = p.get()
 	}
-	return h
+	return *h
 }
 
 func (c *Flows) unpack(it *item[flowKey, flowRec], e *Entry) {

@@ -309,12 +309,12 @@ func TestFlowRoundTrip(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			// Store the full flow first, so that an update shrinking it
-			// must clear what it drops.
+			// Store the full flow first, so that a new object in its
+			// place must not inherit what it lacks.
 			if _, o := c.Update(&full, epoch); o == Refused {
 				t.Fatal(o)
 			}
-			r, o := c.Update(&tc.in, epoch.Add(time.Second))
+			r, o := c.Replace(&tc.in, epoch.Add(time.Second))
 			if o == Refused {
 				t.Fatal(o)
 			}
@@ -327,6 +327,68 @@ func TestFlowRoundTrip(t *testing.T) {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 			c.Flush()
+		})
+	}
+}
+
+// An update changes only the attributes it has, as conntrackd's
+// cache_update does: the kernel reports labels and sequence adjustments
+// only in the event that changed them, the TCP state only when it changed,
+// and the next message to the peer must still carry them.
+func TestUpdateKeepsWhatItLacks(t *testing.T) {
+	orig := Tuple{Src: netip.MustParseAddr("198.51.100.1"), Dst: netip.MustParseAddr("203.0.113.9"),
+		Proto: 6, SrcPort: 1000, DstPort: 21}
+	first := Flow{Orig: orig, Has: HasStatus | HasTimeout | HasTCPState | HasTCPWScale | HasSeqAdj | HasLabels | HasHelper | HasMark,
+		Status: 0x18e, Timeout: 300, TCPState: 3, TCPWScaleOrig: 7, TCPWScaleReply: 8,
+		SeqAdj: [6]uint32{1, 0, 3, 0, 0, 0}, Labels: [16]byte{0: 1}, Helper: MakeName("ftp"), Mark: 5}
+	tests := []struct {
+		name   string
+		update Flow
+		want   Flow
+	}{
+		{
+			name:   "status and timeout only",
+			update: Flow{Orig: orig, Has: HasStatus | HasTimeout | HasMark, Status: 0x19e, Timeout: 431999, Mark: 0},
+			want: func() Flow {
+				f := first
+				f.Status, f.Timeout, f.Mark = 0x19e, 431999, 0
+				return f
+			}(),
+		},
+		{
+			name:   "new TCP state keeps the window scales",
+			update: Flow{Orig: orig, Has: HasStatus | HasTCPState, Status: 0x19e, TCPState: 4},
+			want: func() Flow {
+				f := first
+				f.Status, f.TCPState = 0x19e, 4
+				return f
+			}(),
+		},
+		{
+			name:   "everything again",
+			update: first,
+			want:   first,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := NewFlows(Settings{Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Update(&first, epoch)
+			r, o := c.Update(&tc.update, epoch.Add(time.Second))
+			if o != Updated {
+				t.Fatalf("outcome %v, want updated", o)
+			}
+			var e Entry
+			if !c.Get(r, &e) {
+				t.Fatal("Get fails")
+			}
+			if diff := cmp.Diff(tc.want, e.Flow, cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
+				cmp.AllowUnexported(Name{})); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
 		})
 	}
 }

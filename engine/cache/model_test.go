@@ -3,6 +3,7 @@ package cache
 import (
 	"math/rand/v2"
 	"net/netip"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -83,6 +84,24 @@ func normalize(f Flow) Flow {
 	return n
 }
 
+// merge is what an update of old by f must leave: f's attributes and
+// those of old that f lacks. Each attribute has fields of its own, zero
+// once normalized without it, so each field comes from whichever side
+// holds it.
+func merge(old, f Flow) Flow {
+	kept := old
+	kept.Has &^= f.Has
+	k, u := normalize(kept), normalize(f)
+	kv, uv := reflect.ValueOf(&k).Elem(), reflect.ValueOf(u)
+	for i := range kv.NumField() {
+		if !uv.Field(i).IsZero() {
+			kv.Field(i).Set(uv.Field(i))
+		}
+	}
+	k.Has = kept.Has&allAttrs | u.Has
+	return k
+}
+
 func (m *model) add(f Flow, now time.Time) Outcome {
 	if len(m.objs) >= m.limit {
 		m.stats.CreateFailed++
@@ -106,7 +125,7 @@ func (m *model) drop(k Key) {
 func (m *model) update(f Flow, now time.Time) Outcome {
 	if o, ok := m.objs[f.Key()]; ok {
 		if o.state != Dead {
-			o.flow, o.state, o.updated = normalize(f), Alive, now
+			o.flow, o.state, o.updated = merge(o.flow, f), Alive, now
 			m.stats.Updated++
 			return Updated
 		}

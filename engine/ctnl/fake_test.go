@@ -3,6 +3,7 @@ package ctnl
 import (
 	"encoding/binary"
 	"net"
+	"os"
 	"time"
 
 	"github.com/mdlayher/netlink"
@@ -21,6 +22,12 @@ type fakeSock struct {
 	recvErr []error // returned, in order, before the queue is read
 	bufs    []int   // sizes asked of setReadBuffer
 	refuse  bool    // setReadBuffer fails
+	// clock, when set, is the test's time: each recv advances it by
+	// step and fails with os.ErrDeadlineExceeded past the read deadline,
+	// as a real socket would.
+	clock    *time.Time
+	step     time.Duration
+	deadline time.Time
 }
 
 func (s *fakeSock) send(msgs []netlink.Message) error {
@@ -37,6 +44,12 @@ func (s *fakeSock) send(msgs []netlink.Message) error {
 }
 
 func (s *fakeSock) recv(b []byte) (int, error) {
+	if s.clock != nil {
+		*s.clock = s.clock.Add(s.step)
+		if !s.deadline.IsZero() && s.clock.After(s.deadline) {
+			return 0, os.ErrDeadlineExceeded
+		}
+	}
 	if len(s.recvErr) > 0 {
 		err := s.recvErr[0]
 		s.recvErr = s.recvErr[1:]
@@ -53,9 +66,9 @@ func (s *fakeSock) recv(b []byte) (int, error) {
 	return copy(b, d), nil
 }
 
-func (s *fakeSock) portID() uint32                  { return s.pid }
-func (s *fakeSock) setReadDeadline(time.Time) error { return nil }
-func (s *fakeSock) close() error                    { return nil }
+func (s *fakeSock) portID() uint32                    { return s.pid }
+func (s *fakeSock) setReadDeadline(t time.Time) error { s.deadline = t; return nil }
+func (s *fakeSock) close() error                      { return nil }
 
 func (s *fakeSock) setReadBuffer(n int) (int, error) {
 	if s.refuse {

@@ -3,6 +3,7 @@ package ctnl
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/mdlayher/netlink"
 )
@@ -65,5 +66,29 @@ func TestTableDumpStreams(t *testing.T) {
 	}
 	if len(seen) != parts*perPart || seen[0] != "198.18.0.0/3" || seen[len(seen)-1] != "198.18.0.11/1" {
 		t.Errorf("delivered %v", seen)
+	}
+}
+
+// The timeout bounds the wait for each datagram, not the whole answer: a
+// dump of a large table, whose consumer takes its time, goes on as long as
+// the kernel keeps sending.
+func TestTableDumpTimeoutIsPerDatagram(t *testing.T) {
+	clock := time.Unix(1e9, 0)
+	s := &fakeSock{clock: &clock, step: 2 * time.Second}
+	const parts = 10
+	s.answer = func(msgs []netlink.Message) [][]byte {
+		seq := msgs[0].Header.Sequence
+		var out [][]byte
+		for p := 0; p < parts; p++ {
+			data, h, _ := AppendRequest(nil, OpUpdate, udpFlow(p))
+			out = append(out, datagram(netlink.Message{Header: netlink.Header{Type: h.Type, Flags: netlink.Multi, Sequence: seq}, Data: data}))
+		}
+		return append(out, datagram(done(seq)))
+	}
+	tb := newTable(s, TableConfig{Timeout: 5 * time.Second}, func() time.Time { return clock })
+	n := 0
+	err := tb.Dump(FamilyAll, func(*Event) error { n++; return nil }, nil)
+	if err != nil || n != parts {
+		t.Fatalf("dump of %d datagrams 2 s apart with a 5 s timeout: %d flows, %v", parts, n, err)
 	}
 }

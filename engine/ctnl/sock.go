@@ -163,7 +163,7 @@ func (c *conn) nextSeq() uint32 {
 	return c.seq
 }
 
-// deadline bounds the replies to one request.
+// deadline bounds the wait for the next datagram.
 func (c *conn) deadline() error {
 	if c.timeout <= 0 {
 		return nil
@@ -177,15 +177,17 @@ func (c *conn) request(m netlink.Message, fn func(netlink.Message) error) error 
 	seq := c.nextSeq()
 	m.Header.Sequence = seq
 	m.Header.Flags |= netlink.Request | netlink.Acknowledge
-	if err := c.deadline(); err != nil {
-		return err
-	}
 	if err := c.s.send([]netlink.Message{m}); err != nil {
 		return err
 	}
 	done := false
 	var ferr error
 	for !done {
+		// Each datagram gets the whole timeout: a dump of a large
+		// table lasts as long as the kernel sends and fn consumes.
+		if err := c.deadline(); err != nil {
+			return err
+		}
 		n, err := c.s.recv(c.buf)
 		if err != nil {
 			return err
