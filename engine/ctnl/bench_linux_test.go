@@ -51,7 +51,7 @@ func BenchmarkKernelWriter(b *testing.B) {
 			k.w.batch = batch
 			reqs := make([]Request, 1024)
 			for i := range reqs {
-				reqs[i] = Request{OpCreateOrUpdate, udpFlow(i)}
+				reqs[i] = Request{Op: OpCreateOrUpdate, Flow: udpFlow(i)}
 			}
 			errs := make([]error, len(reqs))
 			b.ReportAllocs()

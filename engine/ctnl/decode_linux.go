@@ -40,15 +40,25 @@ func decodeEvent(m netlink.Message, ev *Event) error {
 		}
 		x := ce.Expect
 		ev.Expect = &Expect{
-			Master:  fromTuple(x.TupleMaster),
-			Tuple:   fromTuple(x.Tuple),
-			Mask:    fromTuple(x.Mask),
-			Timeout: x.Timeout,
-			Zone:    x.Zone,
-			Helper:  x.HelpName,
-			Flags:   x.Flags,
-			Class:   x.Class,
-			ID:      x.ID,
+			Master:   fromTuple(x.TupleMaster),
+			Tuple:    fromTuple(x.Tuple),
+			Mask:     fromTuple(x.Mask),
+			Timeout:  x.Timeout,
+			Zone:     x.Zone,
+			Helper:   x.HelpName,
+			Flags:    x.Flags,
+			Class:    x.Class,
+			Function: x.Function,
+			ID:       x.ID,
+		}
+		// The kernel sends CTA_EXPECT_NAT only for an expectation
+		// that has one; the decoder keeps its direction as a bool,
+		// which the kernel's enum ip_conntrack_dir (0 or 1) fits.
+		if x.NAT.Tuple.IP.SourceAddress.IsValid() {
+			ev.Expect.NAT.Tuple = fromTuple(x.NAT.Tuple)
+			if x.NAT.Direction {
+				ev.Expect.NAT.Dir = 1
+			}
 		}
 	default:
 		return errNotCT

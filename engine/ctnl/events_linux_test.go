@@ -180,7 +180,7 @@ func (k *kernelNS) createMany(t *testing.T, n int, mark uint32) {
 	for i := range reqs {
 		f := manyFlow(i)
 		f.Mark = mark
-		reqs[i] = Request{OpCreate, f}
+		reqs[i] = Request{Op: OpCreate, Flow: f}
 	}
 	errs := make([]error, n)
 	if err := k.w.Apply(reqs, errs); err != nil {

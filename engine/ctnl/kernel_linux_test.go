@@ -358,14 +358,14 @@ func TestKernelOps(t *testing.T) {
 	a2 := *a
 	a2.Timeout = 1000
 	reqs := []Request{
-		{OpCreate, a},
-		{OpCreate, a},         // EEXIST
-		{OpUpdate, b},         // ENOENT
-		{OpCreate, &Flow{}},   // does not encode
-		{OpCreateOrUpdate, c}, // creates
-		{OpCreateOrUpdate, &a2},
-		{OpDelete, b}, // ENOENT
-		{OpDelete, c},
+		{Op: OpCreate, Flow: a},
+		{Op: OpCreate, Flow: a},         // EEXIST
+		{Op: OpUpdate, Flow: b},         // ENOENT
+		{Op: OpCreate, Flow: &Flow{}},   // does not encode
+		{Op: OpCreateOrUpdate, Flow: c}, // creates
+		{Op: OpCreateOrUpdate, Flow: &a2},
+		{Op: OpDelete, Flow: b}, // ENOENT
+		{Op: OpDelete, Flow: c},
 	}
 	want := []error{nil, unix.EEXIST, unix.ENOENT, errNoTuple, nil, nil, unix.ENOENT, nil}
 	for _, batch := range []int{1, 3, 64} {

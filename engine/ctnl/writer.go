@@ -7,10 +7,30 @@ import (
 	"github.com/mdlayher/netlink"
 )
 
-// Request is one write to the table.
+// Request is one write to the table: of Flow, or of Expect when that is
+// set. Flows and expectations mix in one batch; the kernel applies them
+// in order, so a master flow created earlier in a batch is there for its
+// expectation.
 type Request struct {
-	Op   Op
-	Flow *Flow
+	Op     Op
+	Flow   *Flow
+	Expect *Expect
+}
+
+// append appends r's payload to dst.
+func (r *Request) append(dst []byte) ([]byte, netlink.Header, error) {
+	if r.Expect != nil {
+		return AppendExpectRequest(dst, r.Op, r.Expect)
+	}
+	return AppendRequest(dst, r.Op, r.Flow)
+}
+
+// String names r's object in messages.
+func (r *Request) String() string {
+	if r.Expect != nil {
+		return fmt.Sprintf("%s expectation %s", r.Op, r.Expect.Tuple)
+	}
+	return fmt.Sprintf("%s %s", r.Op, r.Flow.Orig)
 }
 
 // WriterConfig configures a Writer.
@@ -97,12 +117,12 @@ func (w *Writer) Apply(reqs []Request, errs []error) error {
 
 func (w *Writer) applyBatch(reqs []Request, errs []error) error {
 	w.arena, w.msgs, w.spans = w.arena[:0], w.msgs[:0], w.spans[:0]
-	for i, r := range reqs {
+	for i := range reqs {
 		errs[i] = nil
 		off := len(w.arena)
 		var h netlink.Header
 		var err error
-		w.arena, h, err = AppendRequest(w.arena, r.Op, r.Flow)
+		w.arena, h, err = reqs[i].append(w.arena)
 		if err != nil {
 			errs[i] = err
 			continue
@@ -158,7 +178,7 @@ func (w *Writer) applyBatch(reqs []Request, errs []error) error {
 				return nil // not for this batch, or answered already
 			}
 			if err := ackError(m); err != nil {
-				errs[s.req] = fmt.Errorf("%s %s: %w", reqs[s.req].Op, reqs[s.req].Flow.Orig, err)
+				errs[s.req] = fmt.Errorf("%s: %w", &reqs[s.req], err)
 			}
 			s.h.Sequence = 0 // mark answered
 			pending--

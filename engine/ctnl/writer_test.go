@@ -63,7 +63,7 @@ func TestWriterAttribution(t *testing.T) {
 			w := newWriter(s, WriterConfig{Batch: tc.batch}, nil)
 			reqs := make([]Request, tc.n)
 			for i := range reqs {
-				reqs[i] = Request{OpCreate, udpFlow(i)}
+				reqs[i] = Request{Op: OpCreate, Flow: udpFlow(i)}
 			}
 			errs := make([]error, tc.n)
 			if err := w.Apply(reqs, errs); err != nil {
@@ -97,7 +97,7 @@ func TestWriterMatchesBySequence(t *testing.T) {
 		}
 	}
 	w := newWriter(s, WriterConfig{}, nil)
-	reqs := []Request{{OpUpdate, udpFlow(0)}, {OpUpdate, udpFlow(1)}, {OpUpdate, udpFlow(2)}}
+	reqs := []Request{{Op: OpUpdate, Flow: udpFlow(0)}, {Op: OpUpdate, Flow: udpFlow(1)}, {Op: OpUpdate, Flow: udpFlow(2)}}
 	errs := make([]error, 3)
 	if err := w.Apply(reqs, errs); err != nil {
 		t.Fatal(err)
@@ -114,7 +114,7 @@ func TestWriterFailures(t *testing.T) {
 		return [][]byte{datagram(ack(msgs[0], 0))}
 	}}
 	w := newWriter(s, WriterConfig{Batch: 3}, nil)
-	reqs := []Request{{OpCreate, udpFlow(0)}, {OpCreate, &Flow{}}, {OpCreate, udpFlow(2)}, {OpCreate, udpFlow(3)}}
+	reqs := []Request{{Op: OpCreate, Flow: udpFlow(0)}, {Op: OpCreate, Flow: &Flow{}}, {Op: OpCreate, Flow: udpFlow(2)}, {Op: OpCreate, Flow: udpFlow(3)}}
 	errs := make([]error, len(reqs))
 	err := w.Apply(reqs, errs)
 	if err == nil {
