@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"net/netip"
 
 	"github.com/ctsync/ctsync/engine/ctnl"
 	"github.com/ctsync/ctsync/link/wire"
@@ -12,12 +13,12 @@ import (
 // the expected tuple and its mask, each with addresses and protocol and,
 // when the master's protocol is TCP, UDP, SCTP or DCCP, ports (conntrackd
 // decides the three by the master's protocol); the timeout unless
-// o.CommitTimeout is set; flags and class; the helper name when set.
+// o.CommitTimeout is set; flags and class; the NAT tuple (its addresses
+// for IPv4 only, its ports by the master's protocol) and direction when
+// set; the helper and function names when set.
 //
 // The expected tuple's and the mask's ports are sent as zero when the
-// expected protocol has none. ctnl.Expect carries neither the zone (not
-// on the wire) nor the NAT tuple, NAT direction and expectation function
-// (EXP_NAT_*, EXP_FN), which are therefore not sent.
+// expected protocol has none. The zone is not on the wire.
 func WireExpect(dst *wire.Expect, e *ctnl.Expect, o ConvertOptions) {
 	*dst = wire.Expect{}
 	ports := wirePorts(e.Master.Proto)
@@ -36,9 +37,32 @@ func WireExpect(dst *wire.Expect, e *ctnl.Expect, o ConvertOptions) {
 	dst.Flags, dst.Class = e.Flags, e.Class
 	dst.Set(wire.ExpAttrFlags)
 	dst.Set(wire.ExpAttrClass)
+	if !e.NAT.IsZero() {
+		n := e.NAT.Tuple
+		dst.NAT = wire.Tuple{Proto: n.Proto}
+		// conntrackd has no attribute for an IPv6 NAT address
+		// (src/build.c); FTP's NAT saves none anyway.
+		if n.Src.Is4() {
+			dst.NAT.Src, dst.NAT.Dst = n.Src, n.Dst
+			dst.Set(wire.ExpAttrNATIPv4)
+		}
+		dst.Set(wire.ExpAttrNATL4Proto)
+		if ports {
+			if kernelPorts(n.Proto) {
+				dst.NAT.SrcPort, dst.NAT.DstPort = n.SrcPort, n.DstPort
+			}
+			dst.Set(wire.ExpAttrNATPort)
+		}
+		dst.NATDir = e.NAT.Dir
+		dst.Set(wire.ExpAttrNATDir)
+	}
 	if e.Helper != "" {
 		dst.Helper = wire.MakeName(e.Helper)
 		dst.Set(wire.ExpAttrHelperName)
+	}
+	if e.Function != "" {
+		dst.Fn = wire.MakeName(e.Function)
+		dst.Set(wire.ExpAttrFn)
 	}
 }
 
@@ -65,10 +89,14 @@ func wireExpTuple(dst *wire.Expect, t *wire.Tuple, k ctnl.Tuple, base wire.ExpAt
 // master's protocol, stale bytes when the expected protocol has none
 // (docs/compat.md). The timeout is o.CommitTimeout when set.
 //
-// The NAT tuple, NAT direction and expectation function are dropped:
-// ctnl.Expect has no place for them.
+// The NAT is taken when the message has a NAT tuple attribute and the
+// direction, as libnetfilter_conntrack needs both to send CTA_EXPECT_NAT.
+// Its protocol defaults to the master's (the kernel's NAT tuple has the
+// master's); its addresses, absent for IPv6 (conntrackd has no attribute
+// for them), are the unspecified ones of the master's family, which is
+// what the kernel holds for FTP and whatever saves a port only.
 func KernelExpect(dst *ctnl.Expect, w *wire.Expect, o ConvertOptions) error {
-	helper := dst.Helper
+	helper, fn := dst.Helper, dst.Function
 	*dst = ctnl.Expect{}
 	for _, g := range [...]struct {
 		t    *ctnl.Tuple
@@ -104,8 +132,50 @@ func KernelExpect(dst *ctnl.Expect, w *wire.Expect, o ConvertOptions) error {
 		dst.Timeout = o.CommitTimeout
 	}
 	dst.Flags, dst.Class = w.Flags, w.Class
+	if (w.Has(wire.ExpAttrNATIPv4) || w.Has(wire.ExpAttrNATL4Proto) || w.Has(wire.ExpAttrNATPort)) && w.Has(wire.ExpAttrNATDir) {
+		n := ctnl.Tuple{Proto: dst.Master.Proto}
+		if w.Has(wire.ExpAttrNATL4Proto) {
+			n.Proto = w.NAT.Proto
+		}
+		if w.Has(wire.ExpAttrNATIPv4) {
+			if !dst.Master.Src.Is4() {
+				return fmt.Errorf("expectation message: master %s, NAT %s: %w", dst.Master.Src, w.NAT.Src, ErrFamilyMix)
+			}
+			n.Src, n.Dst = w.NAT.Src, w.NAT.Dst
+		} else if dst.Master.Src.Is4() {
+			n.Src, n.Dst = netip.IPv4Unspecified(), netip.IPv4Unspecified()
+		} else {
+			n.Src, n.Dst = netip.IPv6Unspecified(), netip.IPv6Unspecified()
+		}
+		if w.Has(wire.ExpAttrNATPort) && kernelPorts(n.Proto) {
+			n.SrcPort, n.DstPort = w.NAT.SrcPort, w.NAT.DstPort
+		}
+		dst.NAT = ctnl.ExpectNAT{Dir: w.NATDir, Tuple: n}
+	}
 	if w.Has(wire.ExpAttrHelperName) {
 		dst.Helper = helperName(w.Helper.Bytes(), helper)
 	}
+	if w.Has(wire.ExpAttrFn) {
+		dst.Function = functionName(w.Fn.Bytes(), fn)
+	}
 	return nil
+}
+
+// knownFunctions are the kernel's expectation functions
+// (nf_ct_helper_expectfn_register callers: nf_nat_core.c, nf_nat_sip.c,
+// nf_nat_h323.c): a received name is one of them, not a new string.
+var knownFunctions = [...]string{"nat-follow-master", "sip", "Q.931", "callforwarding"}
+
+// functionName returns b as a string, without allocating when it is prev
+// or a known function.
+func functionName(b []byte, prev string) string {
+	if string(b) == prev {
+		return prev
+	}
+	for _, f := range knownFunctions {
+		if string(b) == f {
+			return f
+		}
+	}
+	return string(b)
 }

@@ -12,9 +12,10 @@ import (
 )
 
 // FuzzKernelFlow: whatever a peer sends, turning it into the kernel's flow
-// never panics, takes time in proportion to the message, and either fails
-// with an error or gives a flow that ctnl can write (create, update,
-// delete) when it has a timeout. Sent again and received again, that flow
+// or expectation never panics, takes time in proportion to the message,
+// and either fails with an error or gives a flow that ctnl can write
+// (create, update, delete) when it has a timeout, or an expectation that
+// ctnl can write. Sent again and received again, that flow
 // no longer changes: one conversion normalises a message.
 func FuzzKernelFlow(f *testing.F) {
 	for _, c := range capturedMessages(f) {
@@ -51,6 +52,11 @@ func FuzzKernelFlow(f *testing.F) {
 			var e1 ctnl.Expect
 			if err := KernelExpect(&e1, &m.Exp, o); err != nil {
 				return
+			}
+			for _, op := range []ctnl.Op{ctnl.OpCreate, ctnl.OpUpdate, ctnl.OpDelete} {
+				if _, _, err := ctnl.AppendExpectRequest(nil, op, &e1); err != nil {
+					t.Fatalf("%s of a converted expectation: %v\nexpectation %+v", op, err, e1)
+				}
 			}
 			e2 := expectThroughWire(t, &e1, o)
 			e3 := expectThroughWire(t, &e2, o)
