@@ -1,7 +1,7 @@
 // Package ctnl is ctsync's only door to the kernel's connection tracking
-// table (ctnetlink): it writes flows (create, update, delete), receives
-// table events, streams dumps, answers single lookups and statistics, and
-// flushes.
+// table (ctnetlink): it writes flows and expectations (create, update,
+// delete), receives table events, streams dumps, answers single lookups
+// and statistics, and flushes.
 //
 // It keeps its own flow representation, Flow, which holds what conntrackd
 // synchronises (conntrackd's src/build.c and src/parse.c) and nothing that
@@ -11,10 +11,11 @@
 // Messages are decoded with github.com/ti-mo/conntrack and encoded here,
 // because that library's encoder cannot express what a sync daemon needs:
 // the CONFIRMED status bit on create, NAT set-up (CTA_NAT_SRC, CTA_NAT_DST),
-// NUL-terminated helper names, sequence adjustments whose offsets are zero,
-// a mark reset to zero, create-or-update, and batched writes. Sockets are
+// NUL-terminated helper and expectation-function names (CTA_HELP_NAME,
+// CTA_EXPECT_HELP_NAME, CTA_EXPECT_FN), sequence adjustments whose offsets
+// are zero, a mark reset to zero, create-or-update, and batched writes. Sockets are
 // github.com/mdlayher/netlink connections, but every reply is read by this
-// package's own loop (recv.go), which stops at the acknowledgement: that is
+// package's own loop (sock.go), which stops at the acknowledgement: that is
 // what keeps Get and StatsGlobal from hanging with netlink v1.10 and later,
 // whose receive loop waits for an NLMSG_DONE the kernel never sends after a
 // non-dump GET.

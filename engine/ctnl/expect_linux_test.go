@@ -228,6 +228,10 @@ func TestKernelExpectOps(t *testing.T) {
 					t.Errorf("request %d (%s): got %v, want %v", i, &reqs[i], errs[i], want[i])
 				}
 			}
+			// A message names the expectation, not a flow.
+			if msg := errs[4].Error(); !strings.HasPrefix(msg, "create expectation proto 6 src=198.18.1.1 dst=198.18.0.1 sport=0 dport=50000: ") {
+				t.Errorf("error %q does not name the expectation", msg)
+			}
 			got := k.dumpExpect(t)
 			if len(got) != 1 || got[0].Tuple != e.Tuple || got[0].Timeout > 50 {
 				t.Errorf("expectations after the batch: %+v, want only the first, with timeout 50", got)
