@@ -3,6 +3,7 @@ package ctnl
 import (
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/mdlayher/netlink"
@@ -128,5 +129,41 @@ func TestWriterFailures(t *testing.T) {
 	}
 	if err := w.Apply(reqs, errs[:1]); err == nil {
 		t.Error("Apply accepted fewer outcome slots than requests")
+	}
+}
+
+// Flows and expectations mix in one batch: each goes to its subsystem, in
+// order, and each outcome is its own, named for what it is.
+func TestWriterMixesExpectations(t *testing.T) {
+	s := &fakeSock{answer: func(msgs []netlink.Message) [][]byte {
+		return [][]byte{datagram(ack(msgs[0], 0), ack(msgs[1], syscall.ENOENT), ack(msgs[2], 0))}
+	}}
+	w := newWriter(s, WriterConfig{}, nil)
+	m := udpFlow(0)
+	all := netip.MustParseAddr("255.255.255.255")
+	e := &Expect{
+		Master: m.Orig,
+		Tuple:  Tuple{Src: m.Orig.Dst, Dst: m.Orig.Src, Proto: m.Orig.Proto, DstPort: 5000},
+		Mask:   Tuple{Src: all, Dst: all, Proto: m.Orig.Proto, DstPort: 0xffff},
+	}
+	reqs := []Request{{Op: OpCreate, Flow: m}, {Op: OpCreate, Expect: e}, {Op: OpDelete, Expect: e}}
+	errs := make([]error, len(reqs))
+	if err := w.Apply(reqs, errs); err != nil {
+		t.Fatal(err)
+	}
+	if errs[0] != nil || !errors.Is(errs[1], syscall.ENOENT) || errs[2] != nil {
+		t.Errorf("outcomes %v, want nil, ENOENT, nil", errs)
+	}
+	if errs[1] != nil && !strings.HasPrefix(errs[1].Error(), "create expectation "+e.Tuple.String()) {
+		t.Errorf("error %q does not name the expectation", errs[1])
+	}
+	if len(s.sent) != 1 || len(s.sent[0]) != 3 {
+		t.Fatalf("sent %d batches, want one of three requests", len(s.sent))
+	}
+	want := []netlink.HeaderType{subsysCT<<8 | msgNew, subsysCTExp<<8 | msgNew, subsysCTExp<<8 | msgDelete}
+	for i, msg := range s.sent[0] {
+		if msg.Header.Type != want[i] {
+			t.Errorf("message %d of type %#x, want %#x", i, msg.Header.Type, want[i])
+		}
 	}
 }
