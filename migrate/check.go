@@ -52,6 +52,8 @@ type legacyState struct {
 	statsFacility    string
 	helperStack      []helperItem
 	ipv4Nets         map[string]bool
+	netmasks4        []netmask4       // user-space IPv4 networks, as conntrackd lists them
+	kernel4, kernel6 []filterEntry    // the kernel filter's address lists
 	setPolicy        map[string]Token // filter kind -> last Accept/Ignore
 	filterFrom       *Token
 	scalars          map[string]config.Pos
@@ -550,16 +552,23 @@ func (p *parser) filterAddress(d *Directive, v Token) {
 			}
 			p.st.ipv4Nets[v.Text] = true
 		}
+		a, _ := inetAton(addr)
+		p.recordFilterAddress(d, v, netip.PrefixFrom(a, int(cidr)), hasSlash && cidr < 32)
 		return
 	}
+	cidr := int64(128)
 	if hasSlash {
-		if cidr := atoi(cidrText); cidr > 128 {
+		if cidr = atoi(cidrText); cidr > 128 {
 			p.warn(v.Pos, "invalid-address", fmt.Sprintf("%s is not a valid network", v.Text), "the prefix length of an IPv6 network is 0 to 128; conntrackd ignores it")
 			return
 		}
 	}
 	if !inetPton6(addr) {
 		p.warn(v.Pos, "invalid-address", fmt.Sprintf("%s is not a valid IPv6 address", addr), invalidAddrDetail(Token{Kind: v.Kind, Text: addr}, 6))
+		return
+	}
+	if prefix := netip.PrefixFrom(netip.MustParseAddr(addr), int(cidr)); prefix.IsValid() {
+		p.recordFilterAddress(d, v, prefix, hasSlash && cidr < 128)
 	}
 }
 
@@ -579,4 +588,5 @@ func (p *parser) finish() {
 		p.quirk(*st.nlBufPos, "netlink-buffer-ignored", "NetlinkBufferSize is ignored",
 			"conntrackd applies it only when NetlinkBufferSizeMaxGrowth is set and at least as large")
 	}
+	p.kernelFilterQuirks()
 }

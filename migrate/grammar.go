@@ -332,5 +332,29 @@ var Quirks = []Quirk{
 	{"nested-helper-type", "a Type block inside a Type block is accepted; the inner one takes the options read so far"},
 	{"octal-ipv4", "IPv4 groups with a leading zero are read as octal (010.0.0.1 is 8.0.0.1)"},
 	{"number-overflow", "numbers are converted with atoi: values above 2147483647 wrap"},
-	{"ipv6-netmask-duplicate", "repeated IPv6 networks in a filter are not reported (the check looks in the IPv4 list)"},
+}
+
+// FilterDefect is a defect in what conntrackd 1.4.7 (with
+// libnetfilter_conntrack 1.0.9) does with a valid filter configuration,
+// which ctsync does not reproduce: after migration the two daemons
+// replicate different flows. The parser reports each with code
+// "legacy-quirk", like a Quirk, at the entry concerned.
+type FilterDefect struct {
+	ID         string
+	Conntrackd string // what conntrackd does
+	Ctsync     string // what ctsync does instead
+}
+
+// FilterDefects lists them; docs/filter.md explains them.
+var FilterDefects = []FilterDefect{
+	{"ipv6-netmask-duplicate", "the duplicate check of IPv6 filter networks looks in the IPv4 list: a repeated IPv6 network is not reported, and one that matches the IPv4 list's memory (::/0 right after 0.0.0.0/0) is reported as repeated and dropped from the user-space filter",
+		"keeps every IPv6 network"},
+	{"kernel-ipv6-skip", "Filter From Kernelspace: in an IPv6 address list, an address that differs from an entry in its first 96 (masked) bits is not compared with the entries after it",
+		"tests every entry"},
+	{"kernel-ipv6-as-ipv4", "Filter From Kernelspace: IPv6 events are compared with the IPv4 entries as 5.0.1.0, so an Address Accept list with IPv4 and IPv6 entries drops every IPv6 flow, and an Address Ignore list holding 5.0.1.0 does too",
+		"compares IPv6 flows with IPv6 entries only"},
+	{"kernel-accept-family", "Filter From Kernelspace: an Address Accept list without IPv4 entries passes every IPv4 event (and one without IPv6 entries but holding 5.0.1.0 every IPv6 event)",
+		"drops the flows of a family the Accept list has no entry for, as the user-space filters of both do"},
+	{"kernel-ipv4-jumps", "Filter From Kernelspace: from 86 IPv4 entries in an address list, the 8-bit jumps of the kernel program wrap and listed addresses are misjudged",
+		"uses long jumps"},
 }

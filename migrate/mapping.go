@@ -205,13 +205,23 @@ func WriteMappingDoc(w io.Writer) error {
 func WriteQuirksDoc(w io.Writer) error {
 	var b strings.Builder
 	b.WriteString("# Defects of conntrackd 1.4.7's configuration handling\n\n")
-	b.WriteString("Generated from `Quirks` in `migrate/grammar.go` by `go test ./migrate -run TestMappingDoc -update`; do not edit.\n\n")
+	b.WriteString("Generated from `Quirks` and `FilterDefects` in `migrate/grammar.go` by `go test ./migrate -run TestMappingDoc -update`; do not edit.\n\n")
 	b.WriteString("`ctsync validate --input legacy` accepts exactly what conntrackd 1.4.7 accepts, defects included, and\n")
 	b.WriteString("reports each of these with the diagnostic code `legacy-quirk` (or explains it in the detail of an\n")
 	b.WriteString("error, where conntrackd rejects the input). `ctsync migrate` writes what conntrackd actually did.\n\n")
 	b.WriteString("| id | defect |\n|---|---|\n")
 	for _, q := range Quirks {
 		fmt.Fprintf(&b, "| `%s` | %s |\n", q.ID, strings.ReplaceAll(q.Summary, "|", "\\|"))
+	}
+	b.WriteString("\n## Filter defects ctsync does not reproduce\n\n")
+	b.WriteString("These are in what conntrackd 1.4.7 (with libnetfilter_conntrack 1.0.9) does with a valid filter, not in\n")
+	b.WriteString("its grammar. ctsync filters as the configuration says, so after `ctsync migrate` the flows it replicates\n")
+	b.WriteString("differ from conntrackd's; `migrate` and `validate --input legacy` warn (code `legacy-quirk`) at the\n")
+	b.WriteString("entry concerned, so that an operator moving a cluster one node at a time knows where the two nodes\n")
+	b.WriteString("will filter differently. docs/filter.md explains them.\n\n")
+	b.WriteString("| id | conntrackd 1.4.7 | ctsync |\n|---|---|---|\n")
+	for _, q := range FilterDefects {
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", q.ID, strings.ReplaceAll(q.Conntrackd, "|", "\\|"), strings.ReplaceAll(q.Ctsync, "|", "\\|"))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctsync/ctsync/internal/legacyd"
 	"github.com/ctsync/ctsync/internal/netnstest"
 	"github.com/ctsync/ctsync/link"
 	"github.com/ctsync/ctsync/link/ftfw"
@@ -41,7 +41,7 @@ func requirePrivileged(t *testing.T) {
 	t.Helper()
 	netnstest.RequirePrivileged(t)
 	var missing []string
-	for _, tool := range []string{"nft", "conntrack", "conntrackd"} {
+	for _, tool := range []string{"nft", "conntrack", legacyd.Command} {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing = append(missing, "no "+tool+" in PATH")
 		}
@@ -124,7 +124,7 @@ func (c legacyConf) String() string {
 	return s
 }
 
-func (c legacyConf) render(dir, iface string) string {
+func (c legacyConf) render(f legacyd.Files, iface string) string {
 	var mode string
 	switch c.mode {
 	case "NOTRACK":
@@ -176,19 +176,7 @@ func (c legacyConf) render(dir, iface string) string {
 	%s
 	%s
 }
-General {
-	Systemd off
-	HashSize 8192
-	HashLimit 65535
-	LogFile %s
-	Syslog off
-	LockFile %s
-	UNIX { Path %s }
-	NetlinkBufferSize 2097152
-	NetlinkBufferSizeMaxGrowth 8388608
-	NetlinkEventsReliable off
-}
-`, mode, lnk, options, filepath.Join(dir, "conntrackd.log"), filepath.Join(dir, "lock"), filepath.Join(dir, "ctl.sock"))
+`, mode, lnk, options) + legacyd.General(f, "\tNetlinkEventsReliable off\n")
 }
 
 // peerLink is the same link seen from B.
@@ -216,102 +204,15 @@ func (c legacyConf) peerLink(iface string) link.Settings {
 
 // legacy is a conntrackd 1.4.7 running in the foreground in namespace A.
 type legacy struct {
-	ns   *netnstest.NetNS
-	conf string
-	out  lockedBuffer
-	done chan struct{}
-	cmd  *exec.Cmd
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+	*legacyd.Daemon
+	ns *netnstest.NetNS
 }
 
 func (l *lab) startLegacy(t *testing.T, c legacyConf) *legacy {
 	t.Helper()
 	l.starts++
-	dir := filepath.Join(l.dir, fmt.Sprintf("legacy%d", l.starts))
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(dir, "conntrackd.conf")
-	if err := os.WriteFile(conf, []byte(c.render(dir, l.ifA)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d := &legacy{ns: l.a, conf: conf, done: make(chan struct{})}
-	// No -d: the daemon stays in the foreground ("console mode"), so
-	// this process is the daemon and can be killed by its id.
-	d.cmd = l.a.Command("conntrackd", "-C", conf)
-	d.cmd.Stdout, d.cmd.Stderr = &d.out, &d.out
-	if err := d.cmd.Start(); err != nil {
-		t.Fatalf("start conntrackd: %v", err)
-	}
-	go func() { d.cmd.Wait(); close(d.done) }()
-	t.Cleanup(func() {
-		d.stop()
-		if t.Failed() {
-			t.Logf("conntrackd (%s) output:\n%s", conf, d.out.String())
-		}
-	})
-	// Ready once the control socket answers.
-	poll(t, 5*time.Second, "conntrackd to answer on its control socket", func() (bool, string) {
-		select {
-		case <-d.done:
-			t.Fatalf("conntrackd exited at start-up:\n%s", d.out.String())
-		default:
-		}
-		out, err := d.ctl("-s")
-		return err == nil, out
-	})
-	return d
-}
-
-// stop shuts the daemon down as an operator would (-k), killing it if
-// that does not work.
-func (d *legacy) stop() {
-	select {
-	case <-d.done:
-		return
-	default:
-	}
-	d.ctl("-k")
-	select {
-	case <-d.done:
-	case <-time.After(3 * time.Second):
-		d.cmd.Process.Kill()
-		<-d.done
-	}
-}
-
-// ctl runs a conntrackd client command against the daemon.
-func (d *legacy) ctl(args ...string) (string, error) {
-	out, err := d.ns.Command("conntrackd", append([]string{"-C", d.conf}, args...)...).CombinedOutput()
-	if err != nil {
-		return string(out), fmt.Errorf("conntrackd %s: %w: %s", strings.Join(args, " "), err, out)
-	}
-	return string(out), nil
-}
-
-func (d *legacy) mustCtl(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := d.ctl(args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	f := legacyd.FilesIn(filepath.Join(l.dir, fmt.Sprintf("legacy%d", l.starts)))
+	return &legacy{Daemon: legacyd.Start(t, l.a, l.a.Name, f, c.render(f, l.ifA)), ns: l.a}
 }
 
 // poll calls cond until it reports true or the deadline passes; then the

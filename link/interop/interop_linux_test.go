@@ -319,7 +319,7 @@ func parseTuples(out string) (map[wire.Tuple]bool, error) {
 func checkFTFW(t *testing.T, p *peer, d *legacy) {
 	t.Helper()
 	poll(t, 5*time.Second, "an empty legacy resend queue", func() (bool, string) {
-		out, err := d.ctl("-s", "rsqueue")
+		out, err := d.Ctl("-s", "rsqueue")
 		return err == nil && rsqueueEmpty(out), out
 	})
 	for _, m := range mustSnapshot(p) {
@@ -343,8 +343,8 @@ func rsqueueEmpty(out string) bool {
 // cache operations.
 func checkLegacyStats(t *testing.T, d *legacy, lossExpected bool) {
 	t.Helper()
-	stats := d.mustCtl(t, "-s")
-	network := d.mustCtl(t, "-s", "network")
+	stats := d.MustCtl(t, "-s")
+	network := d.MustCtl(t, "-s", "network")
 	found := 0
 	for _, re := range errorCounters {
 		for _, m := range re.FindAllStringSubmatch(stats+network, -1) {
@@ -376,7 +376,7 @@ var lostCounter = regexp.MustCompile(`Packets lost|Lost msgs`)
 // legacyLost is conntrackd's "Lost msgs" counter.
 func legacyLost(t *testing.T, d *legacy) int {
 	t.Helper()
-	m := regexp.MustCompile(`(\d+) Lost msgs`).FindStringSubmatch(d.mustCtl(t, "-s"))
+	m := regexp.MustCompile(`(\d+) Lost msgs`).FindStringSubmatch(d.MustCtl(t, "-s"))
 	if m == nil {
 		t.Fatal("no Lost msgs counter in conntrackd -s")
 	}
@@ -472,7 +472,7 @@ func testPeerToLegacy(t *testing.T, c legacyConf, l *lab, p *peer, d *legacy) {
 	}
 	last := p.set(objs...)
 
-	external := func() string { out, _ := d.ctl("-e", "ct"); return out }
+	external := func() string { out, _ := d.Ctl("-e", "ct"); return out }
 	poll(t, 5*time.Second, "every announced flow in the external cache", func() (bool, string) {
 		out := external()
 		missing := listedAll(out, flows)
@@ -504,7 +504,7 @@ func testPeerToLegacy(t *testing.T, c legacyConf, l *lab, p *peer, d *legacy) {
 	checkLegacyStats(t, d, false)
 
 	// Commit writes the external cache into A's kernel table.
-	d.mustCtl(t, "-c", "ct")
+	d.MustCtl(t, "-c", "ct")
 	var table string
 	poll(t, 5*time.Second, "committed flows in the kernel table", func() (bool, string) {
 		table, _ = d.run("conntrack", "-L") // IPv4 and IPv6

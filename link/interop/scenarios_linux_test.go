@@ -56,7 +56,7 @@ func insertSynth(t *testing.T, l *lab, objs []object) {
 func checkLegacyHolds(t *testing.T, d *legacy, p *peer, what string) {
 	t.Helper()
 	poll(t, 8*time.Second, what, func() (bool, string) {
-		out, err := d.ctl("-e", "ct")
+		out, err := d.Ctl("-e", "ct")
 		if err != nil {
 			return false, err.Error()
 		}
@@ -98,11 +98,11 @@ func TestIntegrationInteropResync(t *testing.T) {
 			if ext := p.external(); len(ext) != 0 {
 				t.Fatalf("the peer got %d flows before asking for a resync", len(ext))
 			}
-			if out := d.mustCtl(t, "-e", "ct"); strings.Contains(out, "src=198.18.4.") {
+			if out := d.MustCtl(t, "-e", "ct"); strings.Contains(out, "src=198.18.4.") {
 				t.Fatalf("conntrackd has our flows before asking for a resync:\n%s", out)
 			}
 
-			d.mustCtl(t, "-n")
+			d.MustCtl(t, "-n")
 			checkLegacyHolds(t, d, p, "our bulk send in A's external cache")
 			if c.mode == "FTFW" {
 				if got := p.stats().ResyncsRequested; got != 1 {
@@ -180,7 +180,7 @@ func TestIntegrationInteropTCPRestart(t *testing.T) {
 	checkLegacyHolds(t, d, p, "the first flow in A's external cache")
 	checkMirrors(t, l, p)
 
-	d.stop()
+	d.Stop()
 	p.set(objs[1]) // while nobody listens
 	start := len(mustSnapshot(p))
 	d = l.startLegacy(t, c)
@@ -199,12 +199,12 @@ func TestIntegrationInteropTCPRestart(t *testing.T) {
 	})
 	p.set(objs[2])
 	poll(t, 5*time.Second, "a flow sent after the restart in A's external cache", func() (bool, string) {
-		out, _ := d.ctl("-e", "ct")
+		out, _ := d.Ctl("-e", "ct")
 		return strings.Contains(out, "src="+objs[2].flow.Orig.Src.String()+" "), out
 	})
 	insertSynth(t, l, synthObjects(8, 2)[1:])
 	checkMirrors(t, l, p)
-	d.mustCtl(t, "-n")
+	d.MustCtl(t, "-n")
 	checkLegacyHolds(t, d, p, "everything we hold after conntrackd -n")
 	checkFTFW(t, p, d)
 	checkLegacyStats(t, d, false)
@@ -229,13 +229,13 @@ func TestIntegrationInteropAlarmExpiry(t *testing.T) {
 		return strings.Contains(out, "src="+o.flow.Orig.Src.String()+" ")
 	}
 	poll(t, 5*time.Second, "both flows in A's external cache", func() (bool, string) {
-		out, _ := d.ctl("-e", "ct")
+		out, _ := d.Ctl("-e", "ct")
 		return listed(out, kept) && listed(out, dropped), out
 	})
 	sent := time.Now()
 	var out string
 	poll(t, 8*time.Second, "the unrefreshed flow to expire", func() (bool, string) {
-		out, _ = d.ctl("-e", "ct")
+		out, _ = d.Ctl("-e", "ct")
 		return !listed(out, dropped), out
 	})
 	if age := time.Since(sent); age < 2*time.Second {
@@ -312,7 +312,7 @@ func TestIntegrationInteropExpectations(t *testing.T) {
 		ours.Tuple = wire.Tuple{Src: master.Orig.Dst, Dst: master.Orig.Src, DstPort: 40011, Proto: protoTCP}
 		p.set(flowObject(ftfw.StatusNew, master), object{isExp: true, exp: ours})
 		poll(t, 5*time.Second, "our expectation in conntrackd -e expect", func() (bool, string) {
-			out, _ := d.ctl("-e", "expect")
+			out, _ := d.Ctl("-e", "expect")
 			return strings.Contains(out, "dport=40011") && strings.Contains(out, "master-src=198.18.10.1"), out
 		})
 		checkFTFW(t, p, d)
