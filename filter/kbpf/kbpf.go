@@ -46,8 +46,10 @@
 //     whose first 96 bits equal the first entry's is ever compared with the
 //     second. Here a mismatch moves on to the next entry.
 //   - Jump offsets are 8 bits; libnetfilter_conntrack lets them wrap, so an
-//     IPv4 set of more than 82 entries jumps into the middle of itself and
-//     drops listed addresses. Here a branch too long for 8 bits goes
+//     IPv4 set of 82 entries or more has branches that wrap (those taken
+//     when an attribute is missing), and from 86 entries the branch taken
+//     on a match jumps into the middle of the program and drops listed
+//     addresses. Here a branch too long for 8 bits goes
 //     through an unconditional jump (32-bit offset).
 //
 // To keep one meaning for Accept across both families, an Accept address
