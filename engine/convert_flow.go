@@ -60,7 +60,7 @@ func KernelFlow(dst *ctnl.Flow, w *wire.Flow, o ConvertOptions) error {
 // and window scales when f.Present says so, sequence adjustments
 // likewise, the master when valid, the helper when named, labels when
 // the kernel sent the attribute (all zeros included: labels cleared).
-// The NAT is read from the reply tuple (natFromReply).
+// The NAT is the set-up ctnl read from the reply tuple (natFromKernel).
 func CacheFromKernel(dst *cache.Flow, f *ctnl.Flow) {
 	*dst = cache.Flow{
 		Orig:   cache.Tuple(f.Orig),
@@ -90,7 +90,7 @@ func CacheFromKernel(dst *cache.Flow, f *ctnl.Flow) {
 		dst.Master = cache.Tuple(f.Master)
 		dst.Has |= cache.HasMaster
 	}
-	natFromReply(dst, f)
+	natFromKernel(dst, f)
 	if f.Present&ctnl.HasSeqAdj != 0 {
 		a, b := f.SeqAdjOrig, f.SeqAdjReply
 		dst.SeqAdj = [6]uint32{a.Pos, a.OffsetBefore, a.OffsetAfter, b.Pos, b.OffsetBefore, b.OffsetAfter}
@@ -106,38 +106,33 @@ func CacheFromKernel(dst *cache.Flow, f *ctnl.Flow) {
 	}
 }
 
-// natFromReply sets the NAT of dst from kernel flow f's reply tuple, as
-// libnetfilter_conntrack's NFCT_GOPT_IS_SNAT, _DNAT, _SPAT and _DPAT
-// decide it for conntrackd's src/build.c: a source NAT when the status
-// says the kernel did it (SRC_NAT_DONE) and the reply's destination
-// differs from the original source, a destination NAT likewise
-// (DST_NAT_DONE, the reply's source); a NAT port likewise, for protocols
-// whose NAT port is a port (natPorts). This is the only place the engine
-// reads NAT from a kernel flow; ctnl's decoder leaves it to it.
-func natFromReply(dst *cache.Flow, f *ctnl.Flow) {
-	if !f.Reply.IsValid() {
-		return
-	}
+// natFromKernel sets the NAT of dst from kernel flow f's NAT set-up,
+// which ctnl's decoder reads from the reply tuple (ctnl.Flow.DeriveNAT):
+// the address, and the port for protocols whose NAT port is a port
+// (natPorts). conntrackd decides the same with libnetfilter_conntrack's
+// NFCT_GOPT_IS_SNAT, _DNAT, _SPAT and _DPAT (src/build.c), which test the
+// SRC_NAT_DONE and DST_NAT_DONE bits where ctnl tests SRC_NAT and
+// DST_NAT; on a flow the kernel reports they agree, since the kernel sets
+// SRC_NAT (DST_NAT) exactly when the source (destination) NAT changed
+// the tuple, which is what makes the reply tuple differ. This is the only
+// place the engine reads NAT from a kernel flow.
+func natFromKernel(dst *cache.Flow, f *ctnl.Flow) {
 	ports := natPorts(f.Orig.Proto)
-	if f.Status&ctnl.StatusSrcNATDone != 0 {
-		if f.Reply.Dst != f.Orig.Src {
-			dst.SNAT = f.Reply.Dst
-			dst.Has |= cache.HasSNAT
-		}
-		if ports && f.Reply.DstPort != f.Orig.SrcPort {
-			dst.SNATPort = f.Reply.DstPort
-			dst.Has |= cache.HasSNATPort
-		}
+	if f.SNAT.MinAddr.IsValid() {
+		dst.SNAT = f.SNAT.MinAddr
+		dst.Has |= cache.HasSNAT
 	}
-	if f.Status&ctnl.StatusDstNATDone != 0 {
-		if f.Reply.Src != f.Orig.Dst {
-			dst.DNAT = f.Reply.Src
-			dst.Has |= cache.HasDNAT
-		}
-		if ports && f.Reply.SrcPort != f.Orig.DstPort {
-			dst.DNATPort = f.Reply.SrcPort
-			dst.Has |= cache.HasDNATPort
-		}
+	if ports && f.SNAT.MinPort != 0 {
+		dst.SNATPort = f.SNAT.MinPort
+		dst.Has |= cache.HasSNATPort
+	}
+	if f.DNAT.MinAddr.IsValid() {
+		dst.DNAT = f.DNAT.MinAddr
+		dst.Has |= cache.HasDNAT
+	}
+	if ports && f.DNAT.MinPort != 0 {
+		dst.DNATPort = f.DNAT.MinPort
+		dst.Has |= cache.HasDNATPort
 	}
 }
 

@@ -265,7 +265,7 @@ func TestHubAllocs(t *testing.T) {
 	}
 	want := f
 	want.ID = 0
-	want.SNAT, want.DNAT = natSetup(&f)
+	want.DeriveNAT()
 	want.TCP.FlagsOrig = ctnl.TCPFlags{Flags: ctnl.TCPFlagSACKPerm | ctnl.TCPFlagWindowScale, Mask: ctnl.TCPFlagSACKPerm | ctnl.TCPFlagWindowScale}
 	want.TCP.FlagsReply = want.TCP.FlagsOrig
 	if diff := cmp.Diff(want, k, cmpopts.EquateComparable(netip.Addr{}), cmpopts.EquateEmpty()); diff != "" {

@@ -10,14 +10,13 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/ctsync/ctsync/config"
-	"github.com/ctsync/ctsync/engine/cache"
 	"github.com/ctsync/ctsync/engine/ctnl"
 	"github.com/ctsync/ctsync/filter"
 	"github.com/ctsync/ctsync/link/wire"
 )
 
 // kernelFlow returns a flow as ctnl decodes it from the kernel: the reply
-// tuple as the kernel shows it, no NAT set-up.
+// tuple as the kernel shows it and the NAT derived from it.
 func kernelFlow(orig ctnl.Tuple, edit func(f *ctnl.Flow)) ctnl.Flow {
 	f := ctnl.Flow{
 		Orig:    orig,
@@ -30,6 +29,7 @@ func kernelFlow(orig ctnl.Tuple, edit func(f *ctnl.Flow)) ctnl.Flow {
 	if edit != nil {
 		edit(&f)
 	}
+	f.DeriveNAT()
 	return f
 }
 
@@ -211,33 +211,12 @@ func TestConvertRoundTrip(t *testing.T) {
 			if tc.want != nil {
 				tc.want(&want)
 			}
-			want.SNAT, want.DNAT = natSetup(&want)
+			want.DeriveNAT()
 			if diff := cmp.Diff(want, got, cmpopts.EquateComparable(netip.Addr{}), cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("kernel flow after the wire (-want +got):\n%s", diff)
 			}
 		})
 	}
-}
-
-// natSetup returns the NAT a writer sets up for kernel flow f, the
-// translation its reply tuple shows: what a flow read from the kernel,
-// sent and received, must ask the peer's kernel for.
-func natSetup(f *ctnl.Flow) (snat, dnat ctnl.NAT) {
-	var c cache.Flow
-	CacheFromKernel(&c, f)
-	if c.Has&cache.HasSNAT != 0 {
-		snat.MinAddr, snat.MaxAddr = c.SNAT, c.SNAT
-	}
-	if c.Has&cache.HasSNATPort != 0 && c.Orig.SrcPort|c.Orig.DstPort != 0 {
-		snat.MinPort, snat.MaxPort = c.SNATPort, c.SNATPort
-	}
-	if c.Has&cache.HasDNAT != 0 {
-		dnat.MinAddr, dnat.MaxAddr = c.DNAT, c.DNAT
-	}
-	if c.Has&cache.HasDNATPort != 0 && c.Orig.SrcPort|c.Orig.DstPort != 0 {
-		dnat.MinPort, dnat.MaxPort = c.DNATPort, c.DNATPort
-	}
-	return snat, dnat
 }
 
 // flags sets the TCP flags the receiver adds, in both directions.

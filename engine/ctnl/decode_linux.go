@@ -116,4 +116,5 @@ func fromConntrack(f *Flow, c *conntrack.Flow) {
 		f.SeqAdjOrig = SeqAdj{Pos: so.Position, OffsetBefore: so.OffsetBefore, OffsetAfter: so.OffsetAfter}
 		f.SeqAdjReply = SeqAdj{Pos: sr.Position, OffsetBefore: sr.OffsetBefore, OffsetAfter: sr.OffsetAfter}
 	}
+	f.DeriveNAT()
 }

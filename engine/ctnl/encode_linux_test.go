@@ -152,7 +152,7 @@ func TestEncodeRefuses(t *testing.T) {
 }
 
 // What ti-mo decodes from the encoder's bytes is the flow that was
-// encoded.
+// encoded, NAT derived back from the tuples aside.
 func TestEncodeDecodeRoundTrip(t *testing.T) {
 	f := udpFlow(7)
 	f.Orig.Proto, f.Reply.Proto = protoSCTP, protoSCTP
@@ -177,5 +177,22 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	}
 	if diff := cmp.Diff(*f, ev.Flow, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
 		t.Errorf("round trip (-sent +decoded):\n%s", diff)
+	}
+}
+
+func TestDeriveNAT(t *testing.T) {
+	f := tcpFlow("198.18.0.1", "198.18.1.1", 40000, 80)
+	f.Reply = Tuple{Src: addr("198.18.3.3"), Dst: addr("198.18.2.1"), Proto: protoTCP, SrcPort: 8080, DstPort: 40000}
+	f.DeriveNAT()
+	if !f.SNAT.IsZero() || !f.DNAT.IsZero() {
+		t.Errorf("without NAT status bits: %+v %+v, want none", f.SNAT, f.DNAT)
+	}
+	f.Status |= StatusSrcNAT | StatusDstNAT
+	f.DeriveNAT()
+	if want := nat("198.18.2.1", 0); f.SNAT != want {
+		t.Errorf("SNAT %+v, want %+v (same port: not translated)", f.SNAT, want)
+	}
+	if want := nat("198.18.3.3", 8080); f.DNAT != want {
+		t.Errorf("DNAT %+v, want %+v", f.DNAT, want)
 	}
 }

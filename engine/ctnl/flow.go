@@ -172,10 +172,37 @@ type Flow struct {
 	Helper             string
 	Labels, LabelsMask []byte
 	// SNAT and DNAT are the translations to set up on create. Decoded
-	// flows leave them zero: the reply tuple shows what the kernel
-	// translated, and the engine reads it from there as conntrackd does.
+	// flows carry the ones their reply tuple shows (see DeriveNAT).
 	SNAT, DNAT              NAT
 	SeqAdjOrig, SeqAdjReply SeqAdj
+}
+
+// DeriveNAT sets SNAT and DNAT from the difference between f's reply tuple
+// and the inverse of its original one, where the status says the kernel
+// translated, as conntrackd's src/build.c does when it sends a flow: a
+// source NAT shows as the reply's destination, a destination NAT as the
+// reply's source.
+func (f *Flow) DeriveNAT() {
+	f.SNAT, f.DNAT = NAT{}, NAT{}
+	if !f.Reply.IsValid() {
+		return
+	}
+	if f.Status&StatusSrcNAT != 0 {
+		if f.Orig.Src != f.Reply.Dst {
+			f.SNAT.MinAddr, f.SNAT.MaxAddr = f.Reply.Dst, f.Reply.Dst
+		}
+		if !f.Orig.isICMP() && f.Orig.SrcPort != f.Reply.DstPort {
+			f.SNAT.MinPort, f.SNAT.MaxPort = f.Reply.DstPort, f.Reply.DstPort
+		}
+	}
+	if f.Status&StatusDstNAT != 0 {
+		if f.Orig.Dst != f.Reply.Src {
+			f.DNAT.MinAddr, f.DNAT.MaxAddr = f.Reply.Src, f.Reply.Src
+		}
+		if !f.Orig.isICMP() && f.Orig.DstPort != f.Reply.SrcPort {
+			f.DNAT.MinPort, f.DNAT.MaxPort = f.Reply.SrcPort, f.Reply.SrcPort
+		}
+	}
 }
 
 // String formats t as conntrack(8) does, for messages.

@@ -188,7 +188,7 @@ func TestKernelCreate(t *testing.T) {
 			// to translate and set no NAT bit.
 			f.Reply = Tuple{Src: addr("198.18.3.3"), Dst: addr("198.18.2.1"), Proto: protoTCP, SrcPort: 80, DstPort: 40000}
 			f.Status |= StatusSrcNAT | StatusDstNAT
-			f.SNAT, f.DNAT = nat("198.18.2.1", 0), nat("198.18.3.3", 0)
+			f.DeriveNAT()
 		},
 		want: []string{"src=198.18.3.3 dst=198.18.2.1 sport=80 dport=40000"},
 		check: func(t *testing.T, got conntrack.Flow) {
