@@ -8,8 +8,9 @@ import (
 
 // Each side of the engine keeps its own representation of a flow: the
 // kernel's (ctnl.Flow, ctnl.Expect), the sync link's (wire.Flow,
-// wire.Expect) and the filter's view (filter.Flow). The functions of
-// convert_*.go translate between them as conntrackd does, src/build.c
+// wire.Expect), the caches' (cache.Flow, the hub of the flow conversions,
+// see convert_flow.go) and the filter's view (filter.Flow). The functions
+// of convert_*.go translate between them as conntrackd does, src/build.c
 // (kernel to sync message) and src/parse.c with src/netlink.c (sync
 // message to the kernel), write into a caller's value and do not allocate
 // for the flows conntrackd synchronises.

@@ -3,6 +3,7 @@ package engine
 import (
 	"testing"
 
+	"github.com/ctsync/ctsync/engine/cache"
 	"github.com/ctsync/ctsync/engine/ctnl"
 	"github.com/ctsync/ctsync/link/wire"
 )
@@ -94,5 +95,51 @@ func BenchmarkConvertOnly(b *testing.B) {
 				i = 0
 			}
 		}
+	})
+}
+
+// BenchmarkHub is each hot path through the cache's form, per flow of the
+// captures: a kernel event into the internal cache's flow, that flow into
+// a message (send, bulk send), a message into the external cache's flow,
+// and that flow into the kernel's (commit).
+func BenchmarkHub(b *testing.B) {
+	ks, ws := benchFlows(b)
+	cs := make([]cache.Flow, len(ks))
+	for i := range ks {
+		CacheFromKernel(&cs[i], &ks[i])
+	}
+	loop := func(b *testing.B, n int, fn func(i int)) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			fn(i)
+			if i++; i == n {
+				i = 0
+			}
+		}
+	}
+	b.Run("kernel-to-cache", func(b *testing.B) {
+		var c cache.Flow
+		loop(b, len(ks), func(i int) { CacheFromKernel(&c, &ks[i]) })
+	})
+	b.Run("cache-to-wire", func(b *testing.B) {
+		var w wire.Flow
+		loop(b, len(cs), func(i int) { WireFromCache(&w, &cs[i], captureOptions) })
+	})
+	b.Run("wire-to-cache", func(b *testing.B) {
+		var c cache.Flow
+		loop(b, len(ws), func(i int) {
+			if err := CacheFromWire(&c, &ws[i]); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+	b.Run("cache-to-kernel", func(b *testing.B) {
+		var k ctnl.Flow
+		loop(b, len(cs), func(i int) {
+			if err := KernelFromCache(&k, &cs[i], captureOptions); err != nil {
+				b.Fatal(err)
+			}
+		})
 	})
 }

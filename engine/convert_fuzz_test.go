@@ -7,16 +7,17 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/ctsync/ctsync/engine/cache"
 	"github.com/ctsync/ctsync/engine/ctnl"
 	"github.com/ctsync/ctsync/link/wire"
 )
 
 // FuzzKernelFlow: whatever a peer sends, turning it into the kernel's flow
-// or expectation never panics, takes time in proportion to the message,
-// and either fails with an error or gives a flow that ctnl can write
-// (create, update, delete) when it has a timeout, or an expectation that
-// ctnl can write. Sent again and received again, that flow
-// no longer changes: one conversion normalises a message.
+// or the cache's, or into an expectation, never panics, takes time in
+// proportion to the message, and either fails with an error or gives a
+// flow that ctnl can write (create, update, delete) when it has a timeout,
+// or an expectation that ctnl can write. Sent again and received again,
+// either flow no longer changes: one conversion normalises a message.
 func FuzzKernelFlow(f *testing.F) {
 	for _, c := range capturedMessages(f) {
 		f.Add(c.raw, uint8(1))
@@ -32,6 +33,16 @@ func FuzzKernelFlow(f *testing.F) {
 		}
 		switch {
 		case m.Type.IsCT():
+			// Through the cache's form: one pass normalises, as
+			// through the kernel's.
+			var c1 cache.Flow
+			if err := CacheFromWire(&c1, &m.Flow); err == nil {
+				c2 := cacheThroughWire(t, &c1, o)
+				c3 := cacheThroughWire(t, &c2, o)
+				if diff := cmp.Diff(c2, c3, cmpopts.EquateComparable(netip.Addr{}, cache.Name{})); diff != "" {
+					t.Fatalf("second pass of a cache flow through the wire changed it (-first +second):\n%s", diff)
+				}
+			}
 			var k1 ctnl.Flow
 			if err := KernelFlow(&k1, &m.Flow, o); err != nil {
 				return
@@ -80,6 +91,23 @@ func flowThroughWire(t *testing.T, k *ctnl.Flow, o ConvertOptions) ctnl.Flow {
 	var out ctnl.Flow
 	if err := KernelFlow(&out, &back.Flow, o); err != nil {
 		t.Fatalf("own message does not convert: %v\nfrom %+v", err, k)
+	}
+	return out
+}
+
+func cacheThroughWire(t *testing.T, c *cache.Flow, o ConvertOptions) cache.Flow {
+	t.Helper()
+	var m wire.Message
+	m.Type = wire.TypeCTUpdate
+	WireFromCache(&m.Flow, c, o)
+	b := wire.AppendMessage(nil, &m)
+	var back wire.Message
+	if _, err := wire.Decode(b, &back); err != nil {
+		t.Fatalf("own message does not decode: %v", err)
+	}
+	var out cache.Flow
+	if err := CacheFromWire(&out, &back.Flow); err != nil {
+		t.Fatalf("own message does not convert: %v\nfrom %+v", err, c)
 	}
 	return out
 }

@@ -4,43 +4,57 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ctsync/ctsync/engine/cache"
 	"github.com/ctsync/ctsync/engine/ctnl"
 	"github.com/ctsync/ctsync/internal/netnstest"
 	"github.com/ctsync/ctsync/link/wire"
 )
 
-// Every flow conntrackd sent in the captures, converted and written to the
-// conntrack table of a fresh namespace with ctnl, is in the table as the
-// primary had it: the reply tuple shows the same NAT (so the backup
-// translates the connection's packets), the status the NAT bits, the
-// related flows their master; and the TCP flags and window scales are
-// the ones the options ask for. conntrack -L, which shares no code with
-// ctsync, shows the NAT of the captured DNAT flow.
+// Every flow conntrackd sent in the captures, received into an external
+// cache and committed with a commit walk into the conntrack table of a
+// fresh namespace, is in the table as the primary had it: the reply tuple
+// shows the same NAT (so the backup translates the connection's packets),
+// the status the NAT bits, the related flows their master (created after
+// it: the kernel refuses a related flow whose master it lacks); and the
+// TCP flags and window scales are the ones the options ask for.
+// conntrack -L, which shares no code with ctsync, shows the NAT of the
+// captured DNAT flow.
 func TestKernelFlowCommitted(t *testing.T) {
 	netnstest.RequirePrivileged(t)
-	// Latest NEW or UPDATE per flow, as a cache would hold it.
-	type entry struct {
-		w     wire.Flow
-		where string
+	now := time.Unix(1_700_000_000, 0)
+	ext, err := cache.NewFlows(cache.Settings{Buckets: 1024, Limit: 1024})
+	if err != nil {
+		t.Fatal(err)
 	}
-	latest := map[string]entry{}
-	var order []string
-	for _, c := range capturedMessages(t) {
+	where := map[cache.Key]string{}
+	// Related flows enter the cache first, so that its own order would
+	// commit them before their masters.
+	var msgs []capturedMessage
+	for pass := range 2 {
+		for _, c := range capturedMessages(t) {
+			related := c.msg.Flow.Has(wire.AttrMasterIPv4) || c.msg.Flow.Has(wire.AttrMasterIPv6)
+			if related == (pass == 0) {
+				msgs = append(msgs, c)
+			}
+		}
+	}
+	for _, c := range msgs {
 		if c.msg.Type != wire.TypeCTNew && c.msg.Type != wire.TypeCTUpdate {
 			continue
 		}
-		w := c.msg.Flow
-		// Keyed as the kernel keys it: stale ports (DCCP) do not count.
-		var k ctnl.Flow
-		if err := KernelFlow(&k, &w, ConvertOptions{}); err != nil {
+		var f cache.Flow
+		if err := CacheFromWire(&f, &c.msg.Flow); err != nil {
 			t.Fatalf("%s: %v", c.where, err)
 		}
-		key := fmt.Sprintf("%v %d", k.Orig, k.Zone)
-		if _, ok := latest[key]; !ok {
-			order = append(order, key)
+		ResolvePorts(&f, func(k cache.Key) bool { _, ok := ext.Find(k); return ok })
+		if c.msg.Type == wire.TypeCTNew {
+			ext.Replace(&f, now)
+		} else {
+			ext.Update(&f, now)
 		}
-		latest[key] = entry{w, c.where}
+		where[f.Key()] = c.where
 	}
 	for _, o := range []ConvertOptions{{WindowTracking: true}, {}} {
 		t.Run(fmt.Sprintf("window tracking %v", o.WindowTracking), func(t *testing.T) {
@@ -59,45 +73,48 @@ func TestKernelFlowCommitted(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { w.Close(); table.Close() })
-			// conntrackd commits masters first, then related flows
-			// (src/cache-ct.c): creating a flow needs its master.
+			// One Apply per step of the walk, as a commit does, in
+			// small steps so that masters and related flows fall in
+			// different steps.
 			var flows []*ctnl.Flow
-			var where []string
-			for pass := range 2 {
-				for _, key := range order {
-					e := latest[key]
-					related := e.w.Has(wire.AttrMasterIPv4) || e.w.Has(wire.AttrMasterIPv6)
-					if related != (pass == 1) {
-						continue
-					}
+			var whence []string
+			var walk CommitWalk
+			for done := false; !done; {
+				var step []*ctnl.Flow
+				done = walk.Step(ext, 7, func(_ cache.Ref, e *cache.Entry) {
 					f := new(ctnl.Flow)
-					if err := KernelFlow(f, &e.w, o); err != nil {
-						t.Fatalf("%s: %v", e.where, err)
+					if err := CommitFlow(f, e, now, o); err != nil {
+						t.Fatalf("%s: %v", where[e.Flow.Key()], err)
 					}
-					flows = append(flows, f)
-					where = append(where, e.where)
+					step = append(step, f)
+					whence = append(whence, where[e.Flow.Key()])
+				})
+				reqs := make([]ctnl.Request, len(step))
+				for i, f := range step {
+					reqs[i] = ctnl.Request{Op: ctnl.OpCreate, Flow: f}
 				}
+				errs := make([]error, len(reqs))
+				if err := w.Apply(reqs, errs); err != nil {
+					t.Fatal(err)
+				}
+				for i, err := range errs {
+					if err != nil {
+						t.Errorf("%s: create %v: %v", whence[len(flows)+i], step[i].Orig, err)
+					}
+				}
+				flows = append(flows, step...)
 			}
-			reqs := make([]ctnl.Request, len(flows))
-			for i, f := range flows {
-				reqs[i] = ctnl.Request{Op: ctnl.OpCreate, Flow: f}
-			}
-			errs := make([]error, len(reqs))
-			if err := w.Apply(reqs, errs); err != nil {
-				t.Fatal(err)
+			if len(flows) != ext.Len() {
+				t.Errorf("%d flows committed, want the %d cached", len(flows), ext.Len())
 			}
 			natted := 0
 			for i, f := range flows {
-				if errs[i] != nil {
-					t.Errorf("%s: create %v: %v", where[i], f.Orig, errs[i])
-					continue
-				}
 				got, err := table.Get(f.Orig, f.Zone)
 				if err != nil {
-					t.Errorf("%s: get %v: %v", where[i], f.Orig, err)
+					t.Errorf("%s: get %v: %v", whence[i], f.Orig, err)
 					continue
 				}
-				checkCommitted(t, where[i], f, &got, o)
+				checkCommitted(t, whence[i], f, &got, o)
 				if !f.SNAT.IsZero() || !f.DNAT.IsZero() {
 					natted++
 				}
