@@ -35,6 +35,14 @@ type Object interface {
 	Put(m *wire.Message) wire.Type
 }
 
+// Releaser is implemented by an Object that must know when the session lets
+// it go: the peer acknowledged its last transmission. A destroyed object is
+// kept in the internal cache until then, as conntrackd keeps its reference
+// while the DELETE sits in the resend queue (src/sync-ftfw.c). The session
+// calls Released once per Enqueue that created its slot; an Object that is
+// a pointer costs no allocation.
+type Releaser interface{ Released() }
+
 // Handler receives what the engine must act on. Calls happen synchronously
 // from Receive; the Handler may call Enqueue but not Receive.
 type Handler interface {
@@ -622,6 +630,9 @@ func (s *Session[K, O]) release(i int32) {
 	e := &s.entries[i]
 	if e.ctl == 0 {
 		delete(s.keys, e.key)
+		if r, ok := any(e.obj).(Releaser); ok {
+			r.Released()
+		}
 	}
 	*e = entry[K, O]{}
 	s.free = append(s.free, i)
