@@ -3,6 +3,8 @@ package ftfw
 import (
 	"testing"
 	"time"
+
+	"github.com/ctsync/ctsync/link/wire"
 )
 
 // TestLateStartingPeerGetsEverything: a node sends while its peer is not
@@ -47,5 +49,40 @@ func TestLateStartingPeerGetsEverything(t *testing.T) {
 	}
 	if tx, resend, lost := p.a.Queued(); tx+lost != 0 || resend > 1 {
 		t.Errorf("a's queues tx=%d resend=%d lost=%d after convergence, want empty (an ACK in flight at most)", tx, resend, lost)
+	}
+}
+
+// A message lost while the sender still says HELLO is not acknowledged by
+// the range the receiver sends: each HELLO message skips the gap check, so
+// the pending range must stop at the last number received, or the sender
+// releases what never arrived and, with no NACK for it, never re-sends it.
+func TestHelloGapNotAcknowledged(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	a := New[uint16, obj](Config{InitialSeq: 100}, &recorder{}, now)
+	b := New[uint16, obj](Config{InitialSeq: 900}, &recorder{}, now)
+	for k := uint16(1); k <= 3; k++ {
+		a.Enqueue(k, obj{Key: k, Val: 1, St: StatusNew})
+	}
+	out := a.Flush(now)
+	if len(out) != 3 || out[0].Flags&wire.FlagHello == 0 {
+		t.Fatalf("a sent %v, want three data messages with HELLO", showAll(out))
+	}
+	msgs := append([]wire.Message(nil), out...)
+	b.Receive(&msgs[0])
+	b.Receive(&msgs[2]) // seq 101 is lost
+	now = now.Add(time.Second)
+	b.Tick(now)
+	for _, m := range b.Flush(now) {
+		a.Receive(&m)
+	}
+	// b's HELLO moves what is unacknowledged to the lost list, to be sent
+	// again; only key 2 must be there.
+	if tx, resend, lost := a.Queued(); tx+resend+lost != 1 {
+		t.Fatalf("a holds %d+%d+%d entries after b's ACKs, want 1 (key 2, lost)", tx, resend, lost)
+	}
+	now = now.Add(time.Second)
+	out = a.Flush(now)
+	if len(out) != 1 || show(&out[0]) != "103 NEW k2=1 hello-back" {
+		t.Fatalf("a sent %v, want key 2 again", showAll(out))
 	}
 }

@@ -407,6 +407,13 @@ func (s *Session[K, O]) Receive(m *wire.Message) {
 		if s.ackPending && before(m.Seq, s.ackFrom) {
 			s.window = s.cfg.ACKWindowSize - 1
 			s.ackFrom = m.Seq
+		} else if s.ackPending && m.Seq != s.last+1 {
+			// A HELLO skips the gap check, so the pending range must end
+			// here: stretched to this number it would acknowledge the
+			// numbers skipped, lost data the peer would never re-send.
+			s.queueCtl(wire.FlagAck, s.ackFrom, s.last)
+			s.ackPending = false
+			s.window = s.cfg.ACKWindowSize
 		}
 		// An ACK riding on the HELLO still says what the peer got: release
 		// that first, so that only what may be missing is sent again.
