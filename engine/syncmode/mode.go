@@ -1,0 +1,488 @@
+package syncmode
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/ctsync/ctsync/engine/cache"
+	"github.com/ctsync/ctsync/link/ftfw"
+	"github.com/ctsync/ctsync/link/wire"
+)
+
+// Kind names a sync mode.
+type Kind uint8
+
+// The modes.
+const (
+	FTFW Kind = iota + 1
+	NoTrack
+	Alarm
+)
+
+func (k Kind) String() string {
+	switch k {
+	case FTFW:
+		return "FTFW"
+	case NoTrack:
+		return "NOTRACK"
+	case Alarm:
+		return "ALARM"
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// Sender carries one datagram of whole messages to a peer (a link.Group).
+type Sender interface {
+	Send(datagram []byte) error
+}
+
+// Convert holds the conversions the mode needs, which the engine provides
+// (engine.WireFromCache with its options bound, engine.CacheFromWire,
+// engine.ResolvePorts).
+type Convert struct {
+	ToWire       func(dst *wire.Flow, f *cache.Flow)
+	FromWire     func(dst *cache.Flow, w *wire.Flow) error
+	ResolvePorts func(f *cache.Flow, known func(cache.Key) bool)
+}
+
+// Settings configure a Mode.
+type Settings struct {
+	Kind Kind
+	// MaxDatagram is the largest datagram handed to a Sender
+	// (link.Link.MaxDatagram); messages are packed up to it.
+	MaxDatagram int
+	// FTFW configures each peer's session; the engine sets
+	// ResendTimeout = ftfw.DefaultResendTimeout.
+	FTFW ftfw.Config
+	// RefreshTime is ALARM's upper bound of the refresh period.
+	RefreshTime time.Duration
+	// Rand draws ALARM's refresh delays; nil: a generator of the Mode's own.
+	Rand *rand.Rand
+}
+
+// Stats are a mode's counters.
+type Stats struct {
+	Datagrams, Messages uint64 // sent, per peer summed
+	SendErrors          uint64
+	Received            uint64 // messages decoded
+	Malformed           uint64 // datagrams that did not decode to the end
+	Lost                uint64 // NOTRACK: sequence numbers skipped by a peer
+	Applied             uint64 // data messages applied to the external cache
+	Rejected            uint64 // data messages the conversion refused
+	ExpIgnored          uint64 // expectation messages (not replicated yet)
+	Refreshes           uint64 // ALARM: objects re-queued by their timer
+	Expired             uint64 // ALARM: external objects aged out
+	Bulks               uint64 // bulk sends (RESYNC answered or BulkSend)
+}
+
+// Mode is one sync mode between this node's caches and its peers. It is not
+// safe for concurrent use: the engine drives it from one goroutine.
+type Mode struct {
+	s        Settings
+	conv     Convert
+	internal *cache.Flows
+	external *cache.Flows
+	peers    []*peer
+	stats    Stats
+
+	// NOTRACK and ALARM: one transmit queue, one slot per object.
+	tx     []cache.Ref
+	queued map[cache.Ref]struct{}
+	seq    uint32
+	ctl    wire.Flags // NOTRACK: a pending control message (RESYNC)
+	idleAt time.Time  // NOTRACK: when an ALIVE is due
+
+	// FT-FW: destroyed objects and how many sessions still hold their DEL.
+	deadHolds map[cache.Ref]int
+	free      []*ftObj
+
+	alarm alarmTimers
+
+	now     time.Time            // of the Receive in progress
+	knownFn func(cache.Key) bool // m.known, bound once
+
+	// scratch
+	buf   []byte
+	msg   wire.Message
+	flow  cache.Flow
+	entry cache.Entry
+}
+
+// New returns a Mode over the internal and external caches (either may be
+// nil when disabled: then nothing is sent from, or received into, it) with
+// one session per peer.
+func New(s Settings, conv Convert, internal, external *cache.Flows, peers []Sender, now time.Time) (*Mode, error) {
+	if s.Kind < FTFW || s.Kind > Alarm {
+		return nil, fmt.Errorf("syncmode: unknown mode %v", s.Kind)
+	}
+	if conv.ToWire == nil || conv.FromWire == nil {
+		return nil, errors.New("syncmode: conversions missing")
+	}
+	if s.MaxDatagram < wire.HeaderLen*2 {
+		return nil, fmt.Errorf("syncmode: MaxDatagram %d too small", s.MaxDatagram)
+	}
+	if s.Kind == Alarm && s.RefreshTime < time.Second {
+		return nil, fmt.Errorf("syncmode: ALARM RefreshTime %v below one second", s.RefreshTime)
+	}
+	if s.Rand == nil {
+		s.Rand = rand.New(rand.NewPCG(uint64(now.UnixNano()), 0x63747379))
+	}
+	m := &Mode{
+		s: s, conv: conv, internal: internal, external: external,
+		queued:    make(map[cache.Ref]struct{}),
+		deadHolds: make(map[cache.Ref]int),
+		seq:       uint32(now.Unix()), // conntrackd's first number (src/network.c)
+		idleAt:    now.Add(time.Second),
+	}
+	m.alarm.init()
+	m.knownFn = m.known
+	for i, snd := range peers {
+		p := &peer{m: m, index: i, send: snd, objs: make(map[cache.Key]*ftObj)}
+		if s.Kind == FTFW {
+			p.sess = ftfw.New[cache.Key, *ftObj](s.FTFW, p, now)
+		}
+		m.peers = append(m.peers, p)
+	}
+	return m, nil
+}
+
+// Stats returns the counters.
+func (m *Mode) Stats() Stats { return m.stats }
+
+// Kind returns the mode.
+func (m *Mode) Kind() Kind { return m.s.Kind }
+
+// Local tells the mode that the engine changed internal-cache object r from
+// a kernel event not caused by ourselves (Replace, Update or Kill): it is
+// queued for every peer. The message type is chosen when it is sent, from
+// the object's state then (src/sync-mode.c, src/queue_tx.c).
+func (m *Mode) Local(r cache.Ref, now time.Time) {
+	st := m.internal.State(r)
+	switch m.s.Kind {
+	case FTFW:
+		m.enqueueFTFW(r, st, nil)
+	case Alarm:
+		if st == cache.Dead {
+			m.alarm.stop(r)
+		} else {
+			m.alarm.arm(r, now, m.refreshDelay())
+		}
+		m.enqueue(r)
+	default:
+		m.enqueue(r)
+	}
+}
+
+// enqueue puts r in the shared transmit queue unless it is there already.
+func (m *Mode) enqueue(r cache.Ref) {
+	if _, ok := m.queued[r]; ok {
+		return
+	}
+	m.queued[r] = struct{}{}
+	m.tx = append(m.tx, r)
+}
+
+// BulkSend queues every live internal object for every peer (conntrackd -B).
+// ALARM does nothing: its timers re-send everything anyway.
+func (m *Mode) BulkSend() {
+	if m.s.Kind == Alarm || m.internal == nil {
+		return
+	}
+	m.stats.Bulks++
+	for _, p := range m.peers {
+		m.bulkTo(p)
+	}
+}
+
+func (m *Mode) bulkTo(p *peer) {
+	for r, e := range m.internal.All() {
+		if e.State == cache.Dead {
+			continue
+		}
+		if m.s.Kind == FTFW {
+			m.enqueueFTFW(r, e.State, p)
+		} else {
+			m.enqueue(r)
+		}
+	}
+}
+
+// RequestResync asks the peers for their whole table (conntrackd -n).
+// ALARM has no control messages: nothing is sent.
+func (m *Mode) RequestResync() {
+	switch m.s.Kind {
+	case FTFW:
+		for _, p := range m.peers {
+			p.sess.RequestResync()
+		}
+	case NoTrack:
+		m.ctl = wire.FlagResync
+	}
+}
+
+// NextTimer is when Tick next has something to do.
+func (m *Mode) NextTimer() time.Time {
+	var t time.Time
+	earliest := func(u time.Time) {
+		if !u.IsZero() && (t.IsZero() || u.Before(t)) {
+			t = u
+		}
+	}
+	switch m.s.Kind {
+	case FTFW:
+		for _, p := range m.peers {
+			earliest(p.sess.NextTimer())
+		}
+	case NoTrack:
+		earliest(m.idleAt)
+	case Alarm:
+		earliest(m.alarm.next())
+		if m.external != nil {
+			if u, ok := m.external.NextExpiry(); ok {
+				earliest(u)
+			}
+		}
+	}
+	return t
+}
+
+// Tick runs the timers due by now: FT-FW's alive and resend timers,
+// NOTRACK's ALIVE, ALARM's refreshes and the external cache's expiry.
+// Call Flush afterwards.
+func (m *Mode) Tick(now time.Time) {
+	switch m.s.Kind {
+	case FTFW:
+		for _, p := range m.peers {
+			p.sess.Tick(now)
+		}
+	case NoTrack:
+		if !now.Before(m.idleAt) && m.ctl == 0 && len(m.tx) == 0 {
+			m.ctl = wire.FlagAlive
+		}
+	case Alarm:
+		for {
+			r, ok := m.alarm.due(now)
+			if !ok {
+				break
+			}
+			if m.internal.State(r) == 0 || m.internal.State(r) == cache.Dead {
+				m.alarm.stop(r)
+				continue
+			}
+			m.stats.Refreshes++
+			m.alarm.arm(r, now, m.refreshDelay())
+			m.enqueue(r)
+		}
+		if m.external != nil {
+			m.stats.Expired += uint64(m.external.Expire(now))
+		}
+	}
+}
+
+// refreshDelay is conntrackd's ALARM timer (src/sync-alarm.c): a random whole
+// number of seconds from 1 to RefreshTime, plus 0.2 to 1.0 s, so that the
+// refreshes of flows created together spread out.
+func (m *Mode) refreshDelay() time.Duration {
+	secs := int64(m.s.RefreshTime / time.Second)
+	us := (m.s.Rand.Int64N(5)+1)*200000 - 1
+	return time.Duration(m.s.Rand.Int64N(secs)+1)*time.Second + time.Duration(us)*time.Microsecond
+}
+
+// Flush transmits what is queued. A send error is counted and returned
+// (the first one); the state moves on regardless, as conntrackd's does: FT-FW
+// recovers the loss, NOTRACK and ALARM accept it.
+func (m *Mode) Flush(now time.Time) error {
+	if m.s.Kind == FTFW {
+		var first error
+		for _, p := range m.peers {
+			msgs := p.sess.Flush(now)
+			m.buf = m.buf[:0]
+			for i := range msgs {
+				if err := m.pack(&msgs[i], p); err != nil && first == nil {
+					first = err
+				}
+			}
+			if err := m.sendBuf(p); err != nil && first == nil {
+				first = err
+			}
+		}
+		return first
+	}
+	if len(m.tx) == 0 && m.ctl == 0 {
+		return nil
+	}
+	var first error
+	keep := func(err error) {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	m.buf = m.buf[:0]
+	if m.ctl != 0 {
+		m.msg = wire.Message{}
+		m.msg.Type = wire.TypeControl
+		m.msg.Flags = m.ctl
+		m.ctl = 0
+		m.msg.Seq = m.seq
+		m.seq++
+		keep(m.pack(&m.msg, nil))
+	}
+	for _, r := range m.tx {
+		delete(m.queued, r)
+		st := m.internal.State(r)
+		if st == 0 || !m.internal.Get(r, &m.entry) {
+			continue // removed meanwhile (flush)
+		}
+		m.msg = wire.Message{}
+		m.conv.ToWire(&m.msg.Flow, &m.entry.Flow)
+		m.msg.Type = wire.TypeCTNew + msgType(st)
+		m.msg.Seq = m.seq
+		m.seq++
+		keep(m.pack(&m.msg, nil))
+		if st == cache.Dead {
+			// Released after transmission (src/sync-notrack.c,
+			// src/sync-alarm.c): nothing is re-sent.
+			m.internal.Remove(r)
+		}
+	}
+	m.tx = m.tx[:0]
+	keep(m.sendBuf(nil))
+	m.idleAt = now.Add(time.Second)
+	return first
+}
+
+func msgType(st cache.State) wire.Type {
+	switch st {
+	case cache.Alive:
+		return wire.TypeCTUpdate - wire.TypeCTNew
+	case cache.Dead:
+		return wire.TypeCTDelete - wire.TypeCTNew
+	}
+	return 0
+}
+
+// pack appends msg to the datagram being built for p (nil: every peer) and
+// sends the datagram first when msg would not fit.
+func (m *Mode) pack(msg *wire.Message, p *peer) error {
+	mark := len(m.buf)
+	m.buf = wire.AppendMessage(m.buf, msg)
+	m.stats.Messages += uint64(m.fanout(p))
+	if len(m.buf) <= m.s.MaxDatagram || mark == 0 {
+		return nil
+	}
+	err := m.sendTo(m.buf[:mark], p)
+	n := copy(m.buf, m.buf[mark:])
+	m.buf = m.buf[:n]
+	return err
+}
+
+func (m *Mode) sendBuf(p *peer) error {
+	if len(m.buf) == 0 {
+		return nil
+	}
+	err := m.sendTo(m.buf, p)
+	m.buf = m.buf[:0]
+	return err
+}
+
+func (m *Mode) fanout(p *peer) int {
+	if p != nil {
+		return 1
+	}
+	return len(m.peers)
+}
+
+func (m *Mode) sendTo(b []byte, p *peer) error {
+	var first error
+	for _, q := range m.peers {
+		if p != nil && q != p {
+			continue
+		}
+		m.stats.Datagrams++
+		if err := q.send.Send(b); err != nil {
+			m.stats.SendErrors++
+			if first == nil {
+				first = fmt.Errorf("syncmode: send to peer %d: %w", q.index, err)
+			}
+		}
+	}
+	return first
+}
+
+// Receive processes one datagram from peer i. Messages before a malformed
+// one are kept; the rest of the datagram is dropped and the error returned.
+func (m *Mode) Receive(i int, datagram []byte, now time.Time) error {
+	if i < 0 || i >= len(m.peers) {
+		return fmt.Errorf("syncmode: no peer %d", i)
+	}
+	p := m.peers[i]
+	m.now = now
+	for off := 0; off < len(datagram); {
+		n, err := wire.Decode(datagram[off:], &m.msg)
+		if err != nil {
+			m.stats.Malformed++
+			return fmt.Errorf("syncmode: peer %d: datagram byte %d: %w", i, off, err)
+		}
+		off += n
+		m.stats.Received++
+		switch m.s.Kind {
+		case FTFW:
+			p.sess.Receive(&m.msg)
+		case NoTrack:
+			p.track(m.msg.Seq)
+			if m.msg.Type == wire.TypeControl {
+				if m.msg.Flags&wire.FlagResync != 0 && m.internal != nil {
+					m.stats.Bulks++
+					m.bulkTo(p)
+				}
+				continue
+			}
+			m.apply(&m.msg, now)
+		case Alarm:
+			// Control messages are ignored: a peer in another mode
+			// must not upset us (src/sync-alarm.c).
+			if m.msg.Type == wire.TypeControl || m.msg.Flags != 0 {
+				continue
+			}
+			m.apply(&m.msg, now)
+		}
+	}
+	return nil
+}
+
+// apply writes one received data message into the external cache
+// (src/sync-mode.c, src/external_cache.c): NEW replaces, UPD updates or
+// creates, DEL removes.
+func (m *Mode) apply(msg *wire.Message, now time.Time) {
+	if msg.Type.IsExp() {
+		m.stats.ExpIgnored++
+		return
+	}
+	if !msg.Type.IsCT() || m.external == nil {
+		return
+	}
+	m.flow = cache.Flow{}
+	if err := m.conv.FromWire(&m.flow, &msg.Flow); err != nil {
+		m.stats.Rejected++
+		return
+	}
+	if m.conv.ResolvePorts != nil {
+		m.conv.ResolvePorts(&m.flow, m.knownFn)
+	}
+	m.stats.Applied++
+	switch msg.Type {
+	case wire.TypeCTNew:
+		m.external.Replace(&m.flow, now)
+	case wire.TypeCTUpdate:
+		m.external.Update(&m.flow, now)
+	case wire.TypeCTDelete:
+		m.external.Delete(m.flow.Key())
+	}
+}
+
+func (m *Mode) known(k cache.Key) bool {
+	_, ok := m.external.Find(k)
+	return ok
+}

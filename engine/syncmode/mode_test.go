@@ -1,0 +1,194 @@
+package syncmode_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ctsync/ctsync/engine/syncmode"
+)
+
+var allKinds = []syncmode.Kind{syncmode.FTFW, syncmode.NoTrack, syncmode.Alarm}
+
+func pair(t *testing.T, o nodeOpts) (a, b *node, links []link) {
+	a = newNode(t, "a", o)
+	o.seed++
+	b = newNode(t, "b", o)
+	return a, b, []link{{a, b, 0, 0}}
+}
+
+// Flows created, updated and destroyed on A's internal cache appear, change
+// and disappear in B's external cache, and A's destroyed objects leave its
+// cache once their DEL needs no keeping.
+func TestReplicate(t *testing.T) {
+	for _, kind := range allKinds {
+		t.Run(kind.String(), func(t *testing.T) {
+			a, b, links := pair(t, nodeOpts{kind: kind, refresh: 60 * time.Second, seed: 1})
+			nodes := []*node{a, b}
+			now := t0
+			for i := range 300 {
+				a.create(i, now)
+			}
+			run(t, &now, now.Add(100*time.Millisecond), 10*time.Millisecond, nodes, links)
+			if got := len(live(b.ext)); got != 300 {
+				t.Fatalf("after the creates: %d flows on B, want 300", got)
+			}
+			for i := range 100 {
+				a.update(i, 1000+uint32(i), now)
+			}
+			for i := 200; i < 250; i++ {
+				a.destroy(i, now)
+			}
+			// Coalescing: created, updated and destroyed before a flush.
+			a.create(5000, now)
+			a.update(5000, 1, now)
+			a.destroy(5000, now)
+			run(t, &now, now.Add(2*time.Second), 10*time.Millisecond, nodes, links)
+			sameTables(t, "after updates and destroys", a.internal, b.ext)
+			f7 := testFlow(7)
+			if got := live(b.ext)[f7.Key()]; got != 1007 {
+				t.Errorf("flow 7 on B has mark %d, want 1007", got)
+			}
+			if n := a.internal.Len(); n != 250 {
+				t.Errorf("A's internal cache holds %d objects, want 250 (the destroyed ones removed)", n)
+			}
+			if s := b.m.Stats(); s.Malformed != 0 || s.Rejected != 0 || s.Lost != 0 {
+				t.Errorf("B's stats: %+v", s)
+			}
+		})
+	}
+}
+
+// A RESYNC request makes the peer send its whole table; ALARM has none (its
+// refreshes do that job).
+func TestResyncRequest(t *testing.T) {
+	for _, kind := range []syncmode.Kind{syncmode.FTFW, syncmode.NoTrack} {
+		t.Run(kind.String(), func(t *testing.T) {
+			a, b, links := pair(t, nodeOpts{kind: kind, seed: 2})
+			nodes := []*node{a, b}
+			now := t0
+			a.out[0].cut = true // B was not listening
+			for i := range 2000 {
+				a.create(i, now)
+			}
+			for i := range 10 {
+				a.update(i, 77, now)
+			}
+			run(t, &now, now.Add(time.Second), 10*time.Millisecond, nodes, links)
+			a.out[0].cut = false
+			if got := len(live(b.ext)); got != 0 {
+				t.Fatalf("B has %d flows before asking", got)
+			}
+			b.m.RequestResync()
+			run(t, &now, now.Add(500*time.Millisecond), 10*time.Millisecond, nodes, links)
+			sameTables(t, "after the resync", a.internal, b.ext)
+			if a.m.Stats().Bulks < 1 {
+				t.Errorf("A did %d bulk sends, want at least 1", a.m.Stats().Bulks)
+			}
+		})
+	}
+}
+
+// ALARM: the refresh timers keep B's entries alive past CacheTimeout while A
+// runs; once A stops, B's entries expire after CacheTimeout, not before.
+func TestAlarmRefreshAndExpiry(t *testing.T) {
+	const refresh, timeout = 5 * time.Second, 15 * time.Second
+	a, b, links := pair(t, nodeOpts{kind: syncmode.Alarm, refresh: refresh, lifetime: timeout, seed: 3})
+	nodes := []*node{a, b}
+	now := t0
+	for i := range 500 {
+		a.create(i, now)
+	}
+	for range 12 { // a minute, checked every 5 s
+		run(t, &now, now.Add(5*time.Second), 50*time.Millisecond, nodes, links)
+		sameTables(t, "while A refreshes", a.internal, b.ext)
+	}
+	st := a.m.Stats()
+	// Each flow is re-sent every 1..5 s plus 0.2..1 s: 3.6 s on average,
+	// so about 60/3.6 ≈ 16 times a minute.
+	if per := float64(st.Refreshes) / 500; per < 12 || per > 22 {
+		t.Errorf("%.1f refreshes per flow in a minute, want about 16", per)
+	}
+	a.stopped = true
+	stop := now
+	run(t, &now, stop.Add(timeout-refresh-2*time.Second), 50*time.Millisecond, nodes, links)
+	if got := len(live(b.ext)); got != 500 {
+		t.Fatalf("%v after A stopped, B has %d flows, want all 500", now.Sub(stop), got)
+	}
+	run(t, &now, stop.Add(timeout+100*time.Millisecond), 50*time.Millisecond, nodes, links)
+	if got := b.ext.Len(); got != 0 {
+		t.Fatalf("%v after A stopped, B still has %d flows", now.Sub(stop), got)
+	}
+	if b.m.Stats().Expired != 500 {
+		t.Errorf("B counted %d expiries, want 500", b.m.Stats().Expired)
+	}
+}
+
+// FT-FW converges under heavy loss and reordering in both directions, with
+// ftfw.DefaultResendTimeout, and releases every destroyed object.
+func TestFTFWLoss(t *testing.T) {
+	for seed := uint64(10); seed < 14; seed++ {
+		// Loss from the start: data sent before the peer answered our
+		// HELLO must be recovered too.
+		a, b, links := pair(t, nodeOpts{kind: syncmode.FTFW, seed: seed, loss: 0.3, reorder: true})
+		nodes := []*node{a, b}
+		now := t0
+		for round := range 20 {
+			for i := range 100 {
+				switch k := round*100 + i; {
+				case round%3 == 0:
+					a.create(k%700, now)
+				case round%3 == 1:
+					a.update(k%700, uint32(k), now)
+				default:
+					a.destroy((k*7)%700, now)
+				}
+			}
+			run(t, &now, now.Add(200*time.Millisecond), 10*time.Millisecond, nodes, links)
+		}
+		for i := range 50 {
+			b.create(10000+i, now) // traffic the other way too
+		}
+		for _, l := range links {
+			l.a.out[l.ai].loss, l.b.out[l.bi].loss = 0, 0
+		}
+		run(t, &now, now.Add(20*time.Second), 10*time.Millisecond, nodes, links)
+		sameTables(t, "A to B", a.internal, b.ext)
+		sameTables(t, "B to A", b.internal, a.ext)
+		if n, l := a.internal.Len(), len(live(a.internal)); n != l {
+			t.Errorf("seed %d: A's internal cache keeps %d destroyed objects", seed, n-l)
+		}
+	}
+}
+
+// One session per peer: with two peers, each gets the table, and a
+// destroyed object stays in A's cache until both acknowledged its DEL.
+func TestFTFWFanOut(t *testing.T) {
+	o := nodeOpts{kind: syncmode.FTFW, peers: 2, seed: 4}
+	a := newNode(t, "a", o)
+	o.peers, o.seed = 1, 5
+	b := newNode(t, "b", o)
+	o.seed = 6
+	c := newNode(t, "c", o)
+	nodes := []*node{a, b, c}
+	links := []link{{a, b, 0, 0}, {a, c, 1, 0}}
+	now := t0
+	for i := range 100 {
+		a.create(i, now)
+	}
+	run(t, &now, now.Add(2*time.Second), 10*time.Millisecond, nodes, links)
+	sameTables(t, "to B", a.internal, b.ext)
+	sameTables(t, "to C", a.internal, c.ext)
+	a.out[1].cut = true
+	a.destroy(3, now)
+	run(t, &now, now.Add(2*time.Second), 10*time.Millisecond, nodes, links)
+	sameTables(t, "to B", a.internal, b.ext)
+	if a.internal.Len() != 100 {
+		t.Fatalf("A removed the destroyed flow before C acknowledged its DEL")
+	}
+	a.out[1].cut = false
+	run(t, &now, now.Add(10*time.Second), 10*time.Millisecond, nodes, links)
+	sameTables(t, "to C", a.internal, c.ext)
+	if a.internal.Len() != 99 {
+		t.Fatalf("A's cache holds %d objects, want 99", a.internal.Len())
+	}
+}
