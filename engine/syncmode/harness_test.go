@@ -70,6 +70,8 @@ type nodeOpts struct {
 	seed     uint64
 	loss     float64
 	reorder  bool
+	// senders, when set, replace the pipes (benchmarks).
+	senders []syncmode.Sender
 }
 
 func newNode(t testing.TB, name string, o nodeOpts) *node {
@@ -95,6 +97,9 @@ func newNode(t testing.TB, name string, o nodeOpts) *node {
 		FTFW:        ftfw.Config{ResendTimeout: ftfw.DefaultResendTimeout},
 		RefreshTime: o.refresh,
 		Rand:        rand.New(rand.NewPCG(o.seed, 7)),
+	}
+	if o.senders != nil {
+		senders = o.senders
 	}
 	n.m, err = syncmode.New(s, convert(), in, ext, senders, t0)
 	if err != nil {
