@@ -192,3 +192,31 @@ func TestFTFWFanOut(t *testing.T) {
 		t.Fatalf("A's cache holds %d objects, want 99", a.internal.Len())
 	}
 }
+
+// A flush of A's internal cache while updates wait for transmission
+// deletes nothing on B: a flow the cache has again (reloaded from the
+// kernel) is sent as it is now, the others as a bare update.
+func TestFTFWInternalFlushDeletesNothing(t *testing.T) {
+	a, b, links := pair(t, nodeOpts{kind: syncmode.FTFW, seed: 8})
+	nodes := []*node{a, b}
+	now := t0
+	for i := range 10 {
+		a.create(i, now)
+	}
+	run(t, &now, now.Add(2*time.Second), 10*time.Millisecond, nodes, links)
+	for i := range 10 {
+		a.update(i, 500+uint32(i), now) // queued, not yet sent
+	}
+	a.internal.Flush()
+	f := testFlow(3)
+	f.Mark = 42
+	a.internal.Replace(&f, now) // the reload found flow 3 only
+	run(t, &now, now.Add(2*time.Second), 10*time.Millisecond, nodes, links)
+	got := live(b.ext)
+	if len(got) != 10 {
+		t.Fatalf("B has %d flows after A's internal flush, want 10", len(got))
+	}
+	if got[f.Key()] != 42 {
+		t.Errorf("flow 3 on B has mark %d, want 42 (A's current state)", got[f.Key()])
+	}
+}

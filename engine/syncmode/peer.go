@@ -51,22 +51,39 @@ type ftObj struct {
 	ref cache.Ref
 }
 
-// Status implements ftfw.Object. An object the cache no longer has (a flush)
-// is sent as a DEL, which a peer without it ignores.
+// Status implements ftfw.Object.
 func (o *ftObj) Status() ftfw.Status {
-	switch o.p.m.internal.State(o.ref) {
+	switch o.current() {
 	case cache.New:
 		return ftfw.StatusNew
-	case cache.Alive:
-		return ftfw.StatusAlive
+	case cache.Dead:
+		return ftfw.StatusDead
 	}
-	return ftfw.StatusDead
+	return ftfw.StatusAlive
+}
+
+// current returns the state of the object o sends. When the cache no longer
+// has it (a flush of the internal cache, conntrackd -f internal, then maybe
+// a reload from the kernel, -R), the flow of that key is sent if the cache
+// has it again, else an UPDATE of the bare key: conntrackd would send the
+// flushed object's last state, which is gone here, and a DELETE would wrongly
+// take the flow from the peer, whose table a flush of ours does not change.
+func (o *ftObj) current() cache.State {
+	m := o.p.m
+	if st := m.internal.State(o.ref); st != 0 {
+		return st
+	}
+	if r, ok := m.internal.Find(o.key); ok {
+		o.ref = r
+		return m.internal.State(r)
+	}
+	return 0
 }
 
 // Put implements ftfw.Object.
 func (o *ftObj) Put(msg *wire.Message) wire.Type {
 	m := o.p.m
-	if m.internal.Get(o.ref, &m.entry) {
+	if o.current() != 0 && m.internal.Get(o.ref, &m.entry) {
 		m.conv.ToWire(&msg.Flow, &m.entry.Flow)
 	} else {
 		m.flow = cache.Flow{Orig: o.key.Orig, Zone: o.key.Zone}
