@@ -34,10 +34,12 @@ type pipe struct {
 	reorder bool
 	cut     bool // partition: everything is lost
 	rng     *rand.Rand
+	dropped [][]byte
 }
 
 func (p *pipe) Send(b []byte) error {
 	if p.cut || (p.loss > 0 && p.rng.Float64() < p.loss) {
+		p.dropped = append(p.dropped, append([]byte(nil), b...))
 		return nil
 	}
 	p.q = append(p.q, append([]byte(nil), b...))

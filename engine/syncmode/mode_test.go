@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/ctsync/ctsync/engine/syncmode"
+	"github.com/ctsync/ctsync/link/wire"
 )
 
 var allKinds = []syncmode.Kind{syncmode.FTFW, syncmode.NoTrack, syncmode.Alarm}
@@ -218,5 +219,62 @@ func TestFTFWInternalFlushDeletesNothing(t *testing.T) {
 	}
 	if got[f.Key()] != 42 {
 		t.Errorf("flow 3 on B has mark %d, want 42 (A's current state)", got[f.Key()])
+	}
+}
+
+// messages counts the messages in datagrams.
+func messages(t *testing.T, ds [][]byte) (n int, types map[wire.Type]int) {
+	t.Helper()
+	types = map[wire.Type]int{}
+	var m wire.Message
+	for _, d := range ds {
+		for len(d) > 0 {
+			k, err := wire.Decode(d, &m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d = d[k:]
+			n++
+			types[m.Type]++
+		}
+	}
+	return n, types
+}
+
+// NOTRACK does not recover losses but counts them exactly: every message in
+// a lost datagram is a sequence number the receiver saw skipped.
+func TestNoTrackCountsLoss(t *testing.T) {
+	a, b, links := pair(t, nodeOpts{kind: syncmode.NoTrack, seed: 11, loss: 0.3})
+	nodes := []*node{a, b}
+	now := t0
+	for round := range 20 {
+		for i := range 50 {
+			a.update(round*50+i, uint32(round), now)
+		}
+		run(t, &now, now.Add(100*time.Millisecond), 10*time.Millisecond, nodes, links)
+	}
+	a.out[0].loss = 0
+	a.update(0, 1, now) // a last message shows the gap before it
+	run(t, &now, now.Add(100*time.Millisecond), 10*time.Millisecond, nodes, links)
+	lost, _ := messages(t, a.out[0].dropped)
+	if lost == 0 {
+		t.Fatal("nothing was dropped: the test proves nothing")
+	}
+	if got := b.m.Stats().Lost; got != uint64(lost) {
+		t.Errorf("B counted %d lost messages, the link dropped %d", got, lost)
+	}
+}
+
+// ALARM re-sends a flow that was never updated as NEW each time (conntrackd
+// does, observed), and sends no control message at all.
+func TestAlarmResendsNew(t *testing.T) {
+	a, b, links := pair(t, nodeOpts{kind: syncmode.Alarm, refresh: 2 * time.Second, seed: 12})
+	a.out[0].cut = true // record what A sends
+	now := t0
+	a.create(1, now)
+	run(t, &now, now.Add(20*time.Second), 100*time.Millisecond, []*node{a, b}, links)
+	n, types := messages(t, a.out[0].dropped)
+	if n < 6 || types[wire.TypeCTNew] != n {
+		t.Errorf("A sent %d messages of types %v in 20 s, want about 8, all NEW", n, types)
 	}
 }
