@@ -35,9 +35,11 @@ type pipe struct {
 	cut     bool // partition: everything is lost
 	rng     *rand.Rand
 	dropped [][]byte
+	maxLen  int // the longest datagram sent
 }
 
 func (p *pipe) Send(b []byte) error {
+	p.maxLen = max(p.maxLen, len(b))
 	if p.cut || (p.loss > 0 && p.rng.Float64() < p.loss) {
 		p.dropped = append(p.dropped, append([]byte(nil), b...))
 		return nil

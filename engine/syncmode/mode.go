@@ -60,6 +60,14 @@ type Settings struct {
 	RefreshTime time.Duration
 	// Rand draws ALARM's refresh delays; nil: a generator of the Mode's own.
 	Rand *rand.Rand
+	// Inject takes each received flow when there is no external cache
+	// (DisableExternalCache): the engine writes it to the kernel, as
+	// conntrackd's src/external_inject.c does. typ is the message type
+	// (NEW, UPDATE, DELETE); f is only valid during the call. Known then
+	// says whether the kernel has a flow, for the port check of
+	// engine.ResolvePorts; nil: nothing known.
+	Inject func(typ wire.Type, f *cache.Flow)
+	Known  func(cache.Key) bool
 }
 
 // Stats are a mode's counters.
@@ -110,12 +118,15 @@ type Mode struct {
 	entry cache.Entry
 }
 
-// New returns a Mode over the internal and external caches (either may be
-// nil when disabled: then nothing is sent from, or received into, it) with
-// one session per peer.
+// New returns a Mode over the internal and external caches with one
+// session per peer. The internal cache is required; the external one may be
+// nil (disabled): received flows then go to Settings.Inject.
 func New(s Settings, conv Convert, internal, external *cache.Flows, peers []Sender, now time.Time) (*Mode, error) {
 	if s.Kind < FTFW || s.Kind > Alarm {
 		return nil, fmt.Errorf("syncmode: unknown mode %v", s.Kind)
+	}
+	if internal == nil {
+		return nil, errors.New("syncmode: no internal cache (NOTRACK's bypass is not supported yet)")
 	}
 	if conv.ToWire == nil || conv.FromWire == nil {
 		return nil, errors.New("syncmode: conversions missing")
@@ -138,6 +149,9 @@ func New(s Settings, conv Convert, internal, external *cache.Flows, peers []Send
 	}
 	m.alarm.init()
 	m.knownFn = m.known
+	if external == nil {
+		m.knownFn = s.Known
+	}
 	for i, snd := range peers {
 		p := &peer{m: m, index: i, send: snd, objs: make(map[cache.Key]*ftObj)}
 		if s.Kind == FTFW {
@@ -150,6 +164,15 @@ func New(s Settings, conv Convert, internal, external *cache.Flows, peers []Send
 
 // Stats returns the counters.
 func (m *Mode) Stats() Stats { return m.stats }
+
+// SessionStats returns the FT-FW counters of peer i's session; false in
+// the other modes or for an unknown peer.
+func (m *Mode) SessionStats(i int) (ftfw.Stats, bool) {
+	if i < 0 || i >= len(m.peers) || m.peers[i].sess == nil {
+		return ftfw.Stats{}, false
+	}
+	return m.peers[i].sess.Stats(), true
+}
 
 // Kind returns the mode.
 func (m *Mode) Kind() Kind { return m.s.Kind }
@@ -187,7 +210,7 @@ func (m *Mode) enqueue(r cache.Ref) {
 // BulkSend queues every live internal object for every peer (conntrackd -B).
 // ALARM does nothing: its timers re-send everything anyway.
 func (m *Mode) BulkSend() {
-	if m.s.Kind == Alarm || m.internal == nil {
+	if m.s.Kind == Alarm {
 		return
 	}
 	m.stats.Bulks++
@@ -433,7 +456,7 @@ func (m *Mode) Receive(i int, datagram []byte, now time.Time) error {
 		case NoTrack:
 			p.track(m.msg.Seq)
 			if m.msg.Type == wire.TypeControl {
-				if m.msg.Flags&wire.FlagResync != 0 && m.internal != nil {
+				if m.msg.Flags&wire.FlagResync != 0 {
 					m.stats.Bulks++
 					m.bulkTo(p)
 				}
@@ -460,7 +483,7 @@ func (m *Mode) apply(msg *wire.Message, now time.Time) {
 		m.stats.ExpIgnored++
 		return
 	}
-	if !msg.Type.IsCT() || m.external == nil {
+	if !msg.Type.IsCT() || (m.external == nil && m.s.Inject == nil) {
 		return
 	}
 	m.flow = cache.Flow{}
@@ -472,6 +495,10 @@ func (m *Mode) apply(msg *wire.Message, now time.Time) {
 		m.conv.ResolvePorts(&m.flow, m.knownFn)
 	}
 	m.stats.Applied++
+	if m.external == nil {
+		m.s.Inject(msg.Type, &m.flow)
+		return
+	}
 	switch msg.Type {
 	case wire.TypeCTNew:
 		m.external.Replace(&m.flow, now)

@@ -1,9 +1,11 @@
 package syncmode_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/ctsync/ctsync/engine/cache"
 	"github.com/ctsync/ctsync/engine/syncmode"
 	"github.com/ctsync/ctsync/link/wire"
 )
@@ -82,6 +84,10 @@ func TestResyncRequest(t *testing.T) {
 			b.m.RequestResync()
 			run(t, &now, now.Add(500*time.Millisecond), 10*time.Millisecond, nodes, links)
 			sameTables(t, "after the resync", a.internal, b.ext)
+			// The bulk is packed into full datagrams, none above the limit.
+			if l := a.out[0].maxLen; l > 1472 || l < 1300 {
+				t.Errorf("longest datagram %d bytes, want 1300 to 1472", l)
+			}
 			if a.m.Stats().Bulks < 1 {
 				t.Errorf("A did %d bulk sends, want at least 1", a.m.Stats().Bulks)
 			}
@@ -276,5 +282,52 @@ func TestAlarmResendsNew(t *testing.T) {
 	n, types := messages(t, a.out[0].dropped)
 	if n < 6 || types[wire.TypeCTNew] != n {
 		t.Errorf("A sent %d messages of types %v in 20 s, want about 8, all NEW", n, types)
+	}
+}
+
+// Without an external cache, received flows go to Inject (the engine writes
+// them to the kernel), with their message type; FT-FW's session counters are
+// there for `ctsync stats`.
+func TestInjectWithoutExternalCache(t *testing.T) {
+	for _, kind := range allKinds {
+		t.Run(kind.String(), func(t *testing.T) {
+			in, _ := cache.NewFlows(cache.Settings{Limit: 100})
+			got := map[wire.Type]int{}
+			var marks []uint32
+			s := syncmode.Settings{Kind: kind, MaxDatagram: 1472, RefreshTime: time.Minute,
+				Inject: func(typ wire.Type, f *cache.Flow) {
+					got[typ]++
+					marks = append(marks, f.Mark)
+				}}
+			b, err := syncmode.New(s, convert(), in, nil, []syncmode.Sender{&direct{}}, t0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := newNode(t, "a", nodeOpts{kind: kind, refresh: time.Minute, seed: 3})
+			now := t0
+			for _, event := range []func(){
+				func() { a.create(1, now) },
+				func() { a.update(1, 9, now) },
+				func() { a.destroy(1, now) },
+			} {
+				event()
+				if err := a.m.Flush(now); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, d := range a.out[0].take() {
+				if err := b.Receive(0, d, now); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := map[wire.Type]int{wire.TypeCTNew: 1, wire.TypeCTUpdate: 1, wire.TypeCTDelete: 1}
+			if fmt.Sprint(got) != fmt.Sprint(want) || marks[1] != 9 {
+				t.Errorf("injected %v with marks %v, want %v with mark 9 second", got, marks, want)
+			}
+			st, ok := b.SessionStats(0)
+			if ok != (kind == syncmode.FTFW) || (ok && st.Received != 3) {
+				t.Errorf("session stats %+v, %v", st, ok)
+			}
+		})
 	}
 }

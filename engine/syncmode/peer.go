@@ -36,9 +36,6 @@ func (p *peer) Apply(msg *wire.Message) { p.m.apply(msg, p.m.now) }
 
 // BulkSend implements ftfw.Handler: the peer sent a RESYNC request.
 func (p *peer) BulkSend() {
-	if p.m.internal == nil {
-		return
-	}
 	p.m.stats.Bulks++
 	p.m.bulkTo(p)
 }
