@@ -183,6 +183,9 @@ func (m *Mode) Kind() Kind { return m.s.Kind }
 // the object's state then (src/sync-mode.c, src/queue_tx.c).
 func (m *Mode) Local(r cache.Ref, now time.Time) {
 	st := m.internal.State(r)
+	if st == 0 {
+		return // refused (cache full) or already gone: nothing to send
+	}
 	switch m.s.Kind {
 	case FTFW:
 		m.enqueueFTFW(r, st, nil)
@@ -290,7 +293,7 @@ func (m *Mode) Tick(now time.Time) {
 			if !ok {
 				break
 			}
-			if m.internal.State(r) == 0 || m.internal.State(r) == cache.Dead {
+			if st := m.internal.State(r); st == 0 || st == cache.Dead {
 				m.alarm.stop(r)
 				continue
 			}
