@@ -167,33 +167,13 @@ const (
 //     change them).
 //   - delete: original tuple and zone only.
 func AppendRequest(dst []byte, op Op, f *Flow) ([]byte, netlink.Header, error) {
-	var h netlink.Header
 	if !f.Orig.IsValid() {
-		return dst, h, fmt.Errorf("%s: %w", op, errNoTuple)
+		return dst, netlink.Header{}, fmt.Errorf("%s: %w", op, errNoTuple)
 	}
-	family := uint8(afInet)
-	if f.Orig.Src.Is6() {
-		family = afInet6
+	e, h, err := startRequest(dst, op, subsysCT, ctaTupleOrig, ctaZone, f.Orig, f.Zone)
+	if err != nil || op == OpDelete {
+		return e.b, h, err
 	}
-	h.Flags = netlink.Request | netlink.Acknowledge
-	switch op {
-	case OpCreate:
-		h.Flags |= netlink.Create | netlink.Excl
-	case OpCreateOrUpdate:
-		h.Flags |= netlink.Create
-	case OpUpdate:
-	case OpDelete:
-		h.Type = netlink.HeaderType(subsysCT<<8 | msgDelete)
-		e := encoder{b: append(dst, family, nfnlMsgVersion, 0, 0)}
-		e.tuple(ctaTupleOrig, f.Orig)
-		if f.Zone != 0 {
-			e.u16(ctaZone, f.Zone)
-		}
-		return e.b, h, nil
-	default:
-		return dst, h, fmt.Errorf("unknown operation %d", op)
-	}
-	h.Type = netlink.HeaderType(subsysCT<<8 | msgNew)
 	create := op != OpUpdate
 	if create && f.Timeout == 0 {
 		return dst, h, fmt.Errorf("%s: %w", op, errNoTimeout)
@@ -214,7 +194,6 @@ func AppendRequest(dst []byte, op Op, f *Flow) ([]byte, netlink.Header, error) {
 		}
 	}
 
-	e := encoder{b: append(dst, family, nfnlMsgVersion, 0, 0)}
 	e.tuple(ctaTupleOrig, f.Orig)
 	if create {
 		reply := f.Reply
@@ -276,6 +255,42 @@ func AppendRequest(dst []byte, op Op, f *Flow) ([]byte, netlink.Header, error) {
 // encoder appends netlink attributes; multi-byte values in network order,
 // as ctnetlink wants them.
 type encoder struct{ b []byte }
+
+// startRequest starts the request that applies op to the object of
+// ctnetlink subsystem subsys keyed by tuple key (valid) in zone: it returns
+// the encoder holding dst and the nfgenmsg header, and the netlink header to
+// send the request under, with the flags conntrackd sends. A delete carries
+// only the key, as attribute keyAttr, and a non-zero zone, as zoneAttr: for
+// it the request is complete. On an error the encoder holds dst unchanged.
+func startRequest(dst []byte, op Op, subsys, keyAttr, zoneAttr uint16, key Tuple, zone uint16) (encoder, netlink.Header, error) {
+	h := netlink.Header{
+		Type:  netlink.HeaderType(subsys<<8 | msgNew),
+		Flags: netlink.Request | netlink.Acknowledge,
+	}
+	switch op {
+	case OpCreate:
+		h.Flags |= netlink.Create | netlink.Excl
+	case OpCreateOrUpdate:
+		h.Flags |= netlink.Create
+	case OpUpdate:
+	case OpDelete:
+		h.Type = netlink.HeaderType(subsys<<8 | msgDelete)
+	default:
+		return encoder{b: dst}, h, fmt.Errorf("unknown operation %d", op)
+	}
+	family := uint8(afInet)
+	if key.Src.Is6() {
+		family = afInet6
+	}
+	e := encoder{b: append(dst, family, nfnlMsgVersion, 0, 0)}
+	if op == OpDelete {
+		e.tuple(keyAttr, key)
+		if zone != 0 {
+			e.u16(zoneAttr, zone)
+		}
+	}
+	return e, h, nil
+}
 
 func (e *encoder) header(typ uint16, n int) {
 	e.b = binary.NativeEndian.AppendUint16(e.b, uint16(4+n))

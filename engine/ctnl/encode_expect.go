@@ -52,33 +52,13 @@ const maxExpectFn = 31
 //     master (one for FTP): creating another evicts the oldest.
 //   - delete: the expected tuple and zone only.
 func AppendExpectRequest(dst []byte, op Op, e *Expect) ([]byte, netlink.Header, error) {
-	var h netlink.Header
 	if !e.Tuple.IsValid() {
-		return dst, h, fmt.Errorf("%s expectation: expected tuple: %w", op, errNoTuple)
+		return dst, netlink.Header{}, fmt.Errorf("%s expectation: expected tuple: %w", op, errNoTuple)
 	}
-	family := uint8(afInet)
-	if e.Tuple.Src.Is6() {
-		family = afInet6
+	x, h, err := startRequest(dst, op, subsysCTExp, ctaExpectTuple, ctaExpectZone, e.Tuple, e.Zone)
+	if err != nil || op == OpDelete {
+		return x.b, h, err
 	}
-	h.Flags = netlink.Request | netlink.Acknowledge
-	switch op {
-	case OpCreate:
-		h.Flags |= netlink.Create | netlink.Excl
-	case OpCreateOrUpdate:
-		h.Flags |= netlink.Create
-	case OpUpdate:
-	case OpDelete:
-		h.Type = netlink.HeaderType(subsysCTExp<<8 | msgDelete)
-		x := encoder{b: append(dst, family, nfnlMsgVersion, 0, 0)}
-		x.tuple(ctaExpectTuple, e.Tuple)
-		if e.Zone != 0 {
-			x.u16(ctaExpectZone, e.Zone)
-		}
-		return x.b, h, nil
-	default:
-		return dst, h, fmt.Errorf("unknown operation %d", op)
-	}
-	h.Type = netlink.HeaderType(subsysCTExp<<8 | msgNew)
 	// The kernel parses every tuple with the request's family.
 	for _, t := range []struct {
 		name string
@@ -101,7 +81,6 @@ func AppendExpectRequest(dst []byte, op Op, e *Expect) ([]byte, netlink.Header, 
 		return dst, h, fmt.Errorf("%s expectation: function name %q: longer than %d bytes or with a NUL", op, e.Function, maxExpectFn)
 	}
 
-	x := encoder{b: append(dst, family, nfnlMsgVersion, 0, 0)}
 	x.tuple(ctaExpectMaster, e.Master)
 	x.tuple(ctaExpectTuple, e.Tuple)
 	x.tuple(ctaExpectMask, e.Mask)
