@@ -1,7 +1,6 @@
 package ctnl
 
 import (
-	"bytes"
 	"errors"
 	"net/netip"
 	"strings"
@@ -69,15 +68,7 @@ func TestEncodeExpectAttributes(t *testing.T) {
 			if want := netlink.HeaderType(subsysCTExp<<8 | msg); h.Type != want {
 				t.Errorf("type %#x, want %#x", h.Type, want)
 			}
-			got, ok := attr(t, data, tc.path...)
-			switch {
-			case tc.want == nil && ok:
-				t.Errorf("attribute %v present (%x), want it absent", tc.path, got)
-			case tc.want != nil && !ok:
-				t.Errorf("attribute %v absent, want %x", tc.path, tc.want)
-			case tc.want != nil && !bytes.Equal(got, tc.want):
-				t.Errorf("attribute %v = %x, want %x", tc.path, got, tc.want)
-			}
+			checkAttr(t, data, tc.path, tc.want)
 		})
 	}
 }
@@ -131,11 +122,7 @@ func TestEncodeExpectRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h.PID = 42
-		var ev Event
-		if err := decodeEvent(netlink.Message{Header: h, Data: data}, &ev); err != nil {
-			t.Fatal(err)
-		}
+		ev := decodeRequest(t, h, data)
 		if ev.Type != EventExpNew || ev.Expect == nil || ev.PortID != 42 {
 			t.Fatalf("event %s %+v from %d, want a new expectation from 42", ev.Type, ev.Expect, ev.PortID)
 		}

@@ -36,6 +36,33 @@ func attr(t *testing.T, data []byte, path ...uint16) ([]byte, bool) {
 	return b, true
 }
 
+// checkAttr checks that the attribute at path in a request's payload is
+// want, or absent if want is nil.
+func checkAttr(t *testing.T, data []byte, path []uint16, want []byte) {
+	t.Helper()
+	got, ok := attr(t, data, path...)
+	switch {
+	case want == nil && ok:
+		t.Errorf("attribute %v present (%x), want it absent", path, got)
+	case want != nil && !ok:
+		t.Errorf("attribute %v absent, want %x", path, want)
+	case want != nil && !bytes.Equal(got, want):
+		t.Errorf("attribute %v = %x, want %x", path, got, want)
+	}
+}
+
+// decodeRequest decodes a request as the event a listener would get from
+// port 42.
+func decodeRequest(t *testing.T, h netlink.Header, data []byte) Event {
+	t.Helper()
+	h.PID = 42
+	var ev Event
+	if err := decodeEvent(netlink.Message{Header: h, Data: data}, &ev); err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
 func be32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
 
 // The bytes the kernel needs, attribute by attribute: each of these is a
@@ -102,15 +129,7 @@ func TestEncodeAttributes(t *testing.T) {
 			if want := netlink.Request | netlink.Acknowledge | tc.flags; h.Flags != want {
 				t.Errorf("flags %v, want %v", h.Flags, want)
 			}
-			got, ok := attr(t, data, tc.path...)
-			switch {
-			case tc.want == nil && ok:
-				t.Errorf("attribute %v present (%x), want it absent", tc.path, got)
-			case tc.want != nil && !ok:
-				t.Errorf("attribute %v absent, want %x", tc.path, tc.want)
-			case tc.want != nil && !bytes.Equal(got, tc.want):
-				t.Errorf("attribute %v = %x, want %x", tc.path, got, tc.want)
-			}
+			checkAttr(t, data, tc.path, tc.want)
 		})
 	}
 }
@@ -167,11 +186,7 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.PID = 42
-	var ev Event
-	if err := decodeEvent(netlink.Message{Header: h, Data: data}, &ev); err != nil {
-		t.Fatal(err)
-	}
+	ev := decodeRequest(t, h, data)
 	if ev.Type != EventNew || ev.PortID != 42 {
 		t.Errorf("event %s from %d, want new from 42", ev.Type, ev.PortID)
 	}
