@@ -97,25 +97,22 @@ func natPorts(p uint8) bool {
 
 // The kernel's conntrack helpers (net/netfilter/nf_conntrack_*.c) and
 // conntrackd's user-space ones, to name a received helper without
-// allocating a string.
+// allocating a string (knownName).
 var knownHelpers = []string{
 	"ftp", "irc", "amanda", "tftp", "sip", "sane", "pptp", "netbios-ns",
 	"snmp", "snmp_trap", "RAS", "Q.931", "H.245",
 	"rpc", "tns", "dhcpv6", "mdns", "slp", "ssdp",
 }
 
-// helperName returns b as a string: prev when it is the same name (the
-// value the caller's flow held), a known helper's name, or a new string.
-func helperName(b []byte, prev string) string {
-	if len(b) == 0 {
-		return ""
-	}
+// knownName returns b as a string without allocating when it is prev (the
+// value the caller's object held) or one of known, else as a new string.
+func knownName(b []byte, prev string, known []string) string {
 	if string(b) == prev {
 		return prev
 	}
-	for _, h := range knownHelpers {
-		if string(b) == h {
-			return h
+	for _, n := range known {
+		if string(b) == n {
+			return n
 		}
 	}
 	return string(b)

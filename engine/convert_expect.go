@@ -153,10 +153,10 @@ func KernelExpect(dst *ctnl.Expect, w *wire.Expect, o ConvertOptions) error {
 		dst.NAT = ctnl.ExpectNAT{Dir: w.NATDir, Tuple: n}
 	}
 	if w.Has(wire.ExpAttrHelperName) {
-		dst.Helper = helperName(w.Helper.Bytes(), helper)
+		dst.Helper = knownName(w.Helper.Bytes(), helper, knownHelpers)
 	}
 	if w.Has(wire.ExpAttrFn) {
-		dst.Function = functionName(w.Fn.Bytes(), fn)
+		dst.Function = knownName(w.Fn.Bytes(), fn, knownFunctions)
 	}
 	return nil
 }
@@ -164,18 +164,4 @@ func KernelExpect(dst *ctnl.Expect, w *wire.Expect, o ConvertOptions) error {
 // knownFunctions are the kernel's expectation functions
 // (nf_ct_helper_expectfn_register callers: nf_nat_core.c, nf_nat_sip.c,
 // nf_nat_h323.c): a received name is one of them, not a new string.
-var knownFunctions = [...]string{"nat-follow-master", "sip", "Q.931", "callforwarding"}
-
-// functionName returns b as a string, without allocating when it is prev
-// or a known function.
-func functionName(b []byte, prev string) string {
-	if string(b) == prev {
-		return prev
-	}
-	for _, f := range knownFunctions {
-		if string(b) == f {
-			return f
-		}
-	}
-	return string(b)
-}
+var knownFunctions = []string{"nat-follow-master", "sip", "Q.931", "callforwarding"}

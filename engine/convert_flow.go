@@ -563,7 +563,7 @@ func KernelFromCache(dst *ctnl.Flow, f *cache.Flow, o ConvertOptions) error {
 		dst.SeqAdjReply = ctnl.SeqAdj{Pos: s[3], OffsetBefore: s[4], OffsetAfter: s[5]}
 	}
 	if f.Has&cache.HasHelper != 0 {
-		dst.Helper = helperName(f.Helper.Bytes(), helper)
+		dst.Helper = knownName(f.Helper.Bytes(), helper, knownHelpers)
 	}
 	// Without labels, dst keeps the empty array for the next flow.
 	dst.Labels = labels
