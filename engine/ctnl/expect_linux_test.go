@@ -215,19 +215,7 @@ func TestKernelExpectOps(t *testing.T) {
 	want := []error{nil, nil, nil, nil, unix.EEXIST, nil, unix.ENOENT, unix.ENOENT, unix.EOPNOTSUPP, unix.EINVAL, errNoTuple, nil, unix.ENOENT, nil}
 	for _, batch := range []int{1, 4, 64} {
 		t.Run(fmt.Sprint("batch ", batch), func(t *testing.T) {
-			k.w.batch = batch
-			if err := k.table.Flush(); err != nil { // takes the expectations along
-				t.Fatal(err)
-			}
-			errs := make([]error, len(reqs))
-			if err := k.w.Apply(reqs, errs); err != nil {
-				t.Fatal(err)
-			}
-			for i := range reqs {
-				if (want[i] == nil) != (errs[i] == nil) || want[i] != nil && !errors.Is(errs[i], want[i]) {
-					t.Errorf("request %d (%s): got %v, want %v", i, &reqs[i], errs[i], want[i])
-				}
-			}
+			errs := k.applyBatch(t, batch, reqs, want)
 			// A message names the expectation, not a flow.
 			if msg := errs[4].Error(); !strings.HasPrefix(msg, "create expectation proto 6 src=198.18.1.1 dst=198.18.0.1 sport=0 dport=50000: ") {
 				t.Errorf("error %q does not name the expectation", msg)

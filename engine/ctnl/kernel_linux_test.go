@@ -56,6 +56,27 @@ func (k *kernelNS) apply(t *testing.T, op Op, f *Flow) error {
 	return errs[0]
 }
 
+// applyBatch empties the table (expectations included), applies reqs in
+// batches of batch and checks that the outcome of each is want's: nil for
+// a success, else an error that is want's. It returns the outcomes.
+func (k *kernelNS) applyBatch(t *testing.T, batch int, reqs []Request, want []error) []error {
+	t.Helper()
+	k.w.batch = batch
+	if err := k.table.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	errs := make([]error, len(reqs))
+	if err := k.w.Apply(reqs, errs); err != nil {
+		t.Fatal(err)
+	}
+	for i := range reqs {
+		if (want[i] == nil) != (errs[i] == nil) || want[i] != nil && !errors.Is(errs[i], want[i]) {
+			t.Errorf("request %d (%s): got %v, want %v", i, &reqs[i], errs[i], want[i])
+		}
+	}
+	return errs
+}
+
 func (k *kernelNS) mustApply(t *testing.T, op Op, f *Flow) {
 	t.Helper()
 	if err := k.apply(t, op, f); err != nil {
@@ -370,19 +391,7 @@ func TestKernelOps(t *testing.T) {
 	want := []error{nil, unix.EEXIST, unix.ENOENT, errNoTuple, nil, nil, unix.ENOENT, nil}
 	for _, batch := range []int{1, 3, 64} {
 		t.Run(fmt.Sprint("batch ", batch), func(t *testing.T) {
-			k.w.batch = batch
-			if err := k.table.Flush(); err != nil {
-				t.Fatal(err)
-			}
-			errs := make([]error, len(reqs))
-			if err := k.w.Apply(reqs, errs); err != nil {
-				t.Fatal(err)
-			}
-			for i := range reqs {
-				if (want[i] == nil) != (errs[i] == nil) || want[i] != nil && !errors.Is(errs[i], want[i]) {
-					t.Errorf("request %d (%s): got %v, want %v", i, reqs[i].Op, errs[i], want[i])
-				}
-			}
+			k.applyBatch(t, batch, reqs, want)
 			flows := k.timoDump(t)
 			if len(flows) != 1 || flows[0].TupleOrig.IP.SourceAddress != a.Orig.Src || flows[0].Timeout < 900 {
 				t.Errorf("table after the batch: %v, want only the first flow with timeout about 1000", flows)
