@@ -28,15 +28,7 @@ filter {
   }
 }
 `
-	f, diags := config.Parse("ctsync.hcl", []byte(src), config.LoadOptions{})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	rt, diags := config.Validate(f, config.ValidateOptions{})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	got, err := FilterSettings(rt.Filter)
+	got, err := FilterSettings(runtimeOf(t, src).Filter)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,7 +69,7 @@ type expRec struct {
 
 // Expects is an expectation cache (internal or external).
 type Expects struct {
-	t *table[flowKey, expRec]
+	objects[expRec]
 }
 
 // NewExpects returns an empty expectation cache.
@@ -78,7 +78,7 @@ func NewExpects(s Settings) (*Expects, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Expects{t: t}, nil
+	return &Expects{objects[expRec]{t: t}}, nil
 }
 
 func packExpKey(k *ExpKey) flowKey { return flowKey{t: packTuple(&k.Tuple), zone: k.Zone} }
@@ -151,12 +151,7 @@ func (c *Expects) Replace(e *Expect, now time.Time) (Ref, Outcome) {
 
 // Find returns the object with key k.
 func (c *Expects) Find(k ExpKey) (Ref, bool) {
-	pk := packExpKey(&k)
-	slot, _, _, ok := c.t.find(&pk)
-	if !ok {
-		return Ref{}, false
-	}
-	return c.t.ref(slot), true
+	return c.find(packExpKey(&k))
 }
 
 // Get reads the object r names into e; false if r is stale.
@@ -169,26 +164,10 @@ func (c *Expects) Get(r Ref, e *ExpEntry) bool {
 	return true
 }
 
-// State returns the state of the object r names; see Flows.State.
-func (c *Expects) State(r Ref) State {
-	if it := c.t.live(r); it != nil {
-		return it.state
-	}
-	return 0
-}
-
 // Kill marks the object with key k dead; see Flows.Kill.
 func (c *Expects) Kill(k ExpKey) (Ref, bool) {
 	pk := packExpKey(&k)
 	return c.t.kill(&pk)
-}
-
-// KillRef marks the object r names dead; see Flows.KillRef.
-func (c *Expects) KillRef(r Ref) bool {
-	if c.t.live(r) == nil {
-		return false
-	}
-	return c.t.killSlot(r.slot)
 }
 
 // Delete removes the object with key k; see Flows.Delete.
@@ -197,27 +176,8 @@ func (c *Expects) Delete(k ExpKey) bool {
 	return c.t.delete(&pk)
 }
 
-// Remove removes the object r names; see Flows.Remove.
-func (c *Expects) Remove(r Ref) bool { return c.t.remove(r) }
-
 // Flush removes every object; see Flows.Flush.
 func (c *Expects) Flush() { c.t.flush() }
-
-// Expire removes the objects not updated for the Lifetime; see
-// Flows.Expire.
-func (c *Expects) Expire(now time.Time) int { return c.t.expire(now.UnixNano()) }
-
-// NextExpiry is when the next object expires.
-func (c *Expects) NextExpiry() (time.Time, bool) {
-	n, ok := c.t.nextExpiry()
-	return time.Unix(0, n), ok
-}
-
-// Len is the number of objects stored, dead ones included.
-func (c *Expects) Len() int { return c.t.count }
-
-// Stats returns the cache's counters.
-func (c *Expects) Stats() Stats { return c.t.snapshot() }
 
 // All iterates over the objects in slot order; see Flows.All.
 func (c *Expects) All() iter.Seq2[Ref, *ExpEntry] {
@@ -231,6 +191,3 @@ func (c *Expects) All() iter.Seq2[Ref, *ExpEntry] {
 		}
 	}
 }
-
-// Sorted returns every object's Ref ordered by key, for dumps.
-func (c *Expects) Sorted() []Ref { return sortedRefs(c.t) }

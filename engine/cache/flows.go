@@ -143,7 +143,7 @@ type adjRec struct {
 
 // Flows is a conntrack cache (internal or external).
 type Flows struct {
-	t   *table[flowKey, flowRec]
+	objects[flowRec]
 	nat pool[natRec]
 	rel pool[relRec]
 	adj pool[adjRec]
@@ -315,12 +315,7 @@ func (c *Flows) unpack(it *item[flowKey, flowRec], e *Entry) {
 
 // Find returns the object with key k.
 func (c *Flows) Find(k Key) (Ref, bool) {
-	pk := packKey(&k)
-	slot, _, _, ok := c.t.find(&pk)
-	if !ok {
-		return Ref{}, false
-	}
-	return c.t.ref(slot), true
+	return c.find(packKey(&k))
 }
 
 // Get reads the object r names into e; false if r is stale.
@@ -333,17 +328,6 @@ func (c *Flows) Get(r Ref, e *Entry) bool {
 	return true
 }
 
-// State returns the state of the object r names, without reading it: a
-// transmit queue picks the message type (NEW, UPD, DEL) from it when it
-// sends, as conntrackd does. A stale Ref has no state (zero State, which
-// is none of New, Alive and Dead).
-func (c *Flows) State(r Ref) State {
-	if it := c.t.live(r); it != nil {
-		return it.state
-	}
-	return 0
-}
-
 // Kill marks the object with key k dead, as a DESTROY event does, and
 // returns it: the sync mode sends its DEL and then Removes it. It reports
 // false, and changes nothing, for an unknown key (counted as a failed
@@ -351,15 +335,6 @@ func (c *Flows) State(r Ref) State {
 func (c *Flows) Kill(k Key) (Ref, bool) {
 	pk := packKey(&k)
 	return c.t.kill(&pk)
-}
-
-// KillRef is Kill for an object known by its Ref, as a purge that found
-// it gone from the kernel does; false if r is stale or already dead.
-func (c *Flows) KillRef(r Ref) bool {
-	if c.t.live(r) == nil {
-		return false
-	}
-	return c.t.killSlot(r.slot)
 }
 
 // Delete removes the object with key k, as a DEL message does to the
@@ -370,10 +345,6 @@ func (c *Flows) Delete(k Key) bool {
 	return c.t.delete(&pk)
 }
 
-// Remove removes the object r names: a dead object once its DEL is no
-// longer needed. It reports false if r is stale.
-func (c *Flows) Remove(r Ref) bool { return c.t.remove(r) }
-
 // Flush removes every object, counting the live ones destroyed. Refs to
 // them go stale.
 func (c *Flows) Flush() {
@@ -382,24 +353,6 @@ func (c *Flows) Flush() {
 	c.rel.reset()
 	c.adj.reset()
 }
-
-// Expire removes the objects that were not updated for the cache's
-// Lifetime by now and returns how many. Times given to the cache must
-// not go backwards for expiry to be exact; if they do, objects expire
-// late, never early.
-func (c *Flows) Expire(now time.Time) int { return c.t.expire(now.UnixNano()) }
-
-// NextExpiry is when the next object expires, for the engine's timer.
-func (c *Flows) NextExpiry() (time.Time, bool) {
-	n, ok := c.t.nextExpiry()
-	return time.Unix(0, n), ok
-}
-
-// Len is the number of objects stored, dead ones included.
-func (c *Flows) Len() int { return c.t.count }
-
-// Stats returns the cache's counters.
-func (c *Flows) Stats() Stats { return c.t.snapshot() }
 
 // All iterates over the objects in slot order, a stable order that does
 // not depend on hashing. The Entry is reused from one object to the next.
@@ -437,10 +390,6 @@ func (c *Flows) Batch(cur Cursor, n int, fn func(Ref, *Entry)) (next Cursor, don
 	_, more := c.t.next(s)
 	return Cursor{s}, !more
 }
-
-// Sorted returns every object's Ref ordered by key (addresses, protocol,
-// ports, zone), for dumps that read the same whatever the history.
-func (c *Flows) Sorted() []Ref { return sortedRefs(c.t) }
 
 // CommitTimeout is the timeout, in seconds, to give the flow when a
 // commit writes it into the kernel (src/cache-ct.c): fixed when set (the

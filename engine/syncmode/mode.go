@@ -320,30 +320,25 @@ func (m *Mode) refreshDelay() time.Duration {
 // (the first one); the state moves on regardless, as conntrackd's does: FT-FW
 // recovers the loss, NOTRACK and ALARM accept it.
 func (m *Mode) Flush(now time.Time) error {
-	if m.s.Kind == FTFW {
-		var first error
-		for _, p := range m.peers {
-			msgs := p.sess.Flush(now)
-			m.buf = m.buf[:0]
-			for i := range msgs {
-				if err := m.pack(&msgs[i], p); err != nil && first == nil {
-					first = err
-				}
-			}
-			if err := m.sendBuf(p); err != nil && first == nil {
-				first = err
-			}
-		}
-		return first
-	}
-	if len(m.tx) == 0 && m.ctl == 0 {
-		return nil
-	}
 	var first error
 	keep := func(err error) {
 		if err != nil && first == nil {
 			first = err
 		}
+	}
+	if m.s.Kind == FTFW {
+		for _, p := range m.peers {
+			msgs := p.sess.Flush(now)
+			m.buf = m.buf[:0]
+			for i := range msgs {
+				keep(m.pack(&msgs[i], p))
+			}
+			keep(m.sendBuf(p))
+		}
+		return first
+	}
+	if len(m.tx) == 0 && m.ctl == 0 {
+		return nil
 	}
 	m.buf = m.buf[:0]
 	if m.ctl != 0 {
@@ -357,10 +352,10 @@ func (m *Mode) Flush(now time.Time) error {
 	}
 	for _, r := range m.tx {
 		delete(m.queued, r)
-		st := m.internal.State(r)
-		if st == 0 || !m.internal.Get(r, &m.entry) {
+		if !m.internal.Get(r, &m.entry) {
 			continue // removed meanwhile (flush)
 		}
+		st := m.entry.State
 		m.msg = wire.Message{}
 		m.conv.ToWire(&m.msg.Flow, &m.entry.Flow)
 		m.msg.Type = wire.TypeCTNew + msgType(st)
