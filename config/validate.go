@@ -193,15 +193,13 @@ func (v *validator) str(where string, n Node, attr string, p *string, def string
 	return *p
 }
 
-// maxPath is conntrackd's FILENAME_MAXLEN (include/conntrackd.h): its
-// parser (src/read_config_yy.y) refuses a longer lock file or log file.
-const maxPath = 256
-
 // path is str for a file name, with the checks conntrackd's own parser
-// makes and those that a file name needs: at most maxLen bytes (256, or
-// 107 for the UNIX socket, whose sun_path holds 108 with the NUL) and no
-// control character (a NUL would cut the name short where C reads it, a
-// newline would end the line of conntrackd.conf it is exported to).
+// makes and those that a file name needs: at most maxLen bytes
+// (Defaults.MaxPath, conntrackd's FILENAME_MAXLEN, for a lock or log file;
+// Defaults.MaxControlPath for the UNIX socket, whose sun_path holds 108
+// with the NUL) and no control character (a NUL would cut the name short
+// where C reads it, a newline would end the line of conntrackd.conf it is
+// exported to).
 func (v *validator) path(where string, n Node, attr string, p *string, def string, maxLen int) string {
 	s := v.str(where, n, attr, p, def)
 	if p == nil || s != *p {
@@ -267,7 +265,7 @@ func (v *validator) daemon(d *Daemon) DaemonSettings {
 	if d == nil {
 		return out
 	}
-	out.LockFile = v.path("daemon", d.Node, "lock_file", d.LockFile, Defaults.LockFile, maxPath)
+	out.LockFile = v.path("daemon", d.Node, "lock_file", d.LockFile, Defaults.LockFile, Defaults.MaxPath)
 	out.Systemd = boolOr(d.Systemd, Defaults.Systemd)
 	out.PollInterval = v.seconds("daemon", d.Node, "poll_interval", d.PollInterval, 0, time.Second)
 	out.EventIterationLimit = int(v.integer("daemon", d.Node, "event_iteration_limit", d.EventIterationLimit,
@@ -291,7 +289,7 @@ func (v *validator) log(l *Log) LogSettings {
 		return LogSettings{}
 	}
 	return LogSettings{
-		File:   v.path("log", l.Node, "file", l.File, "", maxPath),
+		File:   v.path("log", l.Node, "file", l.File, "", Defaults.MaxPath),
 		Syslog: v.facility("log", l.Node, "syslog", l.Syslog),
 	}
 }
@@ -999,7 +997,7 @@ func familyName(a netip.Addr) string {
 
 func (v *validator) stats(s *Stats) StatsSettings {
 	out := StatsSettings{
-		LogFile: v.path("stats", s.Node, "log_file", s.LogFile, "", maxPath),
+		LogFile: v.path("stats", s.Node, "log_file", s.LogFile, "", Defaults.MaxPath),
 		Syslog:  v.facility("stats", s.Node, "syslog", s.Syslog),
 	}
 	if s.LogFile == nil && s.Syslog == nil {

@@ -17,10 +17,10 @@ import (
 // stops.
 
 const (
-	// MULTICHANNEL_MAX and UNIX_PATH_MAX are config.Defaults.MaxLinks and
-	// MaxControlPath (+1), which the model shares.
-	filenameMaxLen  = 256 // FILENAME_MAXLEN
-	helperNameLen   = 16  // CTD_HELPER_NAME_LEN
+	// MULTICHANNEL_MAX, UNIX_PATH_MAX and FILENAME_MAXLEN are
+	// config.Defaults.MaxLinks, MaxControlPath (+1) and MaxPath, which the
+	// model shares.
+	helperNameLen   = 16 // CTD_HELPER_NAME_LEN
 	intMax          = 1<<31 - 1
 	facilityUnset   = ""
 	helperItemQueue = "queue"
@@ -286,8 +286,8 @@ func (p *parser) leaf(k *Keyword, d *Directive) {
 	}
 	switch d.Path {
 	case "General.LogFile", "General.LockFile", "Stats.LogFile":
-		if v.Kind == TokPath && len(v.Text) > filenameMaxLen {
-			p.fail(v.Pos, "path-too-long", fmt.Sprintf("%s path is %d characters long, more than %d", d.Keyword, len(v.Text), filenameMaxLen), "")
+		if v.Kind == TokPath && len(v.Text) > config.Defaults.MaxPath {
+			p.fail(v.Pos, "path-too-long", fmt.Sprintf("%s path is %d characters long, more than %d", d.Keyword, len(v.Text), config.Defaults.MaxPath), "")
 		}
 	case "General.UNIX.Path":
 		if len(v.Text) > config.Defaults.MaxControlPath {

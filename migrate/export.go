@@ -225,7 +225,7 @@ func (e *exporter) general(f *config.File) *exportLine {
 	e.hash(g, f.Caches)
 	if l := f.Log; l != nil {
 		if l.File != nil {
-			if p, ok := e.path(l.Node, "file", "log file", *l.File, filenameMaxLen); ok {
+			if p, ok := e.path(l.Node, "file", "log file", *l.File, config.Defaults.MaxPath); ok {
 				g.add("LogFile", p)
 			}
 		}
@@ -236,7 +236,7 @@ func (e *exporter) general(f *config.File) *exportLine {
 		}
 	}
 	if d := f.Daemon; d != nil && d.LockFile != nil {
-		if p, ok := e.path(d.Node, "lock_file", "lock file", *d.LockFile, filenameMaxLen); ok {
+		if p, ok := e.path(d.Node, "lock_file", "lock file", *d.LockFile, config.Defaults.MaxPath); ok {
 			g.add("LockFile", p)
 		}
 	}
@@ -794,7 +794,7 @@ func (e *exporter) stats(f *config.File) *exportLine {
 	s := f.Stats
 	sd := &exportLine{text: "Stats", block: true}
 	if s.LogFile != nil {
-		if p, ok := e.path(s.Node, "log_file", "stats log file", *s.LogFile, filenameMaxLen); ok {
+		if p, ok := e.path(s.Node, "log_file", "stats log file", *s.LogFile, config.Defaults.MaxPath); ok {
 			sd.add("LogFile", p)
 		}
 	}
