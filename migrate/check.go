@@ -249,13 +249,7 @@ func protocolFold(text string) string {
 }
 
 // protocolNames are the official protocol names, the ones suggested.
-var protocolNames = func() []string {
-	var out []string
-	for _, e := range ipproto.Entries() {
-		out = append(out, e.Name)
-	}
-	return out
-}()
+var protocolNames = ipproto.OfficialNames()
 
 func (p *parser) linkPath(path string) (kind, opt string, ok bool) {
 	for _, k := range []string{"Multicast", "UDP", "TCP"} {
