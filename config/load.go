@@ -164,8 +164,7 @@ func evalContext(filename string, body hcl.Body, opts LoadOptions, work *budget)
 		for _, b := range content.Blocks {
 			name := b.Labels[0]
 			if prev, dup := declared[name]; dup {
-				diags.Errorf(b.DefRange, "duplicate", "", "duplicate variable %q", name)
-				diags[len(diags)-1].Detail = "first declared at " + PosOf(prev.DefRange).String()
+				diags.Errorf(b.DefRange, "duplicate", "first declared at "+PosOf(prev.DefRange).String(), "duplicate variable %q", name)
 				continue
 			}
 			declared[name] = b
@@ -233,8 +232,8 @@ func evalContext(filename string, body hcl.Body, opts LoadOptions, work *budget)
 
 	for _, name := range names {
 		if _, ok := vals[name]; !ok {
-			diags.Errorf(declared[name].DefRange, "variable", "", "variable %q has no value", name)
-			diags[len(diags)-1].Detail = fmt.Sprintf("set it with -var %s=VALUE, a -var-file, or %s%s", name, EnvVarPrefix, name)
+			diags.Errorf(declared[name].DefRange, "variable", fmt.Sprintf("set it with -var %s=VALUE, a -var-file, or %s%s", name, EnvVarPrefix, name),
+				"variable %q has no value", name)
 		}
 	}
 	return &hcl.EvalContext{
