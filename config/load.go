@@ -77,11 +77,11 @@ func Parse(filename string, src []byte, opts LoadOptions) (*File, Diagnostics) {
 }
 
 // parseBody parses src, written in syntax s, into a body whose templates
-// are charged to work, after CheckNesting has refused what would exhaust
+// are charged to work, after checkNesting has refused what would exhaust
 // the parsers' stack. It is the one parse of both a configuration (Parse)
 // and a -var-file (readVarFile).
 func parseBody(filename string, src []byte, s Syntax, work *budget) (hcl.Body, Diagnostics) {
-	if ds := CheckNesting(filename, src, s); ds != nil {
+	if ds := checkNesting(filename, src, s); ds != nil {
 		return nil, ds
 	}
 	switch s {
