@@ -216,7 +216,9 @@ func runValidate(c *cli.Context) error {
 			fmt.Fprintf(c.App.ErrWriter, "%s: error: %v\n", l.name, l.ioErr)
 			continue
 		}
-		printDiags(c.App.ErrWriter, l.Diags)
+		for _, d := range r.Diagnostics { // folded above, as printDiags would
+			fmt.Fprintln(c.App.ErrWriter, d)
+		}
 		if r.Valid {
 			fmt.Fprintf(c.App.Writer, "%s: valid (%s)\n", l.name, l.Syntax)
 		}
