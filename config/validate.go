@@ -106,7 +106,7 @@ func (v *validator) enum(r hcl.Range, what, word string, names []string) (int, b
 	if i := strings.LastIndex(what, ": "); i >= 0 {
 		where, noun = what[:i+2], what[i+2:]
 	}
-	v.diags.Errorf(r, "enum", "want "+orList(allowed)+didYouMean(word, allowed), "%sunknown %s %q", where, noun, word)
+	v.diags.Errorf(r, "enum", "want "+orList(allowed)+DidYouMean(word, allowed), "%sunknown %s %q", where, noun, word)
 	return 0, false
 }
 
@@ -540,7 +540,7 @@ func (v *validator) protocol(r hcl.Range, where, e string) (int, bool) {
 		v.diags.Errorf(r, "protocol", "protocol numbers are 0 to 255", "%s: protocol number %s is out of range", where, e)
 		return 0, false
 	case !found:
-		v.diags.Errorf(r, "protocol", "want a protocol name of /etc/protocols such as \"tcp\", \"udp\", \"sctp\", \"gre\", or a number 0 to 255"+didYouMean(e, protocolWords),
+		v.diags.Errorf(r, "protocol", "want a protocol name of /etc/protocols such as \"tcp\", \"udp\", \"sctp\", \"gre\", or a number 0 to 255"+DidYouMean(e, protocolWords),
 			"%s: unknown protocol %q", where, e)
 		return 0, false
 	case numErr == nil, e == name, e == "icmpv6":

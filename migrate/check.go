@@ -238,14 +238,10 @@ func (p *parser) item(set *Directive, it *Directive) {
 // written in the wrong case ("Tcp", "ipsec-esp": the official name) or
 // misspelt ("sctpp").
 func protocolFold(text string) string {
-	s := config.Suggest(text, protocolNames)
 	if e, ok := ipproto.Fold(text); ok {
-		s = e.Name
+		text = e.Name // an official name, which Suggest returns as it is
 	}
-	if s == "" {
-		return ""
-	}
-	return fmt.Sprintf("; did you mean %q?", s)
+	return config.DidYouMean(text, protocolNames)
 }
 
 // protocolNames are the official protocol names, the ones suggested.

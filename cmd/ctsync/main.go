@@ -67,8 +67,5 @@ func suggestCommand(app *cli.App, name string) string {
 	for _, c := range app.Commands {
 		names = append(names, c.Names()...)
 	}
-	if s := config.Suggest(name, names); s != "" {
-		return fmt.Sprintf("; did you mean %q?", s)
-	}
-	return ""
+	return config.DidYouMean(name, names)
 }
