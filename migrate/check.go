@@ -20,8 +20,8 @@ const (
 	// MULTICHANNEL_MAX, UNIX_PATH_MAX and FILENAME_MAXLEN are
 	// config.Defaults.MaxLinks, MaxControlPath (+1) and MaxPath, which the
 	// model shares.
-	helperNameLen   = 16 // CTD_HELPER_NAME_LEN
-	intMax          = 1<<31 - 1
+	helperNameLen   = 16        // CTD_HELPER_NAME_LEN
+	intMax          = 1<<31 - 1 // INT_MAX: what conntrackd's atoi keeps intact
 	facilityUnset   = ""
 	helperItemQueue = "queue"
 	helperItemLeaf  = "leaf"

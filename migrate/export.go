@@ -103,7 +103,7 @@ func exportOnOff(b bool) string {
 
 // number checks that v is an unsigned value conntrackd's atoi keeps intact.
 func (e *exporter) number(n config.Node, attr, what string, v int64) (string, bool) {
-	if v < 0 || v > 1<<31-1 {
+	if v < 0 || v > intMax {
 		e.diags.Errorf(n.AttrRange(attr), "export-range", "conntrackd reads unsigned numbers up to 2147483647",
 			"%s: %d cannot be written for conntrackd", what, v)
 		return "", false
@@ -117,7 +117,7 @@ func (e *exporter) size(n config.Node, attr, what, s string) (string, bool) {
 		e.diags.Errorf(n.AttrRange(attr), "export-value", "", "%s: %v", what, err)
 		return "", false
 	}
-	if v > 1<<31-1 {
+	if v > intMax {
 		e.diags.Errorf(n.AttrRange(attr), "export-range", "conntrackd reads sizes up to 2147483647 bytes (2GiB - 1)",
 			"%s: %s is too large for conntrackd", what, s)
 		return "", false
@@ -131,7 +131,7 @@ func (e *exporter) seconds(n config.Node, attr, what, s string) (string, time.Du
 		e.diags.Errorf(n.AttrRange(attr), "export-value", "", "%s: %v", what, err)
 		return "", 0, false
 	}
-	if d/time.Second > 1<<31-1 {
+	if d/time.Second > intMax {
 		e.diags.Errorf(n.AttrRange(attr), "export-range", "conntrackd reads up to 2147483647 seconds", "%s: %s is too long for conntrackd", what, s)
 		return "", 0, false
 	}
