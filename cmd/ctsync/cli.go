@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -29,8 +28,6 @@ type exitError struct {
 }
 
 func (e *exitError) Error() string { return e.msg }
-
-func asExit(err error, target **exitError) bool { return errors.As(err, target) }
 
 func usageErr(format string, args ...any) error {
 	return &exitError{code: exitUsage, msg: fmt.Sprintf(format, args...)}

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -43,7 +44,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	}
 	var ex *exitError
-	if asExit(err, &ex) {
+	if errors.As(err, &ex) {
 		if ex.msg != "" {
 			fmt.Fprintln(stderr, "ctsync:", ex.msg)
 		}
