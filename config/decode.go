@@ -144,8 +144,7 @@ func decodeBlocks(blocks hcl.Blocks, ctx *hcl.EvalContext, fv reflect.Value, nam
 	case reflect.Ptr:
 		for i, b := range blocks {
 			if i > 0 {
-				diags.Errorf(b.DefRange, "duplicate", "", "duplicate %s block", name)
-				diags[len(diags)-1].Detail = fmt.Sprintf("the first %s block is at %s", name, PosOf(blocks[0].DefRange))
+				diags.Errorf(b.DefRange, "duplicate", fmt.Sprintf("the first %s block is at %s", name, PosOf(blocks[0].DefRange)), "duplicate %s block", name)
 				continue
 			}
 			nv := reflect.New(fv.Type().Elem())

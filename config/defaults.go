@@ -48,6 +48,7 @@ type DefaultValues struct {
 
 	// Limits of the legacy daemon and of the kernel.
 	MaxLinks            int    // dedicated links per configuration
+	MaxPath             int    // bytes in a lock or log file name (FILENAME_MAXLEN)
 	MaxControlPath      int    // bytes in a UNIX socket path (sun_path minus NUL)
 	MaxSocketBuffer     uint64 // SO_SNDBUF/SO_RCVBUF take an int
 	KernelFilterMaxIPv4 int    // entries the kernel-space address filter holds
@@ -86,6 +87,7 @@ var Defaults = DefaultValues{
 	SyslogFacility: FacilityDaemon,
 
 	MaxLinks:            4,
+	MaxPath:             256,
 	MaxControlPath:      107,
 	MaxSocketBuffer:     1<<31 - 1,
 	KernelFilterMaxIPv4: 127,

@@ -107,8 +107,8 @@ func (d Diagnostic) MarshalJSON() ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), err
 }
 
-// EndOf converts the end of an HCL range; zero when the range has none.
-func EndOf(r hcl.Range) Pos {
+// endOf converts the end of an HCL range; zero when the range has none.
+func endOf(r hcl.Range) Pos {
 	if r.End.Line == 0 {
 		return Pos{}
 	}
@@ -193,7 +193,7 @@ func (ds *Diagnostics) Add(pos Pos, sev Severity, code, detail, format string, a
 // addRange is Add for an HCL range, which also knows where it ends.
 func (ds *Diagnostics) addRange(r hcl.Range, sev Severity, code, detail, format string, args ...any) {
 	ds.Add(PosOf(r), sev, code, detail, format, args...)
-	(*ds)[len(*ds)-1].End = EndOf(r)
+	(*ds)[len(*ds)-1].End = endOf(r)
 }
 
 // Errorf appends an error at r, with a detail ("" for none).
@@ -217,7 +217,7 @@ func FromHCL(hds hcl.Diagnostics) Diagnostics {
 			d.Severity = Warning
 		}
 		if h.Subject != nil {
-			d.Pos, d.End = PosOf(*h.Subject), EndOf(*h.Subject)
+			d.Pos, d.End = PosOf(*h.Subject), endOf(*h.Subject)
 		}
 		if h.Summary == "Extraneous JSON object property" {
 			// HCL's JSON parser words an unknown key differently from the

@@ -55,37 +55,8 @@ func Parse(filename string, src []byte, opts LoadOptions) (*File, Diagnostics) {
 		}
 	}
 	source := &Source{Name: filename, Text: src}
-	if ds := CheckNesting(filename, src, format); ds != nil {
-		ds.AttachSource(source)
-		return nil, ds
-	}
-	var (
-		body  hcl.Body
-		diags Diagnostics
-		work  = &budget{left: MaxTemplateWork}
-	)
-	switch format {
-	case SyntaxHCL:
-		f, hds := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
-		diags = FromHCL(hds)
-		if f != nil {
-			body = f.Body
-			if sb, ok := body.(*hclsyntax.Body); ok {
-				boundLoops(sb, work)
-			}
-		}
-	case SyntaxJSON:
-		f, hds := hcljson.Parse(src, filename)
-		diags = FromHCL(hds)
-		if f != nil {
-			body = jsonBody{f.Body, work}
-		}
-	case SyntaxYAML:
-		body, diags = ParseYAML(filename, src)
-	default:
-		diags = append(diags, Diagnostic{Pos: Pos{File: filename}, Severity: Error, Code: "format",
-			Message: fmt.Sprintf("config.Parse cannot read %s input", format)})
-	}
+	work := &budget{left: MaxTemplateWork}
+	body, diags := parseBody(filename, src, format, work)
 	if diags.HasErrors() || body == nil {
 		diags.AttachSource(source)
 		return nil, diags
@@ -103,6 +74,37 @@ func Parse(filename string, src []byte, opts LoadOptions) (*File, Diagnostics) {
 	declareIn(format, diags)
 	diags.AttachSource(source)
 	return &file, diags
+}
+
+// parseBody parses src, written in syntax s, into a body whose templates
+// are charged to work, after checkNesting has refused what would exhaust
+// the parsers' stack. It is the one parse of both a configuration (Parse)
+// and a -var-file (readVarFile).
+func parseBody(filename string, src []byte, s Syntax, work *budget) (hcl.Body, Diagnostics) {
+	if ds := checkNesting(filename, src, s); ds != nil {
+		return nil, ds
+	}
+	switch s {
+	case SyntaxHCL:
+		f, hds := hclsyntax.ParseConfig(src, filename, hcl.InitialPos)
+		if f == nil {
+			return nil, FromHCL(hds)
+		}
+		if sb, ok := f.Body.(*hclsyntax.Body); ok {
+			boundLoops(sb, work)
+		}
+		return f.Body, FromHCL(hds)
+	case SyntaxJSON:
+		f, hds := hcljson.Parse(src, filename)
+		if f == nil {
+			return nil, FromHCL(hds)
+		}
+		return jsonBody{f.Body, work}, FromHCL(hds)
+	case SyntaxYAML:
+		return ParseYAML(filename, src)
+	}
+	return nil, Diagnostics{{Pos: Pos{File: filename}, Severity: Error, Code: "format",
+		Message: fmt.Sprintf("config.Parse cannot read %s input", s)}}
 }
 
 // declareIn rewrites the hints that show how to declare a variable, written
@@ -162,8 +164,7 @@ func evalContext(filename string, body hcl.Body, opts LoadOptions, work *budget)
 		for _, b := range content.Blocks {
 			name := b.Labels[0]
 			if prev, dup := declared[name]; dup {
-				diags.Errorf(b.DefRange, "duplicate", "", "duplicate variable %q", name)
-				diags[len(diags)-1].Detail = "first declared at " + PosOf(prev.DefRange).String()
+				diags.Errorf(b.DefRange, "duplicate", "first declared at "+PosOf(prev.DefRange).String(), "duplicate variable %q", name)
 				continue
 			}
 			declared[name] = b
@@ -231,8 +232,8 @@ func evalContext(filename string, body hcl.Body, opts LoadOptions, work *budget)
 
 	for _, name := range names {
 		if _, ok := vals[name]; !ok {
-			diags.Errorf(declared[name].DefRange, "variable", "", "variable %q has no value", name)
-			diags[len(diags)-1].Detail = fmt.Sprintf("set it with -var %s=VALUE, a -var-file, or %s%s", name, EnvVarPrefix, name)
+			diags.Errorf(declared[name].DefRange, "variable", fmt.Sprintf("set it with -var %s=VALUE, a -var-file, or %s%s", name, EnvVarPrefix, name),
+				"variable %q has no value", name)
 		}
 	}
 	return &hcl.EvalContext{
@@ -324,35 +325,11 @@ func readVarFile(path string, work *budget) ([]varSetting, Diagnostics) {
 	if syntax != SyntaxJSON && syntax != SyntaxYAML {
 		syntax = SyntaxHCL
 	}
-	if ds := CheckNesting(path, src, syntax); ds != nil {
-		return nil, ds
-	}
-	var (
-		f   *hcl.File
-		hds hcl.Diagnostics
-	)
-	switch syntax {
-	case SyntaxJSON:
-		f, hds = hcljson.Parse(src, path)
-	case SyntaxYAML:
-		body, yds := ParseYAML(path, src)
-		if yds.HasErrors() || body == nil {
-			return nil, yds
-		}
-		f = &hcl.File{Body: body}
-	default:
-		f, hds = hclsyntax.ParseConfig(src, path, hcl.InitialPos)
-		if f != nil {
-			if sb, ok := f.Body.(*hclsyntax.Body); ok {
-				boundLoops(sb, work)
-			}
-		}
-	}
-	diags := FromHCL(hds)
-	if f == nil || hds.HasErrors() {
+	body, diags := parseBody(path, src, syntax, work)
+	if diags.HasErrors() || body == nil {
 		return nil, diags
 	}
-	attrs, hds := f.Body.JustAttributes()
+	attrs, hds := body.JustAttributes()
 	diags = append(diags, FromHCL(hds)...)
 	out := make([]varSetting, 0, len(attrs))
 	for name, a := range attrs {

@@ -21,7 +21,7 @@ const MaxNesting = 100
 // a long one overflows the stack as deep brackets do.
 const MaxOperators = 10000
 
-// CheckNesting refuses, before any parser sees it, source whose nesting
+// checkNesting refuses, before any parser sees it, source whose nesting
 // (MaxNesting) or operator chains (MaxOperators) would exhaust the parsers'
 // stack. It is one pass over the bytes with a stack of open brackets,
 // strings, heredocs and interpolations and no allocation per token, so it
@@ -29,7 +29,7 @@ const MaxOperators = 10000
 // hundred bytes per token). YAML is refused by yaml.v3 at 10,000 levels,
 // which it handles without harm, and is checked again on its node tree (see
 // ParseYAML). The error points at where the limit is passed.
-func CheckNesting(filename string, src []byte, syntax Syntax) Diagnostics {
+func checkNesting(filename string, src []byte, syntax Syntax) Diagnostics {
 	switch syntax {
 	case SyntaxHCL:
 		return scanHCL(filename, src, hcl.InitialPos, false)
@@ -39,7 +39,7 @@ func CheckNesting(filename string, src []byte, syntax Syntax) Diagnostics {
 	return nil
 }
 
-// checkExprNesting is CheckNesting for a lone expression (a -var value).
+// checkExprNesting is checkNesting for a lone expression (a -var value).
 func checkExprNesting(name string, src []byte) Diagnostics {
 	return scanHCL(name, src, hcl.InitialPos, false)
 }

@@ -39,7 +39,7 @@ func TestCheckNesting(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ds := CheckNesting("f", []byte(tt.src), tt.syntax)
+			ds := checkNesting("f", []byte(tt.src), tt.syntax)
 			if tt.code == "" {
 				if ds != nil {
 					t.Fatalf("refused: %v", ds)

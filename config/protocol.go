@@ -47,13 +47,7 @@ func ProtocolName(word string) (number int, name string, ok bool) {
 
 // protocolWords are the names the model suggests for a misspelt protocol:
 // the official names and icmpv6.
-var protocolWords = func() []string {
-	out := []string{"icmpv6"}
-	for _, e := range ipproto.Entries() {
-		out = append(out, e.Name)
-	}
-	return out
-}()
+var protocolWords = append([]string{"icmpv6"}, ipproto.OfficialNames()...)
 
 // protocolShown is how messages name protocol number p: the name
 // conntrackd knows it by, quoted as a configuration writes it ("tcp"), or

@@ -51,9 +51,9 @@ func Suggest(word string, candidates []string) string {
 	return ""
 }
 
-// didYouMean is Suggest as the tail of a message: "; did you mean X?", or
-// "" without a suggestion.
-func didYouMean(word string, candidates []string) string {
+// DidYouMean is Suggest as the tail of a message: "; did you mean X?", or
+// "" without a suggestion. Every message that ends so is written here.
+func DidYouMean(word string, candidates []string) string {
 	if s := Suggest(word, candidates); s != "" {
 		return fmt.Sprintf("; did you mean %q?", s)
 	}

@@ -106,7 +106,7 @@ func (v *validator) enum(r hcl.Range, what, word string, names []string) (int, b
 	if i := strings.LastIndex(what, ": "); i >= 0 {
 		where, noun = what[:i+2], what[i+2:]
 	}
-	v.diags.Errorf(r, "enum", "want "+orList(allowed)+didYouMean(word, allowed), "%sunknown %s %q", where, noun, word)
+	v.diags.Errorf(r, "enum", "want "+orList(allowed)+DidYouMean(word, allowed), "%sunknown %s %q", where, noun, word)
 	return 0, false
 }
 
@@ -193,15 +193,13 @@ func (v *validator) str(where string, n Node, attr string, p *string, def string
 	return *p
 }
 
-// maxPath is conntrackd's FILENAME_MAXLEN (include/conntrackd.h): its
-// parser (src/read_config_yy.y) refuses a longer lock file or log file.
-const maxPath = 256
-
 // path is str for a file name, with the checks conntrackd's own parser
-// makes and those that a file name needs: at most maxLen bytes (256, or
-// 107 for the UNIX socket, whose sun_path holds 108 with the NUL) and no
-// control character (a NUL would cut the name short where C reads it, a
-// newline would end the line of conntrackd.conf it is exported to).
+// makes and those that a file name needs: at most maxLen bytes
+// (Defaults.MaxPath, conntrackd's FILENAME_MAXLEN, for a lock or log file;
+// Defaults.MaxControlPath for the UNIX socket, whose sun_path holds 108
+// with the NUL) and no control character (a NUL would cut the name short
+// where C reads it, a newline would end the line of conntrackd.conf it is
+// exported to).
 func (v *validator) path(where string, n Node, attr string, p *string, def string, maxLen int) string {
 	s := v.str(where, n, attr, p, def)
 	if p == nil || s != *p {
@@ -267,7 +265,7 @@ func (v *validator) daemon(d *Daemon) DaemonSettings {
 	if d == nil {
 		return out
 	}
-	out.LockFile = v.path("daemon", d.Node, "lock_file", d.LockFile, Defaults.LockFile, maxPath)
+	out.LockFile = v.path("daemon", d.Node, "lock_file", d.LockFile, Defaults.LockFile, Defaults.MaxPath)
 	out.Systemd = boolOr(d.Systemd, Defaults.Systemd)
 	out.PollInterval = v.seconds("daemon", d.Node, "poll_interval", d.PollInterval, 0, time.Second)
 	out.EventIterationLimit = int(v.integer("daemon", d.Node, "event_iteration_limit", d.EventIterationLimit,
@@ -291,7 +289,7 @@ func (v *validator) log(l *Log) LogSettings {
 		return LogSettings{}
 	}
 	return LogSettings{
-		File:   v.path("log", l.Node, "file", l.File, "", maxPath),
+		File:   v.path("log", l.Node, "file", l.File, "", Defaults.MaxPath),
 		Syslog: v.facility("log", l.Node, "syslog", l.Syslog),
 	}
 }
@@ -542,7 +540,7 @@ func (v *validator) protocol(r hcl.Range, where, e string) (int, bool) {
 		v.diags.Errorf(r, "protocol", "protocol numbers are 0 to 255", "%s: protocol number %s is out of range", where, e)
 		return 0, false
 	case !found:
-		v.diags.Errorf(r, "protocol", "want a protocol name of /etc/protocols such as \"tcp\", \"udp\", \"sctp\", \"gre\", or a number 0 to 255"+didYouMean(e, protocolWords),
+		v.diags.Errorf(r, "protocol", "want a protocol name of /etc/protocols such as \"tcp\", \"udp\", \"sctp\", \"gre\", or a number 0 to 255"+DidYouMean(e, protocolWords),
 			"%s: unknown protocol %q", where, e)
 		return 0, false
 	case numErr == nil, e == name, e == "icmpv6":
@@ -999,7 +997,7 @@ func familyName(a netip.Addr) string {
 
 func (v *validator) stats(s *Stats) StatsSettings {
 	out := StatsSettings{
-		LogFile: v.path("stats", s.Node, "log_file", s.LogFile, "", maxPath),
+		LogFile: v.path("stats", s.Node, "log_file", s.LogFile, "", Defaults.MaxPath),
 		Syslog:  v.facility("stats", s.Node, "syslog", s.Syslog),
 	}
 	if s.LogFile == nil && s.Syslog == nil {

@@ -369,8 +369,8 @@ type Place struct {
 	Line int
 }
 
-// Places lists the paths CommentPaths offers, except the header, with
-// their source lines, in emit order. migrate uses it to attach a comment
+// Places lists every path the writers look up in Comments for f, except
+// the header, with their source lines, in emit order. migrate uses it to attach a comment
 // that belongs to no item to the item that follows it in the source.
 func Places(f *File) []Place {
 	var out []Place
@@ -415,28 +415,15 @@ func Places(f *File) []Place {
 
 // CommentPaths lists, in emit order, every path the writers look up in
 // Comments for f: the header "", each block and attribute, and each element
-// of list attributes. Callers that build Comments (migrate) use it to find
-// comments that would be lost.
+// of list attributes (the paths of Places). Callers that build Comments
+// (migrate) use it to find comments that would be lost.
 func CommentPaths(f *File) []string {
 	out := []string{""}
-	var walk func(v reflect.Value, path string)
-	walk = func(v reflect.Value, path string) {
-		for _, it := range walkItems(v, path) {
-			out = append(out, it.path)
-			switch it.kind {
-			case itemBlock:
-				walk(it.value, it.path)
-			case itemAttr:
-				if it.value.Kind() == reflect.Slice {
-					for i := 0; i < it.value.Len(); i++ {
-						out = append(out, Path(it.parent, Elem(it.name, i)))
-					}
-				}
-			}
-		}
+	if f == nil {
+		return out
 	}
-	if f != nil {
-		walk(reflect.ValueOf(f).Elem(), "")
+	for _, p := range Places(f) {
+		out = append(out, p.Path)
 	}
 	return out
 }

@@ -17,11 +17,11 @@ import (
 // stops.
 
 const (
-	// MULTICHANNEL_MAX and UNIX_PATH_MAX are config.Defaults.MaxLinks and
-	// MaxControlPath (+1), which the model shares.
-	filenameMaxLen  = 256 // FILENAME_MAXLEN
-	helperNameLen   = 16  // CTD_HELPER_NAME_LEN
-	intMax          = 1<<31 - 1
+	// MULTICHANNEL_MAX, UNIX_PATH_MAX and FILENAME_MAXLEN are
+	// config.Defaults.MaxLinks, MaxControlPath (+1) and MaxPath, which the
+	// model shares.
+	helperNameLen   = 16        // CTD_HELPER_NAME_LEN
+	intMax          = 1<<31 - 1 // INT_MAX: what conntrackd's atoi keeps intact
 	facilityUnset   = ""
 	helperItemQueue = "queue"
 	helperItemLeaf  = "leaf"
@@ -238,24 +238,14 @@ func (p *parser) item(set *Directive, it *Directive) {
 // written in the wrong case ("Tcp", "ipsec-esp": the official name) or
 // misspelt ("sctpp").
 func protocolFold(text string) string {
-	s := config.Suggest(text, protocolNames)
 	if e, ok := ipproto.Fold(text); ok {
-		s = e.Name
+		text = e.Name // an official name, which Suggest returns as it is
 	}
-	if s == "" {
-		return ""
-	}
-	return fmt.Sprintf("; did you mean %q?", s)
+	return config.DidYouMean(text, protocolNames)
 }
 
 // protocolNames are the official protocol names, the ones suggested.
-var protocolNames = func() []string {
-	var out []string
-	for _, e := range ipproto.Entries() {
-		out = append(out, e.Name)
-	}
-	return out
-}()
+var protocolNames = ipproto.OfficialNames()
 
 func (p *parser) linkPath(path string) (kind, opt string, ok bool) {
 	for _, k := range []string{"Multicast", "UDP", "TCP"} {
@@ -286,8 +276,8 @@ func (p *parser) leaf(k *Keyword, d *Directive) {
 	}
 	switch d.Path {
 	case "General.LogFile", "General.LockFile", "Stats.LogFile":
-		if v.Kind == TokPath && len(v.Text) > filenameMaxLen {
-			p.fail(v.Pos, "path-too-long", fmt.Sprintf("%s path is %d characters long, more than %d", d.Keyword, len(v.Text), filenameMaxLen), "")
+		if v.Kind == TokPath && len(v.Text) > config.Defaults.MaxPath {
+			p.fail(v.Pos, "path-too-long", fmt.Sprintf("%s path is %d characters long, more than %d", d.Keyword, len(v.Text), config.Defaults.MaxPath), "")
 		}
 	case "General.UNIX.Path":
 		if len(v.Text) > config.Defaults.MaxControlPath {

@@ -1198,16 +1198,10 @@ func setItems(d *Directive) []setItem {
 // /etc/protocols (IPSEC-ESP is esp; ip and hopopt, both 0, stay apart),
 // for a number the first entry's name, or the number when no entry has it.
 func protocolName(text string) (string, bool) {
-	n, err := strconv.Atoi(text)
-	if err != nil {
-		e, ok := ipproto.ByName(text)
+	if _, err := strconv.Atoi(text); err != nil {
+		e, ok := ipproto.ByName(text) // exact, as getprotobyname
 		return e.Name, ok
 	}
-	if n > 255 {
-		return "", false
-	}
-	if e, ok := ipproto.ByNumber(n); ok {
-		return e.Name, true
-	}
-	return strconv.Itoa(n), true
+	_, name, ok := config.ProtocolName(text) // numbers as the model reads them
+	return name, ok
 }

@@ -103,7 +103,7 @@ func exportOnOff(b bool) string {
 
 // number checks that v is an unsigned value conntrackd's atoi keeps intact.
 func (e *exporter) number(n config.Node, attr, what string, v int64) (string, bool) {
-	if v < 0 || v > 1<<31-1 {
+	if v < 0 || v > intMax {
 		e.diags.Errorf(n.AttrRange(attr), "export-range", "conntrackd reads unsigned numbers up to 2147483647",
 			"%s: %d cannot be written for conntrackd", what, v)
 		return "", false
@@ -117,7 +117,7 @@ func (e *exporter) size(n config.Node, attr, what, s string) (string, bool) {
 		e.diags.Errorf(n.AttrRange(attr), "export-value", "", "%s: %v", what, err)
 		return "", false
 	}
-	if v > 1<<31-1 {
+	if v > intMax {
 		e.diags.Errorf(n.AttrRange(attr), "export-range", "conntrackd reads sizes up to 2147483647 bytes (2GiB - 1)",
 			"%s: %s is too large for conntrackd", what, s)
 		return "", false
@@ -131,7 +131,7 @@ func (e *exporter) seconds(n config.Node, attr, what, s string) (string, time.Du
 		e.diags.Errorf(n.AttrRange(attr), "export-value", "", "%s: %v", what, err)
 		return "", 0, false
 	}
-	if d/time.Second > 1<<31-1 {
+	if d/time.Second > intMax {
 		e.diags.Errorf(n.AttrRange(attr), "export-range", "conntrackd reads up to 2147483647 seconds", "%s: %s is too long for conntrackd", what, s)
 		return "", 0, false
 	}
@@ -225,7 +225,7 @@ func (e *exporter) general(f *config.File) *exportLine {
 	e.hash(g, f.Caches)
 	if l := f.Log; l != nil {
 		if l.File != nil {
-			if p, ok := e.path(l.Node, "file", "log file", *l.File, filenameMaxLen); ok {
+			if p, ok := e.path(l.Node, "file", "log file", *l.File, config.Defaults.MaxPath); ok {
 				g.add("LogFile", p)
 			}
 		}
@@ -236,7 +236,7 @@ func (e *exporter) general(f *config.File) *exportLine {
 		}
 	}
 	if d := f.Daemon; d != nil && d.LockFile != nil {
-		if p, ok := e.path(d.Node, "lock_file", "lock file", *d.LockFile, filenameMaxLen); ok {
+		if p, ok := e.path(d.Node, "lock_file", "lock file", *d.LockFile, config.Defaults.MaxPath); ok {
 			g.add("LockFile", p)
 		}
 	}
@@ -794,7 +794,7 @@ func (e *exporter) stats(f *config.File) *exportLine {
 	s := f.Stats
 	sd := &exportLine{text: "Stats", block: true}
 	if s.LogFile != nil {
-		if p, ok := e.path(s.Node, "log_file", "stats log file", *s.LogFile, filenameMaxLen); ok {
+		if p, ok := e.path(s.Node, "log_file", "stats log file", *s.LogFile, config.Defaults.MaxPath); ok {
 			sd.add("LogFile", p)
 		}
 	}

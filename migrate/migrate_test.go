@@ -196,3 +196,21 @@ func TestReplacementExamples(t *testing.T) {
 		})
 	}
 }
+
+// TestProtocolName: a legacy protocol item in the model's spelling. Names
+// resolve exactly, as getprotobyname does; numbers as the model reads them.
+func TestProtocolName(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"TCP", "tcp", true}, {"IPSEC-ESP", "esp", true}, {"Tcp", "", false},
+		{"17", "udp", true}, {"0", "ip", true}, {"7", "7", true}, {"255", "255", true},
+		{"256", "", false}, {"99999999999999999999", "", false},
+	}
+	for _, tt := range tests {
+		if got, ok := protocolName(tt.in); got != tt.want || ok != tt.ok {
+			t.Errorf("protocolName(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}

@@ -235,10 +235,7 @@ func (p *parser) lookup(ctx string, t Token) *Keyword {
 	if t.Kind == TokKeyword {
 		p.fail(t.Pos, "syntax", fmt.Sprintf("unexpected %q in %s", name, ctxName(ctx)), "expected a keyword of "+ctxName(ctx))
 	}
-	msg := fmt.Sprintf("unknown keyword %q in %s", name, ctxName(ctx))
-	if s := config.Suggest(name, p.names(ctx)); s != "" {
-		msg += fmt.Sprintf("; did you mean %q?", s)
-	}
+	msg := fmt.Sprintf("unknown keyword %q in %s", name, ctxName(ctx)) + config.DidYouMean(name, p.names(ctx))
 	p.fail(t.Pos, "unknown-keyword", msg, "keywords are case-sensitive; valid here: "+strings.Join(p.names(ctx), " "))
 	return nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -29,8 +28,6 @@ type exitError struct {
 }
 
 func (e *exitError) Error() string { return e.msg }
-
-func asExit(err error, target **exitError) bool { return errors.As(err, target) }
 
 func usageErr(format string, args ...any) error {
 	return &exitError{code: exitUsage, msg: fmt.Sprintf(format, args...)}
@@ -216,7 +213,9 @@ func runValidate(c *cli.Context) error {
 			fmt.Fprintf(c.App.ErrWriter, "%s: error: %v\n", l.name, l.ioErr)
 			continue
 		}
-		printDiags(c.App.ErrWriter, l.Diags)
+		for _, d := range r.Diagnostics { // folded above, as printDiags would
+			fmt.Fprintln(c.App.ErrWriter, d)
+		}
 		if r.Valid {
 			fmt.Fprintf(c.App.Writer, "%s: valid (%s)\n", l.name, l.Syntax)
 		}

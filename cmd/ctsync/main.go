@@ -4,6 +4,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -43,7 +44,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	}
 	var ex *exitError
-	if asExit(err, &ex) {
+	if errors.As(err, &ex) {
 		if ex.msg != "" {
 			fmt.Fprintln(stderr, "ctsync:", ex.msg)
 		}
@@ -67,8 +68,5 @@ func suggestCommand(app *cli.App, name string) string {
 	for _, c := range app.Commands {
 		names = append(names, c.Names()...)
 	}
-	if s := config.Suggest(name, names); s != "" {
-		return fmt.Sprintf("; did you mean %q?", s)
-	}
-	return ""
+	return config.DidYouMean(name, names)
 }

@@ -22,10 +22,10 @@ import (
 	"syscall"
 )
 
-// NewFilePerm is the mode of a file that did not exist, before the umask:
+// newFilePerm is the mode of a file that did not exist, before the umask:
 // configurations are not secret, and a daemon running as another user
 // must be able to read them.
-const NewFilePerm = 0o644
+const newFilePerm = 0o644
 
 // maxLinks bounds how many symbolic links are followed, as the kernel does
 // (ELOOP after 40), so a loop is an error rather than a hang.
@@ -33,7 +33,7 @@ const maxLinks = 40
 
 // Write replaces the file at path with data. An existing file keeps its
 // owner, group and permission bits (setuid, setgid and sticky included); a
-// new one is created with NewFilePerm minus the umask. Errors name path,
+// new one is created with mode 0644 minus the umask. Errors name path,
 // never the temporary file.
 func Write(path string, data []byte) error {
 	target, err := resolve(path)
@@ -129,7 +129,7 @@ func resolve(path string) (string, error) {
 }
 
 // createTemp creates a new file next to the target. Unlike os.CreateTemp
-// (mode 0600) it asks for NewFilePerm, so the kernel applies the umask to a
+// (mode 0600) it asks for newFilePerm, so the kernel applies the umask to a
 // new file exactly as it would for a plain create.
 func createTemp(dir, base string) (*os.File, string, error) {
 	for range 100 {
@@ -138,7 +138,7 @@ func createTemp(dir, base string) (*os.File, string, error) {
 			return nil, "", err
 		}
 		name := filepath.Join(dir, "."+base+".tmp"+hex.EncodeToString(b[:]))
-		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, NewFilePerm)
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, newFilePerm)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}

@@ -75,9 +75,15 @@ func parse(text string) []Entry {
 	return out
 }
 
-// Entries returns the database in file order.
-func Entries() []Entry {
-	return slices.Clone(entries)
+// OfficialNames returns the official name of every entry, in file order:
+// the names a "did you mean" offers (an alias is never the better
+// spelling).
+func OfficialNames() []string {
+	out := make([]string, len(entries))
+	for i, e := range entries {
+		out[i] = e.Name
+	}
+	return out
 }
 
 // ByName resolves a name as getprotobyname(3) does: an official name or an

@@ -163,3 +163,15 @@ func TestConntrackdResolves(t *testing.T) {
 		}
 	}
 }
+
+func TestOfficialNames(t *testing.T) {
+	got := OfficialNames()
+	if len(got) != len(entries) || got[0] != "ip" || got[1] != "hopopt" {
+		t.Fatalf("OfficialNames() = %d names starting %q, want one per entry (%d) starting ip, hopopt", len(got), got[:min(2, len(got))], len(entries))
+	}
+	for _, n := range got {
+		if n == "TCP" || n == "IPSEC-ESP" {
+			t.Errorf("OfficialNames() holds the alias %q", n)
+		}
+	}
+}
