@@ -12,6 +12,7 @@ import (
 
 	"github.com/ctsync/ctsync/engine/ctnl"
 	"github.com/ctsync/ctsync/filter"
+	"golang.org/x/net/bpf"
 )
 
 // EventSource is the kernel's event socket as the input stage uses it:
@@ -55,6 +56,9 @@ const (
 	DumpResync
 	// DumpPoll is one period of the polling mode.
 	DumpPoll
+	// DumpRequest is asked for by an operator (Ingest.Dump; conntrackd
+	// -R).
+	DumpRequest
 )
 
 func (c DumpCause) String() string {
@@ -65,6 +69,8 @@ func (c DumpCause) String() string {
 		return "resync"
 	case DumpPoll:
 		return "poll"
+	case DumpRequest:
+		return "request"
 	}
 	return fmt.Sprintf("DumpCause(%d)", uint8(c))
 }
@@ -94,6 +100,12 @@ type IngestSink interface {
 	// failed part way and the sink keeps its entries.
 	BeginDump(now time.Time, cause DumpCause)
 	EndDump(now time.Time, cause DumpCause, complete bool)
+	// Committed is an event our own commit caused (IngestIO.CommitPorts):
+	// conntrackd records such flows in the internal cache but does not
+	// send them, since the peer is where they came from (src/run.c,
+	// src/internal_cache.c). It passes no filter: the peer's filter
+	// chose them.
+	Committed(now time.Time, ev *ctnl.Event)
 }
 
 // IngestIO is the input stage's I/O.
@@ -110,6 +122,9 @@ type IngestIO struct {
 	// sockets (ctnl.Writer.PortID): the events they cause are ignored,
 	// as conntrackd's src/origin.c does.
 	OwnPorts []uint32
+	// CommitPorts are the ports of the sockets that commit the external
+	// cache (and purge the table): their events go to Sink.Committed.
+	CommitPorts []uint32
 	// Log receives what an operator should know (overruns, resyncs,
 	// failed dumps); nil discards it.
 	Log *slog.Logger
@@ -148,11 +163,16 @@ type ingestCounters struct {
 // resynchronisation an overrun calls for. It is conntrackd's src/run.c
 // event loop and src/ctnl.c event and dump handlers.
 type Ingest struct {
-	s     IngestSettings
-	io    IngestIO
-	chain *filter.Chain
-	own   map[uint32]bool
-	stats ingestCounters
+	s  IngestSettings
+	io IngestIO
+	// chain is swapped by SetFilter while Run reads it.
+	chain  atomic.Pointer[filter.Chain]
+	own    map[uint32]bool
+	commit map[uint32]bool
+	stats  ingestCounters
+
+	// requests are operators' dumps (Dump), answered on their channel.
+	requests chan chan error
 
 	// items is the hand-over from the event source's goroutine to Run's.
 	items chan ingestItem
@@ -201,16 +221,21 @@ func NewIngest(s IngestSettings, io IngestIO) (*Ingest, error) {
 		io.Log = slog.New(slog.DiscardHandler)
 	}
 	in := &Ingest{
-		s:     s,
-		io:    io,
-		chain: chain,
-		own:   map[uint32]bool{},
-		items: make(chan ingestItem, itemQueue),
-		quit:  make(chan struct{}),
+		s:        s,
+		io:       io,
+		own:      map[uint32]bool{},
+		commit:   map[uint32]bool{},
+		items:    make(chan ingestItem, itemQueue),
+		quit:     make(chan struct{}),
+		requests: make(chan chan error),
 	}
+	in.chain.Store(chain)
 	in.s.EventIterationLimit = max(in.s.EventIterationLimit, 1)
 	for _, p := range io.OwnPorts {
 		in.own[p] = true
+	}
+	for _, p := range io.CommitPorts {
+		in.commit[p] = true
 	}
 	in.stats.readBuffer.Store(int64(s.ReadBuffer))
 	return in, nil
@@ -233,19 +258,23 @@ func (in *Ingest) Stats() IngestStats {
 // event source before returning, so it is called once.
 func (in *Ingest) Run(ctx context.Context) error {
 	srcErr := make(chan error, 1)
+	// The source's goroutine reports its end on stopped too, which turn
+	// does not read, so that Run can always wait for it. quit is closed
+	// first: it frees a bridge waiting for room, and answers Dump.
+	var stopped chan struct{}
+	defer func() {
+		close(in.quit)
+		if stopped != nil {
+			in.io.Events.Close()
+			<-stopped
+		}
+	}()
 	if in.io.Events != nil {
-		// The source's goroutine reports its end on stopped too, which
-		// turn does not read, so that Run can always wait for it.
-		stopped := make(chan struct{})
+		stopped = make(chan struct{})
 		go func() {
 			err := in.io.Events.Run(bridge{in})
 			srcErr <- err
 			close(stopped)
-		}()
-		defer func() {
-			close(in.quit)
-			in.io.Events.Close()
-			<-stopped
 		}()
 	}
 	in.start(in.io.Clock.Now())
@@ -285,6 +314,12 @@ func (in *Ingest) turn(ctx context.Context, srcErr <-chan error) error {
 		in.drain(now, in.s.EventIterationLimit-1)
 	case <-in.timer:
 		in.timer = nil
+	case done := <-in.requests:
+		var err error
+		if !in.dump(in.io.Clock.Now(), DumpRequest) {
+			err = errors.New("the dump of the kernel's table failed")
+		}
+		done <- err
 	}
 	in.due(in.io.Clock.Now())
 	return nil
@@ -365,8 +400,11 @@ func (in *Ingest) overrun(now time.Time, readBuffer int) {
 // event is one event: origin, then filter, then the sink.
 func (in *Ingest) event(now time.Time, ev *ctnl.Event) {
 	in.stats.events.Add(1)
-	if in.own[ev.PortID] && ev.PortID != 0 {
+	if ev.PortID != 0 && (in.own[ev.PortID] || in.commit[ev.PortID]) {
 		in.stats.ownOrigin.Add(1)
+		if in.commit[ev.PortID] && ev.Flow.Orig.IsValid() && ev.Type <= ctnl.EventDestroy {
+			in.io.Sink.Committed(now, ev)
+		}
 		return
 	}
 	sink := in.io.Sink
@@ -413,7 +451,7 @@ func (in *Ingest) event(now time.Time, ev *ctnl.Event) {
 
 func (in *Ingest) pass(f *ctnl.Flow) bool {
 	FilterFlow(&in.view, f)
-	return in.chain.Pass(&in.view)
+	return in.chain.Load().Pass(&in.view)
 }
 
 // helperPasses is conntrackd's expectation filter (src/ctnl.c,
@@ -474,6 +512,63 @@ func (in *Ingest) dump(now time.Time, cause DumpCause) bool {
 		return false
 	}
 	return true
+}
+
+// FilterSetter is an event source whose kernel filter can be replaced
+// while it runs (ctnl.Events).
+type FilterSetter interface {
+	SetFilter(prog []bpf.Instruction) error
+}
+
+// SetFilter replaces the filter with s.Filter (a reload): in the kernel
+// first, when it runs there, then in user space, so that no event passes
+// neither. Where the filter runs cannot change.
+func (in *Ingest) SetFilter(s IngestSettings) error {
+	if s.FilterInKernel != in.s.FilterInKernel {
+		return errors.New("where the filter runs cannot change while running")
+	}
+	chain, err := filter.New(s.Filter)
+	if err != nil {
+		return err
+	}
+	if s.FilterInKernel && in.io.Events != nil {
+		fs, ok := in.io.Events.(FilterSetter)
+		if !ok {
+			return errors.New("the event source cannot change its kernel filter")
+		}
+		ec, err := s.EventsConfig()
+		if err != nil {
+			return err
+		}
+		if err := fs.SetFilter(ec.Filter); err != nil {
+			return err
+		}
+	}
+	in.chain.Store(chain)
+	return nil
+}
+
+// Chain returns the filter in force.
+func (in *Ingest) Chain() *filter.Chain { return in.chain.Load() }
+
+// Dump dumps the table into the sink now, between two events, and
+// returns once it is done (conntrackd -R). It fails when ctx ends first,
+// or Run is not running.
+func (in *Ingest) Dump(ctx context.Context) error {
+	done := make(chan error, 1)
+	select {
+	case in.requests <- done:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-in.quit:
+		return errors.New("ingest: stopped")
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // bridge is the event source's Handler: it copies what it is given to

@@ -26,6 +26,7 @@ func (s *countSink) NewExpect(time.Time, *ctnl.Expect)     {}
 func (s *countSink) DestroyExpect(time.Time, *ctnl.Expect) {}
 func (s *countSink) BeginDump(time.Time, DumpCause)        {}
 func (s *countSink) EndDump(time.Time, DumpCause, bool)    {}
+func (s *countSink) Committed(time.Time, *ctnl.Event)      {}
 
 // loopSource delivers the same event n times, as fast as Run takes them.
 type loopSource struct {

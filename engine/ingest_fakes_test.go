@@ -187,6 +187,12 @@ func (s *fakeSink) DestroyExpect(now time.Time, e *ctnl.Expect) {
 	s.record("destroy expect %v %s", e.Tuple, e.Helper)
 }
 
+func (s *fakeSink) Committed(now time.Time, ev *ctnl.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.record("committed %s %v", ev.Type, ev.Flow.Orig)
+}
+
 func (s *fakeSink) BeginDump(now time.Time, cause DumpCause) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -114,6 +114,29 @@ func (e *Events) Close() error {
 	return e.s.close()
 }
 
+// SetFilter replaces the event filter while Run goes on (a reload of the
+// configuration): SO_ATTACH_FILTER swaps the program in one step, so each
+// event meets either the old or the new one. nil removes it.
+func (e *Events) SetFilter(prog []bpf.Instruction) error {
+	fs, ok := e.s.(interface {
+		setFilter([]bpf.RawInstruction) error
+	})
+	if !ok {
+		return errors.New("set the event filter: not supported by this socket")
+	}
+	var raw []bpf.RawInstruction
+	if prog != nil {
+		var err error
+		if raw, err = bpf.Assemble(prog); err != nil {
+			return fmt.Errorf("set the event filter: assemble: %w", err)
+		}
+	}
+	if err := fs.setFilter(raw); err != nil {
+		return fmt.Errorf("set the event filter: %w", err)
+	}
+	return nil
+}
+
 // ReadBuffer is the receive buffer size asked for last (0: the default).
 func (e *Events) ReadBuffer() int { return e.readBuffer }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mdlayher/netlink"
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -109,3 +110,12 @@ func (s *nlSock) setReadBuffer(n int) (int, error) {
 }
 
 func (s *nlSock) close() error { return s.c.Close() }
+
+// setFilter replaces the socket's filter (SO_ATTACH_FILTER replaces the
+// one attached), or removes it for nil.
+func (s *nlSock) setFilter(prog []bpf.RawInstruction) error {
+	if prog == nil {
+		return s.c.RemoveBPF()
+	}
+	return s.c.SetBPF(prog)
+}

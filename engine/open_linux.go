@@ -1,0 +1,113 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ctsync/ctsync/config"
+	"github.com/ctsync/ctsync/engine/ctnl"
+	"github.com/ctsync/ctsync/link"
+)
+
+// Open opens the kernel sockets and the links that rt describes, in the
+// caller's network namespace, and composes an engine over them. The event
+// socket is subscribed here, before Run dumps the table, so that no flow
+// falls between the two.
+func Open(rt config.Runtime, o Options) (_ *Engine, err error) {
+	if rt.Mode != config.ModeSync {
+		return nil, fmt.Errorf("engine: mode %s is not supported (only sync)", rt.Mode)
+	}
+	var closers []func() error
+	defer func() {
+		if err != nil {
+			for _, c := range closers {
+				c()
+			}
+		}
+	}()
+	is, err := IngestSettingsFor(rt)
+	if err != nil {
+		return nil, err
+	}
+	io := IO{Clock: SystemClock{}}
+	if is.PollInterval == 0 {
+		ec, err := is.EventsConfig()
+		if err != nil {
+			return nil, err
+		}
+		ev, err := ctnl.ListenEvents(ec)
+		if err != nil {
+			return nil, fmt.Errorf("subscribe to the kernel's conntrack events: %w", err)
+		}
+		closers = append(closers, ev.Close)
+		io.Events = ev
+		if was, err := EnableConntrackEvents(ConntrackEventsSysctl); err != nil {
+			if o.Log != nil {
+				o.Log.Warn("conntrack events are not sent for every flow", "err", err)
+			}
+		} else if was != "1" && o.Log != nil {
+			o.Log.Info("conntrack events enabled for every flow", "sysctl", ConntrackEventsSysctl, "was", was)
+		}
+	}
+	table, err := ctnl.OpenTable(ctnl.TableConfig{})
+	if err != nil {
+		return nil, fmt.Errorf("open the kernel's conntrack table: %w", err)
+	}
+	closers = append(closers, table.Close)
+	io.Table = table
+	commit, err := ctnl.NewWriter(ctnl.WriterConfig{Batch: 256})
+	if err != nil {
+		return nil, fmt.Errorf("open the commit socket: %w", err)
+	}
+	closers = append(closers, commit.Close)
+	io.Commit = commit
+	if !rt.Caches.External.Enabled {
+		inject, err := ctnl.NewWriter(ctnl.WriterConfig{})
+		if err != nil {
+			return nil, fmt.Errorf("open the inject socket: %w", err)
+		}
+		closers = append(closers, inject.Close)
+		io.Inject = inject
+	}
+	ls, err := LinkSettings(rt.Links)
+	if err != nil {
+		return nil, err
+	}
+	if len(ls) == 0 {
+		return nil, errors.New("engine: no sync link configured")
+	}
+	g, err := link.OpenGroup(ls, o.Log)
+	if err != nil {
+		return nil, fmt.Errorf("open the sync links: %w", err)
+	}
+	closers = append(closers, g.Close)
+	io.Peer = GroupPeer{g}
+	e, err := New(rt, io, o)
+	if err != nil {
+		return nil, err
+	}
+	e.closers = closers
+	return e, nil
+}
+
+// GroupPeer is a link.Group as the engine's Peer.
+type GroupPeer struct{ *link.Group }
+
+// Malformed counts a datagram that did not decode on link i.
+func (g GroupPeer) Malformed(i int) {
+	if l := g.Links(); i >= 0 && i < len(l) {
+		l[i].Counters().AddMalformed(1)
+	}
+}
+
+// MaxDatagram is the smallest of the links' own, since any of them may
+// carry the next datagram.
+func (g GroupPeer) MaxDatagram() int {
+	m := 0
+	for _, l := range g.Links() {
+		if d := l.MaxDatagram(); m == 0 || d < m {
+			m = d
+		}
+	}
+	return m
+}

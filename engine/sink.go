@@ -1,0 +1,128 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/ctsync/ctsync/engine/cache"
+	"github.com/ctsync/ctsync/engine/ctnl"
+)
+
+// sinkState is the input stage's scratch and the dump in progress,
+// guarded by Engine.mu.
+type sinkState struct {
+	flow cache.Flow
+	// dumpStart is when the dump in progress began; an internal object
+	// it did not refresh is gone from the kernel.
+	dumpStart time.Time
+	cause     DumpCause
+	readyOnce bool
+}
+
+// engineSink is the internal cache as the input stage feeds it
+// (conntrackd's src/internal_cache.c): each change is stored, then
+// handed to the sync mode to send.
+type engineSink struct{ e *Engine }
+
+func (s engineSink) NewFlow(now time.Time, f *ctnl.Flow) {
+	e := s.e
+	e.mu.Lock()
+	CacheFromKernel(&e.sink.flow, f)
+	r, o := e.internal.Replace(&e.sink.flow, now)
+	e.changed(r, o, now)
+	e.mu.Unlock()
+}
+
+func (s engineSink) UpdateFlow(now time.Time, f *ctnl.Flow) {
+	e := s.e
+	e.mu.Lock()
+	CacheFromKernel(&e.sink.flow, f)
+	r, o := e.internal.Update(&e.sink.flow, now)
+	if e.sink.dumpStart.IsZero() || e.sink.sends() {
+		e.changed(r, o, now)
+	}
+	e.mu.Unlock()
+}
+
+func (s engineSink) DestroyFlow(now time.Time, f *ctnl.Flow) {
+	e := s.e
+	e.mu.Lock()
+	CacheFromKernel(&e.sink.flow, f)
+	if r, ok := e.internal.Kill(e.sink.flow.Key()); ok {
+		e.mode.Local(r, now)
+		e.wake()
+	}
+	e.mu.Unlock()
+}
+
+// changed hands a stored object to the mode.
+func (e *Engine) changed(r cache.Ref, o cache.Outcome, now time.Time) {
+	if o == cache.Refused {
+		e.counters.refused.Add(1)
+		return
+	}
+	e.mode.Local(r, now)
+	e.wake()
+}
+
+// sends reports whether the dump in progress sends what it finds:
+// conntrackd's start-up population and -R do not (src/run.c); a resync
+// after an overrun and a poll do, since events were missed.
+func (s *sinkState) sends() bool { return s.cause == DumpResync || s.cause == DumpPoll }
+
+func (s engineSink) NewExpect(now time.Time, x *ctnl.Expect)     {}
+func (s engineSink) DestroyExpect(now time.Time, x *ctnl.Expect) {}
+
+func (s engineSink) BeginDump(now time.Time, cause DumpCause) {
+	e := s.e
+	e.mu.Lock()
+	e.sink.dumpStart, e.sink.cause = now, cause
+	e.mu.Unlock()
+}
+
+// EndDump removes what a complete dump did not find: conntrackd's purge
+// (src/cache-ct.c), without its netlink round trip per flow. The object
+// is killed and its DEL sent, so that the peer forgets it too, whatever
+// the cause (conntrackd's -R would leave it to the peer's own timers).
+func (s engineSink) EndDump(now time.Time, cause DumpCause, complete bool) {
+	e := s.e
+	e.mu.Lock()
+	start := e.sink.dumpStart
+	e.sink.dumpStart, e.sink.cause = time.Time{}, 0
+	if complete && cause != DumpStartup {
+		n := 0
+		for r, ent := range e.internal.All() {
+			if ent.State != cache.Dead && ent.Updated.Before(start) {
+				e.internal.KillRef(r)
+				e.mode.Local(r, now)
+				n++
+			}
+		}
+		if n > 0 {
+			e.log.Info("flows gone from the kernel's table found by a dump", "cause", cause.String(), "flows", n)
+			e.wake()
+		}
+	}
+	e.mu.Unlock()
+	if cause == DumpStartup && !e.sink.readyOnce {
+		e.sink.readyOnce = true
+		close(e.ready)
+	}
+}
+
+// Committed records a flow our commit wrote: in the internal cache, not
+// sent (the peer is where it came from). A destroy removes the object
+// outright: no DEL is owed to anyone.
+func (s engineSink) Committed(now time.Time, ev *ctnl.Event) {
+	e := s.e
+	e.mu.Lock()
+	CacheFromKernel(&e.sink.flow, &ev.Flow)
+	switch ev.Type {
+	case ctnl.EventDestroy:
+		e.internal.Delete(e.sink.flow.Key())
+	default:
+		if _, o := e.internal.Update(&e.sink.flow, now); o == cache.Refused {
+			e.counters.refused.Add(1)
+		}
+	}
+	e.mu.Unlock()
+}
