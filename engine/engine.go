@@ -136,8 +136,8 @@ type Engine struct {
 	// closers close what Open opened and Run does not (the table and
 	// the writers).
 	closers []func() error
-	closed   chan struct{}
-	closeMu  sync.Once
+	closed  chan struct{}
+	closeMu sync.Once
 }
 
 // counters are the engine's own, beside those of its stages.
