@@ -226,7 +226,9 @@ func (m *Mode) Local(r cache.Ref, now time.Time) {
 // ExpectationSync): internal is the cache of this node's expectations,
 // which the engine changes and reports with LocalExpect; external, which
 // may be nil (DisableExternalCache), receives the peers' (nil: they go to
-// Settings.InjectExpect). A nil internal cache turns them off again.
+// Settings.InjectExpect). A nil internal cache turns them off again:
+// nothing more is sent or taken, FT-FW sends what it still holds as last
+// read.
 // Without them, expectation messages received are counted
 // (Stats.ExpIgnored) and dropped. Call it before the first Local; it
 // panics when conv lacks a conversion, a mistake of the caller's.
@@ -275,6 +277,9 @@ func (m *Mode) local(r objRef, now time.Time) {
 // state is the state of the internal object r names (0: none).
 func (m *Mode) state(r objRef) cache.State {
 	if r.exp {
+		if m.intExp == nil {
+			return 0 // turned off while queued
+		}
 		return m.intExp.State(r.Ref)
 	}
 	return m.internal.State(r.Ref)
@@ -284,7 +289,9 @@ func (m *Mode) state(r objRef) cache.State {
 // needs no keeping.
 func (m *Mode) remove(r objRef) {
 	if r.exp {
-		m.intExp.Remove(r.Ref)
+		if m.intExp != nil {
+			m.intExp.Remove(r.Ref)
+		}
 	} else {
 		m.internal.Remove(r.Ref)
 	}
@@ -294,7 +301,7 @@ func (m *Mode) remove(r objRef) {
 // message type its state calls for; false if r is gone.
 func (m *Mode) put(msg *wire.Message, r objRef) (wire.Type, bool) {
 	if r.exp {
-		if !m.intExp.Get(r.Ref, &m.expEntry) {
+		if m.intExp == nil || !m.intExp.Get(r.Ref, &m.expEntry) {
 			return 0, false
 		}
 		m.expConv.ToWire(&msg.Exp, &m.expEntry.Expect)

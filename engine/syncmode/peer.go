@@ -80,6 +80,9 @@ func (o *ftObj) current() cache.State {
 	var r cache.Ref
 	var ok bool
 	if o.key.exp {
+		if m.intExp == nil {
+			return 0
+		}
 		r, ok = m.intExp.Find(cache.ExpKey{Tuple: o.key.Orig, Zone: o.key.Zone})
 	} else {
 		r, ok = m.internal.Find(o.key.Key)
@@ -98,7 +101,9 @@ func (o *ftObj) Put(msg *wire.Message) wire.Type {
 		if o.current() != 0 && m.intExp.Get(o.ref, &m.expEntry) {
 			o.remember(&m.expEntry.Expect)
 		}
-		m.expConv.ToWire(&msg.Exp, o.last)
+		if m.expConv.ToWire != nil {
+			m.expConv.ToWire(&msg.Exp, o.last)
+		}
 		return wire.TypeExpNew
 	}
 	if o.current() != 0 && m.internal.Get(o.ref, &m.entry) {
