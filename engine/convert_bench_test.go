@@ -143,3 +143,61 @@ func BenchmarkHub(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkExpectHub is each path of an expectation through the cache's
+// form, per expectation message of the captures: a kernel event into the
+// internal cache's expectation, that into a message, a message into the
+// external cache's, and that into the kernel's (commit).
+func BenchmarkExpectHub(b *testing.B) {
+	var ks []ctnl.Expect
+	var ws []wire.Expect
+	for _, c := range capturedMessages(b) {
+		if !c.msg.Type.IsExp() {
+			continue
+		}
+		var k ctnl.Expect
+		if err := KernelExpect(&k, &c.msg.Exp, captureOptions); err != nil {
+			b.Fatal(err)
+		}
+		ks = append(ks, k)
+		ws = append(ws, c.msg.Exp)
+	}
+	cs := make([]cache.Expect, len(ks))
+	for i := range ks {
+		CacheExpectFromKernel(&cs[i], &ks[i])
+	}
+	loop := func(b *testing.B, n int, fn func(i int)) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			fn(i)
+			if i++; i == n {
+				i = 0
+			}
+		}
+	}
+	b.Run("kernel-to-cache", func(b *testing.B) {
+		var c cache.Expect
+		loop(b, len(ks), func(i int) { CacheExpectFromKernel(&c, &ks[i]) })
+	})
+	b.Run("cache-to-wire", func(b *testing.B) {
+		var w wire.Expect
+		loop(b, len(cs), func(i int) { WireExpectFromCache(&w, &cs[i], captureOptions) })
+	})
+	b.Run("wire-to-cache", func(b *testing.B) {
+		var c cache.Expect
+		loop(b, len(ws), func(i int) {
+			if err := CacheExpectFromWire(&c, &ws[i]); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+	b.Run("cache-to-kernel", func(b *testing.B) {
+		var k ctnl.Expect
+		loop(b, len(cs), func(i int) {
+			if err := KernelExpectFromCache(&k, &cs[i], captureOptions); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+}

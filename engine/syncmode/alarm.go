@@ -3,8 +3,6 @@ package syncmode
 import (
 	"container/heap"
 	"time"
-
-	"github.com/ctsync/ctsync/engine/cache"
 )
 
 // alarmTimers are ALARM's per-object refresh timers. Each armed object has
@@ -12,12 +10,12 @@ import (
 // back when it comes up early, so an update costs no heap operation.
 type alarmTimers struct {
 	h        timerHeap
-	deadline map[cache.Ref]time.Time
+	deadline map[objRef]time.Time
 }
 
 type timerEntry struct {
 	at  time.Time
-	ref cache.Ref
+	ref objRef
 }
 
 type timerHeap []timerEntry
@@ -33,9 +31,9 @@ func (h *timerHeap) Pop() any {
 	return e
 }
 
-func (a *alarmTimers) init() { a.deadline = make(map[cache.Ref]time.Time) }
+func (a *alarmTimers) init() { a.deadline = make(map[objRef]time.Time) }
 
-func (a *alarmTimers) arm(r cache.Ref, now time.Time, d time.Duration) {
+func (a *alarmTimers) arm(r objRef, now time.Time, d time.Duration) {
 	_, had := a.deadline[r]
 	a.deadline[r] = now.Add(d)
 	if !had {
@@ -43,7 +41,7 @@ func (a *alarmTimers) arm(r cache.Ref, now time.Time, d time.Duration) {
 	}
 }
 
-func (a *alarmTimers) stop(r cache.Ref) { delete(a.deadline, r) }
+func (a *alarmTimers) stop(r objRef) { delete(a.deadline, r) }
 
 // next is when the earliest heap entry comes up (maybe early: see due).
 func (a *alarmTimers) next() time.Time {
@@ -54,7 +52,7 @@ func (a *alarmTimers) next() time.Time {
 }
 
 // due returns an object whose timer has expired by now, and disarms it.
-func (a *alarmTimers) due(now time.Time) (cache.Ref, bool) {
+func (a *alarmTimers) due(now time.Time) (objRef, bool) {
 	for len(a.h) > 0 && !a.h[0].at.After(now) {
 		e := a.h[0]
 		at, ok := a.deadline[e.ref]
@@ -70,5 +68,5 @@ func (a *alarmTimers) due(now time.Time) (cache.Ref, bool) {
 			return e.ref, true
 		}
 	}
-	return cache.Ref{}, false
+	return objRef{}, false
 }

@@ -97,3 +97,30 @@ func TestCapturedLegacyStream(t *testing.T) {
 		})
 	}
 }
+
+// A legacy FT-FW sender's expectations (the FTP-through-NAT scenario of
+// link/wire/testdata/README.md) reach the external expectation cache:
+// both the active (PORT, NAT direction 1) and the passive (PASV,
+// direction 0) data connection's, with helper, function and master.
+func TestCapturedLegacyExpectations(t *testing.T) {
+	b := newNode(t, "b", nodeOpts{kind: syncmode.FTFW, seed: 9, exps: true})
+	dirs := map[uint32]bool{}
+	for i, d := range capturedStream(t, "ftpnat/ftfw-udp-ftpnat.txtar") {
+		if err := b.m.Receive(0, d, t0); err != nil {
+			t.Fatalf("datagram %d: %v", i, err)
+		}
+		for _, e := range b.expExt.All() {
+			x := &e.Expect
+			if x.Helper.String() == "ftp" && x.Fn.String() == "nat-follow-master" &&
+				x.Master.DstPort == 21 && x.Has&cache.ExpHasNAT != 0 {
+				dirs[x.NATDir] = true
+			}
+		}
+	}
+	if !dirs[0] || !dirs[1] {
+		t.Errorf("FTP expectations seen with NAT directions %v, want 0 (PASV) and 1 (PORT)", dirs)
+	}
+	if s := b.m.Stats(); s.Malformed != 0 || s.Rejected != 0 || s.ExpIgnored != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}

@@ -21,6 +21,17 @@
 // engine, come in as functions (Convert), so that this package imports
 // neither engine nor config.
 //
-// Expectations are not replicated by the modes yet: received expectation
-// messages are counted (Stats.ExpIgnored) and dropped.
+// Expectations (conntrackd's ExpectationSync) go the same way once
+// SetExpectations gave the Mode its expectation caches: the engine reports
+// a change of the internal one with LocalExpect; each mode sends them as
+// it sends flows (FT-FW in the same sessions, keyed apart from flows;
+// ALARM with their own refresh timers); received EXP NEW, UPDATE and
+// DELETE messages change the external expectation cache (or go to
+// Settings.InjectExpect); a bulk send, BulkSend or a RESYNC answered, sends
+// them after the flows (src/sync-mode.c), so that their masters arrive
+// first. The helper-name list of ExpectationSync is applied by the engine
+// to what the kernel reports, not here: conntrackd does not filter what a
+// peer sends (src/sync-mode.c, src/external_cache.c). Without
+// SetExpectations, received expectation messages are counted
+// (Stats.ExpIgnored) and dropped.
 package syncmode

@@ -61,6 +61,7 @@ func (p *pipe) take() [][]byte {
 type node struct {
 	name          string
 	internal, ext *cache.Flows
+	expIn, expExt *cache.Expects // with nodeOpts.exps
 	m             *syncmode.Mode
 	out           []*pipe // one per peer
 	stopped       bool    // a node that stopped runs no timers and sends nothing
@@ -76,6 +77,8 @@ type nodeOpts struct {
 	reorder  bool
 	// senders, when set, replace the pipes (benchmarks).
 	senders []syncmode.Sender
+	// exps turns on expectations, with both caches.
+	exps bool
 }
 
 func newNode(t testing.TB, name string, o nodeOpts) *node {
@@ -109,7 +112,27 @@ func newNode(t testing.TB, name string, o nodeOpts) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if o.exps {
+		n.expIn, err = cache.NewExpects(cache.Settings{Buckets: 64, Limit: 1 << 16})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.expExt, err = cache.NewExpects(cache.Settings{Buckets: 64, Limit: 1 << 16, Lifetime: o.lifetime})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.m.SetExpectations(n.expIn, n.expExt, expectConvert())
+	}
 	return n
+}
+
+func expectConvert() syncmode.ExpectConvert {
+	return syncmode.ExpectConvert{
+		ToWire: func(dst *wire.Expect, e *cache.Expect) {
+			engine.WireExpectFromCache(dst, e, engine.ConvertOptions{})
+		},
+		FromWire: engine.CacheExpectFromWire,
+	}
 }
 
 // link connects a's peer ai with b's peer bi.

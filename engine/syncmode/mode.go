@@ -47,6 +47,13 @@ type Convert struct {
 	ResolvePorts func(f *cache.Flow, known func(cache.Key) bool)
 }
 
+// ExpectConvert holds the expectation conversions (engine.WireExpectFromCache
+// with its options bound, engine.CacheExpectFromWire).
+type ExpectConvert struct {
+	ToWire   func(dst *wire.Expect, e *cache.Expect)
+	FromWire func(dst *cache.Expect, w *wire.Expect) error
+}
+
 // Settings configure a Mode.
 type Settings struct {
 	Kind Kind
@@ -68,6 +75,11 @@ type Settings struct {
 	// engine.ResolvePorts; nil: nothing known.
 	Inject func(typ wire.Type, f *cache.Flow)
 	Known  func(cache.Key) bool
+	// InjectExpect takes each received expectation when SetExpectations
+	// was given no external expectation cache, as Inject does flows; e
+	// is only valid during the call. nil: they are counted
+	// (Stats.ExpIgnored) and dropped.
+	InjectExpect func(typ wire.Type, e *cache.Expect)
 }
 
 // Stats are a mode's counters.
@@ -79,7 +91,7 @@ type Stats struct {
 	Lost                uint64 // NOTRACK: sequence numbers skipped by a peer
 	Applied             uint64 // data messages applied to the external cache
 	Rejected            uint64 // data messages the conversion refused
-	ExpIgnored          uint64 // expectation messages (not replicated yet)
+	ExpIgnored          uint64 // expectation messages without SetExpectations
 	Refreshes           uint64 // ALARM: objects re-queued by their timer
 	Expired             uint64 // ALARM: external objects aged out
 	Bulks               uint64 // bulk sends (RESYNC answered or BulkSend)
@@ -95,15 +107,20 @@ type Mode struct {
 	peers    []*peer
 	stats    Stats
 
+	// Expectations, when SetExpectations turned them on.
+	expOn          bool
+	expConv        ExpectConvert
+	intExp, extExp *cache.Expects
+
 	// NOTRACK and ALARM: one transmit queue, one slot per object.
-	tx     []cache.Ref
-	queued map[cache.Ref]struct{}
+	tx     []objRef
+	queued map[objRef]struct{}
 	seq    uint32
 	ctl    wire.Flags // NOTRACK: a pending control message (RESYNC)
 	idleAt time.Time  // NOTRACK: when an ALIVE is due
 
 	// FT-FW: destroyed objects and how many sessions still hold their DEL.
-	deadHolds map[cache.Ref]int
+	deadHolds map[objRef]int
 	free      []*ftObj
 
 	alarm alarmTimers
@@ -112,10 +129,30 @@ type Mode struct {
 	knownFn func(cache.Key) bool // m.known, bound once
 
 	// scratch
-	buf   []byte
-	msg   wire.Message
-	flow  cache.Flow
-	entry cache.Entry
+	buf      []byte
+	msg      wire.Message
+	flow     cache.Flow
+	entry    cache.Entry
+	exp      cache.Expect
+	expEntry cache.ExpEntry
+}
+
+// objRef names an object of either internal cache: a cache.Ref is only
+// unique within its cache, and the queues and timers hold both kinds.
+type objRef struct {
+	cache.Ref
+	exp bool
+}
+
+// objKey is what an FT-FW session keys its objects by: a flow's key, or
+// an expectation's (its expected tuple and zone, the same shape), apart.
+type objKey struct {
+	cache.Key
+	exp bool
+}
+
+func expKey(k cache.ExpKey) objKey {
+	return objKey{Key: cache.Key{Orig: k.Tuple, Zone: k.Zone}, exp: true}
 }
 
 // New returns a Mode over the internal and external caches with one
@@ -142,8 +179,8 @@ func New(s Settings, conv Convert, internal, external *cache.Flows, peers []Send
 	}
 	m := &Mode{
 		s: s, conv: conv, internal: internal, external: external,
-		queued:    make(map[cache.Ref]struct{}),
-		deadHolds: make(map[cache.Ref]int),
+		queued:    make(map[objRef]struct{}),
+		deadHolds: make(map[objRef]int),
 		seq:       uint32(now.Unix()), // conntrackd's first number (src/network.c)
 		idleAt:    now.Add(time.Second),
 	}
@@ -153,9 +190,9 @@ func New(s Settings, conv Convert, internal, external *cache.Flows, peers []Send
 		m.knownFn = s.Known
 	}
 	for i, snd := range peers {
-		p := &peer{m: m, index: i, send: snd, objs: make(map[cache.Key]*ftObj)}
+		p := &peer{m: m, index: i, send: snd, objs: make(map[objKey]*ftObj)}
 		if s.Kind == FTFW {
-			p.sess = ftfw.New[cache.Key, *ftObj](s.FTFW, p, now)
+			p.sess = ftfw.New[objKey, *ftObj](s.FTFW, p, now)
 		}
 		m.peers = append(m.peers, p)
 	}
@@ -182,7 +219,43 @@ func (m *Mode) Kind() Kind { return m.s.Kind }
 // queued for every peer. The message type is chosen when it is sent, from
 // the object's state then (src/sync-mode.c, src/queue_tx.c).
 func (m *Mode) Local(r cache.Ref, now time.Time) {
-	st := m.internal.State(r)
+	m.local(objRef{Ref: r}, now)
+}
+
+// SetExpectations turns on the replication of expectations (conntrackd's
+// ExpectationSync): internal is the cache of this node's expectations,
+// which the engine changes and reports with LocalExpect; external, which
+// may be nil (DisableExternalCache), receives the peers' (nil: they go to
+// Settings.InjectExpect). A nil internal cache turns them off again:
+// nothing more is sent or taken, FT-FW sends what it still holds as last
+// read.
+// Without them, expectation messages received are counted
+// (Stats.ExpIgnored) and dropped. Call it before the first Local; it
+// panics when conv lacks a conversion, a mistake of the caller's.
+func (m *Mode) SetExpectations(internal, external *cache.Expects, conv ExpectConvert) {
+	if internal == nil {
+		m.expOn, m.intExp, m.extExp = false, nil, nil
+		return
+	}
+	if conv.ToWire == nil || conv.FromWire == nil {
+		panic("syncmode: SetExpectations without both conversions")
+	}
+	m.expOn, m.intExp, m.extExp, m.expConv = true, internal, external, conv
+}
+
+// LocalExpect is Local for internal expectation-cache object r: an
+// expectation the engine created (Replace) or destroyed (Kill) from a
+// kernel event is queued for every peer. Without SetExpectations it does
+// nothing.
+func (m *Mode) LocalExpect(r cache.Ref, now time.Time) {
+	if !m.expOn {
+		return
+	}
+	m.local(objRef{Ref: r, exp: true}, now)
+}
+
+func (m *Mode) local(r objRef, now time.Time) {
+	st := m.state(r)
 	if st == 0 {
 		return // refused (cache full) or already gone: nothing to send
 	}
@@ -201,8 +274,48 @@ func (m *Mode) Local(r cache.Ref, now time.Time) {
 	}
 }
 
+// state is the state of the internal object r names (0: none).
+func (m *Mode) state(r objRef) cache.State {
+	if r.exp {
+		if m.intExp == nil {
+			return 0 // turned off while queued
+		}
+		return m.intExp.State(r.Ref)
+	}
+	return m.internal.State(r.Ref)
+}
+
+// remove takes a destroyed object out of its internal cache once its DEL
+// needs no keeping.
+func (m *Mode) remove(r objRef) {
+	if r.exp {
+		if m.intExp != nil {
+			m.intExp.Remove(r.Ref)
+		}
+	} else {
+		m.internal.Remove(r.Ref)
+	}
+}
+
+// put writes internal object r's message body into msg and returns the
+// message type its state calls for; false if r is gone.
+func (m *Mode) put(msg *wire.Message, r objRef) (wire.Type, bool) {
+	if r.exp {
+		if m.intExp == nil || !m.intExp.Get(r.Ref, &m.expEntry) {
+			return 0, false
+		}
+		m.expConv.ToWire(&msg.Exp, &m.expEntry.Expect)
+		return wire.TypeExpNew + msgType(m.expEntry.State), true
+	}
+	if !m.internal.Get(r.Ref, &m.entry) {
+		return 0, false
+	}
+	m.conv.ToWire(&msg.Flow, &m.entry.Flow)
+	return wire.TypeCTNew + msgType(m.entry.State), true
+}
+
 // enqueue puts r in the shared transmit queue unless it is there already.
-func (m *Mode) enqueue(r cache.Ref) {
+func (m *Mode) enqueue(r objRef) {
 	if _, ok := m.queued[r]; ok {
 		return
 	}
@@ -223,14 +336,24 @@ func (m *Mode) BulkSend() {
 }
 
 func (m *Mode) bulkTo(p *peer) {
-	for r, e := range m.internal.All() {
-		if e.State == cache.Dead {
-			continue
+	queue := func(r objRef, st cache.State) {
+		if st == cache.Dead {
+			return
 		}
 		if m.s.Kind == FTFW {
-			m.enqueueFTFW(r, e.State, p)
+			m.enqueueFTFW(r, st, p)
 		} else {
 			m.enqueue(r)
+		}
+	}
+	for r, e := range m.internal.All() {
+		queue(objRef{Ref: r}, e.State)
+	}
+	// Expectations after the flows, as conntrackd's bulk send does
+	// (src/sync-mode.c): their masters must reach the peer first.
+	if m.expOn {
+		for r, e := range m.intExp.All() {
+			queue(objRef{Ref: r, exp: true}, e.State)
 		}
 	}
 }
@@ -270,6 +393,11 @@ func (m *Mode) NextTimer() time.Time {
 				earliest(u)
 			}
 		}
+		if m.extExp != nil {
+			if u, ok := m.extExp.NextExpiry(); ok {
+				earliest(u)
+			}
+		}
 	}
 	return t
 }
@@ -293,7 +421,7 @@ func (m *Mode) Tick(now time.Time) {
 			if !ok {
 				break
 			}
-			if st := m.internal.State(r); st == 0 || st == cache.Dead {
+			if st := m.state(r); st == 0 || st == cache.Dead {
 				m.alarm.stop(r)
 				continue
 			}
@@ -303,6 +431,9 @@ func (m *Mode) Tick(now time.Time) {
 		}
 		if m.external != nil {
 			m.stats.Expired += uint64(m.external.Expire(now))
+		}
+		if m.extExp != nil {
+			m.stats.Expired += uint64(m.extExp.Expire(now))
 		}
 	}
 }
@@ -352,20 +483,19 @@ func (m *Mode) Flush(now time.Time) error {
 	}
 	for _, r := range m.tx {
 		delete(m.queued, r)
-		if !m.internal.Get(r, &m.entry) {
+		m.msg = wire.Message{}
+		typ, ok := m.put(&m.msg, r)
+		if !ok {
 			continue // removed meanwhile (flush)
 		}
-		st := m.entry.State
-		m.msg = wire.Message{}
-		m.conv.ToWire(&m.msg.Flow, &m.entry.Flow)
-		m.msg.Type = wire.TypeCTNew + msgType(st)
+		m.msg.Type = typ
 		m.msg.Seq = m.seq
 		m.seq++
 		keep(m.pack(&m.msg, nil))
-		if st == cache.Dead {
+		if typ == wire.TypeCTDelete || typ == wire.TypeExpDelete {
 			// Released after transmission (src/sync-notrack.c,
 			// src/sync-alarm.c): nothing is re-sent.
-			m.internal.Remove(r)
+			m.remove(r)
 		}
 	}
 	m.tx = m.tx[:0]
@@ -478,7 +608,7 @@ func (m *Mode) Receive(i int, datagram []byte, now time.Time) error {
 // creates, DEL removes.
 func (m *Mode) apply(msg *wire.Message, now time.Time) {
 	if msg.Type.IsExp() {
-		m.stats.ExpIgnored++
+		m.applyExp(msg, now)
 		return
 	}
 	if !msg.Type.IsCT() || (m.external == nil && m.s.Inject == nil) {
@@ -504,6 +634,36 @@ func (m *Mode) apply(msg *wire.Message, now time.Time) {
 		m.external.Update(&m.flow, now)
 	case wire.TypeCTDelete:
 		m.external.Delete(m.flow.Key())
+	}
+}
+
+// applyExp writes one received expectation message into the external
+// expectation cache as apply does a flow (src/external_cache.c): NEW
+// replaces, UPD updates or creates, DEL removes. Every expectation is
+// taken, whatever its helper: conntrackd filters by helper name only what
+// its kernel reports (src/ctnl.c), not what a peer sends.
+func (m *Mode) applyExp(msg *wire.Message, now time.Time) {
+	if !m.expOn || (m.extExp == nil && m.s.InjectExpect == nil) {
+		m.stats.ExpIgnored++
+		return
+	}
+	m.exp = cache.Expect{}
+	if err := m.expConv.FromWire(&m.exp, &msg.Exp); err != nil {
+		m.stats.Rejected++
+		return
+	}
+	m.stats.Applied++
+	if m.extExp == nil {
+		m.s.InjectExpect(msg.Type, &m.exp)
+		return
+	}
+	switch msg.Type {
+	case wire.TypeExpNew:
+		m.extExp.Replace(&m.exp, now)
+	case wire.TypeExpUpdate:
+		m.extExp.Update(&m.exp, now)
+	case wire.TypeExpDelete:
+		m.extExp.Delete(m.exp.Key())
 	}
 }
 

@@ -13,8 +13,8 @@ type peer struct {
 	index int
 	send  Sender
 
-	sess *ftfw.Session[cache.Key, *ftObj]
-	objs map[cache.Key]*ftObj // FT-FW: what sess holds, one per key
+	sess *ftfw.Session[objKey, *ftObj]
+	objs map[objKey]*ftObj // FT-FW: what sess holds, one per key
 
 	// NOTRACK: the next sequence number expected (src/network.c's
 	// mcast_track_seq).
@@ -44,9 +44,15 @@ func (p *peer) BulkSend() {
 // object it sends. The state and contents are read at transmission.
 type ftObj struct {
 	p   *peer
-	key cache.Key
+	key objKey
 	ref cache.Ref
+	// last is an expectation's content when last read, sent should the
+	// cache lose it (see current): unlike a flow, an expectation cannot
+	// be sent as a bare key, the peer needs its master and mask.
+	last *cache.Expect
 }
+
+func (o *ftObj) objRef() objRef { return objRef{Ref: o.ref, exp: o.key.exp} }
 
 // Status implements ftfw.Object.
 func (o *ftObj) Status() ftfw.Status {
@@ -61,18 +67,29 @@ func (o *ftObj) Status() ftfw.Status {
 
 // current returns the state of the object o sends. When the cache no longer
 // has it (a flush of the internal cache, conntrackd -f internal, then maybe
-// a reload from the kernel, -R), the flow of that key is sent if the cache
-// has it again, else an UPDATE of the bare key: conntrackd would send the
-// flushed object's last state, which is gone here, and a DELETE would wrongly
-// take the flow from the peer, whose table a flush of ours does not change.
+// a reload from the kernel, -R), the object of that key is sent if the cache
+// has it again, else an UPDATE of the bare key (of an expectation, its last
+// content): conntrackd would send the flushed object's last state, which is
+// gone here, and a DELETE would wrongly take the object from the peer, whose
+// table a flush of ours does not change.
 func (o *ftObj) current() cache.State {
 	m := o.p.m
-	if st := m.internal.State(o.ref); st != 0 {
+	if st := m.state(o.objRef()); st != 0 {
 		return st
 	}
-	if r, ok := m.internal.Find(o.key); ok {
+	var r cache.Ref
+	var ok bool
+	if o.key.exp {
+		if m.intExp == nil {
+			return 0
+		}
+		r, ok = m.intExp.Find(cache.ExpKey{Tuple: o.key.Orig, Zone: o.key.Zone})
+	} else {
+		r, ok = m.internal.Find(o.key.Key)
+	}
+	if ok {
 		o.ref = r
-		return m.internal.State(r)
+		return m.state(o.objRef())
 	}
 	return 0
 }
@@ -80,6 +97,15 @@ func (o *ftObj) current() cache.State {
 // Put implements ftfw.Object.
 func (o *ftObj) Put(msg *wire.Message) wire.Type {
 	m := o.p.m
+	if o.key.exp {
+		if o.current() != 0 && m.intExp.Get(o.ref, &m.expEntry) {
+			o.remember(&m.expEntry.Expect)
+		}
+		if m.expConv.ToWire != nil {
+			m.expConv.ToWire(&msg.Exp, o.last)
+		}
+		return wire.TypeExpNew
+	}
 	if o.current() != 0 && m.internal.Get(o.ref, &m.entry) {
 		m.conv.ToWire(&msg.Flow, &m.entry.Flow)
 	} else {
@@ -89,25 +115,33 @@ func (o *ftObj) Put(msg *wire.Message) wire.Type {
 	return wire.TypeCTNew
 }
 
+func (o *ftObj) remember(e *cache.Expect) {
+	if o.last == nil {
+		o.last = new(cache.Expect)
+	}
+	*o.last = *e
+}
+
 // Released implements ftfw.Releaser: the peer acknowledged the object's last
 // message. A destroyed object leaves the internal cache once every session
 // has let it go (src/sync-ftfw.c keeps a reference until the ACK).
 func (o *ftObj) Released() {
 	m := o.p.m
 	delete(o.p.objs, o.key)
-	m.dropHold(o.ref)
-	*o = ftObj{}
+	m.dropHold(o.objRef())
+	last := o.last
+	*o = ftObj{last: last} // the expectation's copy is reused
 	m.free = append(m.free, o)
 }
 
-func (m *Mode) dropHold(r cache.Ref) {
+func (m *Mode) dropHold(r objRef) {
 	n, ok := m.deadHolds[r]
 	if !ok {
 		return
 	}
 	if n <= 1 {
 		delete(m.deadHolds, r)
-		m.internal.Remove(r)
+		m.remove(r)
 		return
 	}
 	m.deadHolds[r] = n - 1
@@ -115,11 +149,19 @@ func (m *Mode) dropHold(r cache.Ref) {
 
 // enqueueFTFW queues internal object r for peer only (a bulk send it asked
 // for) or for every peer.
-func (m *Mode) enqueueFTFW(r cache.Ref, st cache.State, only *peer) {
-	if !m.internal.Get(r, &m.entry) {
-		return
+func (m *Mode) enqueueFTFW(r objRef, st cache.State, only *peer) {
+	var key objKey
+	if r.exp {
+		if !m.intExp.Get(r.Ref, &m.expEntry) {
+			return
+		}
+		key = expKey(m.expEntry.Expect.Key())
+	} else {
+		if !m.internal.Get(r.Ref, &m.entry) {
+			return
+		}
+		key = objKey{Key: m.entry.Flow.Key()}
 	}
-	key := m.entry.Flow.Key()
 	dead := st == cache.Dead
 	if dead {
 		if _, ok := m.deadHolds[r]; ok {
@@ -134,27 +176,30 @@ func (m *Mode) enqueueFTFW(r cache.Ref, st cache.State, only *peer) {
 		o, ok := p.objs[key]
 		if !ok {
 			o = m.newObj()
-			o.p, o.key, o.ref = p, key, r
+			o.p, o.key, o.ref = p, key, r.Ref
 			p.objs[key] = o
 			if dead {
 				holds++
 			}
-		} else if o.ref != r {
+		} else if o.ref != r.Ref {
 			// A new object took the key while the session still held the
 			// old one: the slot, and its one release, now stand for r.
-			m.dropHold(o.ref)
-			o.ref = r
+			m.dropHold(o.objRef())
+			o.ref = r.Ref
 			if dead {
 				holds++
 			}
 		} else if dead {
 			holds++ // the slot already held r alive; its release now ends the DEL
 		}
+		if r.exp {
+			o.remember(&m.expEntry.Expect)
+		}
 		p.sess.Enqueue(key, o)
 	}
 	if dead {
 		if holds == 0 {
-			m.internal.Remove(r)
+			m.remove(r)
 		} else {
 			m.deadHolds[r] = holds
 		}

@@ -34,7 +34,7 @@ func TestReceiveMalformed(t *testing.T) {
 	}
 }
 
-// FuzzReceive: any datagram, in any mode, gives an error or not, never a
+// FuzzReceive: any datagram, in any mode, with or without expectations, gives an error or not, never a
 // crash, and leaves the external cache within what it can hold.
 func FuzzReceive(f *testing.F) {
 	for _, file := range []string{"notrack-udp.txtar", "ftfw-udp.txtar"} {
@@ -47,7 +47,8 @@ func FuzzReceive(f *testing.F) {
 	f.Add(uint8(0), []byte{0x1a, 0x02, 0x00, 0x10, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, k uint8, d []byte) {
 		kind := allKinds[int(k)%len(allKinds)]
-		b := newNode(t, "b", nodeOpts{kind: kind, refresh: time.Second, seed: 1})
+		// Half the runs replicate expectations too.
+		b := newNode(t, "b", nodeOpts{kind: kind, refresh: time.Second, seed: 1, exps: k&4 != 0})
 		b.create(1, t0)
 		_ = b.m.Receive(0, d, t0)
 		b.m.Tick(t0.Add(2 * time.Second))
