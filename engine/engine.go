@@ -115,6 +115,9 @@ type Engine struct {
 	conv     ConvertOptions
 	internal *cache.Flows
 	external *cache.Flows // nil: disabled, received flows go to the kernel
+	// iexp and eexp are the expectation caches, nil unless
+	// expectation_sync (eexp also when the external cache is disabled).
+	iexp, eexp *cache.Expects
 	mode     *syncmode.Mode
 	sink     sinkState
 	inject   injector
@@ -207,9 +210,25 @@ func New(rt config.Runtime, io IO, o Options) (*Engine, error) {
 	if e.external == nil {
 		e.inject.init(e, io.Inject)
 		ms.Inject = e.inject.flow
+		ms.InjectExpect = e.inject.expect
 	}
 	if e.mode, err = syncmode.New(ms, conv, e.internal, e.external, []syncmode.Sender{io.Peer}, now); err != nil {
 		return nil, err
+	}
+	if rt.Sync.ExpectationSync {
+		if e.iexp, err = cache.NewExpects(tierSettings(rt.Caches.Internal, 0)); err != nil {
+			return nil, fmt.Errorf("internal expectation cache: %w", err)
+		}
+		if e.external != nil {
+			var life time.Duration
+			if rt.Sync.Mode == config.SyncAlarm {
+				life = rt.Sync.CacheTimeout
+			}
+			if e.eexp, err = cache.NewExpects(tierSettings(rt.Caches.External, life)); err != nil {
+				return nil, fmt.Errorf("external expectation cache: %w", err)
+			}
+		}
+		e.mode.SetExpectations(e.iexp, e.eexp, syncmode.ExpectConvert{ToWire: e.expToWire, FromWire: CacheExpectFromWire})
 	}
 	is, err := IngestSettingsFor(rt)
 	if err != nil {
@@ -263,6 +282,8 @@ func (e *Engine) modeSettings(rt config.Runtime) (syncmode.Settings, error) {
 // toWire is the mode's conversion to the wire, with the options of the
 // configuration in force.
 func (e *Engine) toWire(dst *wire.Flow, f *cache.Flow) { WireFromCache(dst, f, e.conv) }
+
+func (e *Engine) expToWire(dst *wire.Expect, x *cache.Expect) { WireExpectFromCache(dst, x, e.conv) }
 
 // Ready is closed once the engine serves: the kernel's table is in the
 // internal cache and the links are up.

@@ -17,15 +17,19 @@ import (
 // Snapshot is what `ctsync stats` shows: every counter of the engine and
 // its stages at one moment.
 type Snapshot struct {
-	Uptime   time.Duration     `json:"uptime_ns"`
-	Mode     string            `json:"mode"`
-	Internal cache.Stats       `json:"internal"`
-	External *cache.Stats      `json:"external,omitempty"`
-	Ingest   IngestStats       `json:"ingest"`
-	Sync     syncmode.Stats    `json:"sync"`
-	Session  *ftfw.Stats       `json:"session,omitempty"`
-	Links    []link.LinkStatus `json:"links"`
-	Engine   EngineStats       `json:"engine"`
+	Uptime   time.Duration `json:"uptime_ns"`
+	Mode     string        `json:"mode"`
+	Internal cache.Stats   `json:"internal"`
+	External *cache.Stats  `json:"external,omitempty"`
+	// InternalExpect and ExternalExpect are the expectation caches,
+	// with expectation_sync.
+	InternalExpect *cache.Stats      `json:"internal_expect,omitempty"`
+	ExternalExpect *cache.Stats      `json:"external_expect,omitempty"`
+	Ingest         IngestStats       `json:"ingest"`
+	Sync           syncmode.Stats    `json:"sync"`
+	Session        *ftfw.Stats       `json:"session,omitempty"`
+	Links          []link.LinkStatus `json:"links"`
+	Engine         EngineStats       `json:"engine"`
 }
 
 // EngineStats are the operations' counters.
@@ -50,6 +54,14 @@ func (e *Engine) Snapshot() Snapshot {
 	if e.external != nil {
 		x := e.external.Stats()
 		s.External = &x
+	}
+	if e.iexp != nil {
+		x := e.iexp.Stats()
+		s.InternalExpect = &x
+	}
+	if e.eexp != nil {
+		x := e.eexp.Stats()
+		s.ExternalExpect = &x
 	}
 	if st, ok := e.mode.SessionStats(0); ok {
 		s.Session = &st

@@ -60,6 +60,12 @@ func (e *Engine) Commit(ctx context.Context, progress func(control.Progress)) er
 			progress(control.Progress{Stage: "commit", Done: done, Total: total})
 		}
 	}
+	if e.eexp != nil {
+		e.commitExpectations(&c)
+		if progress != nil {
+			progress(control.Progress{Stage: "commit expectations", Done: int64(c.n), Total: int64(c.n)})
+		}
+	}
 	took := time.Since(start)
 	e.counters.committed.Add(uint64(c.ok))
 	e.counters.commitFailed.Add(uint64(c.failed))
@@ -68,6 +74,48 @@ func (e *Engine) Commit(ctx context.Context, progress func(control.Progress)) er
 		return fmt.Errorf("commit: %d of %d flows could not be written into the kernel (first: %v)", c.failed, c.failed+c.ok, c.first)
 	}
 	return nil
+}
+
+// commitExpectations writes the external expectation cache after the
+// flows, since an expectation needs its master in the table
+// (src/cache-exp.c). A node has few expectations: one batch.
+func (e *Engine) commitExpectations(c *committer) {
+	e.mu.Lock()
+	now := e.io.Clock.Now()
+	var xs []ctnl.Expect
+	for _, ent := range e.eexp.All() {
+		if ent.State == cache.Dead {
+			continue
+		}
+		var x ctnl.Expect
+		if err := CommitExpect(&x, ent, now, e.conv); err != nil {
+			c.fail(fmt.Errorf("expectation %v: %w", ent.Expect.Tuple, err))
+			continue
+		}
+		xs = append(xs, x)
+	}
+	e.mu.Unlock()
+	c.n = len(xs)
+	if len(xs) == 0 {
+		return
+	}
+	reqs := make([]ctnl.Request, len(xs))
+	errs := make([]error, len(xs))
+	for i := range xs {
+		reqs[i] = ctnl.Request{Op: ctnl.OpCreate, Expect: &xs[i]}
+	}
+	if err := c.w.Apply(reqs, errs); err != nil {
+		e.log.Error("commit: the kernel socket failed", "err", err)
+	}
+	for i, err := range errs {
+		// An expectation already there is the one we mean: the kernel
+		// cannot update one.
+		if err != nil && !errors.Is(err, syscall.EEXIST) {
+			c.fail(fmt.Errorf("expectation %v: %w", xs[i].Tuple, err))
+			continue
+		}
+		c.ok++
+	}
 }
 
 // committer converts and writes one batch of a commit.
@@ -170,9 +218,15 @@ func (e *Engine) Flush(ctx context.Context, which control.Cache) error {
 	e.purgeAt = time.Time{}
 	if which != control.External {
 		e.internal.Flush()
+		if e.iexp != nil {
+			e.iexp.Flush()
+		}
 	}
 	if which != control.Internal && e.external != nil {
 		e.external.Flush()
+		if e.eexp != nil {
+			e.eexp.Flush()
+		}
 	}
 	e.log.Info("caches flushed", "cache", cacheName(which))
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/ctsync/ctsync/engine/cache"
@@ -53,6 +54,7 @@ type injector struct {
 	e    *Engine
 	w    KernelWriter
 	kf   ctnl.Flow
+	kx   ctnl.Expect
 	reqs [1]ctnl.Request
 	errs [1]error
 }
@@ -94,4 +96,30 @@ func (in *injector) apply(op ctnl.Op) error {
 		return err
 	}
 	return in.errs[0]
+}
+
+// expect writes one received expectation: NEW and UPD create it (an
+// existing one is left as it is), DEL deletes it.
+func (in *injector) expect(typ wire.Type, x *cache.Expect) {
+	o := in.e.conv
+	o.CommitTimeout = 0
+	in.kx = ctnl.Expect{}
+	if err := KernelExpectFromCache(&in.kx, x, o); err != nil {
+		in.e.counters.injectFailed.Add(1)
+		return
+	}
+	op := ctnl.OpCreate
+	if typ == wire.TypeExpDelete {
+		op = ctnl.OpDelete
+	}
+	in.reqs[0] = ctnl.Request{Op: op, Expect: &in.kx}
+	err := in.w.Apply(in.reqs[:], in.errs[:])
+	if err == nil {
+		err = in.errs[0]
+	}
+	if err != nil && !errors.Is(err, syscall.EEXIST) && !(op == ctnl.OpDelete && isNotFound(err)) {
+		in.e.counters.injectFailed.Add(1)
+		return
+	}
+	in.e.counters.injected.Add(1)
 }

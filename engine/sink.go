@@ -11,6 +11,7 @@ import (
 // guarded by Engine.mu.
 type sinkState struct {
 	flow cache.Flow
+	exp  cache.Expect
 	// dumpStart is when the dump in progress began; an internal object
 	// it did not refresh is gone from the kernel.
 	dumpStart time.Time
@@ -69,8 +70,41 @@ func (e *Engine) changed(r cache.Ref, o cache.Outcome, now time.Time) {
 // after an overrun and a poll do, since events were missed.
 func (s *sinkState) sends() bool { return s.cause == DumpResync || s.cause == DumpPoll }
 
-func (s engineSink) NewExpect(now time.Time, x *ctnl.Expect)     {}
-func (s engineSink) DestroyExpect(now time.Time, x *ctnl.Expect) {}
+// NewExpect stores an expectation whose master flow the internal cache
+// holds: conntrackd ignores the others, whose master the peer would not
+// have either (src/internal_cache.c).
+func (s engineSink) NewExpect(now time.Time, x *ctnl.Expect) {
+	e := s.e
+	if e.iexp == nil {
+		return
+	}
+	e.mu.Lock()
+	CacheExpectFromKernel(&e.sink.exp, x)
+	if _, ok := e.internal.Find(cache.Key{Orig: e.sink.exp.Master, Zone: e.sink.exp.Zone}); ok {
+		r, o := e.iexp.Replace(&e.sink.exp, now)
+		if o == cache.Refused {
+			e.counters.refused.Add(1)
+		} else if e.sink.dumpStart.IsZero() || e.sink.sends() {
+			e.mode.LocalExpect(r, now)
+			e.wake()
+		}
+	}
+	e.mu.Unlock()
+}
+
+func (s engineSink) DestroyExpect(now time.Time, x *ctnl.Expect) {
+	e := s.e
+	if e.iexp == nil {
+		return
+	}
+	e.mu.Lock()
+	CacheExpectFromKernel(&e.sink.exp, x)
+	if r, ok := e.iexp.Kill(e.sink.exp.Key()); ok {
+		e.mode.LocalExpect(r, now)
+		e.wake()
+	}
+	e.mu.Unlock()
+}
 
 func (s engineSink) BeginDump(now time.Time, cause DumpCause) {
 	e := s.e
@@ -95,6 +129,15 @@ func (s engineSink) EndDump(now time.Time, cause DumpCause, complete bool) {
 				e.internal.KillRef(r)
 				e.mode.Local(r, now)
 				n++
+			}
+		}
+		if e.iexp != nil {
+			for r, ent := range e.iexp.All() {
+				if ent.State != cache.Dead && ent.Updated.Before(start) {
+					e.iexp.KillRef(r)
+					e.mode.LocalExpect(r, now)
+					n++
+				}
 			}
 		}
 		if n > 0 {
