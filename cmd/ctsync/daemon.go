@@ -106,7 +106,7 @@ func runDaemon(c *cli.Context) error {
 	}
 	dlog, warn, err := daemonlog.Open(lopts)
 	if err != nil {
-		return &exitError{code: exitFailed, msg: fmt.Sprintf("daemon: %s: %v", rt.Log.File, err)}
+		return &exitError{code: exitFailed, msg: fmt.Sprintf("daemon: %v; not started", err)}
 	}
 	defer dlog.Close()
 	log := dlog.Logger
@@ -122,6 +122,12 @@ func runDaemon(c *cli.Context) error {
 		log.Error(fmt.Sprintf(format, args...) + "; not started")
 		return &exitError{code: exitFailed}
 	}
+
+	// Signals are caught from here on, so that a SIGTERM while the
+	// engine opens still removes the lock file: it waits for serveDaemon.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
 
 	lock, err := takeLock(rt.Daemon.LockFile)
 	if err != nil {
@@ -149,7 +155,7 @@ func runDaemon(c *cli.Context) error {
 		return fail("%v", err)
 	}
 	defer eng.Close()
-	return serveDaemon(log, dlog, rt, eng, ln)
+	return serveDaemon(log, dlog, rt, eng, ln, sigs)
 }
 
 // supported refuses what the daemon cannot do yet, before it takes
@@ -173,11 +179,7 @@ func supported(rt config.Runtime) error {
 // serveDaemon runs the engine and the control server until a signal or a
 // failure stops them, and stops them in order: the control server first
 // (no request reaches an engine being stopped), then the engine.
-func serveDaemon(log *slog.Logger, dlog *daemonlog.Log, rt config.Runtime, eng daemonEngine, ln *control.Listener) error {
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-
+func serveDaemon(log *slog.Logger, dlog *daemonlog.Log, rt config.Runtime, eng daemonEngine, ln *control.Listener, sigs <-chan os.Signal) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	runDone := make(chan error, 1)
