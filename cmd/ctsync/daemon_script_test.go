@@ -47,6 +47,19 @@ func waitforCmd(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Fatalf("waitfor %s %s: not within 10s; it holds:\n%s", args[0], strings.Join(args[1:], " "), last)
 }
 
+// envsubstCmd is "envsubst FILE": replace $NAME and ${NAME} in FILE by
+// the script's environment, for files that cannot take a template
+// variable (a legacy conntrackd.conf naming paths under $WORK).
+func envsubstCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: envsubst FILE")
+	}
+	path := ts.MkAbs(args[0])
+	b, err := os.ReadFile(path)
+	ts.Check(err)
+	ts.Check(os.WriteFile(path, []byte(os.Expand(string(b), ts.Getenv)), 0o644))
+}
+
 // signalCmd is "signal NAME LOCKFILE": send SIGNAME (HUP, TERM, INT) to
 // the daemon whose pid its lock file holds ("ctsync PID").
 func signalCmd(ts *testscript.TestScript, neg bool, args []string) {

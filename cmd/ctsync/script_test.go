@@ -55,6 +55,7 @@ func TestScripts(t *testing.T) {
 			"repeat":   repeatCmd,
 			"waitfor":  waitforCmd,
 			"signal":   signalCmd,
+			"envsubst": envsubstCmd,
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "root" {
