@@ -133,7 +133,11 @@ func runClient(c *cli.Context, build func(*cli.Context) (control.Request, error)
 	progress, clear := progressTo(c.App.ErrWriter)
 	client, err := control.Dial(ctx, path)
 	if err != nil {
-		return &exitError{code: exitFailed, msg: fmt.Sprintf("%s: cannot reach the daemon at %s: %v: is ctsync daemon running?", name, path, cause(err))}
+		hint := "is ctsync daemon running?"
+		if errors.Is(err, os.ErrPermission) {
+			hint = "the socket is its owner's only (mode 0600): run as the daemon's user"
+		}
+		return &exitError{code: exitFailed, msg: fmt.Sprintf("%s: cannot reach the daemon at %s: %v: %s", name, path, cause(err), hint)}
 	}
 	defer client.Close()
 	err = client.Do(ctx, req, progress, control.WriteLines(out))
