@@ -81,7 +81,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		DisableSliceFlagSeparator: true, // -var 'peers=["a","b"]' must stay whole
 		ExitErrHandler:            func(*cli.Context, error) {},
 		OnUsageError:              onUsageError,
-		Commands: []*cli.Command{
+		Commands: append([]*cli.Command{
 			{
 				Name:         "migrate",
 				Usage:        "convert a legacy conntrackd.conf into ctsync HCL (or YAML)",
@@ -143,7 +143,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 					return nil
 				},
 			},
-		},
+			daemonCommand(),
+		}, clientCommands()...),
 	}
 }
 

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/ctsync/ctsync/engine/ctnl"
 )
 
 // The CLI is tested end to end with txtar scripts in testdata/script: each
@@ -20,7 +22,20 @@ import (
 // an operator or a CI pipeline does.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"ctsync": func() { os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr)) },
+		"ctsync": func() {
+			// The daemon's scripts run it on a fake engine and a
+			// kernel that has, or has not, the helper subsystem.
+			if os.Getenv("CTSYNC_TEST_ENGINE") != "" {
+				openEngine = openFakeEngine
+			}
+			switch os.Getenv("CTSYNC_TEST_HELPERS") {
+			case "absent":
+				helperSubsystem = func() error { return fmt.Errorf("fake: %w", ctnl.ErrNoHelperSubsystem) }
+			case "present":
+				helperSubsystem = func() error { return nil }
+			}
+			os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
+		},
 	})
 }
 
@@ -38,6 +53,9 @@ func TestScripts(t *testing.T) {
 			"owner":    ownerCmd,
 			"perm":     permCmd,
 			"repeat":   repeatCmd,
+			"waitfor":  waitforCmd,
+			"signal":   signalCmd,
+			"envsubst": envsubstCmd,
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "root" {

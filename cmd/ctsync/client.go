@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ctsync/ctsync/engine/control"
+)
+
+// defaultConfig is where a client command looks for the daemon's
+// configuration when given neither --socket nor --config (README's
+// quick start installs it there).
+const defaultConfig = "/etc/ctsync/ctsync.hcl"
+
+// clientFlags say where the daemon's control socket is.
+func clientFlags(extra ...cli.Flag) []cli.Flag {
+	return append([]cli.Flag{
+		&cli.StringFlag{Name: "socket", Aliases: []string{"s"}, Usage: "the daemon's control socket `PATH`"},
+		&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "take the control socket from the daemon's configuration `FILE` (default " + defaultConfig + ")"},
+		inputFl, varFlag, varFile,
+	}, extra...)
+}
+
+// formatFlag is --format for stats and dump.
+var formatFlag = &cli.StringFlag{Name: "format", Value: "text", Usage: "output as text (as conntrackd prints it) or json (one object a line)"}
+
+const clientHelp = `The daemon is found through --socket PATH, or the control path of the
+configuration that --config FILE names (default ` + defaultConfig + `).
+Exit status: 0 done, 1 the daemon refused or failed, or cannot be reached,
+2 usage or configuration error.`
+
+func clientCommands() []*cli.Command {
+	cmd := func(name, usage, args, legacy string, flags []cli.Flag, build func(*cli.Context) (control.Request, error)) *cli.Command {
+		return &cli.Command{
+			Name:         name,
+			Usage:        usage,
+			ArgsUsage:    args,
+			Description:  strings.ToUpper(usage[:1]) + usage[1:] + " (conntrackd " + legacy + ").\n\n" + clientHelp,
+			OnUsageError: onUsageError,
+			Flags:        clientFlags(flags...),
+			Action:       func(c *cli.Context) error { return runClient(c, build) },
+		}
+	}
+	noArgs := func(command control.Command) func(*cli.Context) (control.Request, error) {
+		return func(c *cli.Context) (control.Request, error) {
+			if c.NArg() > 0 {
+				return control.Request{}, usageErr("%s: takes no arguments, got %q", command, c.Args().First())
+			}
+			return control.Request{Command: command}, nil
+		}
+	}
+	return []*cli.Command{
+		cmd("commit", "write the external cache (the peer's flows) into the kernel's table", " ", "-c", nil, noArgs(control.Commit)),
+		cmd("flush", "empty the internal, the external or both caches", "[internal|external]", "-f", nil, func(c *cli.Context) (control.Request, error) {
+			req := control.Request{Command: control.Flush}
+			switch c.NArg() {
+			case 0:
+				return req, nil
+			case 1:
+				req.Cache = control.Cache(c.Args().First())
+				if req.Cache == control.Internal || req.Cache == control.External {
+					return req, nil
+				}
+			}
+			return req, usageErr("flush: want internal, external or nothing (both), got %q", c.Args().Slice())
+		}),
+		cmd("resync", "ask the peer for its whole table; with --kernel, reload the internal cache from the kernel", " ", "-n, -R", []cli.Flag{
+			&cli.BoolFlag{Name: "kernel", Usage: "reload the internal cache from the kernel's table instead (conntrackd -R)"},
+		}, func(c *cli.Context) (control.Request, error) {
+			req, err := noArgs(control.Resync)(c)
+			req.Kernel = c.Bool("kernel")
+			return req, err
+		}),
+		cmd("bulk", "send the whole internal cache to the peer", " ", "-B", nil, noArgs(control.Bulk)),
+		cmd("purge", "flush the kernel's table after the purge timeout, when this node becomes backup", " ", "-t", nil, noArgs(control.Purge)),
+		cmd("reload", "make the daemon read its configuration again (as SIGHUP does)", " ", "has no such command", nil, noArgs(control.Reload)),
+		cmd("stats", "print the daemon's statistics", " ", "-s", []cli.Flag{formatFlag}, func(c *cli.Context) (control.Request, error) {
+			req, err := noArgs(control.Stats)(c)
+			if err != nil {
+				return req, err
+			}
+			req.Format, err = format(c)
+			return req, err
+		}),
+		cmd("dump", "list the flows of the internal or the external cache, one a line", "internal|external", "-i, -e", []cli.Flag{formatFlag}, func(c *cli.Context) (control.Request, error) {
+			req := control.Request{Command: control.Dump}
+			if c.NArg() == 1 {
+				req.Cache = control.Cache(c.Args().First())
+			}
+			if c.NArg() != 1 || (req.Cache != control.Internal && req.Cache != control.External) {
+				return req, usageErr("dump: want internal or external, got %q", c.Args().Slice())
+			}
+			var err error
+			req.Format, err = format(c)
+			return req, err
+		}),
+	}
+}
+
+func format(c *cli.Context) (control.Format, error) {
+	switch f := control.Format(c.String("format")); f {
+	case control.Text, control.JSON:
+		return f, nil
+	}
+	return "", usageErr("%s: --format %q: want text or json", c.Command.Name, c.String("format"))
+}
+
+// runClient sends one request to the daemon and reports its outcome.
+func runClient(c *cli.Context, build func(*cli.Context) (control.Request, error)) error {
+	req, err := build(c)
+	if err != nil {
+		return err
+	}
+	path, err := socketPath(c)
+	if err != nil {
+		return err
+	}
+	name := c.Command.Name
+	// ^C closes the connection, which cancels the request at the daemon.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	out := bufio.NewWriterSize(c.App.Writer, 64<<10)
+	progress, clear := progressTo(c.App.ErrWriter)
+	client, err := control.Dial(ctx, path)
+	if err != nil {
+		hint := "is ctsync daemon running?"
+		if errors.Is(err, os.ErrPermission) {
+			hint = "the socket is its owner's only (mode 0600): run as the daemon's user"
+		}
+		return &exitError{code: exitFailed, msg: fmt.Sprintf("%s: cannot reach the daemon at %s: %v: %s", name, path, cause(err), hint)}
+	}
+	defer client.Close()
+	err = client.Do(ctx, req, progress, control.WriteLines(out))
+	clear()
+	if ferr := out.Flush(); err == nil && ferr != nil {
+		err = ferr
+	}
+	var ce *control.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ce) && ce.Code == control.CodeFailed:
+		return &exitError{code: exitFailed, msg: fmt.Sprintf("%s failed: %s", name, ce.Msg)}
+	case errors.As(err, &ce):
+		return &exitError{code: exitFailed, msg: fmt.Sprintf("%s: the daemon refused the request (%s): %s", name, ce.Code, ce.Msg)}
+	case errors.Is(err, control.ErrNoResult):
+		return &exitError{code: exitFailed, msg: fmt.Sprintf("%s: the daemon closed the connection before saying whether it succeeded: it stopped or crashed", name)}
+	case ctx.Err() != nil:
+		return &exitError{code: exitFailed, msg: fmt.Sprintf("%s: interrupted; the daemon cancels what it can", name)}
+	}
+	return &exitError{code: exitFailed, msg: fmt.Sprintf("%s: %v", name, err)}
+}
+
+// cause is the system's reason under a dial error (connection refused,
+// no such file), without the control package's advice, which the
+// command words its own way.
+func cause(err error) error {
+	if u := errors.Unwrap(err); u != nil {
+		return u
+	}
+	return err
+}
+
+// socketPath is --socket, or the control path of the configuration.
+func socketPath(c *cli.Context) (string, error) {
+	name := c.Command.Name
+	if p := c.String("socket"); p != "" {
+		if c.IsSet("config") {
+			return "", usageErr("%s: give --socket or --config, not both", name)
+		}
+		return p, nil
+	}
+	file := c.String("config")
+	if file == "" {
+		if _, err := os.Stat(defaultConfig); err != nil {
+			return "", usageErr("%s: where is the daemon? Give its control socket with --socket PATH or its configuration with --config FILE (%s: %v)", name, defaultConfig, errors.Unwrap(err))
+		}
+		file = defaultConfig
+	}
+	l := load(c, file, false)
+	if l.ioErr != nil {
+		return "", usageErr("%s: %s: %v", name, l.name, l.ioErr)
+	}
+	// Only the socket's path matters here. A file being edited, wrong
+	// elsewhere, must not keep keepalived's `ctsync commit` from the
+	// daemon, which runs with the configuration it read at start.
+	if p := l.Runtime.Control.Path; p != "" && l.File != nil {
+		return p, nil
+	}
+	if l.Diags.HasErrors() {
+		printDiags(c.App.ErrWriter, l.Diags.Errors())
+		return "", usageErr("%s: %s: invalid configuration, so its control socket is unknown", name, l.name)
+	}
+	if l.Runtime.Control.Path == "" {
+		return "", usageErr("%s: %s has no control socket (control { path = ... }), so the daemon takes no commands", name, l.name)
+	}
+	return l.Runtime.Control.Path, nil
+}
+
+// progressTo returns the progress function for w and the function that
+// clears its last line: over one line on a terminal, one line each
+// otherwise (a log or a pipe has no use for carriage returns).
+func progressTo(w io.Writer) (func(control.Progress), func()) {
+	if f, ok := w.(*os.File); ok && isTerminal(f) {
+		pw := control.NewProgressWriter(w)
+		return pw.Show, pw.Clear
+	}
+	return func(p control.Progress) { fmt.Fprintln(w, p) }, func() {}
+}

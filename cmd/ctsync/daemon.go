@@ -1,0 +1,310 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"log/syslog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/ctsync/ctsync/config"
+	"github.com/ctsync/ctsync/engine/control"
+	"github.com/ctsync/ctsync/engine/ctnl"
+	"github.com/ctsync/ctsync/internal/daemonlog"
+)
+
+// daemonEngine is what `ctsync daemon` needs of the engine: run it,
+// know when it has started, stop it, and hand it the control socket's
+// requests (control.Handler, which includes Reload for SIGHUP).
+type daemonEngine interface {
+	control.Handler
+	// Run runs the pipeline until ctx is done.
+	Run(ctx context.Context) error
+	// Ready is closed once start-up (initial dump, links) is done.
+	Ready() <-chan struct{}
+	Close() error
+}
+
+// engineOptions is what the daemon gives the engine besides the
+// configuration.
+type engineOptions struct {
+	Log *slog.Logger
+	// Load reads the configuration file again for a reload: the runtime,
+	// its warnings, or the error that keeps it from being used.
+	Load func() (config.Runtime, []string, error)
+}
+
+// openEngine opens the engine's kernel sockets and links. It is a
+// variable so that the command's tests run against a fake engine; the
+// engine package plugs itself in with engine.Open.
+var openEngine = func(rt config.Runtime, o engineOptions) (daemonEngine, error) {
+	return nil, errors.New("the sync engine is not part of this build yet")
+}
+
+// helperSubsystem checks the kernel's support for user-space helpers; a
+// variable for the same reason.
+var helperSubsystem = func() error { return ctnl.HelperSubsystem(0) }
+
+// exitFailed is a daemon that could not start or failed while running.
+const exitFailed = 1
+
+func daemonCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "daemon",
+		Usage:     "run the sync daemon in the foreground until SIGTERM or SIGINT",
+		ArgsUsage: "FILE",
+		Description: `Reads the configuration (HCL, JSON, YAML or a legacy conntrackd.conf;
+errors exit 1 before anything starts), takes the lock file, opens the log
+(log file, syslog, and standard error), the control socket and the engine,
+and runs until SIGTERM or SIGINT, when it stops cleanly, removing the lock
+file and the socket. SIGHUP reopens the log file and reloads the
+configuration. Exit status: 0 after a clean stop, 1 when it cannot start
+or fails, 2 for usage errors.`,
+		OnUsageError: onUsageError,
+		Flags:        []cli.Flag{inputFl, varFlag, varFile},
+		Action:       runDaemon,
+	}
+}
+
+func runDaemon(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usageErr("daemon: want exactly one configuration file, got %d", c.NArg())
+	}
+	path := c.Args().First()
+	if path == "-" {
+		return usageErr("daemon: the configuration must be a file, which a reload can read again, not standard input")
+	}
+	stderr := c.App.ErrWriter
+	// Strict: the daemon is the start-up that conntrackd only judges
+	// when it gets there; an absent interface fails now, not later.
+	l := load(c, path, true)
+	if l.ioErr != nil {
+		return &exitError{code: exitFailed, msg: fmt.Sprintf("daemon: %s: %v", l.name, l.ioErr)}
+	}
+	if l.Diags.HasErrors() {
+		printDiags(stderr, l.Diags)
+		code := exitFailed
+		if commandLineFault(l.Diags) {
+			code = exitUsage
+		}
+		return &exitError{code: code, msg: fmt.Sprintf("daemon: %s: invalid configuration, not started", l.name)}
+	}
+	rt := l.Runtime
+	if err := supported(rt); err != nil {
+		return &exitError{code: exitFailed, msg: "daemon: " + err.Error()}
+	}
+
+	lopts := daemonlog.Options{File: rt.Log.File, Stderr: stderr}
+	if rt.Log.Syslog != config.FacilityNone {
+		lopts.Syslog = &daemonlog.SyslogOptions{Facility: syslogFacility(rt.Log.Syslog)}
+	}
+	dlog, warn, err := daemonlog.Open(lopts)
+	if err != nil {
+		return &exitError{code: exitFailed, msg: fmt.Sprintf("daemon: %v; not started", err)}
+	}
+	defer dlog.Close()
+	log := dlog.Logger
+	if warn != nil {
+		log.Warn(warn.Error())
+	}
+	for _, d := range l.Diags.Fold(config.MaxDiagnostics) {
+		log.Warn(d.String())
+	}
+	// From here on the log (standard error among its sinks) says why
+	// the daemon stops; the exit error adds nothing to print.
+	fail := func(format string, args ...any) error {
+		log.Error(fmt.Sprintf(format, args...) + "; not started")
+		return &exitError{code: exitFailed}
+	}
+
+	// Signals are caught from here on, so that a SIGTERM while the
+	// engine opens still removes the lock file: it waits for serveDaemon.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	lock, err := takeLock(rt.Daemon.LockFile)
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer lock.Release()
+	if lock.Stale != "" {
+		log.Warn("took over a lock file left by a ctsync that did not stop cleanly", "lock_file", rt.Daemon.LockFile, "content", lock.Stale)
+	}
+
+	var ln *control.Listener
+	if p := rt.Control.Path; p != "" {
+		ln, err = control.Listen(p, 0)
+		if errors.Is(err, control.ErrInUse) {
+			return fail("control socket %s: another daemon (conntrackd or ctsync) answers on it", p)
+		}
+		if err != nil {
+			return fail("%v", err)
+		}
+		defer ln.Close()
+	}
+
+	eng, err := openEngine(rt, engineOptions{Log: log, Load: reloader(c, path)})
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer eng.Close()
+	return serveDaemon(log, dlog, rt, eng, ln, sigs)
+}
+
+// supported refuses what the daemon cannot do yet, before it takes
+// anything: the stats mode and user-space helpers.
+func supported(rt config.Runtime) error {
+	if rt.Helpers.Enabled {
+		if err := helperSubsystem(); err != nil {
+			return fmt.Errorf("the configuration has helpers, which need the kernel's user-space helper support: %w", err)
+		}
+		return errors.New("the configuration has helpers: user-space helpers are not implemented yet; remove the helpers block")
+	}
+	switch rt.Mode {
+	case config.ModeSync:
+		return nil
+	case config.ModeStats:
+		return errors.New("stats mode is not implemented yet; only sync mode runs")
+	}
+	return errors.New("the configuration has neither a sync nor a stats block: nothing to run")
+}
+
+// serveDaemon runs the engine and the control server until a signal or a
+// failure stops them, and stops them in order: the control server first
+// (no request reaches an engine being stopped), then the engine.
+func serveDaemon(log *slog.Logger, dlog *daemonlog.Log, rt config.Runtime, eng daemonEngine, ln *control.Listener, sigs <-chan os.Signal) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runDone := make(chan error, 1)
+	go func() { runDone <- eng.Run(ctx) }()
+
+	srvCtx, stopSrv := context.WithCancel(ctx)
+	defer stopSrv()
+	srvDone := make(chan error, 1)
+	if ln != nil {
+		srv := control.NewServer(eng, control.Options{Logger: log})
+		go func() { srvDone <- srv.Serve(srvCtx, ln) }()
+	} else {
+		close(srvDone)
+	}
+	ready := eng.Ready()
+	var failure error
+	for stop := false; !stop; {
+		select {
+		case <-ready:
+			ready = nil
+			log.Info("ctsync daemon started", "pid", os.Getpid(), "control", rt.Control.Path)
+			notifySystemd(rt, log, "READY=1")
+		case s := <-sigs:
+			if s != syscall.SIGHUP {
+				log.Info("shutdown requested", "signal", s.String())
+				stop = true
+				break
+			}
+			reload(ctx, log, dlog, eng)
+		case err := <-runDone:
+			runDone = nil
+			if err == nil {
+				err = errors.New("the engine stopped by itself")
+			}
+			failure = err
+			log.Error("engine failed", "err", err)
+			stop = true
+		case err, ok := <-srvDone:
+			srvDone = nil
+			if ok && err != nil {
+				failure = err
+				log.Error("control socket failed", "err", err)
+				stop = true
+			}
+		}
+	}
+	notifySystemd(rt, log, "STOPPING=1")
+	stopSrv()
+	if srvDone != nil {
+		<-srvDone
+	}
+	cancel()
+	if runDone != nil {
+		if err := <-runDone; err != nil && !errors.Is(err, context.Canceled) && failure == nil {
+			failure = err
+			log.Error("engine failed while stopping", "err", err)
+		}
+	}
+	if failure != nil {
+		return &exitError{code: exitFailed} // logged above
+	}
+	log.Info("ctsync daemon stopped")
+	return nil
+}
+
+// reload is SIGHUP: the log file is reopened first (logrotate moved it),
+// then the engine reads the configuration again. A failed reload is
+// logged; the daemon goes on with the configuration it has.
+func reload(ctx context.Context, log *slog.Logger, dlog *daemonlog.Log, eng daemonEngine) {
+	if err := dlog.Reopen(); err != nil {
+		log.Error("SIGHUP: reopening the log file failed; still writing the old one", "err", err)
+	}
+	log.Info("SIGHUP: reloading the configuration")
+	if err := eng.Reload(ctx); err != nil {
+		log.Error("reload failed; the running configuration is kept", "err", err)
+		return
+	}
+	log.Info("configuration reloaded")
+}
+
+// reloader reads the configuration file again as the daemon read it at
+// start: same syntax, variables and strictness.
+func reloader(c *cli.Context, path string) func() (config.Runtime, []string, error) {
+	return func() (config.Runtime, []string, error) {
+		l := load(c, path, true)
+		if l.ioErr != nil {
+			return config.Runtime{}, nil, fmt.Errorf("%s: %w", l.name, l.ioErr)
+		}
+		var warns, errs []string
+		for _, d := range l.Diags.Fold(config.MaxDiagnostics) {
+			if d.Severity == config.Error {
+				errs = append(errs, d.String())
+			} else {
+				warns = append(warns, d.String())
+			}
+		}
+		if len(errs) > 0 {
+			return config.Runtime{}, warns, fmt.Errorf("%s: invalid configuration:\n%s", l.name, strings.Join(errs, "\n"))
+		}
+		if err := supported(l.Runtime); err != nil {
+			return config.Runtime{}, warns, err
+		}
+		return l.Runtime, warns, nil
+	}
+}
+
+// syslogFacility maps the configuration's facility to log/syslog's.
+func syslogFacility(f config.Facility) syslog.Priority {
+	switch f {
+	case config.FacilityLocal0:
+		return syslog.LOG_LOCAL0
+	case config.FacilityLocal1:
+		return syslog.LOG_LOCAL1
+	case config.FacilityLocal2:
+		return syslog.LOG_LOCAL2
+	case config.FacilityLocal3:
+		return syslog.LOG_LOCAL3
+	case config.FacilityLocal4:
+		return syslog.LOG_LOCAL4
+	case config.FacilityLocal5:
+		return syslog.LOG_LOCAL5
+	case config.FacilityLocal6:
+		return syslog.LOG_LOCAL6
+	case config.FacilityLocal7:
+		return syslog.LOG_LOCAL7
+	}
+	return syslog.LOG_DAEMON
+}

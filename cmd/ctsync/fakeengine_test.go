@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/ctsync/ctsync/config"
+	"github.com/ctsync/ctsync/engine/control"
+)
+
+// fakeEngine stands in for the engine in the scripts' `ctsync daemon`
+// (CTSYNC_TEST_ENGINE set): it logs what it is asked through the
+// daemon's log, so a script sees it in the log file, and answers the
+// control commands with fixed output. CTSYNC_TEST_ENGINE=fail-open makes
+// Open fail, fail-run makes Run fail once started.
+type fakeEngine struct {
+	o     engineOptions
+	mode  string
+	ready chan struct{}
+}
+
+func openFakeEngine(rt config.Runtime, o engineOptions) (daemonEngine, error) {
+	mode := os.Getenv("CTSYNC_TEST_ENGINE")
+	if mode == "fail-open" {
+		return nil, errors.New("fake engine: cannot open link primary: no such device")
+	}
+	o.Log.Info("fake engine: opened", "mode", rt.Sync.Mode, "links", len(rt.Links))
+	return &fakeEngine{o: o, mode: mode, ready: make(chan struct{})}, nil
+}
+
+func (e *fakeEngine) Run(ctx context.Context) error {
+	close(e.ready)
+	if e.mode == "fail-run" {
+		return errors.New("fake engine: the kernel closed the event socket")
+	}
+	<-ctx.Done()
+	e.o.Log.Info("fake engine: stopped")
+	return nil
+}
+
+func (e *fakeEngine) Ready() <-chan struct{} { return e.ready }
+
+func (e *fakeEngine) Close() error {
+	e.o.Log.Info("fake engine: closed")
+	return nil
+}
+
+func (e *fakeEngine) Commit(ctx context.Context, progress func(control.Progress)) error {
+	progress(control.Progress{Stage: "commit", Done: 1, Total: 2})
+	time.Sleep(300 * time.Millisecond) // longer than the server's progress interval
+	progress(control.Progress{Stage: "commit", Done: 2, Total: 2})
+	e.o.Log.Info("fake engine: commit")
+	return nil
+}
+
+func (e *fakeEngine) Flush(ctx context.Context, cache control.Cache) error {
+	e.o.Log.Info("fake engine: flush", "cache", string(cache))
+	return nil
+}
+
+func (e *fakeEngine) Resync(ctx context.Context, kernel bool, progress func(control.Progress)) error {
+	if kernel {
+		return errors.New("fake engine: dumping the kernel table: no buffer space available")
+	}
+	e.o.Log.Info("fake engine: resync")
+	return nil
+}
+
+func (e *fakeEngine) Bulk(ctx context.Context) error {
+	e.o.Log.Info("fake engine: bulk")
+	return nil
+}
+
+func (e *fakeEngine) Purge(ctx context.Context) error {
+	e.o.Log.Info("fake engine: purge")
+	return nil
+}
+
+// Reload reads the configuration again through the daemon's loader, as
+// the engine will.
+func (e *fakeEngine) Reload(ctx context.Context) error {
+	rt, warns, err := e.o.Load()
+	for _, w := range warns {
+		e.o.Log.Warn(w)
+	}
+	if err != nil {
+		return err
+	}
+	e.o.Log.Info("fake engine: reloaded", "links", len(rt.Links))
+	return nil
+}
+
+func (e *fakeEngine) Stats(ctx context.Context, format control.Format, emit control.Emit) error {
+	if format == control.JSON {
+		return emit([]byte(`{"cache":"internal","active":2}`))
+	}
+	for _, l := range []string{"cache internal:", "current active connections:            2"} {
+		if err := emit([]byte(l)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *fakeEngine) Dump(ctx context.Context, cache control.Cache, format control.Format, emit control.Emit) error {
+	if cache == control.External {
+		return nil
+	}
+	for i := range 2 {
+		line := fmt.Sprintf("tcp      6 ESTABLISHED src=198.51.100.%d dst=203.0.113.1 sport=4000%d dport=80 [ASSURED]", i+1, i)
+		if format == control.JSON {
+			line = fmt.Sprintf(`{"proto":"tcp","src":"198.51.100.%d"}`, i+1)
+		}
+		if err := emit([]byte(line)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
