@@ -118,10 +118,10 @@ type Engine struct {
 	// iexp and eexp are the expectation caches, nil unless
 	// expectation_sync (eexp also when the external cache is disabled).
 	iexp, eexp *cache.Expects
-	mode     *syncmode.Mode
-	sink     sinkState
-	inject   injector
-	purgeAt  time.Time // a scheduled purge (zero: none)
+	mode       *syncmode.Mode
+	sink       sinkState
+	inject     injector
+	purgeAt    time.Time // a scheduled purge (zero: none)
 
 	ingest *Ingest
 	table  lockedTable

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -35,13 +36,13 @@ func TestLabFTPExpectationSurvivesFailOver(t *testing.T) {
 	client, server := lab.ClientAddr(lab.IPv4), lab.ServerAddr(lab.IPv4)
 	var ln net.Listener
 	if err := l.Client.Do(func() (err error) {
-		ln, err = net.Listen("tcp4", fmt.Sprintf("%s:%d", client, dataPort))
+		ln, err = net.Listen("tcp4", net.JoinHostPort(client.String(), strconv.Itoa(dataPort)))
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	ftpPORT(t, l.Client.NetNS, l.Server.NetNS, client.String(), server.String(), dataPort)
+	lab.FTPPort(t, l.Client.NetNS, l.Server.NetNS, client.String(), server.String(), dataPort)
 	if got := l.FW1.Exec(t, "conntrack", "-L", "expect"); !strings.Contains(got, fmt.Sprintf("dport=%d", dataPort)) {
 		t.Fatalf("fw1's ftp helper expects nothing:\n%s", got)
 	}
@@ -69,7 +70,7 @@ func TestLabFTPExpectationSurvivesFailOver(t *testing.T) {
 	}()
 	if err := l.Server.Do(func() error {
 		d := net.Dialer{Timeout: 3 * time.Second, LocalAddr: &net.TCPAddr{IP: server.AsSlice(), Port: 20}}
-		c, err := d.Dial("tcp4", fmt.Sprintf("%s:%d", client, dataPort))
+		c, err := d.Dial("tcp4", net.JoinHostPort(client.String(), strconv.Itoa(dataPort)))
 		if err != nil {
 			return err
 		}
