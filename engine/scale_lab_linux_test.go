@@ -3,56 +3,13 @@ package engine_test
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"os"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/ctsync/ctsync/engine/ctnl"
 	"github.com/ctsync/ctsync/internal/lab"
 )
-
-// syntheticFlow is the i-th of up to 131072 made-up established TCP
-// flows from 198.18.0.0/15, which carries no traffic.
-func syntheticFlow(i int) ctnl.Flow {
-	a := [4]byte{198, 18 + byte(i>>16&1), byte(i >> 8), byte(i)}
-	o := ctnl.Tuple{Src: netip.AddrFrom4(a), Dst: netip.AddrFrom4([4]byte{198, 19, 255, 254}), Proto: 6, SrcPort: 10000, DstPort: 80}
-	f := ctnl.Flow{Orig: o, Reply: o.Invert(), Timeout: 900, Status: ctnl.StatusConfirmed | ctnl.StatusSeenReply | ctnl.StatusAssured}
-	f.Present |= ctnl.HasProtoInfo
-	f.TCP.State = 3 // ESTABLISHED
-	return f
-}
-
-// fill creates n synthetic flows in fw's kernel table through ctnetlink
-// in batches: conntrack -I would take minutes for 100k.
-func fill(t testing.TB, fw *lab.Node, n int) {
-	t.Helper()
-	var w *ctnl.Writer
-	if err := fw.Do(func() (err error) { w, err = ctnl.NewWriter(ctnl.WriterConfig{Batch: 256}); return err }); err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	const batch = 4096
-	flows := make([]ctnl.Flow, batch)
-	reqs := make([]ctnl.Request, batch)
-	errs := make([]error, batch)
-	for start := 0; start < n; start += batch {
-		m := min(batch, n-start)
-		for i := range m {
-			flows[i] = syntheticFlow(start + i)
-			reqs[i] = ctnl.Request{Op: ctnl.OpCreate, Flow: &flows[i]}
-		}
-		if err := w.Apply(reqs[:m], errs[:m]); err != nil {
-			t.Fatal(err)
-		}
-		for i, err := range errs[:m] {
-			if err != nil {
-				t.Fatalf("create %v: %v", flows[i].Orig, err)
-			}
-		}
-	}
-}
 
 // TestLabScale is the "done": two engines sync and commit 100k
 // flows in each mode. CTSYNC_SCALE_FLOWS changes the number.
@@ -60,8 +17,8 @@ func TestLabScale(t *testing.T) {
 	n := 100000
 	if s := os.Getenv("CTSYNC_SCALE_FLOWS"); s != "" {
 		var err error
-		if n, err = strconv.Atoi(s); err != nil || n < 1 || n > 131072 {
-			t.Fatalf("CTSYNC_SCALE_FLOWS=%q: want 1 to 131072", s)
+		if n, err = strconv.Atoi(s); err != nil || n < 1 || n > lab.MaxFill {
+			t.Fatalf("CTSYNC_SCALE_FLOWS=%q: want 1 to %d", s, lab.MaxFill)
 		}
 	}
 	if testing.Short() {
@@ -74,7 +31,7 @@ func TestLabScale(t *testing.T) {
 			fw1 := runEngine(t, l.FW1, labConfigWith(t, l.FW1, l.FW2, mode, "udp", false, opts))
 			fw2 := runEngine(t, l.FW2, labConfigWith(t, l.FW2, l.FW1, mode, "udp", false, opts))
 			start := time.Now()
-			fill(t, l.FW1, n)
+			l.FW1.Fill(t, n)
 			created := time.Since(start)
 			lab.Eventually(t, 120*time.Second, fmt.Sprintf("%d flows in fw2's external cache", n), func() (bool, string) {
 				s := fw2.Snapshot()

@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/ctsync/ctsync/config"
+	"github.com/ctsync/ctsync/engine"
 	"github.com/ctsync/ctsync/engine/control"
 	"github.com/ctsync/ctsync/engine/ctnl"
 	"github.com/ctsync/ctsync/internal/daemonlog"
@@ -44,7 +45,20 @@ type engineOptions struct {
 // variable so that the command's tests run against a fake engine; the
 // engine package plugs itself in with engine.Open.
 var openEngine = func(rt config.Runtime, o engineOptions) (daemonEngine, error) {
-	return nil, errors.New("the sync engine is not part of this build yet")
+	e, err := engine.Open(rt, engine.Options{
+		Log: o.Log,
+		Load: func() (config.Runtime, error) {
+			rt, warns, err := o.Load()
+			for _, w := range warns {
+				o.Log.Warn("configuration", "warning", w)
+			}
+			return rt, err
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return e, nil
 }
 
 // helperSubsystem checks the kernel's support for user-space helpers; a
