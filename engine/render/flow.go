@@ -161,13 +161,19 @@ func appendFlowFields(b []byte, e *cache.Entry, now time.Time) []byte {
 	b = appendWord(b, family(f.Orig.Src))
 	b = appendWordField(b, "proto", protoName(proto))
 	b = appendUintField(b, "protonum", uint64(proto))
-	if f.Has&cache.HasTCPState != 0 {
-		b = appendStateField(b, tcpStates[:], f.TCPState)
-	}
-	if f.Has&cache.HasSCTPState != 0 {
+	// One "state": the protocol's own, or, for a flow that carries
+	// another protocol's (a peer may send anything), the first known.
+	tcp, sctp, dccp := f.Has&cache.HasTCPState != 0, f.Has&cache.HasSCTPState != 0, f.Has&cache.HasDCCPState != 0
+	switch {
+	case proto == protoSCTP && sctp:
 		b = appendStateField(b, sctpStates[:], f.SCTPState)
-	}
-	if f.Has&cache.HasDCCPState != 0 {
+	case proto == protoDCCP && dccp:
+		b = appendStateField(b, dccpStates[:], f.DCCPState)
+	case tcp:
+		b = appendStateField(b, tcpStates[:], f.TCPState)
+	case sctp:
+		b = appendStateField(b, sctpStates[:], f.SCTPState)
+	case dccp:
 		b = appendStateField(b, dccpStates[:], f.DCCPState)
 	}
 	b = appendTupleJSON(appendKey(b, "orig"), &f.Orig, proto)
@@ -242,6 +248,9 @@ func appendFlowFields(b []byte, e *cache.Entry, now time.Time) []byte {
 func appendEntryFields(b []byte, s cache.State, created, updated, now time.Time) []byte {
 	b = appendWordField(b, "entry", s.String())
 	b = appendIntField(b, "age", max(0, now.Unix()-created.Unix()))
+	if updated.Before(created) {
+		updated = created // never updated
+	}
 	return appendIntField(b, "idle", max(0, now.Unix()-updated.Unix()))
 }
 

@@ -120,11 +120,18 @@ func TestFlowText(t *testing.T) {
 }
 
 // TestFlowTextExpiring: ALARM's external cache adds the time left
-// before the object expires, before its age.
+// before the object expires, before its age; the line, but for the
+// reply tuple (see TestFlowTextExternal), is what conntrackd 1.4.7's
+// `-e` printed in ALARM mode with CacheTimeout 180.
 func TestFlowTextExpiring(t *testing.T) {
-	e := cache.Entry{Flow: cache.Flow{Orig: tuple("198.18.0.1", "198.18.0.2", 17, 1, 2)},
-		Created: t0, Updated: t0.Add(10 * time.Second)}
-	got := string(AppendFlowTextExpiring(nil, &e, t0.Add(15*time.Second), 180*time.Second))
+	e := cache.Entry{Flow: cache.Flow{Orig: tuple("198.18.0.1", "198.18.0.50", 17, 1000, 53), Has: cache.HasStatus | cache.HasMark, Status: confirmed},
+		Created: t0, Updated: t0}
+	got := withoutReply(string(AppendFlowTextExpiring(nil, &e, t0.Add(3500*time.Millisecond), 180*time.Second)))
+	if want := "udp      17 src=198.18.0.1 dst=198.18.0.50 sport=1000 dport=53 [UNREPLIED] mark=0 [expires in 176s] [active since 3s]"; got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	e.Updated = t0.Add(10 * time.Second)
+	got = string(AppendFlowTextExpiring(nil, &e, t0.Add(15*time.Second), 180*time.Second))
 	if want := " [expires in 175s] [active since 15s]"; !strings.HasSuffix(got, want) {
 		t.Errorf("got %q, want suffix %q", got, want)
 	}

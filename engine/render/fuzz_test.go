@@ -87,6 +87,9 @@ func FuzzRender(f *testing.F) {
 			if !json.Valid(j) || bytes.IndexByte(j, '\n') >= 0 {
 				t.Fatalf("not one line of JSON: %s", j)
 			}
+			if k := duplicateKey(j); k != "" {
+				t.Fatalf("key %q twice in one object: %s", k, j)
+			}
 		}
 		var got struct {
 			Orig struct{ Src, Dst string }
@@ -105,4 +108,69 @@ func FuzzRender(f *testing.F) {
 			}
 		}
 	})
+}
+
+// duplicateKey returns a key that appears twice in one object of the
+// valid JSON j, which jq and most decoders would silently collapse.
+func duplicateKey(j []byte) string {
+	d := json.NewDecoder(bytes.NewReader(j))
+	type level struct {
+		object bool
+		keys   map[string]bool
+		key    bool // the next string is a key
+	}
+	var stack []*level
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return ""
+		}
+		var top *level
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		isKey := top != nil && top.object && top.key
+		if top != nil && top.object {
+			top.key = !top.key
+		}
+		switch tok := tok.(type) {
+		case json.Delim:
+			switch tok {
+			case '{':
+				stack = append(stack, &level{object: true, keys: map[string]bool{}, key: true})
+			case '[':
+				stack = append(stack, &level{})
+			default:
+				stack = stack[:len(stack)-1]
+				if len(stack) > 0 && stack[len(stack)-1].object {
+					stack[len(stack)-1].key = true
+				}
+			}
+			if tok == '{' || tok == '[' {
+				if top != nil && top.object {
+					top.key = true
+				}
+			}
+		case string:
+			if isKey {
+				if top.keys[tok] {
+					return tok
+				}
+				top.keys[tok] = true
+			}
+		}
+	}
+}
+
+func TestDuplicateKey(t *testing.T) {
+	for j, want := range map[string]string{
+		`{"a":1,"a":2}`:                         "a",
+		`{"a":{"b":1},"b":2}`:                   "",
+		`{"a":[1,{"x":"a"}],"b":{"x":1,"x":2}}`: "x",
+		`{"s":["a","a"],"t":"s"}`:               "",
+	} {
+		if got := duplicateKey([]byte(j)); got != want {
+			t.Errorf("%s: got %q, want %q", j, got, want)
+		}
+	}
 }
