@@ -34,6 +34,7 @@ import (
 
 	"github.com/ctsync/ctsync/config"
 	"github.com/ctsync/ctsync/engine/cache"
+	"github.com/ctsync/ctsync/engine/control"
 	"github.com/ctsync/ctsync/engine/ctnl"
 	"github.com/ctsync/ctsync/engine/syncmode"
 	"github.com/ctsync/ctsync/link"
@@ -134,8 +135,9 @@ type Engine struct {
 	opMu sync.Mutex
 	busy atomic.Bool
 
-	counters counters
-	started  time.Time
+	counters     counters
+	controlStats atomic.Pointer[func() control.ServerStats]
+	started      time.Time
 	// closers close what Open opened and Run does not (the table and
 	// the writers).
 	closers []func() error

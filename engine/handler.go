@@ -3,52 +3,24 @@ package engine
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/ctsync/ctsync/config"
 	"github.com/ctsync/ctsync/engine/cache"
 	"github.com/ctsync/ctsync/engine/control"
-	"github.com/ctsync/ctsync/engine/syncmode"
-	"github.com/ctsync/ctsync/link"
-	"github.com/ctsync/ctsync/link/ftfw"
+	"github.com/ctsync/ctsync/engine/render"
 )
 
-// Snapshot is what `ctsync stats` shows: every counter of the engine and
-// its stages at one moment.
-type Snapshot struct {
-	Uptime   time.Duration `json:"uptime_ns"`
-	Mode     string        `json:"mode"`
-	Internal cache.Stats   `json:"internal"`
-	External *cache.Stats  `json:"external,omitempty"`
-	// InternalExpect and ExternalExpect are the expectation caches,
-	// with expectation_sync.
-	InternalExpect *cache.Stats      `json:"internal_expect,omitempty"`
-	ExternalExpect *cache.Stats      `json:"external_expect,omitempty"`
-	Ingest         IngestStats       `json:"ingest"`
-	Sync           syncmode.Stats    `json:"sync"`
-	Session        *ftfw.Stats       `json:"session,omitempty"`
-	Links          []link.LinkStatus `json:"links"`
-	Engine         EngineStats       `json:"engine"`
-}
-
-// EngineStats are the operations' counters.
-type EngineStats struct {
-	Commits, Committed, CommitFailed uint64
-	Purges, Purged                   uint64
-	Injected, InjectFailed           uint64
-	ReceiveErrors                    uint64
-	// CacheFull counts kernel flows the internal cache had no room for.
-	CacheFull uint64
-}
-
-// Snapshot takes the counters.
-func (e *Engine) Snapshot() Snapshot {
+// Snapshot takes the counters of the engine and its stages.
+func (e *Engine) Snapshot() render.Snapshot {
 	e.mu.Lock()
-	s := Snapshot{
+	x := e.internal.Stats()
+	s := render.Snapshot{
 		Uptime:   e.io.Clock.Now().Sub(e.started),
-		Mode:     e.mode.Kind().String(),
-		Internal: e.internal.Stats(),
+		Mode:     strings.ToLower(e.mode.Kind().String()),
+		Internal: &x,
 		Sync:     e.mode.Stats(),
 	}
 	if e.external != nil {
@@ -63,14 +35,17 @@ func (e *Engine) Snapshot() Snapshot {
 		x := e.eexp.Stats()
 		s.ExternalExpect = &x
 	}
-	if st, ok := e.mode.SessionStats(0); ok {
-		s.Session = &st
+	if _, resend, ok := e.mode.Queued(0); ok {
+		s.ResendQueue.Len = resend
 	}
 	e.mu.Unlock()
-	s.Ingest = e.ingest.Stats()
+	s.Ingest = render.Ingest(e.ingest.Stats())
 	s.Links = e.io.Peer.Status()
+	if f := e.controlStats.Load(); f != nil {
+		s.Control = (*f)()
+	}
 	c := &e.counters
-	s.Engine = EngineStats{
+	s.Operations = render.Operations{
 		Commits: c.commits.Load(), Committed: c.committed.Load(), CommitFailed: c.commitFailed.Load(),
 		Purges: c.purges.Load(), Purged: c.purged.Load(),
 		Injected: c.injected.Load(), InjectFailed: c.injectFailed.Load(),
@@ -79,30 +54,21 @@ func (e *Engine) Snapshot() Snapshot {
 	return s
 }
 
-// Stats writes the counters, as text in conntrackd's -s layout or as
-// one JSON object.
+// SetControlStats gives the engine the control server's counters, for
+// the stats: the daemon starts the server after the engine.
+func (e *Engine) SetControlStats(fn func() control.ServerStats) { e.controlStats.Store(&fn) }
+
+// Stats writes the counters, as text in conntrackd's -s layout (every
+// section, then ctsync's own) or as one JSON object.
 func (e *Engine) Stats(ctx context.Context, format control.Format, emit control.Emit) error {
 	s := e.Snapshot()
 	if format == control.JSON {
-		b, err := json.Marshal(s)
-		if err != nil {
-			return err
-		}
-		return emit(b)
+		return emit(render.AppendStatsJSON(nil, &s))
 	}
-	var b []byte
-	b = s.Internal.AppendText(b, "internal")
-	if s.External != nil {
-		b = s.External.AppendText(b, "external")
+	b, err := render.AppendStatsText(nil, &s, render.SectionAll)
+	if err != nil {
+		return err
 	}
-	var w bytes.Buffer
-	for _, l := range s.Links {
-		if l.Active {
-			link.WriteActive(&w, l)
-		}
-	}
-	b = append(b, w.Bytes()...)
-	b = fmt.Appendf(b, "message tracking:\n%20d Malformed msgs %20d Lost msgs\n", s.Sync.Malformed, s.Sync.Lost)
 	for _, line := range bytes.Split(bytes.TrimRight(b, "\n"), []byte("\n")) {
 		if err := emit(line); err != nil {
 			return err
@@ -123,6 +89,11 @@ func (e *Engine) Dump(ctx context.Context, which control.Cache, format control.F
 			return fmt.Errorf("dump: the external cache is disabled")
 		}
 	}
+	// ALARM's external cache says when each flow expires.
+	var life time.Duration
+	if which == control.External && e.rt.Sync.Mode == config.SyncAlarm {
+		life = e.rt.Sync.CacheTimeout
+	}
 	var cur cache.Cursor
 	var buf []byte
 	var ends []int
@@ -135,10 +106,15 @@ func (e *Engine) Dump(ctx context.Context, which control.Cache, format control.F
 			if ent.State == cache.Dead {
 				return
 			}
-			if format == control.JSON {
-				buf = appendFlowJSON(buf, ent, now)
-			} else {
-				buf = appendFlowText(buf, ent, now)
+			switch {
+			case format == control.JSON && life > 0:
+				buf = render.AppendFlowJSONExpiring(buf, ent, now, life)
+			case format == control.JSON:
+				buf = render.AppendFlowJSON(buf, ent, now)
+			case life > 0:
+				buf = render.AppendFlowTextExpiring(buf, ent, now, life)
+			default:
+				buf = render.AppendFlowText(buf, ent, now)
 			}
 			ends = append(ends, len(buf))
 		})

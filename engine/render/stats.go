@@ -39,6 +39,19 @@ type Snapshot struct {
 	ResendQueue ResendQueue
 	// Control are the control socket's counters.
 	Control control.ServerStats
+	// Operations are the counters of the commits, purges and writes
+	// the engine made.
+	Operations Operations
+}
+
+// Operations count what the engine wrote into the kernel on request or
+// on the peer's behalf.
+type Operations struct {
+	Commits, Committed, CommitFailed uint64 // commits run; flows and expectations written, refused
+	Purges, Purged                   uint64 // purges run; flows they removed
+	Injected, InjectFailed           uint64 // received flows written straight to the kernel (no external cache)
+	ReceiveErrors                    uint64 // failed reads of the sync links
+	CacheFull                        uint64 // kernel flows the internal cache had no room for
 }
 
 // Traffic counts bytes and packets.
@@ -268,6 +281,15 @@ func appendCtsync(b []byte, s *Snapshot) []byte {
 		"\tdumped:\t\t\t\t%12d\n"+
 		"\tdumped, filtered:\t\t%12d\n\n",
 		in.OwnOrigin, in.Polls, in.DumpFailures, in.Dumped, in.DumpFiltered)
+	o := &s.Operations
+	b = fmt.Appendf(b, "operations:\n"+
+		"\tcommits:\t\t%12d\n"+
+		"\tcommitted:\t\t%12d\tfailed:\t%12d\n"+
+		"\tpurges:\t\t\t%12d\tremoved:\t%12d\n"+
+		"\tinjected:\t\t%12d\tfailed:\t%12d\n"+
+		"\tlink read errors:\t%12d\n"+
+		"\tinternal cache full:\t%12d\n\n",
+		o.Commits, o.Committed, o.CommitFailed, o.Purges, o.Purged, o.Injected, o.InjectFailed, o.ReceiveErrors, o.CacheFull)
 	return fmt.Appendf(b, "control socket:\n"+
 		"\tconnections accepted:\t%12d\n"+
 		"\tsucceeded:\t\t%12d\n"+
@@ -294,6 +316,18 @@ type (
 		Links         []jsonLink   `json:"links"`
 		ResendQueue   *jsonRSQueue `json:"resend_queue,omitempty"`
 		Control       jsonControl  `json:"control"`
+		Operations    jsonOps      `json:"operations"`
+	}
+	jsonOps struct {
+		Commits       uint64 `json:"commits"`
+		Committed     uint64 `json:"committed"`
+		CommitFailed  uint64 `json:"commit_failed"`
+		Purges        uint64 `json:"purges"`
+		Purged        uint64 `json:"purged"`
+		Injected      uint64 `json:"injected"`
+		InjectFailed  uint64 `json:"inject_failed"`
+		ReceiveErrors uint64 `json:"receive_errors"`
+		CacheFull     uint64 `json:"cache_full"`
 	}
 	jsonCaches struct {
 		Internal       *jsonCache `json:"internal,omitempty"`
@@ -402,8 +436,9 @@ func AppendStatsJSON(b []byte, s *Snapshot) []byte {
 		KernelFlushes: s.KernelFlushes,
 		Sync: jsonSync{s.Mode, y.Datagrams, y.Messages, y.SendErrors, y.Received, y.Malformed, y.Lost,
 			y.Applied, y.Rejected, y.ExpIgnored, y.Refreshes, y.Expired, y.Bulks},
-		Links:   make([]jsonLink, 0, len(s.Links)),
-		Control: jsonControl(s.Control),
+		Links:      make([]jsonLink, 0, len(s.Links)),
+		Control:    jsonControl(s.Control),
+		Operations: jsonOps(s.Operations),
 	}
 	if s.Mode == "ftfw" {
 		j.ResendQueue = &jsonRSQueue{s.ResendQueue.Len}

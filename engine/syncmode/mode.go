@@ -211,6 +211,16 @@ func (m *Mode) SessionStats(i int) (ftfw.Stats, bool) {
 	return m.peers[i].sess.Stats(), true
 }
 
+// Queued returns the lengths of peer i's FT-FW transmit and resend
+// queues; false in the other modes or for an unknown peer.
+func (m *Mode) Queued(i int) (tx, resend int, ok bool) {
+	if i < 0 || i >= len(m.peers) || m.peers[i].sess == nil {
+		return 0, 0, false
+	}
+	tx, resend, _ = m.peers[i].sess.Queued()
+	return tx, resend, true
+}
+
 // Kind returns the mode.
 func (m *Mode) Kind() Kind { return m.s.Kind }
 
