@@ -204,7 +204,9 @@ func serveDaemon(log *slog.Logger, dlog *daemonlog.Log, rt config.Runtime, eng d
 	srvDone := make(chan error, 1)
 	if ln != nil {
 		srv := control.NewServer(eng, control.Options{Logger: log})
-		if cs, ok := eng.(interface{ SetControlStats(func() control.ServerStats) }); ok {
+		if cs, ok := eng.(interface {
+			SetControlStats(func() control.ServerStats)
+		}); ok {
 			cs.SetControlStats(srv.Stats) // so that `ctsync stats` shows refused requests
 		}
 		go func() { srvDone <- srv.Serve(srvCtx, ln) }()
