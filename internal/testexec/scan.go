@@ -346,6 +346,11 @@ func (s *scanner) collect(p *packages.Package, f *ast.File) {
 					continue
 				}
 				for _, name := range names {
+					if s.builtins[name] {
+						// The test binary itself, which testscript.Main
+						// puts in $PATH under this name.
+						continue
+					}
 					s.report.Uses = append(s.report.Uses, Use{Command: path.Base(name), Pos: pos})
 				}
 			}

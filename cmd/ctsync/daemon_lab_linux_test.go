@@ -1,0 +1,270 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ctsync/ctsync/internal/lab"
+)
+
+// labDaemon is a `ctsync daemon` process on a lab firewall, with its files
+// in a directory of the test's.
+type labDaemon struct {
+	fw     *lab.Node
+	dir    string
+	socket string
+	cmd    *exec.Cmd
+	waited chan error
+}
+
+// labHCL is a firewall's configuration: the given mode over UDP on the
+// sync link, sized for a burst of 100k flows.
+func labHCL(dir string, fw, peer *lab.Node, mode string) string {
+	return fmt.Sprintf(`daemon {
+  lock_file = %[1]q
+  systemd   = false
+}
+log {
+  file = %[2]q
+}
+control {
+  path = %[3]q
+}
+netlink {
+  buffer_size            = "32MiB"
+  buffer_size_max_growth = "256MiB"
+  overrun_resync         = "1s"
+}
+filter {
+  stage "address" {
+    ignore = ["127.0.0.1", "::1", "198.51.100.128/25", "2001:db8:3::/64"]
+  }
+}
+cache "internal" {
+  size  = 8192
+  limit = 262144
+}
+cache "external" {
+  size  = 8192
+  limit = 262144
+}
+sync %[4]q {
+  purge_timeout = "1s"
+}
+link "sync" {
+  transport      = "udp"
+  interface      = %[5]q
+  local          = %[6]q
+  peer           = %[7]q
+  port           = 3780
+  send_buffer    = "16MiB"
+  receive_buffer = "64MiB"
+}
+`, filepath.Join(dir, "ctsync.lock"), filepath.Join(dir, "ctsync.log"), filepath.Join(dir, "ctsync.ctl"),
+		mode, fw.Sync, fw.SyncAddrs[0].Addr(), peer.SyncAddrs[0].Addr())
+}
+
+// startDaemon runs `ctsync daemon` on fw until the test ends, and then
+// checks that SIGTERM stops it cleanly.
+func startDaemon(t *testing.T, fw, peer *lab.Node, mode string) *labDaemon {
+	t.Helper()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "ctsync.hcl")
+	if err := os.WriteFile(conf, []byte(labHCL(dir, fw, peer, mode)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := &labDaemon{fw: fw, dir: dir, socket: filepath.Join(dir, "ctsync.ctl"), waited: make(chan error, 1)}
+	d.cmd = fw.Command("ctsync", "daemon", conf)
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.waited <- d.cmd.Wait() }()
+	t.Cleanup(func() {
+		d.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-d.waited:
+			if err != nil {
+				t.Errorf("%s: ctsync daemon after SIGTERM: %v\n%s", fw.Role, err, d.log())
+			}
+		case <-time.After(10 * time.Second):
+			d.cmd.Process.Kill()
+			t.Errorf("%s: ctsync daemon still running 10s after SIGTERM\n%s", fw.Role, d.log())
+		}
+		if _, err := os.Stat(filepath.Join(dir, "ctsync.lock")); err == nil {
+			t.Errorf("%s: the lock file outlived the daemon", fw.Role)
+		}
+		if t.Failed() {
+			t.Logf("%s's log:\n%s", fw.Role, d.log())
+		}
+	})
+	lab.Eventually(t, 10*time.Second, string(fw.Role)+"'s daemon to serve", func() (bool, string) {
+		_, err := d.ctl("stats")
+		return err == nil, fmt.Sprint(err)
+	})
+	return d
+}
+
+func (d *labDaemon) log() string {
+	b, _ := os.ReadFile(filepath.Join(d.dir, "ctsync.log"))
+	return string(b)
+}
+
+// ctl runs a client command against the daemon and returns its output.
+func (d *labDaemon) ctl(args ...string) (string, error) {
+	select {
+	case err := <-d.waited:
+		d.waited <- err
+		return "", fmt.Errorf("the daemon exited: %v", err)
+	default:
+	}
+	cmd := d.fw.Command("ctsync", append(args, "--socket", d.socket)...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return string(out), fmt.Errorf("ctsync %s: %v: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return string(out), nil
+}
+
+func (d *labDaemon) mustCtl(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := d.ctl(args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// stats reads the daemon's counters as `ctsync stats --format json` gives
+// them.
+func (d *labDaemon) stats(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(d.mustCtl(t, "stats", "--format", "json")), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// number follows a path of keys through decoded JSON.
+func number(m map[string]any, path ...string) int {
+	var v any = m
+	for _, k := range path {
+		o, ok := v.(map[string]any)
+		if !ok {
+			return -1
+		}
+		v = o[k]
+	}
+	f, ok := v.(float64)
+	if !ok {
+		return -1
+	}
+	return int(f)
+}
+
+// TestLabDaemons is issue 8's "done": two `ctsync daemon`s with HCL
+// configurations sync 100k flows (CTSYNC_SCALE_FLOWS) in each mode, the
+// client commands commit them into the backup's kernel and flush, and the
+// daemons stop cleanly. FT-FW also takes garbage on its sync port and
+// its control socket and goes on.
+func TestLabDaemons(t *testing.T) {
+	n := 100000
+	if s := os.Getenv("CTSYNC_SCALE_FLOWS"); s != "" {
+		var err error
+		if n, err = strconv.Atoi(s); err != nil || n < 2 || n > lab.MaxFill {
+			t.Fatalf("CTSYNC_SCALE_FLOWS=%q: want 2 to %d", s, lab.MaxFill)
+		}
+	}
+	if testing.Short() {
+		n = 5000
+	}
+	for _, mode := range []string{"ftfw", "notrack", "alarm"} {
+		t.Run(mode, func(t *testing.T) {
+			l := lab.New(t, lab.Options{})
+			fw1 := startDaemon(t, l.FW1, l.FW2, mode)
+			fw2 := startDaemon(t, l.FW2, l.FW1, mode)
+			if mode == "ftfw" {
+				garbage(t, l, fw2)
+			}
+			l.FW1.Fill(t, n)
+			lab.Eventually(t, 60*time.Second, fmt.Sprintf("%d flows in fw2's external cache", n), func() (bool, string) {
+				s := fw2.stats(t)
+				got := number(s, "caches", "external", "active")
+				return got >= n, fmt.Sprintf("fw2 external: %d; fw1 internal: %d", got, number(fw1.stats(t), "caches", "internal", "active"))
+			})
+			if lines := strings.Count(fw2.mustCtl(t, "dump", "external"), "\n"); lines != n {
+				t.Fatalf("ctsync dump external lists %d flows, want %d", lines, n)
+			}
+			start := time.Now()
+			fw2.mustCtl(t, "commit")
+			took := time.Since(start)
+			if got := l.FW2.Count(t); got < n {
+				t.Fatalf("fw2's kernel tracks %d flows after ctsync commit, want %d", got, n)
+			}
+			t.Logf("%s: ctsync commit of %d flows took %v (%.0f flows/s), client included", mode, n, took.Round(time.Millisecond), float64(n)/took.Seconds())
+			fw2.mustCtl(t, "flush")
+			// ALARM's refreshes keep coming: the cache fills again, but
+			// not at once.
+			out := fw2.mustCtl(t, "dump", "external")
+			if lines := strings.Count(out, "\n"); (mode == "alarm" && lines > n/2) || (mode != "alarm" && lines != 0) {
+				t.Fatalf("the external cache holds %d flows after ctsync flush:\n%.300s", lines, out)
+			}
+		})
+	}
+}
+
+// garbage sends what is not a sync message to d's sync port and its
+// control socket: both are counted and refused, and the daemon goes on
+// (the test's replication afterwards proves it).
+func garbage(t *testing.T, l *lab.Lab, d *labDaemon) {
+	t.Helper()
+	err := l.FW1.Do(func() error {
+		c, err := net.Dial("udp4", net.JoinHostPort(l.FW2.SyncAddrs[0].Addr().String(), "3780"))
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for i := range 100 {
+			b := make([]byte, 1+i*13%1400)
+			for j := range b {
+				b[j] = byte(i*31 + j*7)
+			}
+			c.Write(b)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, junk := range []string{"\x17\x00\x00\x00", "{\"version\":1,\"command\":\"commit\"", strings.Repeat("x", 100000) + "\n"} {
+		c, err := net.Dial("unix", d.socket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte(junk))
+		if cw, ok := c.(*net.UnixConn); ok {
+			cw.CloseWrite()
+		}
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		buf := make([]byte, 4096)
+		c.Read(buf)
+		c.Close()
+	}
+	lab.Eventually(t, 10*time.Second, "the garbage to be counted", func() (bool, string) {
+		s := d.stats(t)
+		malformed := number(s, "sync", "malformed")
+		refused := number(s, "control", "malformed") + number(s, "control", "too_large")
+		return malformed > 0 && refused >= 2, fmt.Sprintf("sync malformed %d, control refused %d", malformed, refused)
+	})
+}
