@@ -157,7 +157,10 @@ func TestLabReplicatesAndCommits(t *testing.T) {
 	} {
 		name := fmt.Sprintf("%s-%s-ipv%d", tc.mode, tc.transport, map[bool]int{false: 4, true: 6}[tc.v6])
 		t.Run(name, func(t *testing.T) {
-			l := lab.New(t, lab.Options{})
+			// With SNAT, the committed flows must carry their NAT for
+			// the connections to survive: the server only knows the
+			// WAN VIP.
+			l := lab.New(t, lab.Options{NAT: true})
 			l.StartEcho(t)
 			fw1 := runEngine(t, l.FW1, labConfig(t, l.FW1, l.FW2, tc.mode, tc.transport, tc.v6))
 			fw2 := runEngine(t, l.FW2, labConfig(t, l.FW2, l.FW1, tc.mode, tc.transport, tc.v6))
@@ -202,6 +205,14 @@ func TestLabReplicatesAndCommits(t *testing.T) {
 				}
 			}
 			for _, c := range conns {
+				vip := lab.WANVIP4
+				if c.Family == lab.IPv6 {
+					vip = lab.WANVIP6
+				}
+				got := l.FW2.Entries(t, c.ConnMatch()...)
+				if len(got) != 1 || !strings.Contains(got[0], "dst="+vip.String()+" ") {
+					t.Errorf("%s: fw2's committed flow lacks its SNAT to %s: %q", c, vip, got)
+				}
 				if err := c.Echo(2 * time.Second); err != nil {
 					t.Errorf("%s: echo through fw2 after fail-over: %v", c, err)
 				}

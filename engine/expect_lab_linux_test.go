@@ -18,6 +18,14 @@ import (
 // stateful forwarding would drop (new from the WAN) without the
 // replicated expectation.
 func TestLabFTPExpectationSurvivesFailOver(t *testing.T) {
+	for _, tc := range []struct{ mode, transport string }{
+		{"ftfw", "udp"}, {"notrack", "multicast"}, {"alarm", "tcp"},
+	} {
+		t.Run(tc.mode+"-"+tc.transport, func(t *testing.T) { testFTPFailOver(t, tc.mode, tc.transport) })
+	}
+}
+
+func testFTPFailOver(t *testing.T, mode, transport string) {
 	l := lab.New(t, lab.Options{})
 	for _, fw := range []*lab.Node{l.FW1, l.FW2} {
 		fw.NFT(t, fmt.Sprintf(`table inet ftp {
@@ -26,8 +34,8 @@ func TestLabFTPExpectationSurvivesFailOver(t *testing.T) {
 }`, fw.LAN))
 	}
 	extra := labOptions{extra: "\n"}
-	rt1 := labConfigWith(t, l.FW1, l.FW2, "ftfw", "udp", false, extra)
-	rt2 := labConfigWith(t, l.FW2, l.FW1, "ftfw", "udp", false, extra)
+	rt1 := labConfigWith(t, l.FW1, l.FW2, mode, transport, false, extra)
+	rt2 := labConfigWith(t, l.FW2, l.FW1, mode, transport, false, extra)
 	rt1.Sync.ExpectationSync, rt2.Sync.ExpectationSync = true, true
 	runEngine(t, l.FW1, rt1)
 	fw2 := runEngine(t, l.FW2, rt2)
