@@ -2,7 +2,8 @@
 // integration tests, and runs Go code inside a namespace.
 //
 // Every namespace and veth is removed by t.Cleanup, also when the test
-// fails. Addresses are restricted to the documentation ranges
+// fails. t is a T: a *testing.T, or a runner that does the same outside
+// `go test` (the `ctsync lab` demo). Addresses are restricted to the documentation ranges
 // 198.51.100.0/24, 203.0.113.0/24 and 2001:db8::/32, so a test can never
 // touch a real network.
 package netnstest
@@ -17,11 +18,28 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
+
+// T is the part of testing.TB that this package, internal/lab and
+// internal/legacyd use. *testing.T and *testing.B satisfy it, and so does
+// the runner of `ctsync lab` (internal/demo), so the demo builds the very
+// topology the tests build, without linking package testing into ctsync.
+type T interface {
+	Helper()
+	Name() string
+	Logf(format string, args ...any)
+	Errorf(format string, args ...any)
+	// Fatalf and Skipf end the calling goroutine (runtime.Goexit), as
+	// in package testing; Cleanup functions still run.
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
+	Failed() bool
+	Cleanup(func())
+	TempDir() string
+}
 
 // EnvVar opts in to privileged tests.
 const EnvVar = "CTSYNC_PRIVILEGED_TESTS"
@@ -30,7 +48,7 @@ const EnvVar = "CTSYNC_PRIVILEGED_TESTS"
 // run: EnvVar=1, root, and a network namespace can be created. When CI is
 // set and EnvVar=1 but something is missing, t fails instead, so a broken
 // runner does not pass silently.
-func RequirePrivileged(t testing.TB) {
+func RequirePrivileged(t T) {
 	t.Helper()
 	if os.Getenv(EnvVar) != "1" {
 		t.Skipf("skipping: set %s=1 and run as root (%s is not 1)", EnvVar, EnvVar)
@@ -80,7 +98,7 @@ var seq atomic.Uint32
 // up, disables IPv6 duplicate address detection (addresses are usable at
 // once) and sets net.netfilter.nf_conntrack_events=1 if conntrack is
 // loaded. It is deleted when the test ends.
-func NewNetNS(t testing.TB) *NetNS {
+func NewNetNS(t T) *NetNS {
 	t.Helper()
 	h := fnv.New32a()
 	h.Write([]byte(t.Name()))
@@ -151,12 +169,12 @@ func (ns *NetNS) Do(fn func() error) error {
 
 // Exec runs a command in ns and returns its combined output; the test
 // fails if the command does.
-func (ns *NetNS) Exec(t testing.TB, name string, args ...string) string {
+func (ns *NetNS) Exec(t T, name string, args ...string) string {
 	t.Helper()
 	return run(t, "ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
 }
 
-func run(t testing.TB, name string, args ...string) string {
+func run(t T, name string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(name, args...).CombinedOutput()
 	if err != nil {
@@ -180,7 +198,7 @@ var allowed = []netip.Prefix{
 }
 
 // CheckAddr fails the test unless a lies in a documentation range.
-func CheckAddr(t testing.TB, a netip.Addr) {
+func CheckAddr(t T, a netip.Addr) {
 	t.Helper()
 	for _, p := range allowed {
 		if p.Contains(a) {
@@ -193,7 +211,7 @@ func CheckAddr(t testing.TB, a netip.Addr) {
 // Veth connects ns1 and ns2 with a veth pair, gives each end its
 // addresses (any number, each checked by CheckAddr), brings both up and
 // returns the interface names in ns1 and ns2.
-func Veth(t testing.TB, ns1, ns2 *NetNS, addrs1, addrs2 []netip.Prefix) (name1, name2 string) {
+func Veth(t T, ns1, ns2 *NetNS, addrs1, addrs2 []netip.Prefix) (name1, name2 string) {
 	t.Helper()
 	for _, p := range append(append([]netip.Prefix{}, addrs1...), addrs2...) {
 		CheckAddr(t, p.Addr())
@@ -225,7 +243,7 @@ func Veth(t testing.TB, ns1, ns2 *NetNS, addrs1, addrs2 []netip.Prefix) (name1, 
 // WaitOperUp waits up to 5 seconds for interface name to be operationally
 // up: until then the kernel drops what is sent through it (its queue
 // discipline is only attached once the carrier is seen).
-func (ns *NetNS) WaitOperUp(t testing.TB, name string) {
+func (ns *NetNS) WaitOperUp(t T, name string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -241,7 +259,7 @@ func (ns *NetNS) WaitOperUp(t testing.TB, name string) {
 }
 
 // SetLink runs "ip link set NAME ARGS..." in ns, e.g. SetLink(t, "veth0", "down").
-func (ns *NetNS) SetLink(t testing.TB, name string, args ...string) {
+func (ns *NetNS) SetLink(t T, name string, args ...string) {
 	t.Helper()
 	run(t, "ip", append([]string{"-n", ns.Name, "link", "set", name}, args...)...)
 }
