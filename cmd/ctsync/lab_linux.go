@@ -51,9 +51,9 @@ var labNames = map[string]string{
 }
 
 type labDemo struct {
-	o     labOptions
-	out   io.Writer
-	log   *slog.Logger
+	o   labOptions
+	out io.Writer
+	log *slog.Logger
 	// built says the lab was built, so there was something to clean up.
 	built atomic.Bool
 }
