@@ -53,9 +53,11 @@ func labCommand() *cli.Command {
 				return &exitError{code: exitInvalid, msg: "lab: " + err.Error()}
 			}
 			// The namespaces must go also when the demo is interrupted
-			// (^C, a closed terminal, a CI time-out): these signals end
-			// the demo's context, and its runner cleans up.
-			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+			// (^C, a closed terminal, a CI time-out, a reader of its
+			// output gone, as in "ctsync lab | head": without Notify,
+			// SIGPIPE would kill the process): these signals end the
+			// demo's context, and its runner cleans up.
+			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGPIPE)
 			defer stop()
 			if err := runLab(ctx, o, c.App.Writer, c.App.ErrWriter); err != nil {
 				return &exitError{code: exitInvalid, msg: "lab: " + err.Error()}

@@ -15,6 +15,7 @@ import (
 	"github.com/ctsync/ctsync/engine/ctnl"
 	"github.com/ctsync/ctsync/internal/demo"
 	"github.com/ctsync/ctsync/internal/lab"
+	"github.com/ctsync/ctsync/internal/netnstest"
 	"github.com/ctsync/ctsync/migrate"
 )
 
@@ -33,7 +34,16 @@ func runLab(ctx context.Context, o labOptions, out, errOut io.Writer) error {
 	}
 	log := slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: level}))
 	d := &labDemo{o: o, out: out, log: log}
-	err := demo.Run(ctx, labRunnerName, errOut, d.steps)
+	// A demo killed with SIGKILL (or a power cut) could not clean up;
+	// its namespaces would otherwise stay until the next reboot.
+	removed, err := netnstest.RemoveStale(labRunnerName)
+	if len(removed) > 0 {
+		d.say("deleted %d network namespaces left by an earlier demo that was killed", len(removed))
+	}
+	if err != nil {
+		return err
+	}
+	err = demo.Run(ctx, labRunnerName, errOut, d.steps)
 	if d.built.Load() {
 		d.say("cleaned up: engines stopped, namespaces deleted")
 	}

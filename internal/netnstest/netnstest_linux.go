@@ -9,12 +9,14 @@
 package netnstest
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -100,9 +102,7 @@ var seq atomic.Uint32
 // loaded. It is deleted when the test ends.
 func NewNetNS(t T) *NetNS {
 	t.Helper()
-	h := fnv.New32a()
-	h.Write([]byte(t.Name()))
-	name := fmt.Sprintf("ctsync-%08x-%d-%d", h.Sum32(), os.Getpid(), seq.Add(1))
+	name := fmt.Sprintf("%s%d-%d", namePrefix(t.Name()), os.Getpid(), seq.Add(1))
 	run(t, "ip", "netns", "add", name)
 	t.Cleanup(func() {
 		if out, err := exec.Command("ip", "netns", "delete", name).CombinedOutput(); err != nil {
@@ -135,6 +135,54 @@ func NewNetNS(t T) *NetNS {
 		t.Fatalf("namespace %s: sysctl: %v", name, err)
 	}
 	return ns
+}
+
+// namePrefix starts the names of the namespaces made for the test or
+// runner named name; the creating process's id and a sequence number
+// follow.
+func namePrefix(name string) string {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return fmt.Sprintf("ctsync-%08x-", h.Sum32())
+}
+
+// RemoveStale deletes the namespaces NewNetNS made for a test or runner
+// called name in processes that no longer run: a process killed with
+// SIGKILL runs no cleanup. It returns the names it deleted. Namespaces of
+// live processes, and other tests', are left alone.
+func RemoveStale(name string) ([]string, error) {
+	entries, err := os.ReadDir("/run/netns")
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	prefix := namePrefix(name)
+	var removed []string
+	var errs []error
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok {
+			continue
+		}
+		pidText, _, ok := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil || pid <= 0 {
+			continue
+		}
+		// Signal 0 checks that the process exists; EPERM means it
+		// does, under another user.
+		if err := unix.Kill(pid, 0); err == nil || err == unix.EPERM {
+			continue
+		}
+		if out, err := exec.Command("ip", "netns", "delete", e.Name()).CombinedOutput(); err != nil {
+			errs = append(errs, fmt.Errorf("ip netns delete %s: %v: %s", e.Name(), err, out))
+			continue
+		}
+		removed = append(removed, e.Name())
+	}
+	return removed, errors.Join(errs...)
 }
 
 // Do runs fn on an OS thread switched into ns. Sockets fn opens stay in
