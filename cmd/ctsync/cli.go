@@ -131,6 +131,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 				},
 				Action: runExport,
 			},
+			labCommand(),
 			{
 				Name:      "version",
 				Usage:     "print the version",

@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"testing"
 )
 
 // syntheticRange carries no traffic anywhere (RFC 2544 benchmarking
@@ -69,7 +68,7 @@ func syntheticOK(a netip.Addr) bool {
 }
 
 // Insert creates entries in n's conntrack table.
-func (n *Node) Insert(t testing.TB, entries ...Entry) {
+func (n *Node) Insert(t T, entries ...Entry) {
 	t.Helper()
 	for _, e := range entries {
 		if !syntheticOK(e.Src) || !syntheticOK(e.Dst) {
@@ -81,7 +80,7 @@ func (n *Node) Insert(t testing.TB, entries ...Entry) {
 
 // Conntrack runs conntrack(8) in n and returns its standard output (the
 // entries, without the summary line it writes to standard error).
-func (n *Node) Conntrack(t testing.TB, args ...string) string {
+func (n *Node) Conntrack(t T, args ...string) string {
 	t.Helper()
 	cmd := n.Command("conntrack", args...)
 	var stderr strings.Builder
@@ -96,7 +95,7 @@ func (n *Node) Conntrack(t testing.TB, args ...string) string {
 // Entries lists n's conntrack entries matching the conntrack -L filter
 // args (none: all), one line each. A filter matching nothing is not an
 // error: conntrack exits 0 and the list is empty.
-func (n *Node) Entries(t testing.TB, args ...string) []string {
+func (n *Node) Entries(t T, args ...string) []string {
 	t.Helper()
 	args = append([]string{"-L"}, args...)
 	if !hasFamily(args) {
@@ -125,7 +124,7 @@ func hasFamily(args []string) bool {
 
 // Count returns the number of entries in n's conntrack table, of every
 // family (conntrack -C).
-func (n *Node) Count(t testing.TB) int {
+func (n *Node) Count(t T) int {
 	t.Helper()
 	out := strings.TrimSpace(n.Conntrack(t, "-C"))
 	c, err := strconv.Atoi(out)

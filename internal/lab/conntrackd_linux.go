@@ -3,7 +3,6 @@ package lab
 import (
 	"fmt"
 	"path/filepath"
-	"testing"
 
 	"github.com/ctsync/ctsync/internal/legacyd"
 )
@@ -47,7 +46,7 @@ func conntrackdConf(fw *Node, f legacyd.Files) string {
 // it answers on its control socket. It is stopped when the test ends (its
 // output is shown if the test failed). The test is skipped (failed under
 // CI) when conntrackd is not installed.
-func (l *Lab) StartConntrackd(t testing.TB, fw *Node) *Conntrackd {
+func (l *Lab) StartConntrackd(t T, fw *Node) *Conntrackd {
 	t.Helper()
 	legacyd.Require(t)
 	l.starts++
@@ -59,7 +58,7 @@ func (l *Lab) StartConntrackd(t testing.TB, fw *Node) *Conntrackd {
 // becoming primary (conntrackd's doc/sync/primary-backup.sh): commit the
 // external cache into the kernel, flush the caches, resync the internal
 // cache from the kernel, and send it to the peer.
-func (d *Conntrackd) TakeOver(t testing.TB) {
+func (d *Conntrackd) TakeOver(t T) {
 	t.Helper()
 	for _, step := range []string{"-c", "-f", "-R", "-B"} {
 		d.MustCtl(t, step)
@@ -70,7 +69,7 @@ func (d *Conntrackd) TakeOver(t testing.TB) {
 // becoming backup: schedule the purge of the kernel table (the flows it
 // forwarded as primary go after conntrackd's PurgeTimeout) and ask the new
 // primary for a full resync.
-func (d *Conntrackd) StepDown(t testing.TB) {
+func (d *Conntrackd) StepDown(t T) {
 	t.Helper()
 	for _, step := range []string{"-t", "-n"} {
 		d.MustCtl(t, step)

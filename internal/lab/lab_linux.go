@@ -19,7 +19,9 @@
 // Every address is in 198.51.100.0/24, 203.0.113.0/24 or 2001:db8::/32 (the
 // namespaces keep labs apart, so every lab uses the same plan), and
 // everything is removed by t.Cleanup, also when the test fails. Building a
-// lab needs root: call netnstest.RequirePrivileged first (New does).
+// lab needs root: New skips a test that cannot (netnstest.RequirePrivileged);
+// Build, for the `ctsync lab` demo, checks nothing. t is a T: a
+// *testing.T, or the demo's runner (internal/demo).
 package lab
 
 import (
@@ -28,11 +30,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/ctsync/ctsync/internal/netnstest"
 )
+
+// T is what the lab needs of a test: *testing.T, or a runner outside `go
+// test` such as `ctsync lab`'s.
+type T = netnstest.T
 
 // The addressing plan. LAN and sync link share 198.51.100.0/24, one half
 // each; the WAN is 203.0.113.0/24.
@@ -125,9 +130,16 @@ func (l *Lab) Active() *Node { return l.active }
 
 // New builds a lab, with fw1 active. It skips t unless privileged tests
 // can run.
-func New(t testing.TB, opts Options) *Lab {
+func New(t T, opts Options) *Lab {
 	t.Helper()
 	netnstest.RequirePrivileged(t)
+	return Build(t, opts)
+}
+
+// Build builds a lab, with fw1 active, without New's check: the caller
+// made sure it runs as root with ip, nft and conntrack installed.
+func Build(t T, opts Options) *Lab {
+	t.Helper()
 	l := &Lab{Opts: opts, dir: t.TempDir(), Switch: netnstest.NewNetNS(t)}
 	nodes := map[Role]*Node{}
 	for _, p := range plan {
@@ -182,7 +194,7 @@ func prefixes(ss []string) []netip.Prefix {
 }
 
 // setUpFirewall makes fw route statefully.
-func (l *Lab) setUpFirewall(t testing.TB, fw *Node) {
+func (l *Lab) setUpFirewall(t T, fw *Node) {
 	t.Helper()
 	nat := ""
 	if l.Opts.NAT {
@@ -238,7 +250,7 @@ func (l *Lab) setUpFirewall(t testing.TB, fw *Node) {
 }
 
 // NFT loads an nftables ruleset into n.
-func (n *Node) NFT(t testing.TB, rules string) {
+func (n *Node) NFT(t T, rules string) {
 	t.Helper()
 	cmd := n.Command("nft", "-f", "-")
 	cmd.Stdin = strings.NewReader(rules)
@@ -256,7 +268,7 @@ func vips(fw *Node) [][2]string {
 	}
 }
 
-func addVIPs(t testing.TB, fw *Node) {
+func addVIPs(t T, fw *Node) {
 	t.Helper()
 	for _, v := range vips(fw) {
 		args := []string{"addr", "add", v[1], "dev", v[0]}
@@ -275,7 +287,7 @@ func addVIPs(t testing.TB, fw *Node) {
 // neighbour entries for the virtual addresses, so their next packet asks
 // who holds them now. Connections are left alone: whether they survive is
 // up to the firewalls' conntrack tables.
-func (l *Lab) FailOver(t testing.TB) *Node {
+func (l *Lab) FailOver(t T) *Node {
 	t.Helper()
 	from, to := l.FW1, l.FW2
 	if l.active == l.FW2 {
@@ -302,7 +314,7 @@ func (l *Lab) FailOver(t testing.TB) *Node {
 // Eventually calls cond every 50ms until it reports true, for at most
 // limit; then the test fails, naming what it waited for and the last state
 // cond described.
-func Eventually(t testing.TB, limit time.Duration, what string, cond func() (bool, string)) {
+func Eventually(t T, limit time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {

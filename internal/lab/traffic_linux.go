@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -45,7 +44,7 @@ func ClientAddr(f Family) netip.Addr {
 // StartEcho starts a TCP echo service on EchoPort in the server
 // namespace, for IPv4 and IPv6, stopped when the test ends. Call it once
 // per lab.
-func (l *Lab) StartEcho(t testing.TB) {
+func (l *Lab) StartEcho(t T) {
 	t.Helper()
 	var ln net.Listener
 	err := l.Server.Do(func() error {
@@ -105,11 +104,11 @@ type Conn struct {
 // Dial opens a connection from the client to the echo service, failing
 // the test if it cannot be opened within timeout. It is closed when the
 // test ends.
-func (l *Lab) Dial(t testing.TB, f Family, timeout time.Duration) *Conn {
+func (l *Lab) Dial(t T, f Family, timeout time.Duration) *Conn {
 	t.Helper()
 	c, err := l.DialErr(f, timeout)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	t.Cleanup(func() { c.Close() })
 	return c

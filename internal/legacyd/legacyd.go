@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -27,6 +26,17 @@ const startTimeout = 5 * time.Second
 // namespace such as netnstest.NetNS or a lab node.
 type Commander interface {
 	Command(name string, args ...string) *exec.Cmd
+}
+
+// T is the part of testing.TB this package uses: *testing.T satisfies it,
+// and so does any netnstest.T (the `ctsync lab` demo's runner).
+type T interface {
+	Helper()
+	Logf(format string, args ...any)
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
+	Failed() bool
+	Cleanup(func())
 }
 
 // Files are the paths of one daemon's files, all in Dir.
@@ -69,7 +79,7 @@ func General(f Files, extra string) string {
 
 // Require skips the test when conntrackd is not installed, and fails it
 // under CI, so that a broken runner does not pass silently.
-func Require(t testing.TB) {
+func Require(t T) {
 	t.Helper()
 	if _, err := exec.LookPath(Command); err != nil {
 		if os.Getenv("CI") != "" {
@@ -93,13 +103,13 @@ type Daemon struct {
 // through ns and waits until it answers on its control socket. name says
 // where it runs, in messages. The daemon is stopped when the test ends,
 // and its output shown if the test failed.
-func Start(t testing.TB, ns Commander, name string, f Files, conf string) *Daemon {
+func Start(t T, ns Commander, name string, f Files, conf string) *Daemon {
 	t.Helper()
 	if err := os.MkdirAll(f.Dir, 0o700); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	if err := os.WriteFile(f.Conf, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	d := &Daemon{Files: f, name: name, ns: ns, done: make(chan struct{})}
 	// No -d: in the foreground ("console mode") this process is the
@@ -145,11 +155,11 @@ func (d *Daemon) Ctl(args ...string) (string, error) {
 }
 
 // MustCtl is Ctl failing the test on error.
-func (d *Daemon) MustCtl(t testing.TB, args ...string) string {
+func (d *Daemon) MustCtl(t T, args ...string) string {
 	t.Helper()
 	out, err := d.Ctl(args...)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	return out
 }

@@ -2,26 +2,46 @@
 // integration tests, and runs Go code inside a namespace.
 //
 // Every namespace and veth is removed by t.Cleanup, also when the test
-// fails. Addresses are restricted to the documentation ranges
+// fails. t is a T: a *testing.T, or a runner that does the same outside
+// `go test` (the `ctsync lab` demo). Addresses are restricted to the documentation ranges
 // 198.51.100.0/24, 203.0.113.0/24 and 2001:db8::/32, so a test can never
 // touch a real network.
 package netnstest
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
+
+// T is the part of testing.TB that this package, internal/lab and
+// internal/legacyd use. *testing.T and *testing.B satisfy it, and so does
+// the runner of `ctsync lab` (internal/demo), so the demo builds the very
+// topology the tests build, without linking package testing into ctsync.
+type T interface {
+	Helper()
+	Name() string
+	Logf(format string, args ...any)
+	Errorf(format string, args ...any)
+	// Fatalf and Skipf end the calling goroutine (runtime.Goexit), as
+	// in package testing; Cleanup functions still run.
+	Fatalf(format string, args ...any)
+	Skipf(format string, args ...any)
+	Failed() bool
+	Cleanup(func())
+	TempDir() string
+}
 
 // EnvVar opts in to privileged tests.
 const EnvVar = "CTSYNC_PRIVILEGED_TESTS"
@@ -30,7 +50,7 @@ const EnvVar = "CTSYNC_PRIVILEGED_TESTS"
 // run: EnvVar=1, root, and a network namespace can be created. When CI is
 // set and EnvVar=1 but something is missing, t fails instead, so a broken
 // runner does not pass silently.
-func RequirePrivileged(t testing.TB) {
+func RequirePrivileged(t T) {
 	t.Helper()
 	if os.Getenv(EnvVar) != "1" {
 		t.Skipf("skipping: set %s=1 and run as root (%s is not 1)", EnvVar, EnvVar)
@@ -80,11 +100,9 @@ var seq atomic.Uint32
 // up, disables IPv6 duplicate address detection (addresses are usable at
 // once) and sets net.netfilter.nf_conntrack_events=1 if conntrack is
 // loaded. It is deleted when the test ends.
-func NewNetNS(t testing.TB) *NetNS {
+func NewNetNS(t T) *NetNS {
 	t.Helper()
-	h := fnv.New32a()
-	h.Write([]byte(t.Name()))
-	name := fmt.Sprintf("ctsync-%08x-%d-%d", h.Sum32(), os.Getpid(), seq.Add(1))
+	name := fmt.Sprintf("%s%d-%d", namePrefix(t.Name()), os.Getpid(), seq.Add(1))
 	run(t, "ip", "netns", "add", name)
 	t.Cleanup(func() {
 		if out, err := exec.Command("ip", "netns", "delete", name).CombinedOutput(); err != nil {
@@ -119,6 +137,54 @@ func NewNetNS(t testing.TB) *NetNS {
 	return ns
 }
 
+// namePrefix starts the names of the namespaces made for the test or
+// runner named name; the creating process's id and a sequence number
+// follow.
+func namePrefix(name string) string {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return fmt.Sprintf("ctsync-%08x-", h.Sum32())
+}
+
+// RemoveStale deletes the namespaces NewNetNS made for a test or runner
+// called name in processes that no longer run: a process killed with
+// SIGKILL runs no cleanup. It returns the names it deleted. Namespaces of
+// live processes, and other tests', are left alone.
+func RemoveStale(name string) ([]string, error) {
+	entries, err := os.ReadDir("/run/netns")
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	prefix := namePrefix(name)
+	var removed []string
+	var errs []error
+	for _, e := range entries {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok {
+			continue
+		}
+		pidText, _, ok := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidText)
+		if !ok || err != nil || pid <= 0 {
+			continue
+		}
+		// Signal 0 checks that the process exists; EPERM means it
+		// does, under another user.
+		if err := unix.Kill(pid, 0); err == nil || err == unix.EPERM {
+			continue
+		}
+		if out, err := exec.Command("ip", "netns", "delete", e.Name()).CombinedOutput(); err != nil {
+			errs = append(errs, fmt.Errorf("ip netns delete %s: %v: %s", e.Name(), err, out))
+			continue
+		}
+		removed = append(removed, e.Name())
+	}
+	return removed, errors.Join(errs...)
+}
+
 // Do runs fn on an OS thread switched into ns. Sockets fn opens stay in
 // ns; goroutines fn starts do not run in ns.
 func (ns *NetNS) Do(fn func() error) error {
@@ -151,12 +217,12 @@ func (ns *NetNS) Do(fn func() error) error {
 
 // Exec runs a command in ns and returns its combined output; the test
 // fails if the command does.
-func (ns *NetNS) Exec(t testing.TB, name string, args ...string) string {
+func (ns *NetNS) Exec(t T, name string, args ...string) string {
 	t.Helper()
 	return run(t, "ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
 }
 
-func run(t testing.TB, name string, args ...string) string {
+func run(t T, name string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(name, args...).CombinedOutput()
 	if err != nil {
@@ -180,7 +246,7 @@ var allowed = []netip.Prefix{
 }
 
 // CheckAddr fails the test unless a lies in a documentation range.
-func CheckAddr(t testing.TB, a netip.Addr) {
+func CheckAddr(t T, a netip.Addr) {
 	t.Helper()
 	for _, p := range allowed {
 		if p.Contains(a) {
@@ -193,7 +259,7 @@ func CheckAddr(t testing.TB, a netip.Addr) {
 // Veth connects ns1 and ns2 with a veth pair, gives each end its
 // addresses (any number, each checked by CheckAddr), brings both up and
 // returns the interface names in ns1 and ns2.
-func Veth(t testing.TB, ns1, ns2 *NetNS, addrs1, addrs2 []netip.Prefix) (name1, name2 string) {
+func Veth(t T, ns1, ns2 *NetNS, addrs1, addrs2 []netip.Prefix) (name1, name2 string) {
 	t.Helper()
 	for _, p := range append(append([]netip.Prefix{}, addrs1...), addrs2...) {
 		CheckAddr(t, p.Addr())
@@ -225,7 +291,7 @@ func Veth(t testing.TB, ns1, ns2 *NetNS, addrs1, addrs2 []netip.Prefix) (name1, 
 // WaitOperUp waits up to 5 seconds for interface name to be operationally
 // up: until then the kernel drops what is sent through it (its queue
 // discipline is only attached once the carrier is seen).
-func (ns *NetNS) WaitOperUp(t testing.TB, name string) {
+func (ns *NetNS) WaitOperUp(t T, name string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -241,7 +307,7 @@ func (ns *NetNS) WaitOperUp(t testing.TB, name string) {
 }
 
 // SetLink runs "ip link set NAME ARGS..." in ns, e.g. SetLink(t, "veth0", "down").
-func (ns *NetNS) SetLink(t testing.TB, name string, args ...string) {
+func (ns *NetNS) SetLink(t T, name string, args ...string) {
 	t.Helper()
 	run(t, "ip", append([]string{"-n", ns.Name, "link", "set", name}, args...)...)
 }
