@@ -97,6 +97,19 @@ func (d *labDemo) steps(r *demo.Runner) {
 
 	fw1 := d.startEngine(r, l, l.FW1)
 	fw2 := d.startEngine(r, l, l.FW2)
+	// A TCP link connects within a second or so; what is sent before it
+	// is parked in a queue of error_queue_length datagrams, and NOTRACK
+	// and ALARM do not recover what overflows it (FT-FW does).
+	lab.Eventually(r, 10*time.Second, "the sync link to connect both ways", func() (bool, string) {
+		for _, e := range []*engine.Engine{fw1, fw2} {
+			for _, ls := range e.Snapshot().Links {
+				if ls.Client != nil && !*ls.Client {
+					return false, ls.Name + ": not connected"
+				}
+			}
+		}
+		return true, ""
+	})
 	d.step(r, "ctsync engines run on fw1 and fw2")
 
 	conns := []*lab.Conn{l.Dial(r, lab.IPv4, 5*time.Second), l.Dial(r, lab.IPv6, 5*time.Second)}
