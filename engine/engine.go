@@ -126,6 +126,10 @@ type Engine struct {
 
 	ingest *Ingest
 	table  lockedTable
+	// peer is io.Peer, or the links a reload opened instead; openPeer
+	// opens links (nil: a reload cannot change them).
+	peer     *peerSwitch
+	openPeer func([]config.LinkSettings) (Peer, error)
 
 	// kick wakes the transmitter: something was queued.
 	kick  chan struct{}
@@ -180,6 +184,7 @@ func New(rt config.Runtime, io IO, o Options) (*Engine, error) {
 		closed: make(chan struct{}),
 	}
 	e.table.t = io.Table
+	e.peer = newPeerSwitch(io.Peer)
 	now := io.Clock.Now()
 	e.started = now
 	var err error
@@ -214,7 +219,7 @@ func New(rt config.Runtime, io IO, o Options) (*Engine, error) {
 		ms.Inject = e.inject.flow
 		ms.InjectExpect = e.inject.expect
 	}
-	if e.mode, err = syncmode.New(ms, conv, e.internal, e.external, []syncmode.Sender{io.Peer}, now); err != nil {
+	if e.mode, err = syncmode.New(ms, conv, e.internal, e.external, []syncmode.Sender{e.peer}, now); err != nil {
 		return nil, err
 	}
 	if rt.Sync.ExpectationSync {
@@ -261,7 +266,7 @@ func tierSettings(t config.CacheTier, life time.Duration) cache.Settings {
 
 // modeSettings translates the sync mode.
 func (e *Engine) modeSettings(rt config.Runtime) (syncmode.Settings, error) {
-	s := syncmode.Settings{MaxDatagram: e.io.Peer.MaxDatagram()}
+	s := syncmode.Settings{MaxDatagram: e.peer.MaxDatagram()}
 	switch rt.Sync.Mode {
 	case config.SyncFTFW:
 		s.Kind = syncmode.FTFW
@@ -319,7 +324,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.mu.Unlock()
 	e.wake()
 	e.transmit(ctx)
-	e.io.Peer.Close()
+	e.peer.Close()
 	wg.Wait()
 	e.closeMu.Do(func() { close(e.closed) })
 	select {

@@ -40,7 +40,7 @@ func (e *Engine) Snapshot() render.Snapshot {
 	}
 	e.mu.Unlock()
 	s.Ingest = render.Ingest(e.ingest.Stats())
-	s.Links = e.io.Peer.Status()
+	s.Links = e.peer.Status()
 	if f := e.controlStats.Load(); f != nil {
 		s.Control = (*f)()
 	}

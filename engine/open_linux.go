@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/ctsync/ctsync/config"
 	"github.com/ctsync/ctsync/engine/ctnl"
@@ -69,25 +70,35 @@ func Open(rt config.Runtime, o Options) (_ *Engine, err error) {
 		closers = append(closers, inject.Close)
 		io.Inject = inject
 	}
-	ls, err := LinkSettings(rt.Links)
+	peer, err := openGroup(rt.Links, o.Log)
+	if err != nil {
+		return nil, err
+	}
+	closers = append(closers, peer.Close)
+	io.Peer = peer
+	e, err := New(rt, io, o)
+	if err != nil {
+		return nil, err
+	}
+	e.closers = closers
+	e.openPeer = func(links []config.LinkSettings) (Peer, error) { return openGroup(links, o.Log) }
+	return e, nil
+}
+
+// openGroup opens the configured links as a group.
+func openGroup(links []config.LinkSettings, log *slog.Logger) (Peer, error) {
+	ls, err := LinkSettings(links)
 	if err != nil {
 		return nil, err
 	}
 	if len(ls) == 0 {
 		return nil, errors.New("engine: no sync link configured")
 	}
-	g, err := link.OpenGroup(ls, o.Log)
+	g, err := link.OpenGroup(ls, log)
 	if err != nil {
 		return nil, fmt.Errorf("open the sync links: %w", err)
 	}
-	closers = append(closers, g.Close)
-	io.Peer = GroupPeer{g}
-	e, err := New(rt, io, o)
-	if err != nil {
-		return nil, err
-	}
-	e.closers = closers
-	return e, nil
+	return GroupPeer{g}, nil
 }
 
 // GroupPeer is a link.Group as the engine's Peer.

@@ -230,3 +230,43 @@ func TestLabPolling(t *testing.T) {
 		t.Errorf("fw1 in polling mode: %d events, %d polls", s.Ingest.Events, s.Ingest.Polls)
 	}
 }
+
+// TestLabReloadLinksAndLimits: a reload moves both nodes from UDP to
+// multicast and lowers a cache limit; the caches and the sessions
+// survive, and new flows cross the new link.
+func TestLabReloadLinksAndLimits(t *testing.T) {
+	l := lab.New(t, lab.Options{})
+	rt1 := labConfig(t, l.FW1, l.FW2, "ftfw", "udp", false)
+	rt2 := labConfig(t, l.FW2, l.FW1, "ftfw", "udp", false)
+	fw1 := runEngine(t, l.FW1, rt1)
+	fw2 := runEngine(t, l.FW2, rt2)
+	l.FW1.Insert(t, lab.Synthetic(1), lab.Synthetic(2))
+	lab.Eventually(t, 10*time.Second, "two flows on fw2", func() (bool, string) {
+		n := len(dump(t, fw2, control.External))
+		return n == 2, fmt.Sprint(n)
+	})
+	for _, x := range []struct {
+		e      interface{ Apply(config.Runtime) error }
+		fw, pe *lab.Node
+		rt     config.Runtime
+	}{{fw1, l.FW1, l.FW2, rt1}, {fw2, l.FW2, l.FW1, rt2}} {
+		next := x.rt
+		next.Links = labConfig(t, x.fw, x.pe, "ftfw", "multicast", false).Links
+		next.Caches.External.Limit = 3
+		// The new links' sockets belong in the firewall's namespace.
+		if err := x.fw.Do(func() error { return x.e.Apply(next) }); err != nil {
+			t.Fatalf("%s: reload: %v", x.fw.Role, err)
+		}
+	}
+	if s := fw2.Snapshot(); len(s.Links) != 1 || s.Links[0].Transport.String() != "multicast" {
+		t.Fatalf("fw2's links after the reload: %+v", s.Links)
+	}
+	if n := len(dump(t, fw2, control.External)); n != 2 {
+		t.Fatalf("fw2's external cache holds %d flows after the reload, want the 2 it had", n)
+	}
+	l.FW1.Insert(t, lab.Synthetic(3), lab.Synthetic(4))
+	lab.Eventually(t, 10*time.Second, "the new limit to stop fw2's external cache at 3", func() (bool, string) {
+		s := fw2.Snapshot()
+		return s.External.Active == 3 && s.External.CreateNoSpace >= 1, fmt.Sprintf("%+v", *s.External)
+	})
+}

@@ -3,14 +3,119 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/ctsync/ctsync/engine/cache"
 	"github.com/ctsync/ctsync/engine/ctnl"
+	"github.com/ctsync/ctsync/link"
 	"github.com/ctsync/ctsync/link/wire"
 )
+
+// peerSwitch is the engine's Peer: the links it was opened with, or those
+// a reload opened in their place. The receiver goes on with the new links
+// when the old ones close under it.
+type peerSwitch struct {
+	mu     sync.RWMutex
+	cur    Peer
+	closed bool
+	// changed is closed, and replaced, at each swap and at Close.
+	changed chan struct{}
+}
+
+func newPeerSwitch(p Peer) *peerSwitch { return &peerSwitch{cur: p, changed: make(chan struct{})} }
+
+// signal wakes a Recv waiting for a swap; p.mu is held.
+func (p *peerSwitch) signal() {
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+func (p *peerSwitch) get() Peer {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.cur
+}
+
+func (p *peerSwitch) Send(b []byte) error       { return p.get().Send(b) }
+func (p *peerSwitch) Valid(link int)            { p.get().Valid(link) }
+func (p *peerSwitch) Malformed(link int)        { p.get().Malformed(link) }
+func (p *peerSwitch) MaxDatagram() int          { return p.get().MaxDatagram() }
+func (p *peerSwitch) Status() []link.LinkStatus { return p.get().Status() }
+
+// Recv reads from the current links; when they were closed by a swap, it
+// goes on with the new ones, and while there are none (a reload failed
+// to open them) it waits for the next swap.
+func (p *peerSwitch) Recv(buf []byte) (int, int, error) {
+	for {
+		p.mu.RLock()
+		cur, changed := p.cur, p.changed
+		p.mu.RUnlock()
+		n, li, err := cur.Recv(buf)
+		if err == nil || !errors.Is(err, net.ErrClosed) {
+			return n, li, err
+		}
+		p.mu.RLock()
+		closed, swapped := p.closed, p.cur != cur
+		p.mu.RUnlock()
+		if closed {
+			return n, li, err
+		}
+		if !swapped {
+			<-changed
+		}
+	}
+}
+
+// swap closes the current links and puts next in their place. The old
+// links must close first: the new ones bind the same ports.
+func (p *peerSwitch) swap(open func() (Peer, error), reopen func() (Peer, error)) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return errors.New("the engine is stopping")
+	}
+	defer p.signal()
+	p.cur.Close()
+	next, err := open()
+	if err != nil {
+		// Back to what ran before, if it opens again.
+		prev, perr := reopen()
+		if perr != nil {
+			p.cur = downPeer{}
+			return fmt.Errorf("%w; reopening the previous links failed too: %v", err, perr)
+		}
+		p.cur = prev
+		return err
+	}
+	p.cur = next
+	return nil
+}
+
+func (p *peerSwitch) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	p.signal()
+	return p.cur.Close()
+}
+
+// downPeer stands for links that could not be opened: sends fail, and
+// receiving waits for a swap or the end.
+type downPeer struct{}
+
+var errNoLinks = errors.New("no sync link: the last reload could not open any")
+
+func (downPeer) Send([]byte) error             { return errNoLinks }
+func (downPeer) Recv([]byte) (int, int, error) { return 0, -1, fmt.Errorf("%w", net.ErrClosed) }
+func (downPeer) Valid(int)                     {}
+func (downPeer) Malformed(int)                 {}
+func (downPeer) MaxDatagram() int              { return 0 }
+func (downPeer) Status() []link.LinkStatus     { return nil }
+func (downPeer) Close() error                  { return nil }
 
 // receive hands each datagram from the peer to the sync mode until the
 // peer is closed or ctx is done.
@@ -18,14 +123,14 @@ func (e *Engine) receive(ctx context.Context) {
 	buf := make([]byte, 1<<16)
 	var lastLog time.Time
 	for {
-		n, li, err := e.io.Peer.Recv(buf)
+		n, li, err := e.peer.Recv(buf)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || ctx.Err() != nil {
 				return
 			}
 			e.counters.recvErrors.Add(1)
 			if li >= 0 {
-				e.io.Peer.Malformed(li)
+				e.peer.Malformed(li)
 			}
 			continue
 		}
@@ -34,14 +139,14 @@ func (e *Engine) receive(ctx context.Context) {
 		err = e.mode.Receive(0, buf[:n], now)
 		e.mu.Unlock()
 		if err != nil {
-			e.io.Peer.Malformed(li)
+			e.peer.Malformed(li)
 			// A peer speaking garbage would otherwise fill the log.
 			if now.Sub(lastLog) > 10*time.Second {
 				lastLog = now
 				e.log.Warn("malformed sync message", "link", li, "err", err)
 			}
 		} else {
-			e.io.Peer.Valid(li)
+			e.peer.Valid(li)
 		}
 		e.wake()
 	}

@@ -7,6 +7,7 @@ import (
 	"reflect"
 
 	"github.com/ctsync/ctsync/config"
+	"github.com/ctsync/ctsync/engine/cache"
 )
 
 // Reload re-reads the configuration with Options.Load and applies what
@@ -37,11 +38,26 @@ func (e *Engine) Apply(rt config.Runtime) error {
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
+	if err := e.checkLimits(rt); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	// Each change below is applied or the reload stops; what was applied
+	// before a failure stays, and the error says what did not.
 	if !reflect.DeepEqual(old.Filter, rt.Filter) {
 		if err := e.ingest.SetFilter(is); err != nil {
 			return fmt.Errorf("reload: filter: %w", err)
 		}
+		e.log.Info("reload: filter replaced", "stages", len(rt.Filter.Stages))
 	}
+	if !reflect.DeepEqual(old.Links, rt.Links) {
+		if err := e.swapLinks(old.Links, rt.Links); err != nil {
+			return fmt.Errorf("reload: links: %w", err)
+		}
+		e.log.Info("reload: links reopened", "links", len(rt.Links))
+	}
+	e.mu.Lock()
+	e.setLimits(rt)
+	e.mu.Unlock()
 	e.mu.Lock()
 	e.rt = rt
 	e.conv = SyncConvertOptions(rt.Sync)
@@ -67,8 +83,7 @@ func needsRestart(old, new config.Runtime) string {
 		{"the polling interval", old.Daemon.PollInterval, new.Daemon.PollInterval},
 		{"the netlink settings", old.Netlink, new.Netlink},
 		{"where the filter runs (run_in)", old.Filter.RunIn, new.Filter.RunIn},
-		{"the caches", old.Caches, new.Caches},
-		{"the links", old.Links, new.Links},
+		{"which caches are enabled", [2]bool{old.Caches.Internal.Enabled, old.Caches.External.Enabled}, [2]bool{new.Caches.Internal.Enabled, new.Caches.External.Enabled}},
 		{"the resend queue size", old.Sync.ResendQueueSize, new.Sync.ResendQueueSize},
 		{"the ACK window size", old.Sync.ACKWindowSize, new.Sync.ACKWindowSize},
 		{"the refresh time", old.Sync.RefreshTime, new.Sync.RefreshTime},
@@ -84,4 +99,54 @@ func needsRestart(old, new config.Runtime) string {
 		}
 	}
 	return ""
+}
+
+// checkLimits refuses cache limits the caches cannot take.
+func (e *Engine) checkLimits(rt config.Runtime) error {
+	for _, t := range []config.CacheTier{rt.Caches.Internal, rt.Caches.External} {
+		if !t.Enabled {
+			continue
+		}
+		if err := (cache.Settings{Limit: t.Limit}).Check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setLimits applies the configured cache limits; a lower limit keeps what
+// the caches hold and refuses more. The sizes (bucket hints) apply at the
+// next start. e.mu is held.
+func (e *Engine) setLimits(rt config.Runtime) {
+	e.internal.SetLimit(rt.Caches.Internal.Limit)
+	if e.iexp != nil {
+		e.iexp.SetLimit(rt.Caches.Internal.Limit)
+	}
+	if e.external != nil {
+		e.external.SetLimit(rt.Caches.External.Limit)
+	}
+	if e.eexp != nil {
+		e.eexp.SetLimit(rt.Caches.External.Limit)
+	}
+}
+
+// swapLinks closes the links and opens the new ones; the sync sessions
+// go on over them. A link set whose datagrams would be smaller than the
+// sessions were built for needs a restart.
+func (e *Engine) swapLinks(old, new []config.LinkSettings) error {
+	if e.openPeer == nil {
+		return errors.New("this engine cannot reopen its links")
+	}
+	max := e.peer.MaxDatagram()
+	return e.peer.swap(func() (Peer, error) {
+		p, err := e.openPeer(new)
+		if err != nil {
+			return nil, err
+		}
+		if p.MaxDatagram() < max {
+			p.Close()
+			return nil, fmt.Errorf("the new links carry datagrams of %d bytes, fewer than the %d the sync sessions use: restart to change the MTU down", p.MaxDatagram(), max)
+		}
+		return p, nil
+	}, func() (Peer, error) { return e.openPeer(old) })
 }

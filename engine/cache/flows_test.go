@@ -625,3 +625,37 @@ func TestRefGenerationWraps(t *testing.T) {
 		}
 	}
 }
+
+func TestSetLimit(t *testing.T) {
+	c, err := NewFlows(Settings{Buckets: 4, Limit: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1000, 0)
+	add := func(i int) Outcome {
+		f := Flow{Orig: Tuple{Src: netip.AddrFrom4([4]byte{198, 18, 0, byte(i)}), Dst: netip.AddrFrom4([4]byte{198, 19, 0, 1}), Proto: 6, SrcPort: 1, DstPort: 2}}
+		_, o := c.Update(&f, now)
+		return o
+	}
+	add(1)
+	add(2)
+	if o := add(3); o != Refused {
+		t.Fatalf("third flow at limit 2: %v", o)
+	}
+	if err := c.SetLimit(3); err != nil {
+		t.Fatal(err)
+	}
+	if o := add(3); o != Created {
+		t.Fatalf("third flow at limit 3: %v", o)
+	}
+	// Lowering the limit keeps what is held.
+	if err := c.SetLimit(1); err != nil {
+		t.Fatal(err)
+	}
+	if c.Len() != 3 || add(4) != Refused {
+		t.Fatalf("after lowering the limit: %d objects held", c.Len())
+	}
+	if err := c.SetLimit(0); err == nil {
+		t.Fatal("limit 0 accepted")
+	}
+}

@@ -62,3 +62,17 @@ func (c *objects[R]) Stats() Stats { return c.t.snapshot() }
 // Sorted returns every object's Ref ordered by key (addresses, protocol,
 // ports, zone), for dumps that read the same whatever the history.
 func (c *objects[R]) Sorted() []Ref { return sortedRefs(c.t) }
+
+// SetLimit changes the maximum number of objects (a reload of the
+// configuration). A limit below the number held keeps every object and
+// refuses new ones until enough are gone.
+func (c *objects[R]) SetLimit(limit int) error {
+	if err := (Settings{Limit: limit}).check(); err != nil {
+		return err
+	}
+	c.t.limit = limit
+	return nil
+}
+
+// Limit returns the maximum number of objects.
+func (c *objects[R]) Limit() int { return c.t.limit }

@@ -90,6 +90,9 @@ type Settings struct {
 	Lifetime time.Duration
 }
 
+// Check reports whether the settings are usable.
+func (s Settings) Check() error { return s.check() }
+
 func (s Settings) check() error {
 	if s.Limit < 1 {
 		return fmt.Errorf("cache limit %d: must be at least 1", s.Limit)
