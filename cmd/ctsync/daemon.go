@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"log/syslog"
 	"os"
@@ -39,6 +40,8 @@ type engineOptions struct {
 	// Load reads the configuration file again for a reload: the runtime,
 	// its warnings, or the error that keeps it from being used.
 	Load func() (config.Runtime, []string, error)
+	// Reloaded is called with each configuration a reload applied.
+	Reloaded func(config.Runtime)
 }
 
 // openEngine opens the engine's kernel sockets and links. It is a
@@ -54,6 +57,7 @@ var openEngine = func(rt config.Runtime, o engineOptions) (daemonEngine, error) 
 			}
 			return rt, err
 		},
+		Reloaded: o.Reloaded,
 	})
 	if err != nil {
 		return nil, err
@@ -114,11 +118,7 @@ func runDaemon(c *cli.Context) error {
 		return &exitError{code: exitFailed, msg: "daemon: " + err.Error()}
 	}
 
-	lopts := daemonlog.Options{File: rt.Log.File, Stderr: stderr}
-	if rt.Log.Syslog != config.FacilityNone {
-		lopts.Syslog = &daemonlog.SyslogOptions{Facility: syslogFacility(rt.Log.Syslog)}
-	}
-	dlog, warn, err := daemonlog.Open(lopts)
+	dlog, warn, err := daemonlog.Open(logOptions(rt, stderr))
 	if err != nil {
 		return &exitError{code: exitFailed, msg: fmt.Sprintf("daemon: %v; not started", err)}
 	}
@@ -164,7 +164,16 @@ func runDaemon(c *cli.Context) error {
 		defer ln.Close()
 	}
 
-	eng, err := openEngine(rt, engineOptions{Log: log, Load: reloader(c, path)})
+	eng, err := openEngine(rt, engineOptions{Log: log, Load: reloader(c, path), Reloaded: func(rt config.Runtime) {
+		// The log follows the configuration too: a new file or
+		// facility takes over once the reload is applied.
+		warn, err := dlog.Apply(logOptions(rt, stderr))
+		if err != nil {
+			log.Error("reload: the log settings could not be applied; still logging as before", "err", err)
+		} else if warn != nil {
+			log.Warn("reload: " + warn.Error())
+		}
+	}})
 	if err != nil {
 		return fail("%v", err)
 	}
@@ -303,6 +312,15 @@ func reloader(c *cli.Context, path string) func() (config.Runtime, []string, err
 		}
 		return l.Runtime, warns, nil
 	}
+}
+
+// logOptions are the log sinks rt names, standard error included.
+func logOptions(rt config.Runtime, stderr io.Writer) daemonlog.Options {
+	o := daemonlog.Options{File: rt.Log.File, Stderr: stderr}
+	if rt.Log.Syslog != config.FacilityNone {
+		o.Syslog = &daemonlog.SyslogOptions{Facility: syslogFacility(rt.Log.Syslog)}
+	}
+	return o
 }
 
 // syslogFacility maps the configuration's facility to log/syslog's.

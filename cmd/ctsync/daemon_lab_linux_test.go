@@ -213,6 +213,9 @@ func TestLabDaemons(t *testing.T) {
 				t.Fatalf("fw2's kernel tracks %d flows after ctsync commit, want %d", got, n)
 			}
 			t.Logf("%s: ctsync commit of %d flows took %v (%.0f flows/s), client included", mode, n, took.Round(time.Millisecond), float64(n)/took.Seconds())
+			if mode == "ftfw" {
+				reloadLog(t, fw2, n)
+			}
 			fw2.mustCtl(t, "flush")
 			// ALARM's refreshes keep coming: the cache fills again, but
 			// not at once.
@@ -267,4 +270,28 @@ func garbage(t *testing.T, l *lab.Lab, d *labDaemon) {
 		refused := number(s, "control", "malformed") + number(s, "control", "too_large")
 		return malformed > 0 && refused >= 2, fmt.Sprintf("sync malformed %d, control refused %d", malformed, refused)
 	})
+}
+
+// reloadLog moves d's log to another file with `ctsync reload`: the new
+// file takes the log, and the external cache keeps its n flows.
+func reloadLog(t *testing.T, d *labDaemon, n int) {
+	t.Helper()
+	conf := filepath.Join(d.dir, "ctsync.hcl")
+	b, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := filepath.Join(d.dir, "moved.log")
+	b = []byte(strings.Replace(string(b), filepath.Join(d.dir, "ctsync.log"), moved, 1))
+	if err := os.WriteFile(conf, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.mustCtl(t, "reload")
+	got, err := os.ReadFile(moved)
+	if err != nil || !strings.Contains(string(got), "configuration reloaded") {
+		t.Fatalf("the log after ctsync reload: %v\n%s", err, got)
+	}
+	if got := number(d.stats(t), "caches", "external", "active"); got != n {
+		t.Fatalf("the external cache holds %d flows after the reload, want %d", got, n)
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 )
 
 // FileMode is the log file's permission when ctsync creates it: conntrackd
@@ -39,6 +40,16 @@ type Options struct {
 // Log is the daemon's log. Its Logger may be used from any goroutine.
 type Log struct {
 	*slog.Logger
+	// cur holds the sinks in use; Apply replaces them while loggers
+	// derived from Logger keep working.
+	mu   sync.Mutex
+	cur  atomic.Pointer[sinks]
+	opts Options
+}
+
+// sinks are one set of open sinks and the handler writing to them all.
+type sinks struct {
+	h      slog.Handler
 	file   *reopener
 	closer []io.Closer
 }
@@ -48,21 +59,32 @@ type Log struct {
 // is best effort, as it is for conntrackd's openlog, and a failure to
 // reach it is returned as warn, to be logged once the other sinks exist.
 func Open(opts Options) (l *Log, warn error, err error) {
+	s, warn, err := openSinks(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	l = &Log{opts: opts}
+	l.cur.Store(s)
+	l.Logger = slog.New(&swapHandler{cur: &l.cur})
+	return l, warn, nil
+}
+
+func openSinks(opts Options) (s *sinks, warn error, err error) {
 	level := opts.Level
 	if level == nil {
 		level = slog.LevelInfo
 	}
 	hopts := &slog.HandlerOptions{Level: level}
-	l = &Log{}
+	s = &sinks{}
 	var hs []slog.Handler
 	if opts.File != "" {
 		f, err := openFile(opts.File)
 		if err != nil {
 			return nil, nil, err
 		}
-		l.file = &reopener{path: opts.File, f: f}
-		l.closer = append(l.closer, l.file)
-		hs = append(hs, slog.NewTextHandler(l.file, hopts))
+		s.file = &reopener{path: opts.File, f: f}
+		s.closer = append(s.closer, s.file)
+		hs = append(hs, slog.NewTextHandler(s.file, hopts))
 	}
 	if opts.Syslog != nil {
 		h, c, serr := newSyslogHandler(*opts.Syslog, hopts)
@@ -70,34 +92,97 @@ func Open(opts Options) (l *Log, warn error, err error) {
 			warn = serr
 		} else {
 			hs = append(hs, h)
-			l.closer = append(l.closer, c)
+			s.closer = append(s.closer, c)
 		}
 	}
 	if opts.Stderr != nil {
 		hs = append(hs, slog.NewTextHandler(opts.Stderr, hopts))
 	}
-	l.Logger = slog.New(Fanout(hs...))
-	return l, warn, nil
+	s.h = Fanout(hs...)
+	return s, warn, nil
+}
+
+func (s *sinks) close() error {
+	var errs []error
+	for _, c := range s.closer {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Apply moves the log to the sinks opts names (a reload of the
+// configuration): the new ones are opened first, then used, then the old
+// ones closed. When the new log file cannot be opened nothing changes.
+// Options equal to those in use change nothing.
+func (l *Log) Apply(opts Options) (warn error, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if sameOptions(l.opts, opts) {
+		return nil, nil
+	}
+	s, warn, err := openSinks(opts)
+	if err != nil {
+		return nil, err
+	}
+	old := l.cur.Swap(s)
+	l.opts = opts
+	return warn, old.close()
+}
+
+func sameOptions(a, b Options) bool {
+	return a.File == b.File && a.Stderr == b.Stderr && a.Level == b.Level &&
+		(a.Syslog == nil) == (b.Syslog == nil) && (a.Syslog == nil || *a.Syslog == *b.Syslog)
 }
 
 // Reopen reopens the log file at its path, for log rotation: the file
 // moved away is closed once the new one is open. Without a log file it
 // does nothing. On failure the old file stays in use.
 func (l *Log) Reopen() error {
-	if l.file == nil {
+	s := l.cur.Load()
+	if s.file == nil {
 		return nil
 	}
-	return l.file.reopen()
+	return s.file.reopen()
 }
 
 // Close closes the log file and the syslog connection. Records logged
 // afterwards to those sinks are lost.
 func (l *Log) Close() error {
-	var errs []error
-	for _, c := range l.closer {
-		errs = append(errs, c.Close())
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.cur.Load().close()
+}
+
+// swapHandler writes to the sinks in use at each record, with the
+// attributes and groups its loggers added.
+type swapHandler struct {
+	cur *atomic.Pointer[sinks]
+	// with replays WithAttrs and WithGroup on the current sinks' handler.
+	with []func(slog.Handler) slog.Handler
+}
+
+func (h *swapHandler) handler() slog.Handler {
+	out := h.cur.Load().h
+	for _, w := range h.with {
+		out = w(out)
 	}
-	return errors.Join(errs...)
+	return out
+}
+
+func (h *swapHandler) Enabled(ctx context.Context, level slog.Level) bool {
+	return h.cur.Load().h.Enabled(ctx, level)
+}
+
+func (h *swapHandler) Handle(ctx context.Context, r slog.Record) error {
+	return h.handler().Handle(ctx, r)
+}
+
+func (h *swapHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &swapHandler{cur: h.cur, with: append(h.with[:len(h.with):len(h.with)], func(x slog.Handler) slog.Handler { return x.WithAttrs(attrs) })}
+}
+
+func (h *swapHandler) WithGroup(name string) slog.Handler {
+	return &swapHandler{cur: h.cur, with: append(h.with[:len(h.with):len(h.with)], func(x slog.Handler) slog.Handler { return x.WithGroup(name) })}
 }
 
 func openFile(path string) (*os.File, error) {

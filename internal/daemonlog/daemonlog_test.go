@@ -134,3 +134,37 @@ func TestFanoutLevels(t *testing.T) {
 		t.Errorf("warn sink: %q", warn.String())
 	}
 }
+
+// A reload moves the log to another file; loggers made before it follow.
+func TestApplyMovesTheLog(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
+	l, _, err := Open(Options{File: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	sub := l.With("component", "engine")
+	sub.Info("before")
+	if _, err := l.Apply(Options{File: b}); err != nil {
+		t.Fatal(err)
+	}
+	sub.Info("after")
+	l.Info("root after")
+	ra, _ := os.ReadFile(a)
+	rb, _ := os.ReadFile(b)
+	if !strings.Contains(string(ra), "msg=before component=engine") || strings.Contains(string(ra), "after") {
+		t.Errorf("old file:\n%s", ra)
+	}
+	if !strings.Contains(string(rb), "msg=after component=engine") || !strings.Contains(string(rb), "root after") {
+		t.Errorf("new file:\n%s", rb)
+	}
+	// A file that cannot be opened changes nothing.
+	if _, err := l.Apply(Options{File: filepath.Join(dir, "missing", "c.log")}); err == nil {
+		t.Fatal("Apply to a file in a missing directory succeeded")
+	}
+	sub.Info("still b")
+	if rb, _ := os.ReadFile(b); !strings.Contains(string(rb), "still b") {
+		t.Errorf("after a failed Apply the log left b:\n%s", rb)
+	}
+}
