@@ -21,7 +21,7 @@ func TestLabScale(t *testing.T) {
 			t.Fatalf("CTSYNC_SCALE_FLOWS=%q: want 1 to %d", s, lab.MaxFill)
 		}
 	}
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		n = 5000
 	}
 	for _, mode := range []string{"ftfw", "notrack", "alarm"} {
