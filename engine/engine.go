@@ -188,13 +188,12 @@ func New(rt config.Runtime, io IO, o Options) (*Engine, error) {
 	now := io.Clock.Now()
 	e.started = now
 	var err error
-	if !rt.Caches.Internal.Enabled {
-		// conntrackd's NOTRACK bypass (src/internal_bypass.c) sends
-		// events straight to the link; the modes here need the cache.
-		return nil, errors.New("engine: a disabled internal cache is not supported yet; enable it (caches.internal)")
-	}
-	if e.internal, err = cache.NewFlows(tierSettings(rt.Caches.Internal, 0)); err != nil {
-		return nil, fmt.Errorf("internal cache: %w", err)
+	// Without an internal cache (NOTRACK only, as validation says), events
+	// go straight to the link (conntrackd's src/internal_bypass.c).
+	if rt.Caches.Internal.Enabled {
+		if e.internal, err = cache.NewFlows(tierSettings(rt.Caches.Internal, 0)); err != nil {
+			return nil, fmt.Errorf("internal cache: %w", err)
+		}
 	}
 	if rt.Caches.External.Enabled {
 		var life time.Duration
@@ -214,6 +213,9 @@ func New(rt config.Runtime, io IO, o Options) (*Engine, error) {
 		FromWire:     CacheFromWire,
 		ResolvePorts: ResolvePorts,
 	}
+	if e.internal == nil {
+		ms.BulkDirect = e.bulkDirect
+	}
 	if e.external == nil {
 		e.inject.init(e, io.Inject)
 		ms.Inject = e.inject.flow
@@ -222,7 +224,7 @@ func New(rt config.Runtime, io IO, o Options) (*Engine, error) {
 	if e.mode, err = syncmode.New(ms, conv, e.internal, e.external, []syncmode.Sender{e.peer}, now); err != nil {
 		return nil, err
 	}
-	if rt.Sync.ExpectationSync {
+	if rt.Sync.ExpectationSync && e.internal != nil {
 		if e.iexp, err = cache.NewExpects(tierSettings(rt.Caches.Internal, 0)); err != nil {
 			return nil, fmt.Errorf("internal expectation cache: %w", err)
 		}

@@ -10,18 +10,22 @@ import (
 	"github.com/ctsync/ctsync/config"
 	"github.com/ctsync/ctsync/engine/cache"
 	"github.com/ctsync/ctsync/engine/control"
+	"github.com/ctsync/ctsync/engine/ctnl"
 	"github.com/ctsync/ctsync/engine/render"
+	"github.com/ctsync/ctsync/filter"
 )
 
 // Snapshot takes the counters of the engine and its stages.
 func (e *Engine) Snapshot() render.Snapshot {
 	e.mu.Lock()
-	x := e.internal.Stats()
 	s := render.Snapshot{
-		Uptime:   e.io.Clock.Now().Sub(e.started),
-		Mode:     strings.ToLower(e.mode.Kind().String()),
-		Internal: &x,
-		Sync:     e.mode.Stats(),
+		Uptime: e.io.Clock.Now().Sub(e.started),
+		Mode:   strings.ToLower(e.mode.Kind().String()),
+		Sync:   e.mode.Stats(),
+	}
+	if e.internal != nil {
+		x := e.internal.Stats()
+		s.Internal = &x
 	}
 	if e.external != nil {
 		x := e.external.Stats()
@@ -84,6 +88,10 @@ const dumpBatch = 512
 // Dump lists a cache, one flow per line (conntrackd -i / -e).
 func (e *Engine) Dump(ctx context.Context, which control.Cache, format control.Format, emit control.Emit) error {
 	c := e.internal
+	if c == nil && which == control.Internal {
+		// conntrackd lists the kernel's table instead (src/internal_bypass.c).
+		return e.dumpKernel(ctx, format, emit)
+	}
 	if which == control.External {
 		if c = e.external; c == nil {
 			return fmt.Errorf("dump: the external cache is disabled")
@@ -131,4 +139,35 @@ func (e *Engine) Dump(ctx context.Context, which control.Cache, format control.F
 		}
 	}
 	return nil
+}
+
+// dumpKernel lists the kernel's flows that the filter accepts, as a dump
+// of the internal cache would list them: what an engine without one
+// would have there.
+func (e *Engine) dumpKernel(ctx context.Context, format control.Format, emit control.Emit) error {
+	chain := e.ingest.Chain()
+	var view filter.Flow
+	var ent cache.Entry
+	var buf []byte
+	now := e.io.Clock.Now()
+	return e.table.Dump(ctnl.FamilyAll, func(ev *ctnl.Event) error {
+		if !ev.Flow.Orig.IsValid() {
+			return nil
+		}
+		FilterFlow(&view, &ev.Flow)
+		if !chain.Pass(&view) {
+			return nil
+		}
+		ent = cache.Entry{State: cache.Alive, Created: now, Updated: now}
+		CacheFromKernel(&ent.Flow, &ev.Flow)
+		if format == control.JSON {
+			buf = render.AppendFlowJSON(buf[:0], &ent, now)
+		} else {
+			buf = render.AppendFlowText(buf[:0], &ent, now)
+		}
+		if err := emit(buf); err != nil {
+			return err
+		}
+		return ctx.Err()
+	}, func(error) {})
 }

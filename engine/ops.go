@@ -11,6 +11,7 @@ import (
 	"github.com/ctsync/ctsync/engine/control"
 	"github.com/ctsync/ctsync/engine/ctnl"
 	"github.com/ctsync/ctsync/filter"
+	"github.com/ctsync/ctsync/link/wire"
 )
 
 // commitBatch is how many flows a commit converts under the engine's
@@ -216,7 +217,12 @@ func (e *Engine) Flush(ctx context.Context, which control.Cache) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.purgeAt = time.Time{}
-	if which != control.External {
+	if which == control.Internal && e.internal == nil {
+		// conntrackd then flushes the kernel's table (reference
+		// defect; docs/compat.md): a flush of caches does not.
+		return errors.New("flush: there is no internal cache (caches.internal is disabled); the kernel's table is left alone")
+	}
+	if which != control.External && e.internal != nil {
 		e.internal.Flush()
 		if e.iexp != nil {
 			e.iexp.Flush()
@@ -243,6 +249,9 @@ func cacheName(c control.Cache) string {
 // reloads the internal cache from the kernel's table (-R).
 func (e *Engine) Resync(ctx context.Context, kernel bool, progress func(control.Progress)) error {
 	if kernel {
+		if e.internal == nil {
+			return errors.New("resync --kernel: there is no internal cache to reload (caches.internal is disabled)")
+		}
 		return e.ingest.Dump(ctx)
 	}
 	e.mu.Lock()
@@ -281,6 +290,42 @@ func (e *Engine) Purge(ctx context.Context) error {
 	return nil
 }
 
+// bulkDirect sends the kernel's table to the peer without an internal
+// cache (NOTRACK): every flow the filter accepts, as NEW, as conntrackd's
+// bypass answers -B and a RESYNC. The mode calls it with e.mu held; the
+// dump runs apart and takes the lock per batch.
+func (e *Engine) bulkDirect() {
+	go func() {
+		chain := e.ingest.Chain()
+		var view filter.Flow
+		var f cache.Flow
+		n := 0
+		err := e.table.Dump(ctnl.FamilyAll, func(ev *ctnl.Event) error {
+			if !ev.Flow.Orig.IsValid() {
+				return nil
+			}
+			FilterFlow(&view, &ev.Flow)
+			if !chain.Pass(&view) {
+				return nil
+			}
+			CacheFromKernel(&f, &ev.Flow)
+			e.mu.Lock()
+			e.mode.Direct(wire.TypeCTNew, &f)
+			e.mu.Unlock()
+			if n++; n%256 == 0 {
+				e.wake()
+			}
+			return nil
+		}, func(error) {})
+		e.wake()
+		if err != nil {
+			e.log.Error("bulk send of the kernel's table failed", "sent", n, "err", err)
+			return
+		}
+		e.log.Info("bulk send of the kernel's table done", "flows", n)
+	}()
+}
+
 // runPurge is the scheduled purge, run by the transmitter once due.
 func (e *Engine) runPurge(ctx context.Context) {
 	e.opMu.Lock()
@@ -296,7 +341,9 @@ func (e *Engine) runPurge(ctx context.Context) {
 	n, err := e.purgeKernel()
 	e.counters.purged.Add(uint64(n))
 	e.mu.Lock()
-	e.internal.Flush()
+	if e.internal != nil {
+		e.internal.Flush()
+	}
 	e.mu.Unlock()
 	if err != nil {
 		e.log.Error("purge of the kernel's table failed", "removed", n, "err", err)

@@ -270,3 +270,49 @@ func TestLabReloadLinksAndLimits(t *testing.T) {
 		return s.External.Active == 3 && s.External.CreateNoSpace >= 1, fmt.Sprintf("%+v", *s.External)
 	})
 }
+
+// TestLabNoInternalCache: NOTRACK without an internal cache sends kernel
+// events straight to the link; a peer's resync gets the kernel's table;
+// its "internal" dump lists the kernel's flows; a flush of the internal
+// cache leaves the kernel alone (conntrackd would empty it).
+func TestLabNoInternalCache(t *testing.T) {
+	l := lab.New(t, lab.Options{})
+	rt1 := labConfig(t, l.FW1, l.FW2, "notrack", "udp", false)
+	rt1.Caches.Internal.Enabled = false
+	fw1 := runEngine(t, l.FW1, rt1)
+	fw2 := runEngine(t, l.FW2, labConfig(t, l.FW2, l.FW1, "notrack", "udp", false))
+	var entries []lab.Entry
+	for i := range 30 {
+		entries = append(entries, lab.Synthetic(i))
+	}
+	l.FW1.Insert(t, entries...)
+	lab.Eventually(t, 10*time.Second, "fw1's flows on fw2", func() (bool, string) {
+		n := len(dump(t, fw2, control.External))
+		return n == 30, fmt.Sprint(n)
+	})
+	l.FW1.Exec(t, "conntrack", append([]string{"-D"}, entries[0].Match()...)...)
+	lab.Eventually(t, 10*time.Second, "the destroy on fw2", func() (bool, string) {
+		n := len(dump(t, fw2, control.External))
+		return n == 29, fmt.Sprint(n)
+	})
+	if n := len(dump(t, fw1, control.Internal)); n != 29 {
+		t.Errorf("fw1's internal dump (the kernel's table) lists %d flows, want 29", n)
+	}
+	ctx := context.Background()
+	if err := fw1.Flush(ctx, control.Internal); err == nil {
+		t.Errorf("flush internal without an internal cache succeeded")
+	}
+	if n := l.FW1.Count(t); n != 29 {
+		t.Fatalf("fw1's kernel holds %d flows after flush internal, want 29", n)
+	}
+	if err := fw2.Flush(ctx, control.External); err != nil {
+		t.Fatal(err)
+	}
+	if err := fw2.Resync(ctx, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	lab.Eventually(t, 10*time.Second, "fw1's kernel table on fw2 after a resync", func() (bool, string) {
+		n := len(dump(t, fw2, control.External))
+		return n == 29, fmt.Sprint(n)
+	})
+}

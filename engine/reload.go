@@ -118,7 +118,9 @@ func (e *Engine) checkLimits(rt config.Runtime) error {
 // the caches hold and refuses more. The sizes (bucket hints) apply at the
 // next start. e.mu is held.
 func (e *Engine) setLimits(rt config.Runtime) {
-	e.internal.SetLimit(rt.Caches.Internal.Limit)
+	if e.internal != nil {
+		e.internal.SetLimit(rt.Caches.Internal.Limit)
+	}
 	if e.iexp != nil {
 		e.iexp.SetLimit(rt.Caches.Internal.Limit)
 	}

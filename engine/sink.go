@@ -5,6 +5,7 @@ import (
 
 	"github.com/ctsync/ctsync/engine/cache"
 	"github.com/ctsync/ctsync/engine/ctnl"
+	"github.com/ctsync/ctsync/link/wire"
 )
 
 // sinkState is the input stage's scratch and the dump in progress,
@@ -28,6 +29,11 @@ func (s engineSink) NewFlow(now time.Time, f *ctnl.Flow) {
 	e := s.e
 	e.mu.Lock()
 	CacheFromKernel(&e.sink.flow, f)
+	if e.internal == nil {
+		e.direct(wire.TypeCTNew)
+		e.mu.Unlock()
+		return
+	}
 	r, o := e.internal.Replace(&e.sink.flow, now)
 	e.changed(r, o, now)
 	e.mu.Unlock()
@@ -37,6 +43,14 @@ func (s engineSink) UpdateFlow(now time.Time, f *ctnl.Flow) {
 	e := s.e
 	e.mu.Lock()
 	CacheFromKernel(&e.sink.flow, f)
+	if e.internal == nil {
+		// conntrackd's bypass sends events, not dumps.
+		if e.sink.dumpStart.IsZero() {
+			e.direct(wire.TypeCTUpdate)
+		}
+		e.mu.Unlock()
+		return
+	}
 	r, o := e.internal.Update(&e.sink.flow, now)
 	if e.sink.dumpStart.IsZero() || e.sink.sends() {
 		e.changed(r, o, now)
@@ -48,11 +62,25 @@ func (s engineSink) DestroyFlow(now time.Time, f *ctnl.Flow) {
 	e := s.e
 	e.mu.Lock()
 	CacheFromKernel(&e.sink.flow, f)
+	if e.internal == nil {
+		e.direct(wire.TypeCTDelete)
+		e.mu.Unlock()
+		return
+	}
 	if r, ok := e.internal.Kill(e.sink.flow.Key()); ok {
 		e.mode.Local(r, now)
 		e.wake()
 	}
 	e.mu.Unlock()
+}
+
+// direct sends the flow in e.sink.flow straight to the link (no internal
+// cache). e.mu is held.
+func (e *Engine) direct(typ wire.Type) {
+	if err := e.mode.Direct(typ, &e.sink.flow); err != nil {
+		e.log.Debug("sync send failed", "err", err)
+	}
+	e.wake()
 }
 
 // changed hands a stored object to the mode.
@@ -122,7 +150,7 @@ func (s engineSink) EndDump(now time.Time, cause DumpCause, complete bool) {
 	e.mu.Lock()
 	start := e.sink.dumpStart
 	e.sink.dumpStart, e.sink.cause = time.Time{}, 0
-	if complete && cause != DumpStartup {
+	if complete && cause != DumpStartup && e.internal != nil {
 		n := 0
 		for r, ent := range e.internal.All() {
 			if ent.State != cache.Dead && ent.Updated.Before(start) {
@@ -157,6 +185,9 @@ func (s engineSink) EndDump(now time.Time, cause DumpCause, complete bool) {
 // outright: no DEL is owed to anyone.
 func (s engineSink) Committed(now time.Time, ev *ctnl.Event) {
 	e := s.e
+	if e.internal == nil {
+		return
+	}
 	e.mu.Lock()
 	CacheFromKernel(&e.sink.flow, &ev.Flow)
 	switch ev.Type {

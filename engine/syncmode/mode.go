@@ -74,6 +74,10 @@ type Settings struct {
 	// says whether the kernel has a flow, for the port check of
 	// engine.ResolvePorts; nil: nothing known.
 	Inject func(typ wire.Type, f *cache.Flow)
+	// BulkDirect, without an internal cache (NOTRACK only), sends the
+	// kernel's table for a bulk send or a peer's RESYNC: the engine
+	// dumps it through Direct as NEW messages.
+	BulkDirect func()
 	Known  func(cache.Key) bool
 	// InjectExpect takes each received expectation when SetExpectations
 	// was given no external expectation cache, as Inject does flows; e
@@ -117,6 +121,7 @@ type Mode struct {
 	queued map[objRef]struct{}
 	seq    uint32
 	ctl    wire.Flags // NOTRACK: a pending control message (RESYNC)
+	direct bool       // NOTRACK bypass: buf holds messages Direct packed
 	idleAt time.Time  // NOTRACK: when an ALIVE is due
 
 	// FT-FW: destroyed objects and how many sessions still hold their DEL.
@@ -162,8 +167,9 @@ func New(s Settings, conv Convert, internal, external *cache.Flows, peers []Send
 	if s.Kind < FTFW || s.Kind > Alarm {
 		return nil, fmt.Errorf("syncmode: unknown mode %v", s.Kind)
 	}
-	if internal == nil {
-		return nil, errors.New("syncmode: no internal cache (NOTRACK's bypass is not supported yet)")
+	if internal == nil && s.Kind != NoTrack {
+		// FT-FW and ALARM send again from the internal cache.
+		return nil, fmt.Errorf("syncmode: %v needs an internal cache; only NOTRACK runs without", s.Kind)
 	}
 	if conv.ToWire == nil || conv.FromWire == nil {
 		return nil, errors.New("syncmode: conversions missing")
@@ -229,6 +235,9 @@ func (m *Mode) Kind() Kind { return m.s.Kind }
 // queued for every peer. The message type is chosen when it is sent, from
 // the object's state then (src/sync-mode.c, src/queue_tx.c).
 func (m *Mode) Local(r cache.Ref, now time.Time) {
+	if m.internal == nil {
+		return // the bypass sends with Direct
+	}
 	m.local(objRef{Ref: r}, now)
 }
 
@@ -346,6 +355,14 @@ func (m *Mode) BulkSend() {
 }
 
 func (m *Mode) bulkTo(p *peer) {
+	if m.internal == nil {
+		// NOTRACK without an internal cache: the engine sends the
+		// kernel's table (src/sync-notrack.c).
+		if m.s.BulkDirect != nil {
+			m.s.BulkDirect()
+		}
+		return
+	}
 	queue := func(r objRef, st cache.State) {
 		if st == cache.Dead {
 			return
@@ -366,6 +383,27 @@ func (m *Mode) bulkTo(p *peer) {
 			queue(objRef{Ref: r, exp: true}, e.State)
 		}
 	}
+}
+
+// Direct sends f at the next Flush as a message of type typ (CT NEW,
+// UPDATE or DELETE) to every peer: NOTRACK without an internal cache,
+// where kernel events go straight to the link (conntrackd's
+// src/internal_bypass.c). In the other modes, or with an internal cache,
+// it does nothing.
+func (m *Mode) Direct(typ wire.Type, f *cache.Flow) error {
+	if m.internal != nil || m.s.Kind != NoTrack {
+		return nil
+	}
+	m.msg = wire.Message{}
+	m.conv.ToWire(&m.msg.Flow, f)
+	m.msg.Type = typ
+	m.msg.Seq = m.seq
+	m.seq++
+	if !m.direct && len(m.tx) == 0 && m.ctl == 0 {
+		m.buf = m.buf[:0]
+	}
+	m.direct = true
+	return m.pack(&m.msg, nil)
 }
 
 // RequestResync asks the peers for their whole table (conntrackd -n).
@@ -478,10 +516,13 @@ func (m *Mode) Flush(now time.Time) error {
 		}
 		return first
 	}
-	if len(m.tx) == 0 && m.ctl == 0 {
+	if len(m.tx) == 0 && m.ctl == 0 && !m.direct {
 		return nil
 	}
-	m.buf = m.buf[:0]
+	if !m.direct {
+		m.buf = m.buf[:0]
+	}
+	m.direct = false
 	if m.ctl != 0 {
 		m.msg = wire.Message{}
 		m.msg.Type = wire.TypeControl
