@@ -183,6 +183,18 @@ func TestLabReplicatesAndCommits(t *testing.T) {
 				return got >= want, fmt.Sprintf("external: %d flows, want %d; fw1 internal: %d", got, want, len(dump(t, fw1, control.Internal)))
 			})
 
+			// An update follows: a new mark on fw1 reaches fw2.
+			marked := entries[1]
+			l.FW1.Exec(t, "conntrack", append(append([]string{"-U"}, marked.Match()...), "--mark", "7")...)
+			lab.Eventually(t, 15*time.Second, "the new mark on fw2", func() (bool, string) {
+				for _, line := range dump(t, fw2, control.External) {
+					if strings.Contains(line, "src="+marked.Src.String()+" ") {
+						return strings.Contains(line, "mark=7 "), line
+					}
+				}
+				return false, "flow missing"
+			})
+
 			// A destroyed flow is destroyed on the peer too.
 			gone := entries[0]
 			l.FW1.Exec(t, "conntrack", append([]string{"-D"}, gone.Match()...)...)
