@@ -239,6 +239,16 @@ func (l *Link) connect() {
 			return
 		}
 		l.out = c
+		// What was parked goes now, not with the next send: an idle
+		// sender (ALARM between refreshes) may not send for a minute.
+		for l.queue.n > 0 {
+			n, err := l.write(l.queue.peek())
+			if err != nil {
+				l.queue.trim(n)
+				break
+			}
+			l.queue.pop()
+		}
 		l.outMu.Unlock()
 		io.Copy(io.Discard, c)
 		l.outMu.Lock()

@@ -50,6 +50,21 @@ func TestIntegrationTCP(t *testing.T) {
 	}
 }
 
+// Parked datagrams go out once the link connects, without waiting for
+// another send: an idle ALARM sender sends nothing for up to a minute.
+func TestTCPParkedSentOnConnect(t *testing.T) {
+	netnstest.RequirePrivileged(t)
+	nsA, nsB := netnstest.NewNetNS(t), netnstest.NewNetNS(t)
+	a, b := netip.MustParsePrefix("198.51.100.1/24"), netip.MustParsePrefix("198.51.100.2/24")
+	ifA, ifB := netnstest.Veth(t, nsA, nsB, []netip.Prefix{a}, []netip.Prefix{b})
+	la := open(t, nsA, tcp.Config{Name: "a", Interface: ifA, Local: a.Addr(), Peer: b.Addr(), Port: 3780})
+	if err := la.Send(message(1)); !errors.Is(err, tcp.ErrNotConnected) {
+		t.Fatalf("send before the peer listens: %v, want ErrNotConnected", err)
+	}
+	lb := open(t, nsB, tcp.Config{Name: "b", Interface: ifB, Local: b.Addr(), Peer: a.Addr(), Port: 3780})
+	expect(t, lb, 1)
+}
+
 func open(t *testing.T, ns *netnstest.NetNS, s tcp.Config) *tcp.Link {
 	t.Helper()
 	var l *tcp.Link
