@@ -377,12 +377,14 @@ func (e *Engine) transmit(ctx context.Context) {
 		}
 		next := e.mode.NextTimer()
 		purge := !e.purgeAt.IsZero() && !now.Before(e.purgeAt)
-		if !e.purgeAt.IsZero() && !purge && (next.IsZero() || e.purgeAt.Before(next)) {
+		if purge {
+			e.purgeAt = time.Time{} // taken: once
+		} else if !e.purgeAt.IsZero() && (next.IsZero() || e.purgeAt.Before(next)) {
 			next = e.purgeAt
 		}
 		e.mu.Unlock()
 		if purge {
-			go e.runPurge(ctx)
+			go e.runPurge()
 		}
 		if next.IsZero() {
 			timer, timerAt = nil, time.Time{}

@@ -326,17 +326,11 @@ func (e *Engine) bulkDirect() {
 	}()
 }
 
-// runPurge is the scheduled purge, run by the transmitter once due.
-func (e *Engine) runPurge(ctx context.Context) {
+// runPurge is the scheduled purge, started by the transmitter once due
+// (it took the schedule). It waits for a commit in progress.
+func (e *Engine) runPurge() {
 	e.opMu.Lock()
 	defer e.opMu.Unlock()
-	e.mu.Lock()
-	due := !e.purgeAt.IsZero() && !e.io.Clock.Now().Before(e.purgeAt)
-	e.purgeAt = time.Time{}
-	e.mu.Unlock()
-	if !due {
-		return // cancelled meanwhile
-	}
 	e.counters.purges.Add(1)
 	n, err := e.purgeKernel()
 	e.counters.purged.Add(uint64(n))

@@ -78,7 +78,7 @@ type Settings struct {
 	// kernel's table for a bulk send or a peer's RESYNC: the engine
 	// dumps it through Direct as NEW messages.
 	BulkDirect func()
-	Known  func(cache.Key) bool
+	Known      func(cache.Key) bool
 	// InjectExpect takes each received expectation when SetExpectations
 	// was given no external expectation cache, as Inject does flows; e
 	// is only valid during the call. nil: they are counted
