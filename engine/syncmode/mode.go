@@ -74,16 +74,16 @@ type Settings struct {
 	// says whether the kernel has a flow, for the port check of
 	// engine.ResolvePorts; nil: nothing known.
 	Inject func(typ wire.Type, f *cache.Flow)
-	// BulkDirect, without an internal cache (NOTRACK only), sends the
-	// kernel's table for a bulk send or a peer's RESYNC: the engine
-	// dumps it through Direct as NEW messages.
-	BulkDirect func()
-	Known      func(cache.Key) bool
+	Known  func(cache.Key) bool
 	// InjectExpect takes each received expectation when SetExpectations
 	// was given no external expectation cache, as Inject does flows; e
 	// is only valid during the call. nil: they are counted
 	// (Stats.ExpIgnored) and dropped.
 	InjectExpect func(typ wire.Type, e *cache.Expect)
+	// BulkDirect, without an internal cache (NOTRACK only), sends the
+	// kernel's table for a bulk send or a peer's RESYNC: the engine
+	// dumps it through Direct as NEW messages.
+	BulkDirect func()
 }
 
 // Stats are a mode's counters.
