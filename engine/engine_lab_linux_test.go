@@ -16,85 +16,21 @@ import (
 	"github.com/ctsync/ctsync/migrate"
 )
 
-// labConfig is a firewall's configuration in the lab: mode and transport
-// as named, the filter keeping the lab's own sync traffic off the link.
-func labConfig(t testing.TB, fw, peer *lab.Node, mode, transport string, v6 bool) config.Runtime {
+// labConfig is a firewall's configuration in the lab (lab.CtsyncConfig),
+// loaded as the daemon loads it.
+func labConfig(t testing.TB, l *lab.Lab, fw *lab.Node, mode, transport string, v6 bool) config.Runtime {
 	t.Helper()
-	return labConfigWith(t, fw, peer, mode, transport, v6, labOptions{})
+	return labConfigWith(t, l, fw, lab.CtsyncOptions{Mode: mode, Transport: transport, V6: v6})
 }
 
-// labOptions vary labConfig.
-type labOptions struct {
-	// bigBuffers sizes the event socket for a burst of 100k flows, with
-	// a resync if it overruns all the same.
-	bigBuffers bool
-	// extra is appended to the configuration.
-	extra string
-}
-
-func labConfigWith(t testing.TB, fw, peer *lab.Node, mode, transport string, v6 bool, o labOptions) config.Runtime {
+func labConfigWith(t testing.TB, l *lab.Lab, fw *lab.Node, o lab.CtsyncOptions) config.Runtime {
 	t.Helper()
-	i := 0
-	if v6 {
-		i = 1
+	src := l.CtsyncConfigWith(fw, o)
+	ld := migrate.Load("lab.hcl", []byte(src), migrate.LoadOptions{Syntax: config.SyntaxHCL})
+	if ld.Diags.HasErrors() {
+		t.Fatalf("lab config:\n%s\n%v", src, ld.Diags)
 	}
-	local, remote := fw.SyncAddrs[i].Addr(), peer.SyncAddrs[i].Addr()
-	var linkBody string
-	switch transport {
-	case "multicast":
-		group := "225.0.0.50"
-		if v6 {
-			group = "ff12::50"
-		}
-		linkBody = fmt.Sprintf("interface = %q\n  group = %q\n", fw.Sync, group)
-		if !v6 {
-			linkBody += fmt.Sprintf("  interface_address = %q\n", local)
-		}
-	default:
-		linkBody = fmt.Sprintf("interface = %q\n  local = %q\n  peer = %q\n", fw.Sync, local, remote)
-	}
-	if o.bigBuffers {
-		// NOTRACK and ALARM do not recover a lost message (ALARM only at
-		// its next refresh): the sync socket must hold a burst.
-		linkBody += "  send_buffer = \"16MiB\"\n  receive_buffer = \"64MiB\"\n"
-	}
-	src := fmt.Sprintf(`
-filter {
-  stage "address" {
-    ignore = ["127.0.0.1", "::1", "198.51.100.128/25", "2001:db8:3::/64"]
-  }
-}
-cache "internal" {
-  size  = 8192
-  limit = 262144
-}
-cache "external" {
-  size  = 8192
-  limit = 262144
-}
-sync %q {
-  purge_timeout = "1s"
-}
-link "sync" {
-  transport = %q
-  %s
-  port = 3780
-}
-`, mode, transport, linkBody) + o.extra
-	if o.bigBuffers {
-		src += `
-netlink {
-  buffer_size            = "32MiB"
-  buffer_size_max_growth = "256MiB"
-  overrun_resync         = "1s"
-}
-`
-	}
-	l := migrate.Load("lab.hcl", []byte(src), migrate.LoadOptions{Syntax: config.SyntaxHCL})
-	if l.Diags.HasErrors() {
-		t.Fatalf("lab config:\n%s\n%v", src, l.Diags)
-	}
-	return l.Runtime
+	return ld.Runtime
 }
 
 // runEngine opens an engine in fw's namespace and runs it until the test
@@ -162,8 +98,8 @@ func TestLabReplicatesAndCommits(t *testing.T) {
 			// WAN VIP.
 			l := lab.New(t, lab.Options{NAT: true})
 			l.StartEcho(t)
-			fw1 := runEngine(t, l.FW1, labConfig(t, l.FW1, l.FW2, tc.mode, tc.transport, tc.v6))
-			fw2 := runEngine(t, l.FW2, labConfig(t, l.FW2, l.FW1, tc.mode, tc.transport, tc.v6))
+			fw1 := runEngine(t, l.FW1, labConfig(t, l, l.FW1, tc.mode, tc.transport, tc.v6))
+			fw2 := runEngine(t, l.FW2, labConfig(t, l, l.FW2, tc.mode, tc.transport, tc.v6))
 
 			const n = 200
 			var entries []lab.Entry

@@ -33,9 +33,8 @@ func testFTPFailOver(t *testing.T, mode, transport string) {
 	chain pre { type filter hook prerouting priority filter; iifname %q tcp dport 21 ct helper set "ftph"; }
 }`, fw.LAN))
 	}
-	extra := labOptions{extra: "\n"}
-	rt1 := labConfigWith(t, l.FW1, l.FW2, mode, transport, false, extra)
-	rt2 := labConfigWith(t, l.FW2, l.FW1, mode, transport, false, extra)
+	rt1 := labConfig(t, l, l.FW1, mode, transport, false)
+	rt2 := labConfig(t, l, l.FW2, mode, transport, false)
 	rt1.Sync.ExpectationSync, rt2.Sync.ExpectationSync = true, true
 	runEngine(t, l.FW1, rt1)
 	fw2 := runEngine(t, l.FW2, rt2)

@@ -37,11 +37,11 @@ func countLines(lines []string, what string) int {
 // events never reach the engine, so they never reach the link.
 func TestLabKernelFilter(t *testing.T) {
 	l := lab.New(t, lab.Options{})
-	rt1 := labConfig(t, l.FW1, l.FW2, "ftfw", "udp", false)
+	rt1 := labConfig(t, l, l.FW1, "ftfw", "udp", false)
 	rt1.Filter.RunIn = config.RunInKernel
 	rt1.Filter.Stages = append(rt1.Filter.Stages, ignoreUDP)
 	fw1 := runEngine(t, l.FW1, rt1)
-	fw2 := runEngine(t, l.FW2, labConfig(t, l.FW2, l.FW1, "ftfw", "udp", false))
+	fw2 := runEngine(t, l.FW2, labConfig(t, l, l.FW2, "ftfw", "udp", false))
 	var entries []lab.Entry
 	for i := range 20 {
 		entries = append(entries, udpEntry(i), lab.Synthetic(i))
@@ -69,10 +69,10 @@ func TestLabReloadFilter(t *testing.T) {
 	for _, runIn := range []config.RunIn{config.RunInUser, config.RunInKernel} {
 		t.Run(runIn.String(), func(t *testing.T) {
 			l := lab.New(t, lab.Options{})
-			rt1 := labConfig(t, l.FW1, l.FW2, "ftfw", "udp", false)
+			rt1 := labConfig(t, l, l.FW1, "ftfw", "udp", false)
 			rt1.Filter.RunIn = runIn
 			fw1 := runEngine(t, l.FW1, rt1)
-			fw2 := runEngine(t, l.FW2, labConfig(t, l.FW2, l.FW1, "ftfw", "udp", false))
+			fw2 := runEngine(t, l.FW2, labConfig(t, l, l.FW2, "ftfw", "udp", false))
 			l.FW1.Insert(t, udpEntry(1), lab.Synthetic(1))
 			lab.Eventually(t, 10*time.Second, "both flows on fw2", func() (bool, string) {
 				n := len(dump(t, fw2, control.External))
@@ -109,10 +109,10 @@ func TestLabReloadFilter(t *testing.T) {
 // internal cache; a commit in between cancels it.
 func TestLabPurge(t *testing.T) {
 	l := lab.New(t, lab.Options{})
-	rt := labConfig(t, l.FW1, l.FW2, "ftfw", "udp", false)
+	rt := labConfig(t, l, l.FW1, "ftfw", "udp", false)
 	rt.Filter.Stages = append(rt.Filter.Stages, ignoreUDP)
 	fw1 := runEngine(t, l.FW1, rt)
-	runEngine(t, l.FW2, labConfig(t, l.FW2, l.FW1, "ftfw", "udp", false))
+	runEngine(t, l.FW2, labConfig(t, l, l.FW2, "ftfw", "udp", false))
 	var entries []lab.Entry
 	for i := range 10 {
 		entries = append(entries, lab.Synthetic(i))
@@ -157,13 +157,13 @@ func TestLabStartupResync(t *testing.T) {
 	for _, mode := range []string{"ftfw", "notrack"} {
 		t.Run(mode, func(t *testing.T) {
 			l := lab.New(t, lab.Options{})
-			runEngine(t, l.FW1, labConfig(t, l.FW1, l.FW2, mode, "udp", false))
+			runEngine(t, l.FW1, labConfig(t, l, l.FW1, mode, "udp", false))
 			var entries []lab.Entry
 			for i := range 50 {
 				entries = append(entries, lab.Synthetic(i))
 			}
 			l.FW1.Insert(t, entries...)
-			rt2 := labConfig(t, l.FW2, l.FW1, mode, "udp", false)
+			rt2 := labConfig(t, l, l.FW2, mode, "udp", false)
 			rt2.Sync.StartupResync = true
 			fw2 := runEngine(t, l.FW2, rt2)
 			lab.Eventually(t, 10*time.Second, "fw1's flows on fw2", func() (bool, string) {
@@ -178,8 +178,8 @@ func TestLabStartupResync(t *testing.T) {
 // what it receives straight into its kernel, destroys included.
 func TestLabNoExternalCache(t *testing.T) {
 	l := lab.New(t, lab.Options{})
-	runEngine(t, l.FW1, labConfig(t, l.FW1, l.FW2, "ftfw", "udp", false))
-	rt2 := labConfig(t, l.FW2, l.FW1, "ftfw", "udp", false)
+	runEngine(t, l.FW1, labConfig(t, l, l.FW1, "ftfw", "udp", false))
+	rt2 := labConfig(t, l, l.FW2, "ftfw", "udp", false)
 	rt2.Caches.External.Enabled = false
 	fw2 := runEngine(t, l.FW2, rt2)
 	var entries []lab.Entry
@@ -208,10 +208,10 @@ func TestLabNoExternalCache(t *testing.T) {
 // table is dumped every interval, and what changed is sent.
 func TestLabPolling(t *testing.T) {
 	l := lab.New(t, lab.Options{})
-	rt1 := labConfig(t, l.FW1, l.FW2, "ftfw", "udp", false)
+	rt1 := labConfig(t, l, l.FW1, "ftfw", "udp", false)
 	rt1.Daemon.PollInterval = time.Second
 	fw1 := runEngine(t, l.FW1, rt1)
-	fw2 := runEngine(t, l.FW2, labConfig(t, l.FW2, l.FW1, "ftfw", "udp", false))
+	fw2 := runEngine(t, l.FW2, labConfig(t, l, l.FW2, "ftfw", "udp", false))
 	var entries []lab.Entry
 	for i := range 20 {
 		entries = append(entries, lab.Synthetic(i))
@@ -236,8 +236,8 @@ func TestLabPolling(t *testing.T) {
 // survive, and new flows cross the new link.
 func TestLabReloadLinksAndLimits(t *testing.T) {
 	l := lab.New(t, lab.Options{})
-	rt1 := labConfig(t, l.FW1, l.FW2, "ftfw", "udp", false)
-	rt2 := labConfig(t, l.FW2, l.FW1, "ftfw", "udp", false)
+	rt1 := labConfig(t, l, l.FW1, "ftfw", "udp", false)
+	rt2 := labConfig(t, l, l.FW2, "ftfw", "udp", false)
 	fw1 := runEngine(t, l.FW1, rt1)
 	fw2 := runEngine(t, l.FW2, rt2)
 	l.FW1.Insert(t, lab.Synthetic(1), lab.Synthetic(2))
@@ -246,12 +246,12 @@ func TestLabReloadLinksAndLimits(t *testing.T) {
 		return n == 2, fmt.Sprint(n)
 	})
 	for _, x := range []struct {
-		e      interface{ Apply(config.Runtime) error }
-		fw, pe *lab.Node
-		rt     config.Runtime
-	}{{fw1, l.FW1, l.FW2, rt1}, {fw2, l.FW2, l.FW1, rt2}} {
+		e  interface{ Apply(config.Runtime) error }
+		fw *lab.Node
+		rt config.Runtime
+	}{{fw1, l.FW1, rt1}, {fw2, l.FW2, rt2}} {
 		next := x.rt
-		next.Links = labConfig(t, x.fw, x.pe, "ftfw", "multicast", false).Links
+		next.Links = labConfig(t, l, x.fw, "ftfw", "multicast", false).Links
 		next.Caches.External.Limit = 3
 		// The new links' sockets belong in the firewall's namespace.
 		if err := x.fw.Do(func() error { return x.e.Apply(next) }); err != nil {
@@ -277,10 +277,10 @@ func TestLabReloadLinksAndLimits(t *testing.T) {
 // cache leaves the kernel alone (conntrackd would empty it).
 func TestLabNoInternalCache(t *testing.T) {
 	l := lab.New(t, lab.Options{})
-	rt1 := labConfig(t, l.FW1, l.FW2, "notrack", "udp", false)
+	rt1 := labConfig(t, l, l.FW1, "notrack", "udp", false)
 	rt1.Caches.Internal.Enabled = false
 	fw1 := runEngine(t, l.FW1, rt1)
-	fw2 := runEngine(t, l.FW2, labConfig(t, l.FW2, l.FW1, "notrack", "udp", false))
+	fw2 := runEngine(t, l.FW2, labConfig(t, l, l.FW2, "notrack", "udp", false))
 	var entries []lab.Entry
 	for i := range 30 {
 		entries = append(entries, lab.Synthetic(i))

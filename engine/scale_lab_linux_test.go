@@ -27,9 +27,9 @@ func TestLabScale(t *testing.T) {
 	for _, mode := range []string{"ftfw", "notrack", "alarm"} {
 		t.Run(mode, func(t *testing.T) {
 			l := lab.New(t, lab.Options{})
-			opts := labOptions{bigBuffers: true}
-			fw1 := runEngine(t, l.FW1, labConfigWith(t, l.FW1, l.FW2, mode, "udp", false, opts))
-			fw2 := runEngine(t, l.FW2, labConfigWith(t, l.FW2, l.FW1, mode, "udp", false, opts))
+			o := lab.CtsyncOptions{Mode: mode, Transport: "udp", Burst: true}
+			fw1 := runEngine(t, l.FW1, labConfigWith(t, l, l.FW1, o))
+			fw2 := runEngine(t, l.FW2, labConfigWith(t, l, l.FW2, o))
 			start := time.Now()
 			l.FW1.Fill(t, n)
 			created := time.Since(start)

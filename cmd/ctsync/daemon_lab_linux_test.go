@@ -26,60 +26,31 @@ type labDaemon struct {
 	waited chan error
 }
 
-// labHCL is a firewall's configuration: the given mode over UDP on the
-// sync link, sized for a burst of 100k flows.
-func labHCL(dir string, fw, peer *lab.Node, mode string) string {
+// labHCL is a firewall's configuration: the lab's (lab.CtsyncConfigWith),
+// the given mode over UDP sized for a burst of 100k flows, with the
+// daemon's own files in dir.
+func labHCL(dir string, l *lab.Lab, fw *lab.Node, mode string) string {
 	return fmt.Sprintf(`daemon {
-  lock_file = %[1]q
+  lock_file = %q
   systemd   = false
 }
 log {
-  file = %[2]q
+  file = %q
 }
 control {
-  path = %[3]q
+  path = %q
 }
-netlink {
-  buffer_size            = "32MiB"
-  buffer_size_max_growth = "256MiB"
-  overrun_resync         = "1s"
-}
-filter {
-  stage "address" {
-    ignore = ["127.0.0.1", "::1", "198.51.100.128/25", "2001:db8:3::/64"]
-  }
-}
-cache "internal" {
-  size  = 8192
-  limit = 262144
-}
-cache "external" {
-  size  = 8192
-  limit = 262144
-}
-sync %[4]q {
-  purge_timeout = "1s"
-}
-link "sync" {
-  transport      = "udp"
-  interface      = %[5]q
-  local          = %[6]q
-  peer           = %[7]q
-  port           = 3780
-  send_buffer    = "16MiB"
-  receive_buffer = "64MiB"
-}
-`, filepath.Join(dir, "ctsync.lock"), filepath.Join(dir, "ctsync.log"), filepath.Join(dir, "ctsync.ctl"),
-		mode, fw.Sync, fw.SyncAddrs[0].Addr(), peer.SyncAddrs[0].Addr())
+`, filepath.Join(dir, "ctsync.lock"), filepath.Join(dir, "ctsync.log"), filepath.Join(dir, "ctsync.ctl")) +
+		l.CtsyncConfigWith(fw, lab.CtsyncOptions{Mode: mode, Transport: "udp", Burst: true})
 }
 
 // startDaemon runs `ctsync daemon` on fw until the test ends, and then
 // checks that SIGTERM stops it cleanly.
-func startDaemon(t *testing.T, fw, peer *lab.Node, mode string) *labDaemon {
+func startDaemon(t *testing.T, l *lab.Lab, fw *lab.Node, mode string) *labDaemon {
 	t.Helper()
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "ctsync.hcl")
-	if err := os.WriteFile(conf, []byte(labHCL(dir, fw, peer, mode)), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(labHCL(dir, l, fw, mode)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	d := &labDaemon{fw: fw, dir: dir, socket: filepath.Join(dir, "ctsync.ctl"), waited: make(chan error, 1)}
@@ -192,8 +163,8 @@ func TestLabDaemons(t *testing.T) {
 	for _, mode := range []string{"ftfw", "notrack", "alarm"} {
 		t.Run(mode, func(t *testing.T) {
 			l := lab.New(t, lab.Options{})
-			fw1 := startDaemon(t, l.FW1, l.FW2, mode)
-			fw2 := startDaemon(t, l.FW2, l.FW1, mode)
+			fw1 := startDaemon(t, l, l.FW1, mode)
+			fw2 := startDaemon(t, l, l.FW2, mode)
 			if mode == "ftfw" {
 				garbage(t, l, fw2)
 			}

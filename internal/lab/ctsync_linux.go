@@ -5,6 +5,20 @@ import (
 	"strings"
 )
 
+// CtsyncOptions vary a ctsync engine's configuration in the lab.
+type CtsyncOptions struct {
+	// Mode is the sync mode ("ftfw", "notrack" or "alarm"), Transport
+	// the dedicated link's ("udp", "multicast" or "tcp"), on the link's
+	// IPv6 addresses if V6.
+	Mode, Transport string
+	V6              bool
+	// Burst sizes the event socket and the sync socket for a burst of
+	// 100k flows, with a resync should the event socket overrun all the
+	// same: NOTRACK and ALARM do not recover a message the sync socket
+	// dropped (ALARM only at its next refresh).
+	Burst bool
+}
+
 // CtsyncConfig is the HCL configuration of a ctsync engine on firewall fw:
 // sync mode mode ("ftfw", "notrack" or "alarm") to the other firewall over
 // the dedicated link with transport ("udp", "multicast" or "tcp"), on its
@@ -13,6 +27,12 @@ import (
 // its event socket has room for bursts; it purges a backup's kernel table
 // quickly (1s) after a step-down.
 func (l *Lab) CtsyncConfig(fw *Node, mode, transport string, v6 bool) string {
+	return l.CtsyncConfigWith(fw, CtsyncOptions{Mode: mode, Transport: transport, V6: v6})
+}
+
+// CtsyncConfigWith is CtsyncConfig with every option.
+func (l *Lab) CtsyncConfigWith(fw *Node, o CtsyncOptions) string {
+	mode, transport, v6 := o.Mode, o.Transport, o.V6
 	peer := l.FW2
 	if fw == l.FW2 {
 		peer = l.FW1
@@ -36,10 +56,18 @@ func (l *Lab) CtsyncConfig(fw *Node, mode, transport string, v6 bool) string {
 	} else {
 		fmt.Fprintf(&b, "  local = %q\n  peer = %q\n", local, remote)
 	}
-	return fmt.Sprintf(`netlink {
-  buffer_size            = "2MiB"
+	netlink := `  buffer_size            = "2MiB"
   buffer_size_max_growth = "8MiB"
-}
+`
+	if o.Burst {
+		netlink = `  buffer_size            = "32MiB"
+  buffer_size_max_growth = "256MiB"
+  overrun_resync         = "1s"
+`
+		b.WriteString("  send_buffer    = \"16MiB\"\n  receive_buffer = \"64MiB\"\n")
+	}
+	return fmt.Sprintf(`netlink {
+%s}
 filter {
   stage "address" {
     ignore = ["127.0.0.1", "::1", "198.51.100.128/25", "2001:db8:3::/64"]
@@ -59,5 +87,5 @@ sync %q {
 link "sync" {
 %s  port = %d
 }
-`, mode, b.String(), SyncPort)
+`, netlink, mode, b.String(), SyncPort)
 }
