@@ -1,0 +1,283 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ctsync/ctsync/engine/control"
+	"github.com/ctsync/ctsync/internal/lab"
+)
+
+// Mixed pairs: conntrackd 1.4.7 on one firewall of the lab and a ctsync
+// engine on the other, speaking FT-FW over the lab's IPv4 multicast
+// group, as a cluster does while it is moved to ctsync one node at a
+// time. What a user cares about is that the flows the primary tracks
+// reach the backup's external cache, leave it when they end, and that
+// after fail-over and the backup's commit the connections go on through
+// the backup, NAT included.
+
+// mixedSynthetic is how many made-up entries each test puts on the
+// primary: more than a datagram holds, so that the peer has to reassemble
+// a stream of them.
+const mixedSynthetic = 200
+
+// flowKey is how a flow shows in a listing (conntrackd -e, conntrack -L,
+// the engine's dump): its original source and source port.
+type flowKey struct {
+	src   string
+	sport uint16
+}
+
+func (k flowKey) String() string { return fmt.Sprintf("src=%s sport=%d", k.src, k.sport) }
+
+// in reports whether a line of lines shows k's flow.
+func (k flowKey) in(lines []string) bool {
+	src, sport := "src="+k.src+" ", fmt.Sprintf("sport=%d ", k.sport)
+	for _, l := range lines {
+		// The first src= and sport= of a line are the original
+		// direction's in every listing.
+		if i := strings.Index(l, "src="); i >= 0 && strings.HasPrefix(l[i:], src) {
+			if j := strings.Index(l, "sport="); j >= 0 && strings.HasPrefix(l[j:]+" ", sport) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func entryKey(e lab.Entry) flowKey { return flowKey{e.Src.String(), e.SPort} }
+func connKey(c *lab.Conn) flowKey  { return flowKey{c.Local.Addr().String(), c.Local.Port()} }
+
+// absent returns those of keys that no line of lines shows, at most a
+// few, for messages.
+func absent(lines []string, keys []flowKey) (n int, some []string) {
+	for _, k := range keys {
+		if !k.in(lines) {
+			n++
+			if len(some) < 5 {
+				some = append(some, k.String())
+			}
+		}
+	}
+	return n, some
+}
+
+// lines splits a listing into its non-empty lines.
+func lines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.TrimSpace(l) != "" {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// mixedTraffic puts the flows a test replicates on the active firewall:
+// mixedSynthetic made-up entries and an echoing connection in each
+// family. It returns them and the keys of all of them.
+func mixedTraffic(t *testing.T, l *lab.Lab) ([]lab.Entry, []*lab.Conn, []flowKey) {
+	t.Helper()
+	var entries []lab.Entry
+	var keys []flowKey
+	for i := range mixedSynthetic {
+		e := lab.Synthetic(i)
+		entries = append(entries, e)
+		keys = append(keys, entryKey(e))
+	}
+	l.Active().Insert(t, entries...)
+	conns := []*lab.Conn{l.Dial(t, lab.IPv4, 5*time.Second), l.Dial(t, lab.IPv6, 5*time.Second)}
+	for _, c := range conns {
+		if err := c.Echo(2 * time.Second); err != nil {
+			t.Fatalf("%s: echo before fail-over: %v", c, err)
+		}
+		keys = append(keys, connKey(c))
+	}
+	return entries, conns, keys
+}
+
+// legacyExternal is conntrackd's external cache (-e), one flow a line.
+func legacyExternal(t *testing.T, d *lab.Conntrackd) []string {
+	t.Helper()
+	return lines(d.MustCtl(t, "-e"))
+}
+
+// kernelHas checks that fw's table holds every flow of keys, established.
+func kernelHas(t *testing.T, fw *lab.Node, keys []flowKey) {
+	t.Helper()
+	table := fw.Entries(t)
+	if n, some := absent(table, keys); n > 0 {
+		t.Errorf("%s's kernel lacks %d of %d flows after the commit, e.g. %v", fw.Role, n, len(keys), some)
+	}
+}
+
+// survives checks that the connections echo through the new primary,
+// and that its table holds them with the reply the server sends: to the
+// WAN's virtual address with NAT, to the client without.
+func survives(t *testing.T, l *lab.Lab, conns []*lab.Conn) {
+	t.Helper()
+	fw := l.Active()
+	for _, c := range conns {
+		if err := c.Echo(3 * time.Second); err != nil {
+			t.Errorf("%s: echo through %s after fail-over: %v", c, fw.Role, err)
+			continue
+		}
+		got := fw.Entries(t, c.ConnMatch()...)
+		reply := "dst=" + c.Local.Addr().String() + " "
+		if l.Opts.NAT {
+			vip := lab.WANVIP4
+			if c.Family == lab.IPv6 {
+				vip = lab.WANVIP6
+			}
+			reply = "dst=" + vip.String() + " "
+		}
+		if len(got) != 1 || !strings.Contains(got[0], "ESTABLISHED") {
+			t.Errorf("%s's entries for %s = %q, want one ESTABLISHED", fw.Role, c, got)
+		} else if i := strings.LastIndex(got[0], "src="); i < 0 || !strings.Contains(got[0][i:], reply) {
+			// The reply tuple is the second src=/dst= pair.
+			t.Errorf("%s's entry for %s = %q: the reply tuple is not to %s", fw.Role, c, got[0], strings.TrimSpace(reply))
+		}
+	}
+}
+
+func natName(nat bool) string {
+	if nat {
+		return "nat"
+	}
+	return "routed"
+}
+
+// conntrackd on fw1, the primary; ctsync on fw2, the backup. ctsync
+// learns fw1's flows from conntrackd's FT-FW stream, forgets the
+// destroyed one, and its commit after fail-over carries the connections
+// on, NAT included.
+func TestMixedLegacyToCtsync(t *testing.T) {
+	for _, nat := range []bool{false, true} {
+		t.Run(natName(nat), func(t *testing.T) {
+			l := lab.New(t, lab.Options{NAT: nat})
+			l.StartEcho(t)
+			d1 := l.StartConntrackd(t, l.FW1)
+			e2 := runEngine(t, l.FW2, labConfig(t, l.FW2, l.FW1, "ftfw", "multicast", false))
+
+			entries, conns, keys := mixedTraffic(t, l)
+			lab.Eventually(t, 15*time.Second, "ctsync's external cache on fw2 to hold fw1's flows", func() (bool, string) {
+				ext := dump(t, e2, control.External)
+				n, some := absent(ext, keys)
+				return n == 0, fmt.Sprintf("%d of %d flows missing, e.g. %v; %d in the cache", n, len(keys), some, len(ext))
+			})
+
+			gone := entries[0]
+			l.FW1.Exec(t, "conntrack", append([]string{"-D"}, gone.Match()...)...)
+			lab.Eventually(t, 15*time.Second, "the destroyed flow to leave ctsync's external cache", func() (bool, string) {
+				ext := dump(t, e2, control.External)
+				return !entryKey(gone).in(ext), fmt.Sprintf("%d flows in the cache", len(ext))
+			})
+
+			l.FailOver(t)
+			d1.StepDown(t)
+			if err := e2.Commit(context.Background(), nil); err != nil {
+				t.Fatalf("ctsync's commit on fw2: %v", err)
+			}
+			kernelHas(t, l.FW2, keys[1:])
+			if got := l.FW2.Entries(t, gone.Match()...); len(got) != 0 {
+				t.Errorf("fw2's kernel has the flow destroyed on fw1: %q", got)
+			}
+			survives(t, l, conns)
+		})
+	}
+}
+
+// ctsync on fw1, the primary; conntrackd on fw2, the backup. conntrackd
+// learns fw1's flows from ctsync's FT-FW stream, forgets the destroyed
+// one, and keepalived's script (commit, flush, resync, bulk) on fw2 after
+// fail-over carries the connections on, NAT included.
+func TestMixedCtsyncToLegacy(t *testing.T) {
+	for _, nat := range []bool{false, true} {
+		t.Run(natName(nat), func(t *testing.T) {
+			l := lab.New(t, lab.Options{NAT: nat})
+			l.StartEcho(t)
+			e1 := runEngine(t, l.FW1, labConfig(t, l.FW1, l.FW2, "ftfw", "multicast", false))
+			d2 := l.StartConntrackd(t, l.FW2)
+
+			entries, conns, keys := mixedTraffic(t, l)
+			lab.Eventually(t, 15*time.Second, "conntrackd's external cache on fw2 to hold fw1's flows", func() (bool, string) {
+				ext := legacyExternal(t, d2)
+				n, some := absent(ext, keys)
+				return n == 0, fmt.Sprintf("%d of %d flows missing, e.g. %v; %d in the cache; fw1 internal: %d",
+					n, len(keys), some, len(ext), len(dump(t, e1, control.Internal)))
+			})
+
+			gone := entries[0]
+			l.FW1.Exec(t, "conntrack", append([]string{"-D"}, gone.Match()...)...)
+			lab.Eventually(t, 15*time.Second, "the destroyed flow to leave conntrackd's external cache", func() (bool, string) {
+				ext := legacyExternal(t, d2)
+				return !entryKey(gone).in(ext), fmt.Sprintf("%d flows in the cache", len(ext))
+			})
+
+			d2.TakeOver(t)
+			l.FailOver(t)
+			if err := e1.Purge(context.Background()); err != nil {
+				t.Fatalf("ctsync's purge on fw1: %v", err)
+			}
+			kernelHas(t, l.FW2, keys[1:])
+			if got := l.FW2.Entries(t, gone.Match()...); len(got) != 0 {
+				t.Errorf("fw2's kernel has the flow destroyed on fw1: %q", got)
+			}
+			survives(t, l, conns)
+		})
+	}
+}
+
+// A node that starts after its peer holds flows asks for them: ctsync's
+// resync request is answered by conntrackd's bulk send, and conntrackd's
+// (-n) by ctsync's.
+func TestMixedResync(t *testing.T) {
+	t.Run("ctsync-asks-conntrackd", func(t *testing.T) {
+		l := lab.New(t, lab.Options{})
+		l.StartEcho(t)
+		d1 := l.StartConntrackd(t, l.FW1)
+		_, _, keys := mixedTraffic(t, l)
+		lab.Eventually(t, 10*time.Second, "conntrackd on fw1 to hold the flows", func() (bool, string) {
+			in := lines(d1.MustCtl(t, "-i"))
+			n, some := absent(in, keys)
+			return n == 0, fmt.Sprintf("%d missing, e.g. %v", n, some)
+		})
+
+		e2 := runEngine(t, l.FW2, labConfig(t, l.FW2, l.FW1, "ftfw", "multicast", false))
+		if got := dump(t, e2, control.External); len(got) != 0 {
+			t.Fatalf("ctsync's external cache holds %d flows before the resync: %q", len(got), got[:min(len(got), 3)])
+		}
+		if err := e2.Resync(context.Background(), false, nil); err != nil {
+			t.Fatalf("resync: %v", err)
+		}
+		lab.Eventually(t, 15*time.Second, "ctsync's external cache to get conntrackd's table", func() (bool, string) {
+			ext := dump(t, e2, control.External)
+			n, some := absent(ext, keys)
+			return n == 0, fmt.Sprintf("%d of %d flows missing, e.g. %v; %d in the cache", n, len(keys), some, len(ext))
+		})
+	})
+	t.Run("conntrackd-asks-ctsync", func(t *testing.T) {
+		l := lab.New(t, lab.Options{})
+		l.StartEcho(t)
+		e1 := runEngine(t, l.FW1, labConfig(t, l.FW1, l.FW2, "ftfw", "multicast", false))
+		_, _, keys := mixedTraffic(t, l)
+		lab.Eventually(t, 10*time.Second, "ctsync on fw1 to hold the flows", func() (bool, string) {
+			n, some := absent(dump(t, e1, control.Internal), keys)
+			return n == 0, fmt.Sprintf("%d missing, e.g. %v", n, some)
+		})
+
+		d2 := l.StartConntrackd(t, l.FW2)
+		if got := legacyExternal(t, d2); len(got) != 0 {
+			t.Fatalf("conntrackd's external cache holds %d flows before the resync: %q", len(got), got[:min(len(got), 3)])
+		}
+		d2.MustCtl(t, "-n")
+		lab.Eventually(t, 15*time.Second, "conntrackd's external cache to get ctsync's table", func() (bool, string) {
+			ext := legacyExternal(t, d2)
+			n, some := absent(ext, keys)
+			return n == 0, fmt.Sprintf("%d of %d flows missing, e.g. %v; %d in the cache", n, len(keys), some, len(ext))
+		})
+	})
+}
