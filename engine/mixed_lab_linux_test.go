@@ -175,6 +175,19 @@ func (c mixedCase) String() string {
 	return c.mode + "-" + c.transport + "-" + nat
 }
 
+// config is the case's configuration of ctsync on fw. ALARM refreshes
+// each flow about every second, as the lab's conntrackd does: a bulk send
+// does nothing in ALARM (conntrackd's -B neither), so the refresh is what
+// brings the old primary the new one's flows.
+func (c mixedCase) config(t *testing.T, fw, peer *lab.Node) config.Runtime {
+	t.Helper()
+	rt := labConfig(t, fw, peer, c.mode, c.transport, false)
+	if c.mode == "alarm" {
+		rt.Sync.RefreshTime = time.Second
+	}
+	return rt
+}
+
 func (c mixedCase) legacy() lab.ConntrackdOptions {
 	return lab.ConntrackdOptions{Mode: strings.ToUpper(c.mode), Transport: c.transport}
 }
@@ -200,7 +213,7 @@ func TestMixedLegacyToCtsync(t *testing.T) {
 			l := lab.New(t, lab.Options{NAT: tc.nat})
 			l.StartEcho(t)
 			d1 := l.StartConntrackdWith(t, l.FW1, tc.legacy())
-			e2 := runEngine(t, l.FW2, labConfig(t, l.FW2, l.FW1, tc.mode, tc.transport, false))
+			e2 := runEngine(t, l.FW2, tc.config(t, l.FW2, l.FW1))
 
 			entries, conns, keys := mixedTraffic(t, l, func() []string { return dump(t, e2, control.External) })
 			lab.Eventually(t, 15*time.Second, "ctsync's external cache on fw2 to hold fw1's flows", func() (bool, string) {
@@ -218,7 +231,11 @@ func TestMixedLegacyToCtsync(t *testing.T) {
 
 			l.FailOver(t)
 			d1.StepDown(t)
-			if err := e2.Commit(context.Background(), nil); err != nil {
+			// What keepalived's script does on the new primary
+			// (conntrackd's doc/sync/primary-backup.sh): commit,
+			// flush, resync from the kernel, bulk send.
+			ctx := context.Background()
+			if err := e2.Commit(ctx, nil); err != nil {
 				t.Fatalf("ctsync's commit on fw2: %v", err)
 			}
 			kernelHas(t, l.FW2, keys[1:])
@@ -226,6 +243,22 @@ func TestMixedLegacyToCtsync(t *testing.T) {
 				t.Errorf("fw2's kernel has the flow destroyed on fw1: %q", got)
 			}
 			survives(t, l, conns)
+			if err := e2.Flush(ctx, ""); err != nil {
+				t.Fatal(err)
+			}
+			if err := e2.Resync(ctx, true, nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := e2.Bulk(ctx); err != nil {
+				t.Fatal(err)
+			}
+			// The old primary's conntrackd, now the backup, holds the
+			// flows for the way back.
+			lab.Eventually(t, 15*time.Second, "conntrackd on fw1 to learn the flows from ctsync on fw2", func() (bool, string) {
+				ext := legacyExternal(t, d1)
+				n, some := absent(ext, keys[1:])
+				return n == 0, fmt.Sprintf("%d of %d flows missing, e.g. %q; %d in the cache", n, len(keys)-1, some, len(ext))
+			})
 		})
 	}
 }
@@ -239,7 +272,7 @@ func TestMixedCtsyncToLegacy(t *testing.T) {
 		t.Run(tc.String(), func(t *testing.T) {
 			l := lab.New(t, lab.Options{NAT: tc.nat})
 			l.StartEcho(t)
-			e1 := runEngine(t, l.FW1, labConfig(t, l.FW1, l.FW2, tc.mode, tc.transport, false))
+			e1 := runEngine(t, l.FW1, tc.config(t, l.FW1, l.FW2))
 			d2 := l.StartConntrackdWith(t, l.FW2, tc.legacy())
 
 			entries, conns, keys := mixedTraffic(t, l, func() []string { return legacyExternal(t, d2) })
@@ -267,6 +300,13 @@ func TestMixedCtsyncToLegacy(t *testing.T) {
 				t.Errorf("fw2's kernel has the flow destroyed on fw1: %q", got)
 			}
 			survives(t, l, conns)
+			// The old primary, now the backup, holds the flows for the
+			// way back, from conntrackd's bulk send.
+			lab.Eventually(t, 15*time.Second, "ctsync on fw1 to learn the flows from conntrackd on fw2", func() (bool, string) {
+				ext := dump(t, e1, control.External)
+				n, some := absent(ext, keys[1:])
+				return n == 0, fmt.Sprintf("%d of %d flows missing, e.g. %q; %d in the cache", n, len(keys)-1, some, len(ext))
+			})
 		})
 	}
 }
