@@ -352,59 +352,71 @@ func startEngine(t *testing.T, fw *lab.Node, rt config.Runtime) (*engine.Engine,
 // flows, so that the restarted one starts empty while the primary holds
 // them.
 func TestMixedResync(t *testing.T) {
-	t.Run("ctsync-asks-conntrackd", func(t *testing.T) {
-		l := lab.New(t, lab.Options{})
-		l.StartEcho(t)
-		l.StartConntrackd(t, l.FW1)
-		rt := labConfig(t, l.FW2, l.FW1, "ftfw", "multicast", false)
-		first, stop := startEngine(t, l.FW2, rt)
-		_, _, keys := mixedTraffic(t, l, func() []string { return dump(t, first, control.External) })
-		lab.Eventually(t, 15*time.Second, "the first engine on fw2 to hold the flows", func() (bool, string) {
-			n, some := absent(dump(t, first, control.External), keys)
-			return n == 0, fmt.Sprintf("%d missing, e.g. %q", n, some)
-		})
-		stop()
+	for _, startup := range []bool{false, true} {
+		how := "on-request"
+		if startup {
+			how = "at-startup"
+		}
+		t.Run("ctsync-asks-conntrackd-"+how, func(t *testing.T) {
+			l := lab.New(t, lab.Options{})
+			l.StartEcho(t)
+			l.StartConntrackd(t, l.FW1)
+			rt := labConfig(t, l.FW2, l.FW1, "ftfw", "multicast", false)
+			first, stop := startEngine(t, l.FW2, rt)
+			_, _, keys := mixedTraffic(t, l, func() []string { return dump(t, first, control.External) })
+			lab.Eventually(t, 15*time.Second, "the first engine on fw2 to hold the flows", func() (bool, string) {
+				n, some := absent(dump(t, first, control.External), keys)
+				return n == 0, fmt.Sprintf("%d missing, e.g. %q", n, some)
+			})
+			stop()
 
-		e2 := runEngine(t, l.FW2, rt)
-		if got := dump(t, e2, control.External); len(got) != 0 {
-			t.Fatalf("the restarted engine's external cache holds %d flows before the resync: %q", len(got), got[:min(len(got), 3)])
-		}
-		if err := e2.Resync(context.Background(), false, nil); err != nil {
-			t.Fatalf("resync: %v", err)
-		}
-		lab.Eventually(t, 15*time.Second, "ctsync's external cache to get conntrackd's table", func() (bool, string) {
-			ext := dump(t, e2, control.External)
-			n, some := absent(ext, keys)
-			return n == 0, fmt.Sprintf("%d of %d flows missing, e.g. %q; %d in the cache", n, len(keys), some, len(ext))
+			rt.Sync.StartupResync = startup
+			e2 := runEngine(t, l.FW2, rt)
+			if !startup {
+				if got := dump(t, e2, control.External); len(got) != 0 {
+					t.Fatalf("the restarted engine's external cache holds %d flows before the resync: %q", len(got), got[:min(len(got), 3)])
+				}
+				if err := e2.Resync(context.Background(), false, nil); err != nil {
+					t.Fatalf("resync: %v", err)
+				}
+			}
+			lab.Eventually(t, 15*time.Second, "ctsync's external cache to get conntrackd's table", func() (bool, string) {
+				ext := dump(t, e2, control.External)
+				n, some := absent(ext, keys)
+				return n == 0, fmt.Sprintf("%d of %d flows missing, e.g. %q; %d in the cache", n, len(keys), some, len(ext))
+			})
 		})
-	})
-	t.Run("conntrackd-asks-ctsync", func(t *testing.T) {
-		l := lab.New(t, lab.Options{})
-		l.StartEcho(t)
-		e1 := runEngine(t, l.FW1, labConfig(t, l.FW1, l.FW2, "ftfw", "multicast", false))
-		first := l.StartConntrackd(t, l.FW2)
-		_, _, keys := mixedTraffic(t, l, func() []string { return legacyExternal(t, first) })
-		lab.Eventually(t, 15*time.Second, "the first conntrackd on fw2 to hold the flows", func() (bool, string) {
-			n, some := absent(legacyExternal(t, first), keys)
-			return n == 0, fmt.Sprintf("%d missing, e.g. %q; fw1 internal: %d", n, some, len(dump(t, e1, control.Internal)))
-		})
-		first.Stop()
+		t.Run("conntrackd-asks-ctsync-"+how, func(t *testing.T) {
+			l := lab.New(t, lab.Options{})
+			l.StartEcho(t)
+			e1 := runEngine(t, l.FW1, labConfig(t, l.FW1, l.FW2, "ftfw", "multicast", false))
+			first := l.StartConntrackd(t, l.FW2)
+			_, _, keys := mixedTraffic(t, l, func() []string { return legacyExternal(t, first) })
+			lab.Eventually(t, 15*time.Second, "the first conntrackd on fw2 to hold the flows", func() (bool, string) {
+				n, some := absent(legacyExternal(t, first), keys)
+				return n == 0, fmt.Sprintf("%d missing, e.g. %q; fw1 internal: %d", n, some, len(dump(t, e1, control.Internal)))
+			})
+			first.Stop()
 
-		d2 := l.StartConntrackd(t, l.FW2)
-		if got := legacyExternal(t, d2); len(got) != 0 {
-			t.Fatalf("the restarted conntrackd's external cache holds %d flows before the resync: %q", len(got), got[:min(len(got), 3)])
-		}
-		// ctsync re-sends what the first conntrackd had not yet
-		// acknowledged to the restarted one, on its HELLO (see
-		// link/ftfw's documentation), so the cache filling up proves
-		// nothing alone: ctsync must have answered with a bulk send.
-		bulks := e1.Snapshot().Sync.Bulks
-		d2.MustCtl(t, "-n")
-		lab.Eventually(t, 15*time.Second, "ctsync to answer conntrackd's resync request with its table", func() (bool, string) {
-			ext := legacyExternal(t, d2)
-			n, some := absent(ext, keys)
-			b := e1.Snapshot().Sync.Bulks - bulks
-			return n == 0 && b == 1, fmt.Sprintf("%d bulk sends; %d of %d flows missing, e.g. %q; %d in the cache", b, n, len(keys), some, len(ext))
+			// ctsync re-sends what the first conntrackd had not yet
+			// acknowledged to the restarted one, on its HELLO (see
+			// link/ftfw's documentation), so the cache filling up
+			// proves nothing alone: ctsync must have answered with a
+			// bulk send.
+			bulks := e1.Snapshot().Sync.Bulks
+			d2 := l.StartConntrackdWith(t, l.FW2, lab.ConntrackdOptions{StartupResync: startup})
+			if !startup {
+				if got := legacyExternal(t, d2); len(got) != 0 {
+					t.Fatalf("the restarted conntrackd's external cache holds %d flows before the resync: %q", len(got), got[:min(len(got), 3)])
+				}
+				d2.MustCtl(t, "-n")
+			}
+			lab.Eventually(t, 15*time.Second, "ctsync to answer conntrackd's resync request with its table", func() (bool, string) {
+				ext := legacyExternal(t, d2)
+				n, some := absent(ext, keys)
+				b := e1.Snapshot().Sync.Bulks - bulks
+				return n == 0 && b == 1, fmt.Sprintf("%d bulk sends; %d of %d flows missing, e.g. %q; %d in the cache", b, n, len(keys), some, len(ext))
+			})
 		})
-	})
+	}
 }

@@ -26,6 +26,9 @@ type ConntrackdOptions struct {
 	// SyncGroup4), "udp" or "tcp" (to the peer's IPv4 address on the
 	// sync link).
 	Transport string
+	// StartupResync makes conntrackd ask its peer for its table at
+	// start (FTFW and NOTRACK only).
+	StartupResync bool
 }
 
 // conntrackdConf is a primary-backup configuration as conntrackd's
@@ -43,6 +46,12 @@ func conntrackdConf(fw, peer *Node, f legacyd.Files, o ConntrackdOptions) (strin
 		mode = "Mode ALARM {\n\t\tRefreshTime 1\n\t\tCacheTimeout 30\n\t}"
 	default:
 		return "", fmt.Errorf("conntrackd: unknown sync mode %q", o.Mode)
+	}
+	if o.StartupResync {
+		if o.Mode == "ALARM" {
+			return "", fmt.Errorf("conntrackd: StartupResync is not accepted in Mode ALARM")
+		}
+		mode = strings.Replace(mode, "{\n", "{\n\t\tStartupResync on\n", 1)
 	}
 	var link string
 	switch o.Transport {
