@@ -86,10 +86,11 @@ func lines(s string) []string {
 //
 // First it waits until the link has carried one flow to the peer, whose
 // cache peer lists: a cluster's link has carried traffic long before a
-// fail-over, and conntrackd 1.4.7's TCP client loses much of a burst that
-// is the first thing it sends (with two conntrackd daemons too: one send
-// error, the first 74 of 202 flows never sent, no sequence gap for the
-// peer to NACK).
+// fail-over, and conntrackd 1.4.7's TCP client, whose first connect was
+// refused because its peer started after it (docs/compat.md), loses much
+// of the first burst it sends: observed between two conntrackd daemons
+// too, one send error and the first 74 of 202 flows never arrive, with no
+// sequence gap for the peer to NACK.
 func mixedTraffic(t *testing.T, l *lab.Lab, peer func() []string) ([]lab.Entry, []*lab.Conn, []flowKey) {
 	t.Helper()
 	warm := lab.Synthetic(mixedSynthetic)
