@@ -10,22 +10,20 @@ import (
 
 	"github.com/ctsync/ctsync/config"
 	"github.com/ctsync/ctsync/engine"
-
 	"github.com/ctsync/ctsync/engine/control"
 	"github.com/ctsync/ctsync/internal/lab"
 )
 
 // Mixed pairs: conntrackd 1.4.7 on one firewall of the lab and a ctsync
-// engine on the other, speaking FT-FW over the lab's IPv4 multicast
-// group, as a cluster does while it is moved to ctsync one node at a
-// time. What a user cares about is that the flows the primary tracks
-// reach the backup's external cache, leave it when they end, and that
+// engine on the other, as a cluster runs while it is moved to ctsync one
+// node at a time. What a user cares about is that the flows the primary
+// tracks reach the backup's external cache, leave it when they end, that
 // after fail-over and the backup's commit the connections go on through
-// the backup, NAT included.
+// the backup, NAT included, and that a restarted backup can ask for its
+// peer's table.
 
 // mixedSynthetic is how many made-up entries each test puts on the
-// primary: more than a datagram holds, so that the peer has to reassemble
-// a stream of them.
+// primary: many datagrams' worth, so that a burst goes over the link.
 const mixedSynthetic = 200
 
 // flowKey is how a flow shows in a listing (conntrackd -e, conntrack -L,
@@ -123,7 +121,7 @@ func legacyExternal(t *testing.T, d *lab.Conntrackd) []string {
 	return lines(d.MustCtl(t, "-e"))
 }
 
-// kernelHas checks that fw's table holds every flow of keys, established.
+// kernelHas checks that fw's table holds every flow of keys.
 func kernelHas(t *testing.T, fw *lab.Node, keys []flowKey) {
 	t.Helper()
 	table := fw.Entries(t)
@@ -302,7 +300,8 @@ func TestMixedCtsyncToLegacy(t *testing.T) {
 			}
 			survives(t, l, conns)
 			// The old primary, now the backup, holds the flows for the
-			// way back, from conntrackd's bulk send.
+			// way back, from conntrackd's bulk send (in ALARM, its
+			// refresh).
 			lab.Eventually(t, 15*time.Second, "ctsync on fw1 to learn the flows from conntrackd on fw2", func() (bool, string) {
 				ext := dump(t, e1, control.External)
 				n, some := absent(ext, keys[1:])
