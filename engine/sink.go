@@ -54,6 +54,8 @@ func (s engineSink) UpdateFlow(now time.Time, f *ctnl.Flow) {
 	r, o := e.internal.Update(&e.sink.flow, now)
 	if e.sink.dumpStart.IsZero() || e.sink.sends() {
 		e.changed(r, o, now)
+	} else if o != cache.Refused {
+		e.mode.Stored(r, now)
 	}
 	e.mu.Unlock()
 }
@@ -194,8 +196,10 @@ func (s engineSink) Committed(now time.Time, ev *ctnl.Event) {
 	case ctnl.EventDestroy:
 		e.internal.Delete(e.sink.flow.Key())
 	default:
-		if _, o := e.internal.Update(&e.sink.flow, now); o == cache.Refused {
+		if r, o := e.internal.Update(&e.sink.flow, now); o == cache.Refused {
 			e.counters.refused.Add(1)
+		} else {
+			e.mode.Stored(r, now)
 		}
 	}
 	e.mu.Unlock()

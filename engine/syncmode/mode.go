@@ -333,6 +333,27 @@ func (m *Mode) put(msg *wire.Message, r objRef) (wire.Type, bool) {
 	return wire.TypeCTNew + msgType(m.entry.State), true
 }
 
+// Stored tells the mode that the engine stored internal-cache object r
+// without a change to send: a dump that does not send (start-up, -R) or
+// the event of our own commit. ALARM (re)arms its refresh timer, as
+// conntrackd does whenever an object enters the cache or changes in it,
+// however (src/sync-alarm.c, cache_alarm_add and cache_alarm_update):
+// else such a flow would never reach the peer, not even after a
+// fail-over. The other modes do nothing: such objects go out with the
+// next bulk send.
+func (m *Mode) Stored(r cache.Ref, now time.Time) {
+	if m.s.Kind != Alarm {
+		return
+	}
+	if m.internal == nil {
+		return
+	}
+	if st := m.internal.State(r); st == 0 || st == cache.Dead {
+		return
+	}
+	m.alarm.arm(objRef{Ref: r}, now, m.refreshDelay())
+}
+
 // enqueue puts r in the shared transmit queue unless it is there already.
 func (m *Mode) enqueue(r objRef) {
 	if _, ok := m.queued[r]; ok {

@@ -285,6 +285,38 @@ func TestAlarmResendsNew(t *testing.T) {
 	}
 }
 
+// An object stored without a change to send (a start-up dump, -R, our own
+// commit) is not sent at once in any mode; ALARM's refresh then brings it
+// to the peer within RefreshTime, as conntrackd's timer, armed when the
+// object enters the cache, does.
+func TestStoredSendsOnlyALARMRefresh(t *testing.T) {
+	for _, kind := range allKinds {
+		t.Run(kind.String(), func(t *testing.T) {
+			const refresh = 2 * time.Second
+			a, b, links := pair(t, nodeOpts{kind: kind, refresh: refresh, seed: 21})
+			nodes := []*node{a, b}
+			now := t0
+			for i := range 50 {
+				f := testFlow(i)
+				r, _ := a.internal.Update(&f, now)
+				a.m.Stored(r, now)
+			}
+			run(t, &now, now.Add(500*time.Millisecond), 10*time.Millisecond, nodes, links)
+			if got := len(live(b.ext)); got != 0 {
+				t.Fatalf("B has %d flows right after A stored them, want none", got)
+			}
+			run(t, &now, now.Add(refresh+time.Second), 10*time.Millisecond, nodes, links)
+			want := 0
+			if kind == syncmode.Alarm {
+				want = 50
+			}
+			if got := len(live(b.ext)); got != want {
+				t.Errorf("B has %d flows %v after A stored them, want %d", got, refresh+1500*time.Millisecond, want)
+			}
+		})
+	}
+}
+
 // Without an external cache, received flows go to Inject (the engine writes
 // them to the kernel), with their message type; FT-FW's session counters are
 // there for `ctsync stats`.

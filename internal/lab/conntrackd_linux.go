@@ -3,6 +3,7 @@ package lab
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/ctsync/ctsync/internal/legacyd"
 )
@@ -15,23 +16,64 @@ type Conntrackd struct {
 	*legacyd.Daemon
 }
 
+// ConntrackdOptions say how StartConntrackdWith configures conntrackd;
+// the zero value is StartConntrackd's primary-backup set-up.
+type ConntrackdOptions struct {
+	// Mode is the sync mode: "FTFW" (""), "NOTRACK" or "ALARM".
+	Mode string
+	// Transport is the dedicated link: "multicast" ("": the IPv4 group
+	// SyncGroup4), "udp" or "tcp" (to the peer's IPv4 address on the
+	// sync link).
+	Transport string
+	// StartupResync makes conntrackd ask its peer for its table at
+	// start (FTFW and NOTRACK only).
+	StartupResync bool
+}
+
 // conntrackdConf is a primary-backup configuration as conntrackd's
-// doc/sync/primary-backup/conntrackd.conf has it: FT-FW over IPv4
-// multicast on the dedicated link, the link's own addresses ignored.
-func conntrackdConf(fw *Node, f legacyd.Files) string {
-	return fmt.Sprintf(`Sync {
-	Mode FTFW {
-		ResendQueueSize 131072
+// doc/sync/primary-backup/conntrackd.conf has it, by default FT-FW over
+// IPv4 multicast on the dedicated link, the link's own addresses ignored.
+// ALARM refreshes every flow every second or so, so that a test waits
+// little for a refresh.
+func conntrackdConf(fw, peer *Node, f legacyd.Files, o ConntrackdOptions) (string, error) {
+	mode := "Mode FTFW {\n\t\tResendQueueSize 131072\n\t}"
+	switch o.Mode {
+	case "", "FTFW":
+	case "NOTRACK":
+		mode = "Mode NOTRACK {\n\t}"
+	case "ALARM":
+		mode = "Mode ALARM {\n\t\tRefreshTime 1\n\t\tCacheTimeout 30\n\t}"
+	default:
+		return "", fmt.Errorf("conntrackd: unknown sync mode %q", o.Mode)
 	}
-	Multicast {
+	if o.StartupResync {
+		if o.Mode == "ALARM" {
+			return "", fmt.Errorf("conntrackd: StartupResync is not accepted in Mode ALARM")
+		}
+		mode = strings.Replace(mode, "{\n", "{\n\t\tStartupResync on\n", 1)
+	}
+	var link string
+	switch o.Transport {
+	case "", "multicast":
+		link = fmt.Sprintf(`Multicast {
 		IPv4_address %[1]s
 		Group %[2]d
 		IPv4_interface %[3]s
 		Interface %[4]s
 		Checksum on
+	}`, SyncGroup4, SyncPort, fw.SyncAddrs[0].Addr(), fw.Sync)
+	case "udp", "tcp":
+		link = fmt.Sprintf(`%[1]s {
+		IPv4_address %[2]s
+		IPv4_Destination_Address %[3]s
+		Port %[4]d
+		Interface %[5]s
+		Checksum on
+	}`, strings.ToUpper(o.Transport), fw.SyncAddrs[0].Addr(), peer.SyncAddrs[0].Addr(), SyncPort, fw.Sync)
+	default:
+		return "", fmt.Errorf("conntrackd: unknown transport %q", o.Transport)
 	}
-}
-`, SyncGroup4, SyncPort, fw.SyncAddrs[0].Addr(), fw.Sync) + legacyd.General(f, `	Filter From Userspace {
+	return fmt.Sprintf("Sync {\n\t%s\n\t%s\n}\n", mode, link) + legacyd.General(f, `	Filter From Userspace {
 		Address Ignore {
 			IPv4_address 127.0.0.1
 			IPv6_address ::1
@@ -39,7 +81,7 @@ func conntrackdConf(fw *Node, f legacyd.Files) string {
 			IPv6_address 2001:db8:3::/64
 		}
 	}
-`)
+`), nil
 }
 
 // StartConntrackd starts conntrackd 1.4.7 on firewall fw and waits until
@@ -48,10 +90,25 @@ func conntrackdConf(fw *Node, f legacyd.Files) string {
 // CI) when conntrackd is not installed.
 func (l *Lab) StartConntrackd(t T, fw *Node) *Conntrackd {
 	t.Helper()
+	return l.StartConntrackdWith(t, fw, ConntrackdOptions{})
+}
+
+// StartConntrackdWith is StartConntrackd in the mode and on the transport
+// o names.
+func (l *Lab) StartConntrackdWith(t T, fw *Node, o ConntrackdOptions) *Conntrackd {
+	t.Helper()
 	legacyd.Require(t)
+	peer := l.FW1
+	if fw == l.FW1 {
+		peer = l.FW2
+	}
 	l.starts++
 	f := legacyd.FilesIn(filepath.Join(l.dir, fmt.Sprintf("conntrackd-%s-%d", fw.Role, l.starts)))
-	return &Conntrackd{FW: fw, Daemon: legacyd.Start(t, fw, string(fw.Role), f, conntrackdConf(fw, f))}
+	conf, err := conntrackdConf(fw, peer, f, o)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	return &Conntrackd{FW: fw, Daemon: legacyd.Start(t, fw, string(fw.Role), f, conf)}
 }
 
 // TakeOver does what keepalived's primary-backup.sh does on the node
