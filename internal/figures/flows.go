@@ -1,0 +1,71 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/ctsync/ctsync/engine/ctnl"
+	"github.com/ctsync/ctsync/internal/netnstest"
+)
+
+// sources is how many addresses 198.18.0.0/15 holds: the benchmarking
+// range (RFC 2544) carries no traffic, so entries made up in it can never
+// match a packet.
+const sources = 1 << 17
+
+// maxFlows is how many distinct flows syntheticFlow makes: every source
+// with each of 50000 source ports.
+const maxFlows = sources * 50000
+
+// syntheticFlow is the i-th (0 to maxFlows-1) of a family of made-up
+// established TCP flows from 198.18.0.0/15 to one address of it. The
+// source address varies first, then the source port, so a million flows
+// fit in the range.
+func syntheticFlow(i int) ctnl.Flow {
+	s := i % sources
+	a := [4]byte{198, 18 + byte(s>>16&1), byte(s >> 8), byte(s)}
+	o := ctnl.Tuple{Src: netip.AddrFrom4(a), Dst: netip.AddrFrom4([4]byte{198, 19, 255, 254}),
+		Proto: 6, SrcPort: uint16(10000 + i/sources), DstPort: 80}
+	f := ctnl.Flow{Orig: o, Reply: o.Invert(), Timeout: 3600,
+		Status: ctnl.StatusConfirmed | ctnl.StatusSeenReply | ctnl.StatusAssured}
+	f.Present |= ctnl.HasProtoInfo
+	f.TCP.State = 3 // ESTABLISHED
+	return f
+}
+
+// create makes syntheticFlow(0) to syntheticFlow(n-1) in ns's table
+// through ctnetlink, in the biggest batches a Writer takes: this is both
+// how the figures fill fw1 and how they measure the kernel's own limit
+// for batched inserts.
+func create(ns *netnstest.NetNS, n int) error {
+	if n > maxFlows {
+		return fmt.Errorf("create %d flows: at most %d", n, maxFlows)
+	}
+	var w *ctnl.Writer
+	if err := ns.Do(func() (err error) { w, err = ctnl.NewWriter(ctnl.WriterConfig{Batch: 256}); return err }); err != nil {
+		return err
+	}
+	defer w.Close()
+	const chunk = 4096
+	flows := make([]ctnl.Flow, chunk)
+	reqs := make([]ctnl.Request, chunk)
+	errs := make([]error, chunk)
+	for start := 0; start < n; start += chunk {
+		m := min(chunk, n-start)
+		for i := range m {
+			flows[i] = syntheticFlow(start + i)
+			reqs[i] = ctnl.Request{Op: ctnl.OpCreate, Flow: &flows[i]}
+		}
+		if err := w.Apply(reqs[:m], errs[:m]); err != nil {
+			return fmt.Errorf("create in %s: %w", ns.Name, err)
+		}
+		for i, err := range errs[:m] {
+			if err != nil {
+				return fmt.Errorf("create %v in %s: %w", flows[i].Orig, ns.Name, err)
+			}
+		}
+	}
+	return nil
+}

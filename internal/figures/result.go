@@ -1,0 +1,117 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+)
+
+// result is what one run measured at N flows.
+type result struct {
+	N int
+	// KernelInsert: N creates into an empty namespace, the kernel's own
+	// limit; Fill: the same into fw1, whose daemon listens.
+	KernelInsert, Fill time.Duration
+	// Replicated: from the first create in fw1 until fw2's external
+	// cache holds N.
+	Replicated time.Duration
+	// CPU per replicated event, user+sys.
+	CPUSender, CPUReceiver time.Duration
+	// RSS growth per cached entry, in bytes, and RSS at the end, in MiB.
+	RSSSender, RSSReceiver     float64
+	RSSSenderMB, RSSReceiverMB float64
+	// On fw1's sync link, per replicated update.
+	BytesPerUpdate, DatagramsPerUpdate, MessagesPerDatagram float64
+	// Wall times of a bulk send, a full resync and a commit of N.
+	Bulk, Resync, Commit time.Duration
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("kernel insert %v (%.0f/s), fill %v, replicated after %v; CPU/event sender %v receiver %v; "+
+		"RSS/entry sender %.0f B receiver %.0f B (%.0f / %.0f MiB); wire %.1f B, %.3f datagrams per update, %.2f messages per datagram; "+
+		"bulk %v, resync %v, commit %v (%.0f/s)",
+		r.KernelInsert.Round(time.Millisecond), rate(r.N, r.KernelInsert), r.Fill.Round(time.Millisecond), r.Replicated.Round(time.Millisecond),
+		r.CPUSender, r.CPUReceiver, r.RSSSender, r.RSSReceiver, r.RSSSenderMB, r.RSSReceiverMB,
+		r.BytesPerUpdate, r.DatagramsPerUpdate, r.MessagesPerDatagram,
+		r.Bulk.Round(time.Millisecond), r.Resync.Round(time.Millisecond), r.Commit.Round(time.Millisecond), rate(r.N, r.Commit))
+}
+
+func rate(n int, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+// best keeps, figure by figure, the better of r and o: the shorter time,
+// the less CPU and memory, the fewer bytes. The kernel's limit is its
+// best too, so the commit is compared with the fastest the kernel went.
+func (r result) best(o result) result {
+	dmin := func(a, b time.Duration) time.Duration { return min(a, b) }
+	r.KernelInsert = dmin(r.KernelInsert, o.KernelInsert)
+	r.Fill = dmin(r.Fill, o.Fill)
+	r.Replicated = dmin(r.Replicated, o.Replicated)
+	r.CPUSender = dmin(r.CPUSender, o.CPUSender)
+	r.CPUReceiver = dmin(r.CPUReceiver, o.CPUReceiver)
+	r.RSSSender = min(r.RSSSender, o.RSSSender)
+	r.RSSReceiver = min(r.RSSReceiver, o.RSSReceiver)
+	r.RSSSenderMB = min(r.RSSSenderMB, o.RSSSenderMB)
+	r.RSSReceiverMB = min(r.RSSReceiverMB, o.RSSReceiverMB)
+	r.BytesPerUpdate = min(r.BytesPerUpdate, o.BytesPerUpdate)
+	r.DatagramsPerUpdate = min(r.DatagramsPerUpdate, o.DatagramsPerUpdate)
+	r.MessagesPerDatagram = max(r.MessagesPerDatagram, o.MessagesPerDatagram)
+	r.Bulk = dmin(r.Bulk, o.Bulk)
+	r.Resync = dmin(r.Resync, o.Resync)
+	r.Commit = dmin(r.Commit, o.Commit)
+	return r
+}
+
+// printTable writes the best results as a Markdown table, one column per
+// N.
+func printTable(w io.Writer, rs []result, runs int) {
+	fmt.Fprintf(w, "Best of %d runs.\n\n| figure |", runs)
+	for _, r := range rs {
+		fmt.Fprintf(w, " N = %d |", r.N)
+	}
+	fmt.Fprint(w, "\n|---|")
+	for range rs {
+		fmt.Fprint(w, "---|")
+	}
+	fmt.Fprintln(w)
+	row := func(name string, f func(r result) string) {
+		fmt.Fprintf(w, "| %s |", name)
+		for _, r := range rs {
+			fmt.Fprintf(w, " %s |", f(r))
+		}
+		fmt.Fprintln(w)
+	}
+	us := func(d time.Duration) string { return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond)) }
+	secs := func(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
+	row("daemon CPU per replicated event, sender (fw1)", func(r result) string { return us(r.CPUSender) })
+	row("daemon CPU per replicated event, receiver (fw2)", func(r result) string { return us(r.CPUReceiver) })
+	row("RSS growth per cached entry, sender / receiver", func(r result) string {
+		return fmt.Sprintf("%.0f / %.0f B", r.RSSSender, r.RSSReceiver)
+	})
+	row("RSS sender / receiver", func(r result) string {
+		return fmt.Sprintf("%.0f / %.0f MiB", r.RSSSenderMB, r.RSSReceiverMB)
+	})
+	row("creation in fw1 through ctnetlink; replicated after", func(r result) string {
+		return fmt.Sprintf("%s (%.0f/s); %s", secs(r.Fill), rate(r.N, r.Fill), secs(r.Replicated))
+	})
+	row("wire per update: bytes, datagrams; messages per datagram", func(r result) string {
+		return fmt.Sprintf("%.1f B, %.3f; %.2f", r.BytesPerUpdate, r.DatagramsPerUpdate, r.MessagesPerDatagram)
+	})
+	row("bulk send (`ctsync bulk` on fw1), wall", func(r result) string { return secs(r.Bulk) })
+	row("full resync of a restarted fw2 (`ctsync resync`), wall", func(r result) string { return secs(r.Resync) })
+	row("commit into fw2's kernel (`ctsync commit`), wall until `conntrack -C` shows N", func(r result) string {
+		return fmt.Sprintf("%s (%.0f/s)", secs(r.Commit), rate(r.N, r.Commit))
+	})
+	row("kernel's own limit: batched ctnetlink creates into an empty namespace", func(r result) string {
+		return fmt.Sprintf("%s (%.0f/s)", secs(r.KernelInsert), rate(r.N, r.KernelInsert))
+	})
+	row("commit / kernel limit", func(r result) string {
+		return fmt.Sprintf("%.2f×", r.Commit.Seconds()/r.KernelInsert.Seconds())
+	})
+}
