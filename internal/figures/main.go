@@ -173,6 +173,8 @@ func measure(t *tb, bin string, n int) result {
 	b1, p1 := e1.sent()
 	r.BytesPerUpdate = float64(b1-b0) / float64(n)
 	r.DatagramsPerUpdate = float64(p1-p0) / float64(n)
+	r.Overruns = e1.Ingest.Overruns - s1.Ingest.Overruns
+	r.Resyncs = e1.Ingest.Resyncs - s1.Ingest.Resyncs
 	if dg := e1.Sync.Datagrams - s1.Sync.Datagrams; dg > 0 {
 		r.MessagesPerDatagram = float64(e1.Sync.Messages-s1.Sync.Messages) / float64(dg)
 	}

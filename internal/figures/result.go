@@ -22,6 +22,10 @@ type result struct {
 	// RSS growth per cached entry, in bytes, and RSS at the end, in MiB.
 	RSSSender, RSSReceiver     float64
 	RSSSenderMB, RSSReceiverMB float64
+	// Overruns of fw1's event socket and the resyncs that repaired
+	// them, while replicating: each resync sends every flow again, so
+	// the CPU and wire figures then count more than one send per flow.
+	Overruns, Resyncs uint64
 	// On fw1's sync link, per replicated update.
 	BytesPerUpdate, DatagramsPerUpdate, MessagesPerDatagram float64
 	// Wall times of a bulk send, a full resync and a commit of N.
@@ -31,11 +35,11 @@ type result struct {
 func (r result) String() string {
 	return fmt.Sprintf("kernel insert %v (%.0f/s), fill %v, replicated after %v; CPU/event sender %v receiver %v; "+
 		"RSS/entry sender %.0f B receiver %.0f B (%.0f / %.0f MiB); wire %.1f B, %.3f datagrams per update, %.2f messages per datagram; "+
-		"bulk %v, resync %v, commit %v (%.0f/s)",
+		"bulk %v, resync %v, commit %v (%.0f/s); fw1 event socket overruns %d, resyncs %d",
 		r.KernelInsert.Round(time.Millisecond), rate(r.N, r.KernelInsert), r.Fill.Round(time.Millisecond), r.Replicated.Round(time.Millisecond),
 		r.CPUSender, r.CPUReceiver, r.RSSSender, r.RSSReceiver, r.RSSSenderMB, r.RSSReceiverMB,
 		r.BytesPerUpdate, r.DatagramsPerUpdate, r.MessagesPerDatagram,
-		r.Bulk.Round(time.Millisecond), r.Resync.Round(time.Millisecond), r.Commit.Round(time.Millisecond), rate(r.N, r.Commit))
+		r.Bulk.Round(time.Millisecond), r.Resync.Round(time.Millisecond), r.Commit.Round(time.Millisecond), rate(r.N, r.Commit), r.Overruns, r.Resyncs)
 }
 
 func rate(n int, d time.Duration) float64 {
@@ -65,6 +69,8 @@ func (r result) best(o result) result {
 	r.Bulk = dmin(r.Bulk, o.Bulk)
 	r.Resync = dmin(r.Resync, o.Resync)
 	r.Commit = dmin(r.Commit, o.Commit)
+	r.Overruns = max(r.Overruns, o.Overruns)
+	r.Resyncs = max(r.Resyncs, o.Resyncs)
 	return r
 }
 
@@ -110,6 +116,9 @@ func printTable(w io.Writer, rs []result, runs int) {
 	})
 	row("kernel's own limit: batched ctnetlink creates into an empty namespace", func(r result) string {
 		return fmt.Sprintf("%s (%.0f/s)", secs(r.KernelInsert), rate(r.N, r.KernelInsert))
+	})
+	row("fw1 event socket overruns / resyncs, worst run", func(r result) string {
+		return fmt.Sprintf("%d / %d", r.Overruns, r.Resyncs)
 	})
 	row("commit / kernel limit", func(r result) string {
 		return fmt.Sprintf("%.2f×", r.Commit.Seconds()/r.KernelInsert.Seconds())
