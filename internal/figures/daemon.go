@@ -191,6 +191,9 @@ type stats struct {
 		Messages  uint64 `json:"messages"`
 		Applied   uint64 `json:"applied"`
 	} `json:"sync"`
+	ResendQueue struct {
+		Len int `json:"len"`
+	} `json:"resend_queue"`
 	Links []struct {
 		BytesSent   uint64 `json:"bytes_sent"`
 		PacketsSent uint64 `json:"packets_sent"`
@@ -230,5 +233,14 @@ func (d *daemon) waitFor(t *tb, interval, limit time.Duration, what string, cond
 				d.fw.Role, limit, what, s.Caches.Internal.Active, s.Caches.External.Active, s.Sync.Applied)
 		}
 		time.Sleep(interval)
+	}
+}
+
+// keep writes the daemon's log and current stats to name.log and
+// name.json, for a diagnosis after the run.
+func (d *daemon) keep(name string) {
+	os.WriteFile(name+".log", []byte(d.log()), 0o644)
+	if out, err := d.ctl("stats", "--format", "json"); err == nil {
+		os.WriteFile(name+".json", []byte(out), 0o644)
 	}
 }

@@ -5,6 +5,9 @@ package main
 import (
 	"fmt"
 	"net/netip"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/ctsync/ctsync/engine/ctnl"
 	"github.com/ctsync/ctsync/internal/netnstest"
@@ -68,4 +71,60 @@ func create(ns *netnstest.NetNS, n int) error {
 		}
 	}
 	return nil
+}
+
+// drainEvents subscribes a plain netlink socket in ns to the conntrack
+// event groups and reads and drops what comes until the returned stop is
+// called. With a listener, the kernel builds and queues an event for
+// every insert, in the inserter's context: this is the kernel's limit for
+// a node whose daemon listens, as a commit's always does, without the
+// cost of decoding the events.
+func drainEvents(ns *netnstest.NetNS) (stop func(), err error) {
+	var fd int
+	err = ns.Do(func() error {
+		var err error
+		fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
+		if err != nil {
+			return fmt.Errorf("event socket: %w", err)
+		}
+		// NFNLGRP_CONNTRACK_NEW, _UPDATE and _DESTROY are groups 1 to 3.
+		if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: 0b111}); err != nil {
+			unix.Close(fd)
+			return fmt.Errorf("event socket: bind: %w", err)
+		}
+		// Big enough that reading keeps up; losses would not matter
+		// anyway, the kernel did the work.
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20); err != nil {
+			unix.Close(fd)
+			return fmt.Errorf("event socket: SO_RCVBUFFORCE: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	var stopped atomic.Bool
+	go func() {
+		defer close(done)
+		buf := make([]byte, 1<<16)
+		for !stopped.Load() {
+			// The timeout lets the loop see stop: closing a socket does
+			// not wake a blocked recvfrom.
+			if _, _, err := unix.Recvfrom(fd, buf, 0); err != nil && err != unix.EINTR && err != unix.ENOBUFS && err != unix.EAGAIN {
+				return
+			}
+		}
+	}()
+	tv := unix.Timeval{Usec: 100000}
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
+		stopped.Store(true)
+		unix.Close(fd)
+		return nil, err
+	}
+	return func() {
+		stopped.Store(true)
+		<-done
+		unix.Close(fd)
+	}, nil
 }

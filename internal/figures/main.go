@@ -39,6 +39,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -52,6 +53,7 @@ func main() {
 	bin := flag.String("ctsync", "ctsync", "the ctsync binary the daemons and clients run")
 	ns := flag.String("n", "100000", "comma-separated numbers of flows to measure")
 	runs := flag.Int("runs", 3, "runs per number of flows; the table shows the best")
+	keep := flag.String("keep", "", "a directory to keep each run's daemon logs and final stats in, for a diagnosis")
 	flag.Parse()
 	var counts []int
 	for s := range strings.SplitSeq(*ns, ",") {
@@ -84,7 +86,7 @@ func main() {
 		os.Exit(1)
 	}()
 	code := 0
-	if err := measureAll(t, path, counts, *runs); err != nil {
+	if err := measureAll(t, path, counts, *runs, *keep); err != nil {
 		fmt.Fprintf(os.Stderr, "figures: %v\n", err)
 		code = 1
 	}
@@ -93,7 +95,7 @@ func main() {
 }
 
 // measureAll measures each count runs times and prints the table.
-func measureAll(t *tb, bin string, counts []int, runs int) (err error) {
+func measureAll(t *tb, bin string, counts []int, runs int, keep string) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			f, ok := r.(fatal)
@@ -110,7 +112,7 @@ func measureAll(t *tb, bin string, counts []int, runs int) (err error) {
 		var b result
 		for i := range runs {
 			waitSlab(baseline)
-			r := measure(t, bin, n)
+			r := measure(t, bin, n, baseline, keepIn(keep, n, i))
 			fmt.Fprintf(os.Stderr, "N=%d run %d: %s\n", n, i+1, r)
 			if i == 0 {
 				b = r
@@ -124,29 +126,60 @@ func measureAll(t *tb, bin string, counts []int, runs int) (err error) {
 	return nil
 }
 
-// measure is one run at n flows.
-func measure(t *tb, bin string, n int) result {
+// keepIn names the files a run keeps, "" for none.
+func keepIn(dir string, n, run int) string {
+	if dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, fmt.Sprintf("n%d-run%d", n, run+1))
+}
+
+// measure is one run at n flows. With keep set, the daemons' logs and
+// final stats are written to files named keep-fw1.log and so on.
+func measure(t *tb, bin string, n, baseline int, keep string) result {
 	r := result{N: n}
 	run := &tb{name: fmt.Sprintf("figures-%d", n)}
 	t.Cleanup(run.cleanup)
 	defer run.cleanup()
 
-	// The kernel's limit first, alone, in a namespace of its own.
-	{
+	// The kernel's limit first, alone, in namespaces of its own: with
+	// nobody listening to events, and with a listener that drops them.
+	for _, listen := range []bool{false, true} {
 		k := &tb{name: "kernel"}
 		run.Cleanup(k.cleanup)
 		ns := netnstest.NewNetNS(k)
+		if listen {
+			stop, err := drainEvents(ns)
+			if err != nil {
+				t.Fatalf("kernel limit: %v", err)
+			}
+			k.Cleanup(stop)
+		}
 		start := time.Now()
 		if err := create(ns, n); err != nil {
 			t.Fatalf("kernel limit: %v", err)
 		}
-		r.KernelInsert = time.Since(start)
+		took := time.Since(start)
 		k.cleanup()
+		if listen {
+			r.KernelInsertListened = took
+		} else {
+			r.KernelInsert = took
+		}
+		waitSlab(baseline)
 	}
 
 	l := lab.New(run, lab.Options{})
 	d1 := startDaemon(run, bin, l.FW1, l.FW2, n)
 	d2 := startDaemon(run, bin, l.FW2, l.FW1, n)
+	if keep != "" {
+		// Registered after the daemons' stops, so run first.
+		run.Cleanup(func() {
+			for _, d := range []*daemon{d1, d2} {
+				d.keep(keep + "-" + string(d.fw.Role))
+			}
+		})
+	}
 	time.Sleep(time.Second) // startup dumps and link set-up settle
 	u1, u2 := d1.usage(run), d2.usage(run)
 	s1 := d1.stats(run)
@@ -179,14 +212,23 @@ func measure(t *tb, bin string, n int) result {
 		r.MessagesPerDatagram = float64(e1.Sync.Messages-s1.Sync.Messages) / float64(dg)
 	}
 
-	// A bulk send: fw2 applies n messages more.
+	// A bulk send, until fw2 has applied n messages more. A few may be
+	// resends of one flow, so this is a little early at worst; the
+	// acknowledgements still trickle in after, by FT-FW's timers, and
+	// are waited for without timing them, so that nothing of the bulk
+	// reaches the restarted fw2 below.
 	applied := d2.stats(run).Sync.Applied
+	u1, u2 = d1.usage(run), d2.usage(run)
 	start = time.Now()
 	d1.mustCtl(run, "bulk")
 	limit = time.Minute + time.Duration(n/5000)*time.Second
 	r.Bulk = d2.waitFor(run, 20*time.Millisecond, limit, "the bulk", func(s stats) bool {
 		return s.Sync.Applied >= applied+uint64(n)
 	}).Sub(start)
+	d1.waitFor(run, 100*time.Millisecond, limit, "fw2 to acknowledge the bulk", func(s stats) bool {
+		return s.ResendQueue.Len == 0
+	})
+	r.BulkCPU = cpuSince(run, u1, u2, d1, d2)
 
 	// A full resync of a restarted fw2.
 	d2.stop(run)
@@ -194,15 +236,18 @@ func measure(t *tb, bin string, n int) result {
 	if got := d2.stats(run).Caches.External.Active; got != 0 {
 		t.Fatalf("fw2's external cache holds %d flows right after a restart, want 0", got)
 	}
+	u1, u2 = d1.usage(run), d2.usage(run)
 	start = time.Now()
 	d2.mustCtl(run, "resync")
 	r.Resync = d2.waitFor(run, 20*time.Millisecond, limit, fmt.Sprintf("%d flows in fw2's external cache", n),
 		func(s stats) bool { return s.Caches.External.Active >= uint64(n) }).Sub(start)
+	r.ResyncCPU = cpuSince(run, u1, u2, d1, d2)
 
 	// The commit into fw2's kernel, which holds none of the flows yet.
 	if got := count(run, l.FW2); got >= n/100 {
 		t.Fatalf("fw2's kernel tracks %d flows before the commit, want none of the %d", got, n)
 	}
+	u1, u2 = d1.usage(run), d2.usage(run)
 	start = time.Now()
 	d2.mustCtl(run, "commit")
 	deadline := start.Add(time.Minute + time.Duration(n/2000)*time.Second)
@@ -217,7 +262,14 @@ func measure(t *tb, bin string, n int) result {
 		time.Sleep(20 * time.Millisecond)
 	}
 	r.Commit = time.Since(start)
+	r.CommitCPU = cpuSince(run, u1, u2, d1, d2)
+	r.CommitSys = d2.usage(run).Sys - u2.Sys
 	return r
+}
+
+// cpuSince is the CPU each daemon spent since u1 and u2.
+func cpuSince(t *tb, u1, u2 usage, d1, d2 *daemon) [2]time.Duration {
+	return [2]time.Duration{d1.usage(t).CPU - u1.CPU, d2.usage(t).CPU - u2.CPU}
 }
 
 // count is `conntrack -C` in fw: how many entries its table holds.

@@ -17,10 +17,11 @@ import (
 const clockTick = 10 * time.Millisecond
 
 // usage is what /proc says of a process at one moment: CPU spent (user
-// plus system) and resident memory.
+// plus system; Sys is the system part, the kernel's work on its behalf)
+// and resident memory.
 type usage struct {
-	CPU time.Duration
-	RSS int64 // bytes
+	CPU, Sys time.Duration
+	RSS      int64 // bytes
 }
 
 func readUsage(pid int) (usage, error) {
@@ -28,7 +29,7 @@ func readUsage(pid int) (usage, error) {
 	if err != nil {
 		return usage{}, err
 	}
-	cpu, err := parseStatCPU(stat)
+	user, sys, err := parseStatCPU(stat)
 	if err != nil {
 		return usage{}, fmt.Errorf("/proc/%d/stat: %w", pid, err)
 	}
@@ -40,32 +41,32 @@ func readUsage(pid int) (usage, error) {
 	if err != nil {
 		return usage{}, fmt.Errorf("/proc/%d/status: %w", pid, err)
 	}
-	return usage{CPU: cpu, RSS: rss}, nil
+	return usage{CPU: user + sys, Sys: sys, RSS: rss}, nil
 }
 
-// parseStatCPU returns utime+stime, fields 14 and 15 of proc(5)'s
+// parseStatCPU returns utime and stime, fields 14 and 15 of proc(5)'s
 // /proc/PID/stat. The command name (field 2) is in parentheses and may
 // hold spaces and parentheses itself, so the fields are counted from the
 // last ')'.
-func parseStatCPU(stat []byte) (time.Duration, error) {
+func parseStatCPU(stat []byte) (user, sys time.Duration, err error) {
 	i := bytes.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("no ')' closing the command name")
+		return 0, 0, fmt.Errorf("no ')' closing the command name")
 	}
 	f := strings.Fields(string(stat[i+1:]))
 	// f[0] is field 3 (state), so field k is f[k-3].
 	if len(f) < 13 {
-		return 0, fmt.Errorf("%d fields after the command name, want at least 13", len(f))
+		return 0, 0, fmt.Errorf("%d fields after the command name, want at least 13", len(f))
 	}
-	var ticks int64
-	for _, s := range f[11:13] {
+	var ticks [2]int64
+	for i, s := range f[11:13] {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 0 {
-			return 0, fmt.Errorf("utime/stime %q is not a tick count", s)
+			return 0, 0, fmt.Errorf("utime/stime %q is not a tick count", s)
 		}
-		ticks += n
+		ticks[i] = n
 	}
-	return time.Duration(ticks) * clockTick, nil
+	return time.Duration(ticks[0]) * clockTick, time.Duration(ticks[1]) * clockTick, nil
 }
 
 // parseStatusRSS returns VmRSS of /proc/PID/status, in bytes.
