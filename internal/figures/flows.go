@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -41,13 +42,18 @@ func syntheticFlow(i int) ctnl.Flow {
 // create makes syntheticFlow(0) to syntheticFlow(n-1) in ns's table
 // through ctnetlink, in the biggest batches a Writer takes: this is both
 // how the figures fill fw1 and how they measure the kernel's own limit
-// for batched inserts.
+// for batched inserts. The kernel always answers, but on a busy machine
+// (a namespace of a million entries being freed) not always within the
+// Writer's default 5s.
 func create(ns *netnstest.NetNS, n int) error {
 	if n > maxFlows {
 		return fmt.Errorf("create %d flows: at most %d", n, maxFlows)
 	}
 	var w *ctnl.Writer
-	if err := ns.Do(func() (err error) { w, err = ctnl.NewWriter(ctnl.WriterConfig{Batch: 256}); return err }); err != nil {
+	if err := ns.Do(func() (err error) {
+		w, err = ctnl.NewWriter(ctnl.WriterConfig{Batch: 256, Timeout: time.Minute})
+		return err
+	}); err != nil {
 		return err
 	}
 	defer w.Close()
