@@ -134,7 +134,7 @@ func measureAll(t *tb, bin string, counts []int, runs int, keep string) (err err
 			ok++
 		}
 		if ok == 0 {
-			return fmt.Errorf("N=%d: every run failed", n)
+			return fmt.Errorf("every run of %d flows failed", n)
 		}
 		b.Runs = ok
 		best = append(best, b)
