@@ -18,7 +18,10 @@
 //     caches), `ctsync resync` until its external cache holds N;
 //   - wall time of `ctsync commit` on fw2 until `conntrack -C` shows N,
 //     next to the kernel's own limit: N creates through engine/ctnl's
-//     Writer in batches of 256 into an empty namespace with no daemon.
+//     Writer in batches of 256 into a namespace with no daemon, once
+//     into an otherwise empty table, then twice while fw1 holds its N
+//     (the kernel has one table for all namespaces), without and with an
+//     event listener that drops the events.
 //
 // Each N runs -runs times; the table shows the best of the runs (the
 // machine is shared, so the best is the least disturbed), the log on
@@ -28,8 +31,8 @@
 //	go build -o /tmp/ctsync ./cmd/ctsync
 //	sudo go run ./internal/figures -ctsync /tmp/ctsync -n 100000,1000000 -runs 3
 //
-// Over 131072 flows it raises net.netfilter.nf_conntrack_max, a global
-// sysctl, and puts it back when done.
+// When net.netfilter.nf_conntrack_max, a global sysctl, is too low for
+// three tables of N, it raises it and puts it back when done.
 package main
 
 import (
