@@ -659,3 +659,21 @@ func TestSetLimit(t *testing.T) {
 		t.Fatal("limit 0 accepted")
 	}
 }
+
+func TestPackedKeyRoundTrip(t *testing.T) {
+	for _, k := range []Key{
+		{Orig: Tuple{Src: netip.MustParseAddr("198.18.0.1"), Dst: netip.MustParseAddr("198.19.0.1"), Proto: 6, SrcPort: 1, DstPort: 2}, Zone: 7},
+		{Orig: Tuple{Src: netip.MustParseAddr("2001:db8::1"), Dst: netip.MustParseAddr("2001:db8::2"), Proto: 17, SrcPort: 53, DstPort: 5353}},
+		{Orig: Tuple{Src: netip.MustParseAddr("198.18.0.1"), Dst: netip.MustParseAddr("198.19.0.1"), Proto: 1, ICMPID: 9, ICMPType: 8}},
+		{Orig: Tuple{Src: netip.MustParseAddr("::ffff:198.18.0.1"), Dst: netip.MustParseAddr("::ffff:198.19.0.1"), Proto: 6}},
+	} {
+		if got := k.Pack().Key(); got != k {
+			t.Errorf("Pack then Key: %+v, want %+v", got, k)
+		}
+		o := k
+		o.Zone++
+		if k.Pack() == o.Pack() {
+			t.Errorf("%+v: keys in two zones pack alike", k)
+		}
+	}
+}

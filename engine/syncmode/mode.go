@@ -151,13 +151,18 @@ type objRef struct {
 
 // objKey is what an FT-FW session keys its objects by: a flow's key, or
 // an expectation's (its expected tuple and zone, the same shape), apart.
+// The key is packed: two maps per peer hold one per flow, and a bulk send
+// of a million flows spent most of its time hashing, comparing and
+// scanning netip.Addr-laden keys.
 type objKey struct {
-	cache.Key
+	key cache.PackedKey
 	exp bool
 }
 
+func flowKey(k cache.Key) objKey { return objKey{key: k.Pack()} }
+
 func expKey(k cache.ExpKey) objKey {
-	return objKey{Key: cache.Key{Orig: k.Tuple, Zone: k.Zone}, exp: true}
+	return objKey{key: cache.Key{Orig: k.Tuple, Zone: k.Zone}.Pack(), exp: true}
 }
 
 // New returns a Mode over the internal and external caches with one
@@ -196,7 +201,7 @@ func New(s Settings, conv Convert, internal, external *cache.Flows, peers []Send
 		m.knownFn = s.Known
 	}
 	for i, snd := range peers {
-		p := &peer{m: m, index: i, send: snd, objs: make(map[objKey]*ftObj)}
+		p := &peer{m: m, index: i, send: snd}
 		if s.Kind == FTFW {
 			p.sess = ftfw.New[objKey, *ftObj](s.FTFW, p, now)
 		}
@@ -393,6 +398,13 @@ func (m *Mode) bulkTo(p *peer) {
 		} else {
 			m.enqueue(r)
 		}
+	}
+	if m.s.Kind == FTFW {
+		n := m.internal.Len()
+		if m.expOn {
+			n += m.intExp.Len()
+		}
+		p.sess.Reserve(n)
 	}
 	for r, e := range m.internal.All() {
 		queue(objRef{Ref: r}, e.State)

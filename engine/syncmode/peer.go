@@ -13,8 +13,8 @@ type peer struct {
 	index int
 	send  Sender
 
+	// sess holds, per key, the peer's object (FT-FW).
 	sess *ftfw.Session[objKey, *ftObj]
-	objs map[objKey]*ftObj // FT-FW: what sess holds, one per key
 
 	// NOTRACK: the next sequence number expected (src/network.c's
 	// mcast_track_seq).
@@ -83,9 +83,10 @@ func (o *ftObj) current() cache.State {
 		if m.intExp == nil {
 			return 0
 		}
-		r, ok = m.intExp.Find(cache.ExpKey{Tuple: o.key.Orig, Zone: o.key.Zone})
+		k := o.key.key.Key()
+		r, ok = m.intExp.Find(cache.ExpKey{Tuple: k.Orig, Zone: k.Zone})
 	} else {
-		r, ok = m.internal.Find(o.key.Key)
+		r, ok = m.internal.Find(o.key.key.Key())
 	}
 	if ok {
 		o.ref = r
@@ -109,7 +110,8 @@ func (o *ftObj) Put(msg *wire.Message) wire.Type {
 	if o.current() != 0 && m.internal.Get(o.ref, &m.entry) {
 		m.conv.ToWire(&msg.Flow, &m.entry.Flow)
 	} else {
-		m.flow = cache.Flow{Orig: o.key.Orig, Zone: o.key.Zone}
+		k := o.key.key.Key()
+		m.flow = cache.Flow{Orig: k.Orig, Zone: k.Zone}
 		m.conv.ToWire(&msg.Flow, &m.flow)
 	}
 	return wire.TypeCTNew
@@ -127,7 +129,6 @@ func (o *ftObj) remember(e *cache.Expect) {
 // has let it go (src/sync-ftfw.c keeps a reference until the ACK).
 func (o *ftObj) Released() {
 	m := o.p.m
-	delete(o.p.objs, o.key)
 	m.dropHold(o.objRef())
 	last := o.last
 	*o = ftObj{last: last} // the expectation's copy is reused
@@ -160,7 +161,7 @@ func (m *Mode) enqueueFTFW(r objRef, st cache.State, only *peer) {
 		if !m.internal.Get(r.Ref, &m.entry) {
 			return
 		}
-		key = objKey{Key: m.entry.Flow.Key()}
+		key = flowKey(m.entry.Flow.Key())
 	}
 	dead := st == cache.Dead
 	if dead {
@@ -173,11 +174,12 @@ func (m *Mode) enqueueFTFW(r objRef, st cache.State, only *peer) {
 		if only != nil && p != only {
 			continue
 		}
-		o, ok := p.objs[key]
+		slot, ok := p.sess.Upsert(key)
+		o := *slot
 		if !ok {
 			o = m.newObj()
 			o.p, o.key, o.ref = p, key, r.Ref
-			p.objs[key] = o
+			*slot = o
 			if dead {
 				holds++
 			}
@@ -195,7 +197,6 @@ func (m *Mode) enqueueFTFW(r objRef, st cache.State, only *peer) {
 		if r.exp {
 			o.remember(&m.expEntry.Expect)
 		}
-		p.sess.Enqueue(key, o)
 	}
 	if dead {
 		if holds == 0 {
