@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -201,6 +202,11 @@ func TestFlowLogHandler(t *testing.T) {
 		if !strings.Contains(stats, w) {
 			t.Errorf("stats lack %q:\n%s", w, stats)
 		}
+	}
+
+	js := lines(t, func(e control.Emit) error { return x.l.Stats(ctx, control.JSON, e) })
+	if len(js) != 1 || !json.Valid([]byte(js[0])) || !strings.Contains(js[0], `"stats"`) {
+		t.Errorf("stats as JSON: %q", js)
 	}
 
 	// Flushed, the flow is no longer logged when it ends.
