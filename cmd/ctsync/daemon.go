@@ -49,7 +49,7 @@ type engineOptions struct {
 // variable so that the command's tests run against a fake engine; the
 // engine package plugs itself in with engine.Open.
 var openEngine = func(rt config.Runtime, o engineOptions) (daemonEngine, error) {
-	e, err := engine.Open(rt, engine.Options{
+	eo := engine.Options{
 		Log: o.Log,
 		Load: func() (config.Runtime, error) {
 			rt, warns, err := o.Load()
@@ -59,7 +59,15 @@ var openEngine = func(rt config.Runtime, o engineOptions) (daemonEngine, error) 
 			return rt, err
 		},
 		Reloaded: o.Reloaded,
-	})
+	}
+	if rt.Mode == config.ModeStats {
+		l, err := engine.OpenFlowLog(rt, eo)
+		if err != nil {
+			return nil, err
+		}
+		return l, nil
+	}
+	e, err := engine.Open(rt, eo)
 	if err != nil {
 		return nil, err
 	}
@@ -192,7 +200,7 @@ func runDaemon(c *cli.Context) error {
 }
 
 // supported refuses what the daemon cannot do yet, before it takes
-// anything: the stats mode and user-space helpers.
+// anything: user-space helpers.
 func supported(rt config.Runtime) error {
 	if rt.Helpers.Enabled {
 		if err := helperSubsystem(); err != nil {
@@ -204,7 +212,7 @@ func supported(rt config.Runtime) error {
 	case config.ModeSync:
 		return nil
 	case config.ModeStats:
-		return errors.New("stats mode is not implemented yet; only sync mode runs")
+		return nil
 	}
 	return errors.New("the configuration has neither a sync nor a stats block: nothing to run")
 }

@@ -126,5 +126,17 @@ func fromConntrack(f *Flow, c *conntrack.Flow) {
 		f.SeqAdjOrig = SeqAdj{Pos: so.Position, OffsetBefore: so.OffsetBefore, OffsetAfter: so.OffsetAfter}
 		f.SeqAdjReply = SeqAdj{Pos: sr.Position, OffsetBefore: sr.OffsetBefore, OffsetAfter: sr.OffsetAfter}
 	}
+	// The decoder marks the reply counters' direction when it reads
+	// CTA_COUNTERS_REPLY, which the kernel sends with CTA_COUNTERS_ORIG
+	// whenever the flow has accounting (ctnetlink_dump_acct): that is
+	// the only trace of counters that are still zero.
+	if c.CountersReply.Direction {
+		f.Present |= HasCounters
+		f.Counters = [2]Counters{
+			{Packets: c.CountersOrig.Packets, Bytes: c.CountersOrig.Bytes},
+			{Packets: c.CountersReply.Packets, Bytes: c.CountersReply.Bytes},
+		}
+	}
+	f.Start, f.Stop = c.Timestamp.Start, c.Timestamp.Stop
 	f.DeriveNAT()
 }

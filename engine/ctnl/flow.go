@@ -3,6 +3,7 @@ package ctnl
 import (
 	"fmt"
 	"net/netip"
+	"time"
 )
 
 // Tuple is one direction of a flow: addresses, layer 4 protocol and ports
@@ -125,6 +126,9 @@ const (
 	// HasSeqAdj: SeqAdjOrig and SeqAdjReply hold the adjustment, zero
 	// offsets included.
 	HasSeqAdj
+	// HasCounters: Counters hold the kernel's accounting
+	// (nf_conntrack_acct), zero counts included.
+	HasCounters
 )
 
 // Status bits (enum ip_conntrack_status in
@@ -175,6 +179,19 @@ type Flow struct {
 	// flows carry the ones their reply tuple shows (see DeriveNAT).
 	SNAT, DNAT              NAT
 	SeqAdjOrig, SeqAdjReply SeqAdj
+	// Counters are the packets and bytes of the original and the reply
+	// direction, when Present has HasCounters; Start and Stop the
+	// flow's creation and end (nf_conntrack_timestamp; Stop only in a
+	// destroy event), zero when absent. Only the kernel reports them:
+	// stats mode logs them (conntrackd's src/stats-mode.c); they are
+	// never written or synchronised.
+	Counters    [2]Counters
+	Start, Stop time.Time
+}
+
+// Counters are one direction's accounting.
+type Counters struct {
+	Packets, Bytes uint64
 }
 
 // DeriveNAT sets SNAT and DNAT from the difference between f's reply tuple

@@ -71,6 +71,8 @@ func FuzzRender(f *testing.F) {
 			AppendFlowText(nil, &e, now),
 			AppendFlowTextExpiring(nil, &e, now, time.Duration(e.Flow.Timeout)*time.Second),
 			AppendExpectText(nil, &x, now),
+			AppendEndedText(nil, &Ended{Flow: e.Flow, HasCounters: e.Flow.Mark&1 != 0,
+				Orig: Traffic{uint64(e.Flow.Timeout), uint64(e.Flow.Status)}, Start: e.Created, Stop: e.Updated}, now),
 		}
 		for _, l := range lines {
 			for _, c := range l {
