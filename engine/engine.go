@@ -123,6 +123,16 @@ type Engine struct {
 	sink       sinkState
 	inject     injector
 	purgeAt    time.Time // a scheduled purge (zero: none)
+	// bulkRunning says a bulk send of the kernel's table (bulkDirect)
+	// runs; bulkAgain that another was asked for meanwhile, which it
+	// then does once for all of them.
+	bulkRunning, bulkAgain bool
+	// stopping is set when Run ends: no background work starts after
+	// it, and what runs stops early where it can.
+	stopping bool
+	// bg counts the background work (a purge, a bulk send of the
+	// kernel's table) that Run waits for before it returns.
+	bg sync.WaitGroup
 
 	ingest *Ingest
 	table  lockedTable
@@ -328,6 +338,13 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.transmit(ctx)
 	e.peer.Close()
 	wg.Wait()
+	// Nothing starts background work past this point (bg.Add happens
+	// under e.mu, unless stopping, or on this goroutine in transmit), so
+	// that Close, after Run, does not close the sockets under it.
+	e.mu.Lock()
+	e.stopping = true
+	e.mu.Unlock()
+	e.bg.Wait()
 	e.closeMu.Do(func() { close(e.closed) })
 	select {
 	case err := <-errc:
@@ -384,7 +401,11 @@ func (e *Engine) transmit(ctx context.Context) {
 		}
 		e.mu.Unlock()
 		if purge {
-			go e.runPurge()
+			e.bg.Add(1)
+			go func() {
+				defer e.bg.Done()
+				e.runPurge()
+			}()
 		}
 		if next.IsZero() {
 			timer, timerAt = nil, time.Time{}

@@ -1,0 +1,222 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ctsync/ctsync/engine/ctnl"
+	"github.com/ctsync/ctsync/link"
+)
+
+// fakeWriter is a kernel socket that records what it is asked to write.
+// After close (the engine's Close), a write is a use of a closed socket:
+// counted in late.
+type fakeWriter struct {
+	port   uint32
+	mu     sync.Mutex
+	reqs   int
+	closed bool
+	late   int
+}
+
+func (w *fakeWriter) Apply(reqs []ctnl.Request, errs []error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		w.late += len(reqs)
+		return net.ErrClosed
+	}
+	w.reqs += len(reqs)
+	for i := range errs[:len(reqs)] {
+		errs[i] = nil
+	}
+	return nil
+}
+
+func (w *fakeWriter) PortID() uint32 { return w.port }
+
+func (w *fakeWriter) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.closed = true
+}
+
+func (w *fakeWriter) lateWrites() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.late
+}
+
+// fakePeer is a sync link: Recv returns what deliver queues, Send
+// counts; its datagrams are maxDatagram bytes at most.
+type fakePeer struct {
+	in          chan []byte
+	done        chan struct{}
+	once        sync.Once
+	sent        atomic.Int64
+	maxDatagram int
+}
+
+func newFakePeer(maxDatagram int) *fakePeer {
+	return &fakePeer{in: make(chan []byte, 16), done: make(chan struct{}), maxDatagram: maxDatagram}
+}
+
+func (p *fakePeer) deliver(b []byte) { p.in <- b }
+
+func (p *fakePeer) Send(b []byte) error {
+	select {
+	case <-p.done:
+		return net.ErrClosed
+	default:
+	}
+	p.sent.Add(1)
+	return nil
+}
+
+func (p *fakePeer) Recv(buf []byte) (int, int, error) {
+	select {
+	case b := <-p.in:
+		return copy(buf, b), 0, nil
+	case <-p.done:
+		return 0, -1, fmt.Errorf("fake peer: %w", net.ErrClosed)
+	}
+}
+
+func (p *fakePeer) Valid(int)                 {}
+func (p *fakePeer) Malformed(int)             {}
+func (p *fakePeer) MaxDatagram() int          { return p.maxDatagram }
+func (p *fakePeer) Status() []link.LinkStatus { return nil }
+func (p *fakePeer) Close() error {
+	p.once.Do(func() { close(p.done) })
+	return nil
+}
+
+// gatedTable is a fakeTable whose flow dumps, once shut, wait for open;
+// it counts the dumps and how many ran at once.
+type gatedTable struct {
+	*fakeTable
+	mu      sync.Mutex
+	gate    chan struct{} // nil: open
+	entered chan struct{} // poked when a dump starts
+	dumps   int
+}
+
+func newGatedTable(flows ...*ctnl.Flow) *gatedTable {
+	return &gatedTable{fakeTable: newFakeTable(flows...), entered: make(chan struct{}, 64)}
+}
+
+func (t *gatedTable) shut() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.gate = make(chan struct{})
+}
+
+func (t *gatedTable) open() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.gate != nil {
+		close(t.gate)
+		t.gate = nil
+	}
+}
+
+func (t *gatedTable) count() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.dumps
+}
+
+func (t *gatedTable) Dump(family ctnl.Family, fn func(ev *ctnl.Event) error, skipped func(error)) error {
+	t.mu.Lock()
+	t.dumps++
+	gate := t.gate
+	t.mu.Unlock()
+	select {
+	case t.entered <- struct{}{}:
+	default:
+	}
+	if gate != nil {
+		<-gate
+	}
+	return t.fakeTable.Dump(family, fn, skipped)
+}
+
+// fakeEngine is an engine on fakes, with what drives it.
+type fakeEngine struct {
+	*Engine
+	clock  *fakeClock
+	events *fakeSource
+	table  *gatedTable
+	commit *fakeWriter
+	inject *fakeWriter
+	peer   *fakePeer
+}
+
+// newFakeEngine composes an engine from src over fakes; the table holds
+// flows.
+func newFakeEngine(t *testing.T, src string, flows ...*ctnl.Flow) *fakeEngine {
+	t.Helper()
+	rt := runtimeOf(t, src)
+	f := &fakeEngine{
+		clock:  newFakeClock(),
+		events: newFakeSource(),
+		table:  newGatedTable(flows...),
+		commit: &fakeWriter{port: 100},
+		peer:   newFakePeer(1400),
+	}
+	io := IO{Clock: f.clock, Events: f.events, Table: f.table, Commit: f.commit, Peer: f.peer}
+	if !rt.Caches.External.Enabled {
+		f.inject = &fakeWriter{port: 101}
+		io.Inject = f.inject
+	}
+	var err error
+	if f.Engine, err = New(rt, io, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// run runs the engine until the returned stop is called, which waits for
+// Run to return and then closes the kernel sockets, as the daemon does.
+func (f *fakeEngine) run(t *testing.T) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	select {
+	case <-f.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the engine did not get ready")
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+			f.commit.close()
+			if f.inject != nil {
+				f.inject.close()
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// waitFor polls cond until it holds, or fails the test after a while.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
