@@ -140,6 +140,9 @@ type Engine struct {
 	// opens links (nil: a reload cannot change them).
 	peer     *peerSwitch
 	openPeer func([]config.LinkSettings) (Peer, error)
+	// maxDatagram is what the sync mode packs its datagrams up to, set
+	// once: links that carry less cannot replace the current ones.
+	maxDatagram int
 
 	// kick wakes the transmitter: something was queued.
 	kick  chan struct{}
@@ -278,7 +281,8 @@ func tierSettings(t config.CacheTier, life time.Duration) cache.Settings {
 
 // modeSettings translates the sync mode.
 func (e *Engine) modeSettings(rt config.Runtime) (syncmode.Settings, error) {
-	s := syncmode.Settings{MaxDatagram: e.peer.MaxDatagram()}
+	e.maxDatagram = e.peer.MaxDatagram()
+	s := syncmode.Settings{MaxDatagram: e.maxDatagram}
 	switch rt.Sync.Mode {
 	case config.SyncFTFW:
 		s.Kind = syncmode.FTFW

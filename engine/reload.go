@@ -139,7 +139,9 @@ func (e *Engine) swapLinks(old, new []config.LinkSettings) error {
 	if e.openPeer == nil {
 		return errors.New("this engine cannot reopen its links")
 	}
-	max := e.peer.MaxDatagram()
+	// The sessions' bound, not the current links': after a reload that
+	// left no links, those report 0.
+	max := e.maxDatagram
 	return e.peer.swap(func() (Peer, error) {
 		p, err := e.openPeer(new)
 		if err != nil {

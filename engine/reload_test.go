@@ -1,0 +1,32 @@
+package engine
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/ctsync/ctsync/config"
+)
+
+// A reload whose links could not be opened, nor the old ones reopened,
+// leaves the engine without links. A later reload must still refuse links
+// whose datagrams are smaller than the sync sessions were built for: the
+// bound is the sessions', not the links' of the moment.
+func TestReloadKeepsDatagramBound(t *testing.T) {
+	f := newFakeEngine(t, `sync "ftfw" {}`+syncLink)
+	next := runtimeOf(t, `sync "ftfw" {}`+strings.Replace(syncLink, "3780", "3781", 1))
+	opens := 0
+	f.openPeer = func([]config.LinkSettings) (Peer, error) {
+		if opens++; opens <= 2 {
+			return nil, errors.New("no such device")
+		}
+		return newFakePeer(500), nil
+	}
+	if err := f.Apply(next); err == nil {
+		t.Fatal("a reload whose links do not open succeeded")
+	}
+	err := f.Apply(next)
+	if err == nil || !strings.Contains(err.Error(), "restart to change the MTU down") {
+		t.Fatalf("links of 500-byte datagrams under sessions built for 1400: %v, want a refusal", err)
+	}
+}
