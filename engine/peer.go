@@ -40,6 +40,12 @@ func (p *peerSwitch) get() Peer {
 	return p.cur
 }
 
+// down reports whether a reload left no links (downPeer).
+func (p *peerSwitch) down() bool {
+	_, ok := p.get().(downPeer)
+	return ok
+}
+
 func (p *peerSwitch) Send(b []byte) error       { return p.get().Send(b) }
 func (p *peerSwitch) Valid(link int)            { p.get().Valid(link) }
 func (p *peerSwitch) Malformed(link int)        { p.get().Malformed(link) }

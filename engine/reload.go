@@ -49,7 +49,9 @@ func (e *Engine) Apply(rt config.Runtime) error {
 		}
 		e.log.Info("reload: filter replaced", "stages", len(rt.Filter.Stages))
 	}
-	if !reflect.DeepEqual(old.Links, rt.Links) {
+	// Links a failed reload left down are opened again even when the
+	// configuration names those that ran before it.
+	if !reflect.DeepEqual(old.Links, rt.Links) || e.peer.down() {
 		if err := e.swapLinks(old.Links, rt.Links); err != nil {
 			return fmt.Errorf("reload: links: %w", err)
 		}

@@ -30,3 +30,33 @@ func TestReloadKeepsDatagramBound(t *testing.T) {
 		t.Fatalf("links of 500-byte datagrams under sessions built for 1400: %v, want a refusal", err)
 	}
 }
+
+// A reload that could open neither the new links nor the old ones leaves
+// the engine without links. Reloading the configuration that ran before
+// (the operator reverts the file) must open them again: the engine runs
+// no links, whatever its last good configuration says.
+func TestReloadReopensLinksAfterFailure(t *testing.T) {
+	f := newFakeEngine(t, `sync "ftfw" {}`+syncLink)
+	orig := f.rt
+	next := runtimeOf(t, `sync "ftfw" {}`+strings.Replace(syncLink, "3780", "3781", 1))
+	opens := 0
+	reopened := newFakePeer(1400)
+	f.openPeer = func([]config.LinkSettings) (Peer, error) {
+		if opens++; opens <= 2 {
+			return nil, errors.New("no such device")
+		}
+		return reopened, nil
+	}
+	if err := f.Apply(next); err == nil {
+		t.Fatal("a reload whose links do not open succeeded")
+	}
+	if err := f.Engine.peer.Send([]byte("x")); err == nil {
+		t.Fatal("the engine sends without links")
+	}
+	if err := f.Apply(orig); err != nil {
+		t.Fatalf("reloading the configuration that ran: %v", err)
+	}
+	if err := f.Engine.peer.Send([]byte("x")); err != nil {
+		t.Errorf("after reloading the configuration that ran, the engine still has no links: %v", err)
+	}
+}
