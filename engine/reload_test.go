@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
 
 	"github.com/ctsync/ctsync/config"
+	"github.com/ctsync/ctsync/engine/control"
 )
 
 // A reload whose links could not be opened, nor the old ones reopened,
@@ -59,4 +61,30 @@ func TestReloadReopensLinksAfterFailure(t *testing.T) {
 	if err := f.Engine.peer.Send([]byte("x")); err != nil {
 		t.Errorf("after reloading the configuration that ran, the engine still has no links: %v", err)
 	}
+}
+
+// A reload may run while a client lists a cache: what the listing reads
+// of the configuration is read under the engine's lock (go test -race).
+func TestReloadDuringDump(t *testing.T) {
+	f := newFakeEngine(t, `sync "alarm" {}`+syncLink)
+	next := runtimeOf(t, `sync "alarm" {
+  purge_timeout = "5s"
+}`+syncLink)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 20 {
+			f.Dump(context.Background(), control.External, control.Text, func([]byte) error { return nil })
+		}
+	}()
+	for i := range 20 {
+		rt := next
+		if i%2 == 1 {
+			rt = f.rt
+		}
+		if err := f.Apply(rt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-done
 }
