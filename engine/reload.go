@@ -83,6 +83,8 @@ func needsRestart(old, new config.Runtime) string {
 		{"the control socket", old.Control, new.Control},
 		{"the lock file", old.Daemon.LockFile, new.Daemon.LockFile},
 		{"the polling interval", old.Daemon.PollInterval, new.Daemon.PollInterval},
+		// The input stage reads it at start only.
+		{"the event iteration limit", old.Daemon.EventIterationLimit, new.Daemon.EventIterationLimit},
 		{"the netlink settings", old.Netlink, new.Netlink},
 		{"where the filter runs (run_in)", old.Filter.RunIn, new.Filter.RunIn},
 		{"which caches are enabled", [2]bool{old.Caches.Internal.Enabled, old.Caches.External.Enabled}, [2]bool{new.Caches.Internal.Enabled, new.Caches.External.Enabled}},

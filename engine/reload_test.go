@@ -88,3 +88,18 @@ func TestReloadDuringDump(t *testing.T) {
 	}
 	<-done
 }
+
+// Every setting a reload cannot apply is refused by name: one that a
+// reload accepts and then ignores would leave the operator believing it
+// in force.
+func TestReloadRefusesWhatItCannotApply(t *testing.T) {
+	f := newFakeEngine(t, `sync "ftfw" {}`+syncLink)
+	next := runtimeOf(t, `daemon {
+  event_iteration_limit = 7
+}
+sync "ftfw" {}`+syncLink)
+	err := f.Apply(next)
+	if err == nil || !strings.Contains(err.Error(), "event iteration limit") {
+		t.Errorf("reload of event_iteration_limit: %v, want a refusal naming it", err)
+	}
+}
