@@ -89,6 +89,18 @@ type IO struct {
 	Inject KernelWriter
 	// Peer carries the sync messages. Run closes it.
 	Peer Peer
+	// Lookup, with the external cache disabled, finds in the kernel a
+	// received flow whose ports are in doubt (ResolvePorts); it is used
+	// by the receiver alone, under the engine's lock, so it is not
+	// Table (a dump holds that while it takes the lock). Nil: the
+	// ports of such flows are dropped.
+	Lookup FlowLookup
+}
+
+// FlowLookup finds one flow in the kernel's table: ctnl.Table, or a
+// test's fake. Its error for a flow the table lacks wraps ENOENT.
+type FlowLookup interface {
+	Get(orig ctnl.Tuple, zone uint16) (ctnl.Flow, error)
 }
 
 // Options are what an engine needs besides its configuration and I/O.
@@ -230,9 +242,12 @@ func New(rt config.Runtime, io IO, o Options) (*Engine, error) {
 		ms.BulkDirect = e.bulkDirect
 	}
 	if e.external == nil {
-		e.inject.init(e, io.Inject)
+		e.inject.init(e, io.Inject, io.Lookup)
 		ms.Inject = e.inject.flow
 		ms.InjectExpect = e.inject.expect
+		if io.Lookup != nil {
+			ms.Known = e.inject.known
+		}
 	}
 	if e.mode, err = syncmode.New(ms, conv, e.internal, e.external, []syncmode.Sender{e.peer}, now); err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ type fakeWriter struct {
 	port   uint32
 	mu     sync.Mutex
 	reqs   int
+	flows  []ctnl.Flow // the flows written, in order
 	closed bool
 	late   int
 }
@@ -32,6 +34,11 @@ func (w *fakeWriter) Apply(reqs []ctnl.Request, errs []error) error {
 		return net.ErrClosed
 	}
 	w.reqs += len(reqs)
+	for _, r := range reqs {
+		if r.Flow != nil {
+			w.flows = append(w.flows, *r.Flow)
+		}
+	}
 	for i := range errs[:len(reqs)] {
 		errs[i] = nil
 	}
@@ -44,6 +51,12 @@ func (w *fakeWriter) close() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.closed = true
+}
+
+func (w *fakeWriter) written() []ctnl.Flow {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]ctnl.Flow(nil), w.flows...)
 }
 
 func (w *fakeWriter) lateWrites() int {
@@ -146,6 +159,18 @@ func (t *gatedTable) Dump(family ctnl.Family, fn func(ev *ctnl.Event) error, ski
 	return t.fakeTable.Dump(family, fn, skipped)
 }
 
+// Get finds a flow of the table by its original tuple.
+func (t *gatedTable) Get(orig ctnl.Tuple, zone uint16) (ctnl.Flow, error) {
+	t.fakeTable.mu.Lock()
+	defer t.fakeTable.mu.Unlock()
+	for _, f := range t.flows {
+		if f.Orig == orig && f.Zone == zone {
+			return f, nil
+		}
+	}
+	return ctnl.Flow{}, fmt.Errorf("get: %w", syscall.ENOENT)
+}
+
 // fakeEngine is an engine on fakes, with what drives it.
 type fakeEngine struct {
 	*Engine
@@ -173,6 +198,7 @@ func newFakeEngine(t *testing.T, src string, flows ...*ctnl.Flow) *fakeEngine {
 	if !rt.Caches.External.Enabled {
 		f.inject = &fakeWriter{port: 101}
 		io.Inject = f.inject
+		io.Lookup = f.table
 	}
 	var err error
 	if f.Engine, err = New(rt, io, Options{}); err != nil {
