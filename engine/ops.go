@@ -355,11 +355,14 @@ func (e *Engine) bulkDirectOnce() {
 		return nil
 	}, func(error) {})
 	e.wake()
-	if err != nil {
+	switch {
+	case errors.Is(err, errStopping):
+		e.log.Info("bulk send of the kernel's table stopped: the engine is stopping", "sent", n)
+	case err != nil:
 		e.log.Error("bulk send of the kernel's table failed", "sent", n, "err", err)
-		return
+	default:
+		e.log.Info("bulk send of the kernel's table done", "flows", n)
 	}
-	e.log.Info("bulk send of the kernel's table done", "flows", n)
 }
 
 // runPurge is the scheduled purge, started by the transmitter once due
