@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctsync/ctsync/engine/control"
 	"github.com/ctsync/ctsync/link/wire"
 )
 
@@ -86,4 +87,25 @@ func TestRunWaitsForPurge(t *testing.T) {
 	if n := f.commit.lateWrites(); n > 0 {
 		t.Errorf("the purge wrote %d deletes to the commit socket after Run returned and it was closed", n)
 	}
+}
+
+// A flush that is refused changes nothing: the purge scheduled before it
+// still runs.
+func TestRefusedFlushKeepsThePurge(t *testing.T) {
+	f := newFakeEngine(t, `sync "notrack" {
+  purge_timeout = "1s"
+}
+cache "internal" {
+  enabled = false
+}
+`+syncLink, tcp("198.18.0.2", 1000))
+	f.run(t)
+	if err := f.Purge(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Flush(context.Background(), control.Internal); err == nil {
+		t.Fatal("flush internal without an internal cache succeeded")
+	}
+	f.clock.Advance(time.Second)
+	waitFor(t, "the purge to delete the flow", func() bool { return f.Snapshot().Operations.Purged == 1 })
 }

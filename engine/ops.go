@@ -216,12 +216,13 @@ func (e *Engine) Flush(ctx context.Context, which control.Cache) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.purgeAt = time.Time{}
 	if which == control.Internal && e.internal == nil {
 		// conntrackd then flushes the kernel's table (reference
 		// defect; docs/compat.md): a flush of caches does not.
 		return errors.New("flush: there is no internal cache (caches.internal is disabled); the kernel's table is left alone")
 	}
+	// After the refusal above: a refused flush changes nothing.
+	e.purgeAt = time.Time{}
 	if which != control.External && e.internal != nil {
 		e.internal.Flush()
 		if e.iexp != nil {
