@@ -13,7 +13,7 @@ import (
 // would be listed, and bulk-sent to the peer, long after the kernel
 // dropped it.
 func TestCommittedFlowsPassTheFilter(t *testing.T) {
-	f := newFakeEngine(t, `filter {
+	f := newEngineOnFakes(t, `filter {
   stage "address" {
     ignore = ["198.18.5.0/24"]
   }
@@ -24,7 +24,7 @@ sync "ftfw" {}
 	ignored := tcp("198.18.5.1", 1000)
 	f.events.event(eventOf(ctnl.EventNew, ignored, f.commit.port))
 	f.events.event(eventOf(ctnl.EventDestroy, ignored, 0))
-	waitFor(t, "the events", func() bool { return f.ingest.Stats().Events == 2 })
+	waitUntil(t, "the events", func() bool { return f.ingest.Stats().Events == 2 })
 	f.mu.Lock()
 	n := f.internal.Len()
 	f.mu.Unlock()

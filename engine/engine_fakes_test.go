@@ -14,10 +14,10 @@ import (
 	"github.com/ctsync/ctsync/link"
 )
 
-// fakeWriter is a kernel socket that records what it is asked to write.
+// memWriter is a kernel socket that records what it is asked to write.
 // After close (the engine's Close), a write is a use of a closed socket:
 // counted in late.
-type fakeWriter struct {
+type memWriter struct {
 	port   uint32
 	mu     sync.Mutex
 	reqs   int
@@ -26,7 +26,7 @@ type fakeWriter struct {
 	late   int
 }
 
-func (w *fakeWriter) Apply(reqs []ctnl.Request, errs []error) error {
+func (w *memWriter) Apply(reqs []ctnl.Request, errs []error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
@@ -45,29 +45,29 @@ func (w *fakeWriter) Apply(reqs []ctnl.Request, errs []error) error {
 	return nil
 }
 
-func (w *fakeWriter) PortID() uint32 { return w.port }
+func (w *memWriter) PortID() uint32 { return w.port }
 
-func (w *fakeWriter) close() {
+func (w *memWriter) close() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.closed = true
 }
 
-func (w *fakeWriter) written() []ctnl.Flow {
+func (w *memWriter) written() []ctnl.Flow {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return append([]ctnl.Flow(nil), w.flows...)
 }
 
-func (w *fakeWriter) lateWrites() int {
+func (w *memWriter) lateWrites() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.late
 }
 
-// fakePeer is a sync link: Recv returns what deliver queues, Send
+// memPeer is a sync link: Recv returns what deliver queues, Send
 // counts; its datagrams are maxDatagram bytes at most.
-type fakePeer struct {
+type memPeer struct {
 	in          chan []byte
 	done        chan struct{}
 	once        sync.Once
@@ -75,13 +75,13 @@ type fakePeer struct {
 	maxDatagram int
 }
 
-func newFakePeer(maxDatagram int) *fakePeer {
-	return &fakePeer{in: make(chan []byte, 16), done: make(chan struct{}), maxDatagram: maxDatagram}
+func newMemPeer(maxDatagram int) *memPeer {
+	return &memPeer{in: make(chan []byte, 16), done: make(chan struct{}), maxDatagram: maxDatagram}
 }
 
-func (p *fakePeer) deliver(b []byte) { p.in <- b }
+func (p *memPeer) deliver(b []byte) { p.in <- b }
 
-func (p *fakePeer) Send(b []byte) error {
+func (p *memPeer) Send(b []byte) error {
 	select {
 	case <-p.done:
 		return net.ErrClosed
@@ -91,7 +91,7 @@ func (p *fakePeer) Send(b []byte) error {
 	return nil
 }
 
-func (p *fakePeer) Recv(buf []byte) (int, int, error) {
+func (p *memPeer) Recv(buf []byte) (int, int, error) {
 	select {
 	case b := <-p.in:
 		return copy(buf, b), 0, nil
@@ -100,11 +100,11 @@ func (p *fakePeer) Recv(buf []byte) (int, int, error) {
 	}
 }
 
-func (p *fakePeer) Valid(int)                 {}
-func (p *fakePeer) Malformed(int)             {}
-func (p *fakePeer) MaxDatagram() int          { return p.maxDatagram }
-func (p *fakePeer) Status() []link.LinkStatus { return nil }
-func (p *fakePeer) Close() error {
+func (p *memPeer) Valid(int)                 {}
+func (p *memPeer) Malformed(int)             {}
+func (p *memPeer) MaxDatagram() int          { return p.maxDatagram }
+func (p *memPeer) Status() []link.LinkStatus { return nil }
+func (p *memPeer) Close() error {
 	p.once.Do(func() { close(p.done) })
 	return nil
 }
@@ -171,32 +171,32 @@ func (t *gatedTable) Get(orig ctnl.Tuple, zone uint16) (ctnl.Flow, error) {
 	return ctnl.Flow{}, fmt.Errorf("get: %w", syscall.ENOENT)
 }
 
-// fakeEngine is an engine on fakes, with what drives it.
-type fakeEngine struct {
+// engineOnFakes is an engine on fakes, with what drives it.
+type engineOnFakes struct {
 	*Engine
 	clock  *fakeClock
 	events *fakeSource
 	table  *gatedTable
-	commit *fakeWriter
-	inject *fakeWriter
-	peer   *fakePeer
+	commit *memWriter
+	inject *memWriter
+	peer   *memPeer
 }
 
-// newFakeEngine composes an engine from src over fakes; the table holds
+// newEngineOnFakes composes an engine from src over fakes; the table holds
 // flows.
-func newFakeEngine(t *testing.T, src string, flows ...*ctnl.Flow) *fakeEngine {
+func newEngineOnFakes(t *testing.T, src string, flows ...*ctnl.Flow) *engineOnFakes {
 	t.Helper()
 	rt := runtimeOf(t, src)
-	f := &fakeEngine{
+	f := &engineOnFakes{
 		clock:  newFakeClock(),
 		events: newFakeSource(),
 		table:  newGatedTable(flows...),
-		commit: &fakeWriter{port: 100},
-		peer:   newFakePeer(1400),
+		commit: &memWriter{port: 100},
+		peer:   newMemPeer(1400),
 	}
 	io := IO{Clock: f.clock, Events: f.events, Table: f.table, Commit: f.commit, Peer: f.peer}
 	if !rt.Caches.External.Enabled {
-		f.inject = &fakeWriter{port: 101}
+		f.inject = &memWriter{port: 101}
 		io.Inject = f.inject
 		io.Lookup = f.table
 	}
@@ -209,7 +209,7 @@ func newFakeEngine(t *testing.T, src string, flows ...*ctnl.Flow) *fakeEngine {
 
 // run runs the engine until the returned stop is called, which waits for
 // Run to return and then closes the kernel sockets, as the daemon does.
-func (f *fakeEngine) run(t *testing.T) (stop func()) {
+func (f *engineOnFakes) run(t *testing.T) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -236,8 +236,8 @@ func (f *fakeEngine) run(t *testing.T) (stop func()) {
 	return stop
 }
 
-// waitFor polls cond until it holds, or fails the test after a while.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// waitUntil polls cond until it holds, or fails the test after a while.
+func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); !cond(); {
 		if time.Now().After(deadline) {

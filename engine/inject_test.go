@@ -21,13 +21,13 @@ cache "external" {
 // one made up beside it.
 func TestInjectKeepsPortsTheKernelKnows(t *testing.T) {
 	orig := cache.Tuple{Src: netip.MustParseAddr("198.18.0.1"), Dst: netip.MustParseAddr("198.18.0.2"), Proto: 132, SrcPort: 5000, DstPort: 6000}
-	f := newFakeEngine(t, notrackInject, flowOf(132, "198.18.0.1", "198.18.0.2", 5000, 6000))
+	f := newEngineOnFakes(t, notrackInject, flowOf(132, "198.18.0.1", "198.18.0.2", 5000, 6000))
 	f.run(t)
 	var msg wire.Message
 	WireFromCache(&msg.Flow, &cache.Flow{Orig: orig, Timeout: 120, Status: 8}, ConvertOptions{})
 	msg.Type = wire.TypeCTUpdate
 	f.peer.deliver(wire.AppendMessage(nil, &msg))
-	waitFor(t, "the update to be written", func() bool { return len(f.inject.written()) > 0 })
+	waitUntil(t, "the update to be written", func() bool { return len(f.inject.written()) > 0 })
 	got := f.inject.written()[0].Orig
 	if got.SrcPort != 5000 || got.DstPort != 6000 {
 		t.Errorf("an update of the kernel's SCTP flow %v was written to %v", orig, got)

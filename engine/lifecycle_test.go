@@ -32,13 +32,13 @@ func resyncFlood(n int) []byte {
 // start a goroutine per request. And none of them runs on after Run has
 // returned.
 func TestBulkDirectCoalesces(t *testing.T) {
-	f := newFakeEngine(t, notrackBypass, tcp("198.18.0.2", 1000), tcp("198.18.0.3", 1000))
+	f := newEngineOnFakes(t, notrackBypass, tcp("198.18.0.2", 1000), tcp("198.18.0.3", 1000))
 	stop := f.run(t)
 	start := f.table.count() // the start-up dump
 	f.table.shut()
 	const requests = 50
 	f.peer.deliver(resyncFlood(requests))
-	waitFor(t, "the requests to be received", func() bool { return f.Snapshot().Sync.Bulks == requests })
+	waitUntil(t, "the requests to be received", func() bool { return f.Snapshot().Sync.Bulks == requests })
 	f.table.open()
 	stop()
 	after := f.table.count()
@@ -54,7 +54,7 @@ func TestBulkDirectCoalesces(t *testing.T) {
 // A purge that is due runs on its own goroutine; Run waits for it, so
 // that the daemon's Close does not pull the kernel socket from under it.
 func TestRunWaitsForPurge(t *testing.T) {
-	f := newFakeEngine(t, `sync "notrack" {
+	f := newEngineOnFakes(t, `sync "notrack" {
   purge_timeout = "1s"
 }
 `+syncLink, tcp("198.18.0.2", 1000), tcp("198.18.0.3", 1000), tcp("198.18.0.4", 1000))
@@ -92,7 +92,7 @@ func TestRunWaitsForPurge(t *testing.T) {
 // A flush that is refused changes nothing: the purge scheduled before it
 // still runs.
 func TestRefusedFlushKeepsThePurge(t *testing.T) {
-	f := newFakeEngine(t, `sync "notrack" {
+	f := newEngineOnFakes(t, `sync "notrack" {
   purge_timeout = "1s"
 }
 cache "internal" {
@@ -107,5 +107,5 @@ cache "internal" {
 		t.Fatal("flush internal without an internal cache succeeded")
 	}
 	f.clock.Advance(time.Second)
-	waitFor(t, "the purge to delete the flow", func() bool { return f.Snapshot().Operations.Purged == 1 })
+	waitUntil(t, "the purge to delete the flow", func() bool { return f.Snapshot().Operations.Purged == 1 })
 }

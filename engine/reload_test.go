@@ -15,14 +15,14 @@ import (
 // whose datagrams are smaller than the sync sessions were built for: the
 // bound is the sessions', not the links' of the moment.
 func TestReloadKeepsDatagramBound(t *testing.T) {
-	f := newFakeEngine(t, `sync "ftfw" {}`+syncLink)
+	f := newEngineOnFakes(t, `sync "ftfw" {}`+syncLink)
 	next := runtimeOf(t, `sync "ftfw" {}`+strings.Replace(syncLink, "3780", "3781", 1))
 	opens := 0
 	f.openPeer = func([]config.LinkSettings) (Peer, error) {
 		if opens++; opens <= 2 {
 			return nil, errors.New("no such device")
 		}
-		return newFakePeer(500), nil
+		return newMemPeer(500), nil
 	}
 	if err := f.Apply(next); err == nil {
 		t.Fatal("a reload whose links do not open succeeded")
@@ -38,11 +38,11 @@ func TestReloadKeepsDatagramBound(t *testing.T) {
 // (the operator reverts the file) must open them again: the engine runs
 // no links, whatever its last good configuration says.
 func TestReloadReopensLinksAfterFailure(t *testing.T) {
-	f := newFakeEngine(t, `sync "ftfw" {}`+syncLink)
+	f := newEngineOnFakes(t, `sync "ftfw" {}`+syncLink)
 	orig := f.rt
 	next := runtimeOf(t, `sync "ftfw" {}`+strings.Replace(syncLink, "3780", "3781", 1))
 	opens := 0
-	reopened := newFakePeer(1400)
+	reopened := newMemPeer(1400)
 	f.openPeer = func([]config.LinkSettings) (Peer, error) {
 		if opens++; opens <= 2 {
 			return nil, errors.New("no such device")
@@ -66,7 +66,7 @@ func TestReloadReopensLinksAfterFailure(t *testing.T) {
 // A reload may run while a client lists a cache: what the listing reads
 // of the configuration is read under the engine's lock (go test -race).
 func TestReloadDuringDump(t *testing.T) {
-	f := newFakeEngine(t, `sync "alarm" {}`+syncLink)
+	f := newEngineOnFakes(t, `sync "alarm" {}`+syncLink)
 	next := runtimeOf(t, `sync "alarm" {
   purge_timeout = "5s"
 }`+syncLink)
@@ -93,7 +93,7 @@ func TestReloadDuringDump(t *testing.T) {
 // reload accepts and then ignores would leave the operator believing it
 // in force.
 func TestReloadRefusesWhatItCannotApply(t *testing.T) {
-	f := newFakeEngine(t, `sync "ftfw" {}`+syncLink)
+	f := newEngineOnFakes(t, `sync "ftfw" {}`+syncLink)
 	next := runtimeOf(t, `daemon {
   event_iteration_limit = 7
 }
