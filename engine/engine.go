@@ -89,6 +89,18 @@ type IO struct {
 	Inject KernelWriter
 	// Peer carries the sync messages. Run closes it.
 	Peer Peer
+	// Lookup, with the external cache disabled, finds in the kernel a
+	// received flow whose ports are in doubt (ResolvePorts); it is used
+	// by the receiver alone, under the engine's lock, so it is not
+	// Table (a dump holds that while it takes the lock). Nil: the
+	// ports of such flows are dropped.
+	Lookup FlowLookup
+}
+
+// FlowLookup finds one flow in the kernel's table: ctnl.Table, or a
+// test's fake. Its error for a flow the table lacks wraps ENOENT.
+type FlowLookup interface {
+	Get(orig ctnl.Tuple, zone uint16) (ctnl.Flow, error)
 }
 
 // Options are what an engine needs besides its configuration and I/O.
@@ -123,6 +135,16 @@ type Engine struct {
 	sink       sinkState
 	inject     injector
 	purgeAt    time.Time // a scheduled purge (zero: none)
+	// bulkRunning says a bulk send of the kernel's table (bulkDirect)
+	// runs; bulkAgain that another was asked for meanwhile, which it
+	// then does once for all of them.
+	bulkRunning, bulkAgain bool
+	// stopping is set when Run ends: no background work starts after
+	// it, and what runs stops early where it can.
+	stopping bool
+	// bg counts the background work (a purge, a bulk send of the
+	// kernel's table) that Run waits for before it returns.
+	bg sync.WaitGroup
 
 	ingest *Ingest
 	table  lockedTable
@@ -130,6 +152,9 @@ type Engine struct {
 	// opens links (nil: a reload cannot change them).
 	peer     *peerSwitch
 	openPeer func([]config.LinkSettings) (Peer, error)
+	// maxDatagram is what the sync mode packs its datagrams up to, set
+	// once: links that carry less cannot replace the current ones.
+	maxDatagram int
 
 	// kick wakes the transmitter: something was queued.
 	kick  chan struct{}
@@ -217,9 +242,12 @@ func New(rt config.Runtime, io IO, o Options) (*Engine, error) {
 		ms.BulkDirect = e.bulkDirect
 	}
 	if e.external == nil {
-		e.inject.init(e, io.Inject)
+		e.inject.init(e, io.Inject, io.Lookup)
 		ms.Inject = e.inject.flow
 		ms.InjectExpect = e.inject.expect
+		if io.Lookup != nil {
+			ms.Known = e.inject.known
+		}
 	}
 	if e.mode, err = syncmode.New(ms, conv, e.internal, e.external, []syncmode.Sender{e.peer}, now); err != nil {
 		return nil, err
@@ -268,7 +296,8 @@ func tierSettings(t config.CacheTier, life time.Duration) cache.Settings {
 
 // modeSettings translates the sync mode.
 func (e *Engine) modeSettings(rt config.Runtime) (syncmode.Settings, error) {
-	s := syncmode.Settings{MaxDatagram: e.peer.MaxDatagram()}
+	e.maxDatagram = e.peer.MaxDatagram()
+	s := syncmode.Settings{MaxDatagram: e.maxDatagram}
 	switch rt.Sync.Mode {
 	case config.SyncFTFW:
 		s.Kind = syncmode.FTFW
@@ -328,6 +357,13 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.transmit(ctx)
 	e.peer.Close()
 	wg.Wait()
+	// Nothing starts background work past this point (bg.Add happens
+	// under e.mu, unless stopping, or on this goroutine in transmit), so
+	// that Close, after Run, does not close the sockets under it.
+	e.mu.Lock()
+	e.stopping = true
+	e.mu.Unlock()
+	e.bg.Wait()
 	e.closeMu.Do(func() { close(e.closed) })
 	select {
 	case err := <-errc:
@@ -384,7 +420,11 @@ func (e *Engine) transmit(ctx context.Context) {
 		}
 		e.mu.Unlock()
 		if purge {
-			go e.runPurge()
+			e.bg.Add(1)
+			go func() {
+				defer e.bg.Done()
+				e.runPurge()
+			}()
 		}
 		if next.IsZero() {
 			timer, timerAt = nil, time.Time{}

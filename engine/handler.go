@@ -98,10 +98,13 @@ func (e *Engine) Dump(ctx context.Context, which control.Cache, format control.F
 		}
 	}
 	// ALARM's external cache says when each flow expires.
+	// A reload replaces e.rt under e.mu.
 	var life time.Duration
+	e.mu.Lock()
 	if which == control.External && e.rt.Sync.Mode == config.SyncAlarm {
 		life = e.rt.Sync.CacheTimeout
 	}
+	e.mu.Unlock()
 	var cur cache.Cursor
 	var buf []byte
 	var ends []int

@@ -103,8 +103,8 @@ type IngestSink interface {
 	// Committed is an event our own commit caused (IngestIO.CommitPorts):
 	// conntrackd records such flows in the internal cache but does not
 	// send them, since the peer is where they came from (src/run.c,
-	// src/internal_cache.c). It passes no filter: the peer's filter
-	// chose them.
+	// src/internal_cache.c). It passes the filter first, as conntrackd's
+	// events all do (src/run.c).
 	Committed(now time.Time, ev *ctnl.Event)
 }
 
@@ -402,7 +402,11 @@ func (in *Ingest) event(now time.Time, ev *ctnl.Event) {
 	in.stats.events.Add(1)
 	if ev.PortID != 0 && (in.own[ev.PortID] || in.commit[ev.PortID]) {
 		in.stats.ownOrigin.Add(1)
-		if in.commit[ev.PortID] && ev.Flow.Orig.IsValid() && ev.Type <= ctnl.EventDestroy {
+		// The filter judges them too, as conntrackd's does before it
+		// looks at the origin (src/run.c): a flow it ignores would
+		// stay in the sink for good, its later events being filtered.
+		if in.commit[ev.PortID] && ev.Flow.Orig.IsValid() && ev.Type <= ctnl.EventDestroy &&
+			(in.s.FilterInKernel || in.pass(&ev.Flow)) {
 			in.io.Sink.Committed(now, ev)
 		}
 		return

@@ -69,6 +69,12 @@ func Open(rt config.Runtime, o Options) (_ *Engine, err error) {
 		}
 		closers = append(closers, inject.Close)
 		io.Inject = inject
+		lookup, err := ctnl.OpenTable(ctnl.TableConfig{})
+		if err != nil {
+			return nil, fmt.Errorf("open the kernel's conntrack table for lookups: %w", err)
+		}
+		closers = append(closers, lookup.Close)
+		io.Lookup = lookup
 	}
 	peer, err := openGroup(rt.Links, o.Log)
 	if err != nil {

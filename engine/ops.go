@@ -216,12 +216,13 @@ func (e *Engine) Flush(ctx context.Context, which control.Cache) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.purgeAt = time.Time{}
 	if which == control.Internal && e.internal == nil {
 		// conntrackd then flushes the kernel's table (reference
 		// defect; docs/compat.md): a flush of caches does not.
 		return errors.New("flush: there is no internal cache (caches.internal is disabled); the kernel's table is left alone")
 	}
+	// After the refusal above: a refused flush changes nothing.
+	e.purgeAt = time.Time{}
 	if which != control.External && e.internal != nil {
 		e.internal.Flush()
 		if e.iexp != nil {
@@ -293,37 +294,76 @@ func (e *Engine) Purge(ctx context.Context) error {
 // bulkDirect sends the kernel's table to the peer without an internal
 // cache (NOTRACK): every flow the filter accepts, as NEW, as conntrackd's
 // bypass answers -B and a RESYNC. The mode calls it with e.mu held; the
-// dump runs apart and takes the lock per batch.
+// dump runs apart and takes the lock per flow. Requests made while a
+// dump runs are answered by one more dump after it: each RESYNC a peer
+// sends would otherwise start its own goroutine and its own dump of the
+// whole table.
 func (e *Engine) bulkDirect() {
+	if e.stopping {
+		return
+	}
+	if e.bulkRunning {
+		e.bulkAgain = true
+		return
+	}
+	e.bulkRunning = true
+	e.bg.Add(1)
 	go func() {
-		chain := e.ingest.Chain()
-		var view filter.Flow
-		var f cache.Flow
-		n := 0
-		err := e.table.Dump(ctnl.FamilyAll, func(ev *ctnl.Event) error {
-			if !ev.Flow.Orig.IsValid() {
-				return nil
-			}
-			FilterFlow(&view, &ev.Flow)
-			if !chain.Pass(&view) {
-				return nil
-			}
-			CacheFromKernel(&f, &ev.Flow)
+		defer e.bg.Done()
+		for {
+			e.bulkDirectOnce()
 			e.mu.Lock()
-			e.mode.Direct(wire.TypeCTNew, &f)
+			again := e.bulkAgain && !e.stopping
+			e.bulkAgain, e.bulkRunning = false, again
 			e.mu.Unlock()
-			if n++; n%256 == 0 {
-				e.wake()
+			if !again {
+				return
 			}
-			return nil
-		}, func(error) {})
-		e.wake()
-		if err != nil {
-			e.log.Error("bulk send of the kernel's table failed", "sent", n, "err", err)
-			return
 		}
-		e.log.Info("bulk send of the kernel's table done", "flows", n)
 	}()
+}
+
+var errStopping = errors.New("the engine is stopping")
+
+// bulkDirectOnce is one bulk send of the kernel's table; it stops early
+// when Run ends.
+func (e *Engine) bulkDirectOnce() {
+	chain := e.ingest.Chain()
+	var view filter.Flow
+	var f cache.Flow
+	n := 0
+	err := e.table.Dump(ctnl.FamilyAll, func(ev *ctnl.Event) error {
+		if !ev.Flow.Orig.IsValid() {
+			return nil
+		}
+		FilterFlow(&view, &ev.Flow)
+		if !chain.Pass(&view) {
+			return nil
+		}
+		CacheFromKernel(&f, &ev.Flow)
+		e.mu.Lock()
+		stopping := e.stopping
+		if !stopping {
+			e.mode.Direct(wire.TypeCTNew, &f)
+		}
+		e.mu.Unlock()
+		if stopping {
+			return errStopping
+		}
+		if n++; n%256 == 0 {
+			e.wake()
+		}
+		return nil
+	}, func(error) {})
+	e.wake()
+	switch {
+	case errors.Is(err, errStopping):
+		e.log.Info("bulk send of the kernel's table stopped: the engine is stopping", "sent", n)
+	case err != nil:
+		e.log.Error("bulk send of the kernel's table failed", "sent", n, "err", err)
+	default:
+		e.log.Info("bulk send of the kernel's table done", "flows", n)
+	}
 }
 
 // runPurge is the scheduled purge, started by the transmitter once due

@@ -40,6 +40,12 @@ func (p *peerSwitch) get() Peer {
 	return p.cur
 }
 
+// down reports whether a reload left no links (downPeer).
+func (p *peerSwitch) down() bool {
+	_, ok := p.get().(downPeer)
+	return ok
+}
+
 func (p *peerSwitch) Send(b []byte) error       { return p.get().Send(b) }
 func (p *peerSwitch) Valid(link int)            { p.get().Valid(link) }
 func (p *peerSwitch) Malformed(link int)        { p.get().Malformed(link) }
@@ -156,15 +162,24 @@ func (e *Engine) receive(ctx context.Context) {
 // no external cache (conntrackd's src/external_inject.c). It runs on the
 // receiver's goroutine, under Engine.mu.
 type injector struct {
-	e    *Engine
-	w    KernelWriter
-	kf   ctnl.Flow
-	kx   ctnl.Expect
-	reqs [1]ctnl.Request
-	errs [1]error
+	e      *Engine
+	w      KernelWriter
+	lookup FlowLookup
+	kf     ctnl.Flow
+	kx     ctnl.Expect
+	reqs   [1]ctnl.Request
+	errs   [1]error
 }
 
-func (in *injector) init(e *Engine, w KernelWriter) { in.e, in.w = e, w }
+func (in *injector) init(e *Engine, w KernelWriter, l FlowLookup) { in.e, in.w, in.lookup = e, w, l }
+
+// known says whether the kernel has a flow of key k: ResolvePorts keeps
+// the ports of a flow received without its state when it does
+// (docs/compat.md), so that the write goes to that flow.
+func (in *injector) known(k cache.Key) bool {
+	_, err := in.lookup.Get(ctnl.Tuple(k.Orig), k.Zone)
+	return err == nil
+}
 
 // flow writes one received flow: NEW and UPD create or update it, DEL
 // deletes it. The configured CommitTimeout does not apply, as in

@@ -49,7 +49,9 @@ func (e *Engine) Apply(rt config.Runtime) error {
 		}
 		e.log.Info("reload: filter replaced", "stages", len(rt.Filter.Stages))
 	}
-	if !reflect.DeepEqual(old.Links, rt.Links) {
+	// Links a failed reload left down are opened again even when the
+	// configuration names those that ran before it.
+	if !reflect.DeepEqual(old.Links, rt.Links) || e.peer.down() {
 		if err := e.swapLinks(old.Links, rt.Links); err != nil {
 			return fmt.Errorf("reload: links: %w", err)
 		}
@@ -81,6 +83,8 @@ func needsRestart(old, new config.Runtime) string {
 		{"the control socket", old.Control, new.Control},
 		{"the lock file", old.Daemon.LockFile, new.Daemon.LockFile},
 		{"the polling interval", old.Daemon.PollInterval, new.Daemon.PollInterval},
+		// The input stage reads it at start only.
+		{"the event iteration limit", old.Daemon.EventIterationLimit, new.Daemon.EventIterationLimit},
 		{"the netlink settings", old.Netlink, new.Netlink},
 		{"where the filter runs (run_in)", old.Filter.RunIn, new.Filter.RunIn},
 		{"which caches are enabled", [2]bool{old.Caches.Internal.Enabled, old.Caches.External.Enabled}, [2]bool{new.Caches.Internal.Enabled, new.Caches.External.Enabled}},
@@ -139,7 +143,9 @@ func (e *Engine) swapLinks(old, new []config.LinkSettings) error {
 	if e.openPeer == nil {
 		return errors.New("this engine cannot reopen its links")
 	}
-	max := e.peer.MaxDatagram()
+	// The sessions' bound, not the current links': after a reload that
+	// left no links, those report 0.
+	max := e.maxDatagram
 	return e.peer.swap(func() (Peer, error) {
 		p, err := e.openPeer(new)
 		if err != nil {
