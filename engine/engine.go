@@ -135,6 +135,10 @@ type Engine struct {
 	sink       sinkState
 	inject     injector
 	purgeAt    time.Time // a scheduled purge (zero: none)
+	// purgeGen is bumped by what cancels a purge (a commit, a flush), so
+	// that a purge taken by the transmitter but still waiting for a
+	// commit to end does not then undo that commit.
+	purgeGen uint64
 	// bulkRunning says a bulk send of the kernel's table (bulkDirect)
 	// runs; bulkAgain that another was asked for meanwhile, which it
 	// then does once for all of them.
@@ -413,6 +417,7 @@ func (e *Engine) transmit(ctx context.Context) {
 		}
 		next := e.mode.NextTimer()
 		purge := !e.purgeAt.IsZero() && !now.Before(e.purgeAt)
+		gen := e.purgeGen
 		if purge {
 			e.purgeAt = time.Time{} // taken: once
 		} else if !e.purgeAt.IsZero() && (next.IsZero() || e.purgeAt.Before(next)) {
@@ -423,7 +428,7 @@ func (e *Engine) transmit(ctx context.Context) {
 			e.bg.Add(1)
 			go func() {
 				defer e.bg.Done()
-				e.runPurge()
+				e.runPurge(gen)
 			}()
 		}
 		if next.IsZero() {

@@ -39,6 +39,7 @@ func (e *Engine) Commit(ctx context.Context, progress func(control.Progress)) er
 	start := time.Now()
 	e.mu.Lock()
 	e.purgeAt = time.Time{} // a commit cancels a scheduled purge
+	e.purgeGen++
 	total := int64(e.external.Len())
 	e.mu.Unlock()
 	e.log.Info("committing the external cache", "flows", total)
@@ -223,6 +224,7 @@ func (e *Engine) Flush(ctx context.Context, which control.Cache) error {
 	}
 	// After the refusal above: a refused flush changes nothing.
 	e.purgeAt = time.Time{}
+	e.purgeGen++
 	if which != control.External && e.internal != nil {
 		e.internal.Flush()
 		if e.iexp != nil {
@@ -368,9 +370,16 @@ func (e *Engine) bulkDirectOnce() {
 
 // runPurge is the scheduled purge, started by the transmitter once due
 // (it took the schedule). It waits for a commit in progress.
-func (e *Engine) runPurge() {
+func (e *Engine) runPurge(gen uint64) {
 	e.opMu.Lock()
 	defer e.opMu.Unlock()
+	e.mu.Lock()
+	cancelled := e.purgeGen != gen
+	e.mu.Unlock()
+	if cancelled {
+		e.log.Info("scheduled purge cancelled by a commit or a flush")
+		return
+	}
 	e.counters.purges.Add(1)
 	n, err := e.purgeKernel()
 	e.counters.purged.Add(uint64(n))

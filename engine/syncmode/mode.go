@@ -538,6 +538,12 @@ func (m *Mode) Flush(now time.Time) error {
 			first = err
 		}
 	}
+	for _, p := range m.peers {
+		if p.bulk {
+			p.bulk = false
+			m.bulkTo(p)
+		}
+	}
 	if m.s.Kind == FTFW {
 		for _, p := range m.peers {
 			msgs := p.sess.Flush(now)
@@ -670,7 +676,7 @@ func (m *Mode) Receive(i int, datagram []byte, now time.Time) error {
 			if m.msg.Type == wire.TypeControl {
 				if m.msg.Flags&wire.FlagResync != 0 {
 					m.stats.Bulks++
-					m.bulkTo(p)
+					p.bulk = true
 				}
 				continue
 			}

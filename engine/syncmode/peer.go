@@ -16,6 +16,11 @@ type peer struct {
 	// sess holds, per key, the peer's object (FT-FW).
 	sess *ftfw.Session[objKey, *ftObj]
 
+	// bulk: the peer asked for a bulk send (a RESYNC), done at the next
+	// Flush: a datagram of RESYNCs (a hostile or confused peer) then
+	// costs one walk of the cache, not one each.
+	bulk bool
+
 	// NOTRACK: the next sequence number expected (src/network.c's
 	// mcast_track_seq).
 	seqSet bool
@@ -37,7 +42,7 @@ func (p *peer) Apply(msg *wire.Message) { p.m.apply(msg, p.m.now) }
 // BulkSend implements ftfw.Handler: the peer sent a RESYNC request.
 func (p *peer) BulkSend() {
 	p.m.stats.Bulks++
-	p.m.bulkTo(p)
+	p.bulk = true
 }
 
 // ftObj is what an FT-FW session holds for one key: the internal-cache
