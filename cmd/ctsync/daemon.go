@@ -151,6 +151,7 @@ func runDaemon(c *cli.Context) error {
 	if lock.Stale != "" {
 		log.Warn("took over a lock file left by a ctsync that did not stop cleanly", "lock_file", rt.Daemon.LockFile, "content", lock.Stale)
 	}
+	applyScheduler(log, rt.Scheduler)
 
 	var ln *control.Listener
 	if p := rt.Control.Path; p != "" {
