@@ -224,13 +224,19 @@ func serveDaemon(log *slog.Logger, dlog *daemonlog.Log, rt config.Runtime, eng d
 		close(srvDone)
 	}
 	ready := eng.Ready()
+	stopWatchdog := func() {}
 	var failure error
 	for stop := false; !stop; {
 		select {
 		case <-ready:
 			ready = nil
 			log.Info("ctsync daemon started", "pid", os.Getpid(), "control", rt.Control.Path)
-			notifySystemd(rt, log, "READY=1")
+			notifySystemd(rt, log, readyState())
+			if every, err := watchdogInterval(os.Getenv, os.Getpid()); err != nil {
+				log.Warn("systemd watchdog not started", "err", err)
+			} else {
+				stopWatchdog = startWatchdog(rt, log, eng, every)
+			}
 		case s := <-sigs:
 			if s != syscall.SIGHUP {
 				log.Info("shutdown requested", "signal", s.String())
@@ -255,6 +261,7 @@ func serveDaemon(log *slog.Logger, dlog *daemonlog.Log, rt config.Runtime, eng d
 			}
 		}
 	}
+	stopWatchdog()
 	notifySystemd(rt, log, "STOPPING=1")
 	stopSrv()
 	if srvDone != nil {
