@@ -19,6 +19,11 @@ func Set(policy Policy, priority int) (changed int, err error) {
 	if err != nil {
 		return 0, err
 	}
+	return setAll(want)
+}
+
+// setAll gives every thread of the process the scheduling want.
+func setAll(want *unix.SchedAttr) (changed int, err error) {
 	old := map[int]*unix.SchedAttr{}
 	undo := func() {
 		for tid, a := range old {
@@ -51,7 +56,7 @@ func Set(policy Policy, priority int) (changed int, err error) {
 					continue
 				}
 				undo()
-				return 0, fmt.Errorf("sched_setattr %s priority %d: %w", policy, priority, err)
+				return 0, fmt.Errorf("sched_setattr %s priority %d: %w", policyOf(want.Policy), want.Priority, err)
 			}
 			if _, seen := old[tid]; !seen {
 				old[tid] = cur
@@ -102,20 +107,21 @@ func Threads(pid int) ([]Thread, error) {
 		if err != nil {
 			return nil, fmt.Errorf("thread %d: sched_getattr: %w", tid, err)
 		}
-		t := Thread{TID: tid, Priority: int(a.Priority)}
-		switch a.Policy {
-		case unix.SCHED_RR:
-			t.Policy = RR
-		case unix.SCHED_FIFO:
-			t.Policy = FIFO
-		case unix.SCHED_NORMAL:
-			t.Policy = Other
-		default:
-			t.Policy = Policy(100 + int(a.Policy)) // batch, idle, deadline: none of ours
-		}
-		out = append(out, t)
+		out = append(out, Thread{TID: tid, Policy: policyOf(a.Policy), Priority: int(a.Priority)})
 	}
 	return out, nil
+}
+
+func policyOf(p uint32) Policy {
+	switch p {
+	case unix.SCHED_RR:
+		return RR
+	case unix.SCHED_FIFO:
+		return FIFO
+	case unix.SCHED_NORMAL:
+		return Other
+	}
+	return Policy(100 + int(p)) // batch, idle, deadline: none of ours
 }
 
 func threads() ([]int, error) { return list("/proc/self/task") }

@@ -1,133 +1,98 @@
 package rtsched
 
 import (
-	"bufio"
 	"errors"
-	"fmt"
-	"os"
-	"os/exec"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/ctsync/ctsync/internal/netnstest"
 )
 
-// childEnv makes the test binary the process under test: it sets the
-// policy it is given, then starts threads, so that the parent sees
-// whether threads created after Set inherit it.
-const childEnv = "RTSCHED_TEST_CHILD"
+// normal is the scheduling a test puts back.
+var normal = &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL}
 
-func TestMain(m *testing.M) {
-	if spec := os.Getenv(childEnv); spec != "" {
-		os.Exit(child(spec))
-	}
-	os.Exit(m.Run())
-}
-
-func child(spec string) int {
-	var policy Policy
-	var prio int
-	switch {
-	case strings.HasPrefix(spec, "rr:"):
-		policy = RR
-	case strings.HasPrefix(spec, "fifo:"):
-		policy = FIFO
-	}
-	fmt.Sscanf(spec[strings.IndexByte(spec, ':')+1:], "%d", &prio)
-	n, err := Set(policy, prio)
-	if err != nil {
-		fmt.Printf("error %v\n", err)
-		return 0
-	}
-	// A goroutine locked to its thread keeps it, so each of these
-	// makes the runtime start a new one, cloned from some thread Set
-	// changed.
-	for range 6 {
-		go func() {
-			runtime.LockOSThread()
-			select {}
-		}()
-	}
-	time.Sleep(100 * time.Millisecond)
-	fmt.Printf("ready %d\n", n)
-	bufio.NewReader(os.Stdin).ReadString('\n') // until the parent closes it
-	return 0
-}
-
-// Every thread of a process runs under the policy Set applied, also the
-// threads the runtime starts afterwards.
-func TestSetWholeProcess(t *testing.T) {
-	netnstest.RequirePrivileged(t) // CAP_SYS_NICE
-	tests := []struct {
-		spec       string
-		wantPolicy Policy
-		prio       int
-	}{
-		{spec: "rr:99", wantPolicy: RR, prio: 99},
-		{spec: "fifo:1", wantPolicy: FIFO, prio: 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.spec, func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), childEnv+"="+tt.spec)
-			stdin, err := cmd.StdinPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer func() {
-				stdin.Close()
-				cmd.Wait()
-			}()
-			line, err := bufio.NewReader(stdout).ReadString('\n')
-			if err != nil {
-				t.Fatalf("child: %v", err)
-			}
-			if !strings.HasPrefix(line, "ready ") {
-				t.Fatalf("child says %q", line)
-			}
-			ths, err := Threads(cmd.Process.Pid)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(ths) < 7 {
-				t.Errorf("child has %d threads, want at least 7 (6 locked goroutines and main)", len(ths))
-			}
-			for _, th := range ths {
-				if th.Policy != tt.wantPolicy || th.Priority != tt.prio {
-					t.Errorf("thread %d: %s priority %d, want %s priority %d", th.TID, th.Policy, th.Priority, tt.wantPolicy, tt.prio)
-				}
-			}
-		})
-	}
-}
-
-// A refused change leaves the calling process as it was: no thread is
-// left under a policy the process as a whole did not get.
-func TestSetRefusedUndoes(t *testing.T) {
-	_, err := Set(RR, 0)
-	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) {
-		t.Fatalf("Set(RR, 0): %v, want EINVAL (or EPERM unprivileged)", err)
-	}
+// checkAll fails t unless every thread of this process runs policy at
+// prio, and returns how many there are.
+func checkAll(t *testing.T, policy Policy, prio int) int {
+	t.Helper()
 	ths, err := Threads(0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, th := range ths {
-		if th.Policy != Other {
-			t.Errorf("thread %d: %s", th.TID, th.Policy)
+		if th.Policy != policy || th.Priority != prio {
+			t.Errorf("thread %d: %s priority %d, want %s priority %d", th.TID, th.Policy, th.Priority, policy, prio)
 		}
 	}
+	return len(ths)
+}
+
+// startThreads makes the runtime start n threads more (a goroutine
+// locked to its thread keeps it) and returns the function that ends
+// them.
+func startThreads(n int) (stop func()) {
+	var started, done sync.WaitGroup
+	quit := make(chan struct{})
+	for range n {
+		started.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			runtime.LockOSThread() // the thread exits with the goroutine
+			started.Done()
+			<-quit
+		}()
+	}
+	started.Wait()
+	return func() { close(quit); done.Wait() }
+}
+
+// Every thread of the process runs under the policy Set applied, also
+// the threads the runtime starts afterwards (cloned from changed ones).
+// The test puts this process back under the normal scheduler.
+func TestSetWholeProcess(t *testing.T) {
+	netnstest.RequirePrivileged(t) // CAP_SYS_NICE
+	t.Cleanup(func() {
+		if _, err := setAll(normal); err != nil {
+			t.Errorf("putting the normal scheduler back: %v", err)
+		}
+	})
+	stopBefore := startThreads(4)
+	defer stopBefore()
+	for _, c := range []struct {
+		policy Policy
+		prio   int
+	}{{RR, 99}, {FIFO, 1}} {
+		n, err := Set(c.policy, c.prio)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			t.Errorf("Set(%s, %d) changed no thread", c.policy, c.prio)
+		}
+		if got := checkAll(t, c.policy, c.prio); got < 5 {
+			t.Errorf("%d threads, want at least 5 (4 locked goroutines' and the test's)", got)
+		}
+		stopAfter := startThreads(4)
+		checkAll(t, c.policy, c.prio)
+		stopAfter()
+	}
+}
+
+// A refused change leaves the process as it was: no thread is left under
+// a policy the process as a whole did not get.
+func TestSetRefusedUndoes(t *testing.T) {
+	stop := startThreads(2)
+	defer stop()
+	_, err := Set(RR, 0)
+	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) {
+		t.Fatalf("Set(RR, 0): %v, want EINVAL (or EPERM unprivileged)", err)
+	}
+	checkAll(t, Other, 0)
 }
 
 // Set takes only the real-time policies and their priorities.
