@@ -243,7 +243,9 @@ func serveDaemon(log *slog.Logger, dlog *daemonlog.Log, rt config.Runtime, eng d
 				stop = true
 				break
 			}
+			notifySystemd(rt, log, reloadingState())
 			reload(ctx, log, dlog, eng)
+			notifySystemd(rt, log, "READY=1")
 		case err := <-runDone:
 			runDone = nil
 			if err == nil {

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ctsync/ctsync/config"
 )
 
@@ -46,6 +48,18 @@ func notifySystemd(rt config.Runtime, log *slog.Logger, state string) {
 // names this process: conntrackd sends it from the parent it forks
 // away from with -d; a ctsync started through a wrapper says the same.
 func readyState() string { return fmt.Sprintf("READY=1\nMAINPID=%d", os.Getpid()) }
+
+// reloadingState is what the daemon tells systemd when SIGHUP starts a
+// reload; READY=1 follows when it is done, applied or not. A unit of
+// Type=notify-reload (systemd 253) waits for that pair; conntrackd has no
+// reload to announce. MONOTONIC_USEC is required with RELOADING=1.
+func reloadingState() string {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return "RELOADING=1"
+	}
+	return fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", ts.Nano()/1000)
+}
 
 // watchdogInterval is how often to tell systemd's watchdog that the
 // daemon lives: half of WATCHDOG_USEC, as sd_watchdog_enabled(3)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -106,6 +107,8 @@ func (e *sdEngine) Run(ctx context.Context) error {
 	return nil
 }
 
+func (e *sdEngine) Reload(ctx context.Context) error { return nil }
+
 func (e *sdEngine) Alive(ctx context.Context) error {
 	if e.stuck.Load() {
 		<-ctx.Done()
@@ -116,7 +119,8 @@ func (e *sdEngine) Alive(ctx context.Context) error {
 
 // systemd hears READY=1 (with MAINPID) only once the engine is ready,
 // WATCHDOG=1 every half WATCHDOG_USEC while the engine answers and none
-// while it does not, and STOPPING=1 last.
+// while it does not, RELOADING=1 and READY=1 around a SIGHUP reload, and
+// STOPPING=1 last.
 func TestServeDaemonNotifies(t *testing.T) {
 	l := listenNotify(t)
 	const interval = 100 * time.Millisecond
@@ -155,6 +159,22 @@ func TestServeDaemonNotifies(t *testing.T) {
 	eng.stuck.Store(false)
 	if got := l.next(5 * interval); got != "WATCHDOG=1" {
 		t.Fatalf("once the engine answers again: %q", got)
+	}
+
+	// SIGHUP: RELOADING=1 with the monotonic clock, then READY=1.
+	sigs <- syscall.SIGHUP
+	var got []string
+	for len(got) < 2 {
+		n := l.next(5 * time.Second)
+		if n == "" {
+			t.Fatalf("after SIGHUP systemd heard only %q", got)
+		}
+		if n != "WATCHDOG=1" {
+			got = append(got, n)
+		}
+	}
+	if !regexp.MustCompile(`^RELOADING=1\nMONOTONIC_USEC=[1-9][0-9]*$`).MatchString(got[0]) || got[1] != "READY=1" {
+		t.Errorf("a reload told systemd %q, want RELOADING=1 with MONOTONIC_USEC, then READY=1", got)
 	}
 
 	sigs <- syscall.SIGTERM
