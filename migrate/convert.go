@@ -575,7 +575,7 @@ func (c *converter) scheduler(s *Directive) {
 		return
 	}
 	// conntrackd 1.4.7 does not apply what half a Scheduler block says
-	// (reference F.4 item 37; src/main.c): a Priority without Type is
+	// (src/read_config_yy.y, src/main.c): a Priority without Type is
 	// ignored (RR at 99 runs), a Type without Priority asks for priority
 	// 0, which the kernel refuses for real-time policies, so the normal
 	// scheduler runs. ctsync applies what the file asks, with the
