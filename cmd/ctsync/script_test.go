@@ -57,6 +57,7 @@ func TestScripts(t *testing.T) {
 			"signal":   signalCmd,
 			"envsubst": envsubstCmd,
 			"sched":    schedCmd,
+			"sdnotify": sdnotifyCmd,
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "root" {
