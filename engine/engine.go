@@ -163,6 +163,8 @@ type Engine struct {
 	// kick wakes the transmitter: something was queued.
 	kick  chan struct{}
 	ready chan struct{}
+	// alive is taken by the transmitter between rounds (Alive).
+	alive chan struct{}
 	// opMu makes commits and purges one at a time; busy says one runs,
 	// so that a flush can be refused meanwhile, as conntrackd does.
 	opMu sync.Mutex
@@ -210,6 +212,7 @@ func New(rt config.Runtime, io IO, o Options) (*Engine, error) {
 		conv:   SyncConvertOptions(rt.Sync),
 		kick:   make(chan struct{}, 1),
 		ready:  make(chan struct{}),
+		alive:  make(chan struct{}),
 		closed: make(chan struct{}),
 	}
 	e.table.t = io.Table
@@ -443,6 +446,7 @@ func (e *Engine) transmit(ctx context.Context) {
 		case <-e.kick:
 		case <-timer:
 			timer = nil
+		case <-e.alive: // Alive: one round more does no harm
 		}
 	}
 }

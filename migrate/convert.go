@@ -574,26 +574,30 @@ func (c *converter) scheduler(s *Directive) {
 	if typ == nil && prio == nil {
 		return
 	}
-	if typ == nil {
-		// conntrackd ignores Priority without Type and keeps the defaults.
-		c.warn(prio, "legacy-quirk", "conntrackd ignores Priority without Type; not carried over (the default, %s at priority %d, applies)",
-			config.Defaults.SchedulerPolicy, config.Defaults.SchedulerPriority)
-		return
-	}
+	// conntrackd 1.4.7 does not apply what half a Scheduler block says
+	// (src/read_config_yy.y, src/main.c): a Priority without Type is
+	// ignored (RR at 99 runs), a Type without Priority asks for priority
+	// 0, which the kernel refuses for real-time policies, so the normal
+	// scheduler runs. ctsync applies what the file asks, with the
+	// default for the half not written, and says what conntrackd did.
 	sc := &config.Scheduler{Node: config.Node{DefRange: rng(s.Pos)}}
-	sc.Policy = ptr(strings.ToLower(argText(typ)))
-	c.attr(&sc.Node, "policy", typ)
-	c.note("scheduler.policy", typ)
+	if typ != nil {
+		sc.Policy = ptr(strings.ToLower(argText(typ)))
+		c.attr(&sc.Node, "policy", typ)
+		c.note("scheduler.policy", typ)
+	}
 	if prio != nil {
 		sc.Priority = ptr(num(prio))
 		c.attr(&sc.Node, "priority", prio)
 		c.note("scheduler.priority", prio)
-	} else {
-		// Type without Priority asks the kernel for priority 0, which it
-		// refuses for real-time policies: conntrackd keeps the normal
-		// scheduler. Write that outcome, not the failing request.
-		c.warn(typ, "legacy-quirk", "Type without Priority makes conntrackd ask for priority 0, which fails; the scheduler block is dropped and the normal scheduler applies, as it did")
-		return
+	}
+	switch {
+	case typ == nil:
+		c.warn(prio, "legacy-quirk", "conntrackd 1.4.7 ignores Priority without Type and runs %s at priority %d; ctsync applies priority %d with the default policy, %s",
+			strings.ToUpper(config.Defaults.SchedulerPolicy.String()), config.Defaults.SchedulerPriority, *sc.Priority, strings.ToUpper(config.Defaults.SchedulerPolicy.String()))
+	case prio == nil:
+		c.warn(typ, "legacy-quirk", "conntrackd 1.4.7 asks for priority 0 with Type alone, which the kernel refuses, and runs with the normal scheduler; ctsync applies %s at the default priority, %d",
+			strings.ToUpper(*sc.Policy), config.Defaults.SchedulerPriority)
 	}
 	c.file.Scheduler = sc
 	c.note("scheduler", s)

@@ -114,7 +114,7 @@ var Mappings = func() []Mapping {
 		{"General.EventIterationLimit", "daemon.event_iteration_limit", fmt.Sprintf("0 is the default, %d", config.Defaults.EventIterationLimit)},
 		{"General.Nice", "", "deprecated: conntrackd 1.4.5+ ignores it; use the service manager's nice setting or the scheduler block; dropped with a warning"},
 		{"General.Scheduler", "scheduler", ""},
-		{"General.Scheduler.Type", "scheduler.policy", "RR is \"rr\", FIFO is \"fifo\"; conntrackd ignores Priority without Type (warning)"},
+		{"General.Scheduler.Type", "scheduler.policy", "RR is \"rr\", FIFO is \"fifo\"; conntrackd ignores Priority without Type and fails on Type without Priority, ctsync applies what is written with the default for the other (warning)"},
 		{"General.Scheduler.Priority", "scheduler.priority", ""},
 		{"General.Filter", "filter", "`From Kernelspace` is run_in = \"kernel\", otherwise \"user\""},
 		{"General.Filter.Protocol", "filter.stage.protocol", "`Accept`/`Ignore` become accept/ignore lists of protocol names: the official name of each item's line in Debian's /etc/protocols, which ctsync embeds (`IPSEC-ESP` is esp)"},

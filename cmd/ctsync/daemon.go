@@ -169,6 +169,7 @@ func runDaemon(c *cli.Context) error {
 	if lock.Stale != "" {
 		log.Warn("took over a lock file left by a ctsync that did not stop cleanly", "lock_file", rt.Daemon.LockFile, "content", lock.Stale)
 	}
+	applyScheduler(log, rt.Scheduler)
 
 	var ln *control.Listener
 	if p := rt.Control.Path; p != "" {
@@ -241,20 +242,28 @@ func serveDaemon(log *slog.Logger, dlog *daemonlog.Log, rt config.Runtime, eng d
 		close(srvDone)
 	}
 	ready := eng.Ready()
+	stopWatchdog := func() {}
 	var failure error
 	for stop := false; !stop; {
 		select {
 		case <-ready:
 			ready = nil
 			log.Info("ctsync daemon started", "pid", os.Getpid(), "control", rt.Control.Path)
-			notifySystemd(rt, log, "READY=1")
+			notifySystemd(rt, log, readyState())
+			if every, err := watchdogInterval(os.Getenv, os.Getpid()); err != nil {
+				log.Warn("systemd watchdog not started", "err", err)
+			} else {
+				stopWatchdog = startWatchdog(rt, log, eng, every)
+			}
 		case s := <-sigs:
 			if s != syscall.SIGHUP {
 				log.Info("shutdown requested", "signal", s.String())
 				stop = true
 				break
 			}
+			notifySystemd(rt, log, reloadingState())
 			reload(ctx, log, dlog, eng)
+			notifySystemd(rt, log, "READY=1")
 		case err := <-runDone:
 			runDone = nil
 			if err == nil {
@@ -272,6 +281,7 @@ func serveDaemon(log *slog.Logger, dlog *daemonlog.Log, rt config.Runtime, eng d
 			}
 		}
 	}
+	stopWatchdog()
 	notifySystemd(rt, log, "STOPPING=1")
 	stopSrv()
 	if srvDone != nil {

@@ -56,6 +56,8 @@ func TestScripts(t *testing.T) {
 			"waitfor":  waitforCmd,
 			"signal":   signalCmd,
 			"envsubst": envsubstCmd,
+			"sched":    schedCmd,
+			"sdnotify": sdnotifyCmd,
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "root" {
