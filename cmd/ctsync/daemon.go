@@ -98,6 +98,16 @@ func runDaemon(c *cli.Context) error {
 	if path == "-" {
 		return usageErr("daemon: the configuration must be a file, which a reload can read again, not standard input")
 	}
+	// Signals are caught from the start: SIGHUP's default action kills
+	// the process, so a reload sent while the configuration is being read
+	// (logrotate's postrotate, a reload script) would end the daemon in
+	// silence. A signal that comes before the engine runs waits for
+	// serveDaemon, so a SIGTERM while the engine opens still removes the
+	// lock file.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
 	stderr := c.App.ErrWriter
 	// Strict: the daemon is the start-up that conntrackd only judges
 	// when it gets there; an absent interface fails now, not later.
@@ -136,12 +146,6 @@ func runDaemon(c *cli.Context) error {
 		log.Error(fmt.Sprintf(format, args...) + "; not started")
 		return &exitError{code: exitFailed}
 	}
-
-	// Signals are caught from here on, so that a SIGTERM while the
-	// engine opens still removes the lock file: it waits for serveDaemon.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	defer signal.Stop(sigs)
 
 	lock, err := takeLock(rt.Daemon.LockFile)
 	if err != nil {

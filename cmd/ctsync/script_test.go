@@ -56,6 +56,7 @@ func TestScripts(t *testing.T) {
 			"waitfor":  waitforCmd,
 			"signal":   signalCmd,
 			"envsubst": envsubstCmd,
+			"fifo":     fifoCmd,
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "root" {
