@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -246,6 +247,12 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		s.c.failed.Add(1)
 		res = result{Code: CodeUnavailable, Error: "daemon shutting down: " + err.Error()}
 		log.Warn("request cut short by shutdown", "err", err)
+	case err != nil && clientLeft(context.Cause(ctx)):
+		// `ctsync dump | head`: the client closed the connection, as
+		// it may. Nothing failed, and nobody waits for the result.
+		s.c.disconnected.Add(1)
+		log.Debug("client left; request cancelled", "err", err)
+		return
 	case err != nil:
 		s.c.failed.Add(1)
 		res = result{Code: CodeFailed, Error: err.Error()}
@@ -267,6 +274,12 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		s.c.disconnected.Add(1)
 		log.Warn("client went away before the result", "err", werr)
 	}
+}
+
+// clientLeft reports a request's context ended because its client
+// closed the connection (not because it stopped reading, or misbehaved).
+func clientLeft(cause error) bool {
+	return errors.Is(cause, errClientGone) || errors.Is(cause, syscall.EPIPE) || errors.Is(cause, syscall.ECONNRESET)
 }
 
 // refused counts and logs a request that never reached the handler, and

@@ -195,6 +195,14 @@ func TestDumpClientGone(t *testing.T) {
 		t.Fatal("handler context not cancelled after the client left")
 	}
 	waitStats(t, s, func(st ServerStats) bool { return st.Disconnected == 1 })
+	// `ctsync dump | head` does this each time: nothing failed, and an
+	// operator has nothing to act on.
+	if st := s.Stats(); st.Failed != 0 {
+		t.Errorf("stats %+v: a client that left counted as a failed request", st)
+	}
+	if l := s.log.String(); strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") {
+		t.Errorf("a client that left is logged as a problem:\n%s", l)
+	}
 	checkAlive(t, s)
 }
 
