@@ -141,9 +141,12 @@ func runDaemon(c *cli.Context) error {
 		log.Warn(d.String())
 	}
 	// From here on the log (standard error among its sinks) says why
-	// the daemon stops; the exit error adds nothing to print.
+	// the daemon stops; the exit error adds nothing to print. The log
+	// file may be a running daemon's (a second start refused by the lock
+	// file): the pid tells the reader the refusal is another process's,
+	// as conntrackd's log lines do.
 	fail := func(format string, args ...any) error {
-		log.Error(fmt.Sprintf(format, args...) + "; not started")
+		log.Error(fmt.Sprintf(format, args...)+"; not started", "pid", os.Getpid())
 		return &exitError{code: exitFailed}
 	}
 
