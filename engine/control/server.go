@@ -209,9 +209,21 @@ var (
 
 func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	defer c.Close()
+	// A stop (SIGTERM) must not wait out the time-outs of a client that
+	// sends nothing or reads nothing: a pending read ends now, a pending
+	// write gets a short grace to take what it can.
+	dl := &stopDeadline{stopping: ctx}
+	defer context.AfterFunc(ctx, func() {
+		c.SetReadDeadline(time.Now())
+		dl.set(c, shutdownGrace)
+	})()
 	c.SetReadDeadline(time.Now().Add(s.o.ReadTimeout))
 	req, err := ReadRequest(c, s.o.MaxRequest)
 	if err != nil {
+		if ctx.Err() != nil {
+			s.refuse(c, &RequestError{Code: CodeUnavailable, Msg: "daemon shutting down"})
+			return
+		}
 		s.refused(c, err)
 		return
 	}
@@ -236,7 +248,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	}()
 	defer func() { c.Close(); <-watched }()
 
-	w := &writer{s: s, c: c, cancel: cancel, format: req.format(), next: s.o.Now()}
+	w := &writer{s: s, c: c, cancel: cancel, format: req.format(), next: s.o.Now(), dl: dl}
 	start := time.Now()
 	err = s.call(ctx, req, w)
 	w.close()
@@ -355,6 +367,7 @@ type writer struct {
 	c      net.Conn
 	cancel context.CancelCauseFunc
 	format Format
+	dl     *stopDeadline
 
 	mu     sync.Mutex
 	buf    []byte
@@ -362,6 +375,28 @@ type writer struct {
 	closed bool
 	next   time.Time // when the next progress line may go
 	last   *Progress // a progress line held back by the interval
+}
+
+// shutdownGrace is how long a client may take a write once the server
+// is stopping.
+const shutdownGrace = time.Second
+
+// stopDeadline sets a connection's write deadline, shortened to
+// shutdownGrace once stopping is done. The lock orders a write's
+// deadline with the one the stop sets, so that neither undoes the other.
+type stopDeadline struct {
+	mu       sync.Mutex
+	stopping context.Context
+}
+
+// set gives the next write timeout, at most shutdownGrace when stopping.
+func (d *stopDeadline) set(c net.Conn, timeout time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopping.Err() != nil {
+		timeout = min(timeout, shutdownGrace)
+	}
+	c.SetWriteDeadline(time.Now().Add(timeout))
 }
 
 var errReturned = errors.New("control: emit after the handler returned")
@@ -423,7 +458,7 @@ func (w *writer) flush() {
 	if len(w.buf) == 0 || w.werr != nil {
 		return
 	}
-	w.c.SetWriteDeadline(time.Now().Add(w.s.o.WriteTimeout))
+	w.dl.set(w.c, w.s.o.WriteTimeout)
 	if _, err := w.c.Write(w.buf); err != nil {
 		w.werr = err
 		w.cancel(fmt.Errorf("control: writing to client: %w", err))

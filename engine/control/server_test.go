@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -393,6 +394,51 @@ func TestShutdown(t *testing.T) {
 	}
 	if _, err := net.Dial("unix", path); err == nil {
 		t.Errorf("still accepting after Serve returned")
+	}
+}
+
+// A client that holds a connection without sending its request, or
+// stops reading a dump, does not hold up the daemon's stop (SIGTERM) for
+// the read or write time-out.
+func TestShutdownIdleClients(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		request string
+	}{
+		{"no request", ""},
+		{"dump not read", `{"version":1,"command":"dump","cache":"internal"}` + "\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &fake{lines: -1}
+			path := socketPath(t)
+			l, err := net.Listen("unix", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := NewServer(h, Options{ReadTimeout: time.Hour, WriteTimeout: time.Hour})
+			ctx, cancel := context.WithCancel(context.Background())
+			served := make(chan error, 1)
+			go func() { served <- s.Serve(ctx, l) }()
+			c, err := net.Dial("unix", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := io.WriteString(c, tt.request); err != nil {
+				t.Fatal(err)
+			}
+			waitStats(t, &testServer{Server: s}, func(st ServerStats) bool { return st.Accepted == 1 })
+			time.Sleep(50 * time.Millisecond) // into the read, or the blocked write
+			cancel()
+			select {
+			case err := <-served:
+				if err != nil {
+					t.Errorf("Serve returned %v, want nil", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Serve still waits for an idle client 10s after shutdown")
+			}
+		})
 	}
 }
 
