@@ -171,7 +171,16 @@ func runDaemon(c *cli.Context) error {
 		defer ln.Close()
 	}
 
-	eng, err := openEngine(rt, engineOptions{Log: log, Load: reloader(c, path), Reloaded: func(rt config.Runtime) {
+	load := reloader(c, path)
+	eng, err := openEngine(rt, engineOptions{Log: log, Load: func() (config.Runtime, []string, error) {
+		// Every reload, SIGHUP's and `ctsync reload`'s, starts by
+		// reopening the log file: logrotate's postrotate may use
+		// either, and the file it moved away must not go on growing.
+		if err := dlog.Reopen(); err != nil {
+			log.Error("reload: reopening the log file failed; still writing the old one", "err", err)
+		}
+		return load()
+	}, Reloaded: func(rt config.Runtime) {
 		// The log follows the configuration too: a new file or
 		// facility takes over once the reload is applied.
 		warn, err := dlog.Apply(logOptions(rt, stderr))
@@ -281,8 +290,10 @@ func serveDaemon(log *slog.Logger, dlog *daemonlog.Log, rt config.Runtime, eng d
 }
 
 // reload is SIGHUP: the log file is reopened first (logrotate moved it),
-// then the engine reads the configuration again. A failed reload is
-// logged; the daemon goes on with the configuration it has.
+// so that this reload's lines go to the new file; then the engine reads
+// the configuration again (its loader reopens the file too, for
+// `ctsync reload`: a second open of the same path is harmless). A failed
+// reload is logged; the daemon goes on with the configuration it has.
 func reload(ctx context.Context, log *slog.Logger, dlog *daemonlog.Log, eng daemonEngine) {
 	if err := dlog.Reopen(); err != nil {
 		log.Error("SIGHUP: reopening the log file failed; still writing the old one", "err", err)
