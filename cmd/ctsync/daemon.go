@@ -107,6 +107,11 @@ func runDaemon(c *cli.Context) error {
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
+	// Standard error is one of the log's sinks; when its reader goes
+	// (`ctsync daemon FILE 2>&1 | logger`, logger killed), a write there
+	// must fail, not kill the daemon by SIGPIPE with its lock file and
+	// socket left behind. The log file and syslog go on.
+	signal.Ignore(syscall.SIGPIPE)
 
 	stderr := c.App.ErrWriter
 	// Strict: the daemon is the start-up that conntrackd only judges
