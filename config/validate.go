@@ -890,7 +890,8 @@ func (v *validator) link(l *Link, t Transport) (LinkSettings, bool) {
 				Message: fmt.Sprintf("%s: interface %q does not exist on this host", where, out.Interface),
 				Detail:  "the daemon cannot open the link until it exists; --strict makes this an error"}
 			if v.opts.Strict {
-				d.Severity = Error
+				// The daemon is always strict: no flag to name.
+				d.Severity, d.Detail = Error, "the daemon cannot open the link until it exists"
 			}
 			v.diags = append(v.diags, d)
 		}

@@ -107,6 +107,21 @@ func runDaemon(c *cli.Context) error {
 	if path == "-" {
 		return usageErr("daemon: the configuration must be a file, which a reload can read again, not standard input")
 	}
+	// Signals are caught from the start: SIGHUP's default action kills
+	// the process, so a reload sent while the configuration is being read
+	// (logrotate's postrotate, a reload script) would end the daemon in
+	// silence. A signal that comes before the engine runs waits for
+	// serveDaemon, so a SIGTERM while the engine opens still removes the
+	// lock file.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	// Standard error is one of the log's sinks; when its reader goes
+	// (`ctsync daemon FILE 2>&1 | logger`, logger killed), a write there
+	// must fail, not kill the daemon by SIGPIPE with its lock file and
+	// socket left behind. The log file and syslog go on.
+	signal.Ignore(syscall.SIGPIPE)
+
 	stderr := c.App.ErrWriter
 	// Strict: the daemon is the start-up that conntrackd only judges
 	// when it gets there; an absent interface fails now, not later.
@@ -149,17 +164,14 @@ func runDaemon(c *cli.Context) error {
 		log.Warn(d.String())
 	}
 	// From here on the log (standard error among its sinks) says why
-	// the daemon stops; the exit error adds nothing to print.
+	// the daemon stops; the exit error adds nothing to print. The log
+	// file may be a running daemon's (a second start refused by the lock
+	// file): the pid tells the reader the refusal is another process's,
+	// as conntrackd's log lines do.
 	fail := func(format string, args ...any) error {
-		log.Error(fmt.Sprintf(format, args...) + "; not started")
+		log.Error(fmt.Sprintf(format, args...)+"; not started", "pid", os.Getpid())
 		return &exitError{code: exitFailed}
 	}
-
-	// Signals are caught from here on, so that a SIGTERM while the
-	// engine opens still removes the lock file: it waits for serveDaemon.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	defer signal.Stop(sigs)
 
 	lock, err := takeLock(rt.Daemon.LockFile)
 	if err != nil {
@@ -183,7 +195,16 @@ func runDaemon(c *cli.Context) error {
 		defer ln.Close()
 	}
 
-	eng, err := openEngine(rt, engineOptions{Log: log, Load: reloader(c, path), Reloaded: func(rt config.Runtime) {
+	load := reloader(c, path)
+	eng, err := openEngine(rt, engineOptions{Log: log, Load: func() (config.Runtime, []string, error) {
+		// Every reload, SIGHUP's and `ctsync reload`'s, starts by
+		// reopening the log file: logrotate's postrotate may use
+		// either, and the file it moved away must not go on growing.
+		if err := dlog.Reopen(); err != nil {
+			log.Error("reload: reopening the log file failed; still writing the old one", "err", err)
+		}
+		return load()
+	}, Reloaded: func(rt config.Runtime) {
 		// The log follows the configuration too: a new file or
 		// facility takes over once the reload is applied.
 		warn, err := dlog.Apply(logOptions(rt, stderr))
@@ -302,8 +323,10 @@ func serveDaemon(log *slog.Logger, dlog *daemonlog.Log, rt config.Runtime, eng d
 }
 
 // reload is SIGHUP: the log file is reopened first (logrotate moved it),
-// then the engine reads the configuration again. A failed reload is
-// logged; the daemon goes on with the configuration it has.
+// so that this reload's lines go to the new file; then the engine reads
+// the configuration again (its loader reopens the file too, for
+// `ctsync reload`: a second open of the same path is harmless). A failed
+// reload is logged; the daemon goes on with the configuration it has.
 func reload(ctx context.Context, log *slog.Logger, dlog *daemonlog.Log, eng daemonEngine) {
 	if err := dlog.Reopen(); err != nil {
 		log.Error("SIGHUP: reopening the log file failed; still writing the old one", "err", err)

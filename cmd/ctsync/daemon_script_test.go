@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -77,4 +80,76 @@ func signalCmd(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("signal: %s holds %q, not a ctsync pid", args[1], b)
 	}
 	ts.Check(syscall.Kill(pid, sig))
+}
+
+// fifoWriters are the write ends "fifo open" holds, by absolute path.
+var fifoWriters sync.Map
+
+// fifoCmd is "fifo make|open|write|signal FIFO [FILE|SIGNAL]": make a named pipe; wait
+// up to 10 s for a reader to block on it and open its write end; write
+// FILE into it and close it. A configuration read from a FIFO holds the
+// daemon at a known point of its start-up, which a script can then
+// signal without racing it.
+func fifoCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: fifo make|open|write FIFO [FILE]")
+	}
+	path := ts.MkAbs(args[1])
+	switch {
+	case args[0] == "make" && len(args) == 2:
+		ts.Check(syscall.Mkfifo(path, 0o600))
+	case args[0] == "open" && len(args) == 2:
+		// A non-blocking open for writing fails with ENXIO until a
+		// reader is in open(2), waiting for a writer.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0)
+			if err == nil {
+				fifoWriters.Store(path, f)
+				return
+			}
+			if time.Now().After(deadline) {
+				ts.Fatalf("fifo open %s: no reader within 10s: %v", args[1], err)
+			}
+		}
+	case args[0] == "signal" && len(args) == 3:
+		// testscript's kill knows INT and KILL only: the reader is
+		// found as the other process with the FIFO open.
+		sig := map[string]syscall.Signal{"HUP": syscall.SIGHUP, "TERM": syscall.SIGTERM}[args[2]]
+		if sig == 0 {
+			ts.Fatalf("fifo signal: unknown signal %q", args[2])
+		}
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if pid := fifoReader(path); pid != 0 {
+				ts.Check(syscall.Kill(pid, sig))
+				return
+			}
+			if time.Now().After(deadline) {
+				ts.Fatalf("fifo signal %s: no process has it open", args[1])
+			}
+		}
+	case args[0] == "write" && len(args) == 3:
+		w, ok := fifoWriters.LoadAndDelete(path)
+		if !ok {
+			ts.Fatalf("fifo write %s: not opened", args[1])
+		}
+		f := w.(*os.File)
+		_, err := f.Write([]byte(ts.ReadFile(args[2])))
+		ts.Check(errors.Join(err, f.Close()))
+	default:
+		ts.Fatalf("usage: fifo make|open|write FIFO [FILE]")
+	}
+}
+
+// fifoReader is the pid of a process other than this one with path open.
+func fifoReader(path string) int {
+	fds, _ := filepath.Glob("/proc/[0-9]*/fd/*")
+	for _, fd := range fds {
+		if l, err := os.Readlink(fd); err == nil && l == path {
+			pid, _ := strconv.Atoi(strings.Split(fd, "/")[2])
+			if pid != os.Getpid() {
+				return pid
+			}
+		}
+	}
+	return 0
 }

@@ -58,6 +58,7 @@ func TestScripts(t *testing.T) {
 			"envsubst": envsubstCmd,
 			"sched":    schedCmd,
 			"sdnotify": sdnotifyCmd,
+			"fifo":     fifoCmd,
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "root" {

@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -208,9 +209,21 @@ var (
 
 func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	defer c.Close()
+	// A stop (SIGTERM) must not wait out the time-outs of a client that
+	// sends nothing or reads nothing: a pending read ends now, a pending
+	// write gets a short grace to take what it can.
+	dl := &stopDeadline{stopping: ctx}
+	defer context.AfterFunc(ctx, func() {
+		c.SetReadDeadline(time.Now())
+		dl.set(c, shutdownGrace)
+	})()
 	c.SetReadDeadline(time.Now().Add(s.o.ReadTimeout))
 	req, err := ReadRequest(c, s.o.MaxRequest)
 	if err != nil {
+		if ctx.Err() != nil {
+			s.refuse(c, &RequestError{Code: CodeUnavailable, Msg: "daemon shutting down"})
+			return
+		}
 		s.refused(c, err)
 		return
 	}
@@ -235,7 +248,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	}()
 	defer func() { c.Close(); <-watched }()
 
-	w := &writer{s: s, c: c, cancel: cancel, format: req.format(), next: s.o.Now()}
+	w := &writer{s: s, c: c, cancel: cancel, format: req.format(), next: s.o.Now(), dl: dl}
 	start := time.Now()
 	err = s.call(ctx, req, w)
 	w.close()
@@ -246,6 +259,12 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		s.c.failed.Add(1)
 		res = result{Code: CodeUnavailable, Error: "daemon shutting down: " + err.Error()}
 		log.Warn("request cut short by shutdown", "err", err)
+	case err != nil && clientLeft(context.Cause(ctx)):
+		// `ctsync dump | head`: the client closed the connection, as
+		// it may. Nothing failed, and nobody waits for the result.
+		s.c.disconnected.Add(1)
+		log.Debug("client left; request cancelled", "err", err)
+		return
 	case err != nil:
 		s.c.failed.Add(1)
 		res = result{Code: CodeFailed, Error: err.Error()}
@@ -267,6 +286,12 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		s.c.disconnected.Add(1)
 		log.Warn("client went away before the result", "err", werr)
 	}
+}
+
+// clientLeft reports a request's context ended because its client
+// closed the connection (not because it stopped reading, or misbehaved).
+func clientLeft(cause error) bool {
+	return errors.Is(cause, errClientGone) || errors.Is(cause, syscall.EPIPE) || errors.Is(cause, syscall.ECONNRESET)
 }
 
 // refused counts and logs a request that never reached the handler, and
@@ -342,6 +367,7 @@ type writer struct {
 	c      net.Conn
 	cancel context.CancelCauseFunc
 	format Format
+	dl     *stopDeadline
 
 	mu     sync.Mutex
 	buf    []byte
@@ -349,6 +375,28 @@ type writer struct {
 	closed bool
 	next   time.Time // when the next progress line may go
 	last   *Progress // a progress line held back by the interval
+}
+
+// shutdownGrace is how long a client may take a write once the server
+// is stopping.
+const shutdownGrace = time.Second
+
+// stopDeadline sets a connection's write deadline, shortened to
+// shutdownGrace once stopping is done. The lock orders a write's
+// deadline with the one the stop sets, so that neither undoes the other.
+type stopDeadline struct {
+	mu       sync.Mutex
+	stopping context.Context
+}
+
+// set gives the next write timeout, at most shutdownGrace when stopping.
+func (d *stopDeadline) set(c net.Conn, timeout time.Duration) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopping.Err() != nil {
+		timeout = min(timeout, shutdownGrace)
+	}
+	c.SetWriteDeadline(time.Now().Add(timeout))
 }
 
 var errReturned = errors.New("control: emit after the handler returned")
@@ -410,7 +458,7 @@ func (w *writer) flush() {
 	if len(w.buf) == 0 || w.werr != nil {
 		return
 	}
-	w.c.SetWriteDeadline(time.Now().Add(w.s.o.WriteTimeout))
+	w.dl.set(w.c, w.s.o.WriteTimeout)
 	if _, err := w.c.Write(w.buf); err != nil {
 		w.werr = err
 		w.cancel(fmt.Errorf("control: writing to client: %w", err))

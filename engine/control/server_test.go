@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -195,6 +196,14 @@ func TestDumpClientGone(t *testing.T) {
 		t.Fatal("handler context not cancelled after the client left")
 	}
 	waitStats(t, s, func(st ServerStats) bool { return st.Disconnected == 1 })
+	// `ctsync dump | head` does this each time: nothing failed, and an
+	// operator has nothing to act on.
+	if st := s.Stats(); st.Failed != 0 {
+		t.Errorf("stats %+v: a client that left counted as a failed request", st)
+	}
+	if l := s.log.String(); strings.Contains(l, "level=WARN") || strings.Contains(l, "level=ERROR") {
+		t.Errorf("a client that left is logged as a problem:\n%s", l)
+	}
 	checkAlive(t, s)
 }
 
@@ -385,6 +394,51 @@ func TestShutdown(t *testing.T) {
 	}
 	if _, err := net.Dial("unix", path); err == nil {
 		t.Errorf("still accepting after Serve returned")
+	}
+}
+
+// A client that holds a connection without sending its request, or
+// stops reading a dump, does not hold up the daemon's stop (SIGTERM) for
+// the read or write time-out.
+func TestShutdownIdleClients(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		request string
+	}{
+		{"no request", ""},
+		{"dump not read", `{"version":1,"command":"dump","cache":"internal"}` + "\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := &fake{lines: -1}
+			path := socketPath(t)
+			l, err := net.Listen("unix", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := NewServer(h, Options{ReadTimeout: time.Hour, WriteTimeout: time.Hour})
+			ctx, cancel := context.WithCancel(context.Background())
+			served := make(chan error, 1)
+			go func() { served <- s.Serve(ctx, l) }()
+			c, err := net.Dial("unix", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := io.WriteString(c, tt.request); err != nil {
+				t.Fatal(err)
+			}
+			waitStats(t, &testServer{Server: s}, func(st ServerStats) bool { return st.Accepted == 1 })
+			time.Sleep(50 * time.Millisecond) // into the read, or the blocked write
+			cancel()
+			select {
+			case err := <-served:
+				if err != nil {
+					t.Errorf("Serve returned %v, want nil", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Serve still waits for an idle client 10s after shutdown")
+			}
+		})
 	}
 }
 
