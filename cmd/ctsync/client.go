@@ -150,7 +150,9 @@ func runClient(c *cli.Context, build func(*cli.Context) (control.Request, error)
 	case err == nil:
 		return nil
 	case errors.As(err, &ce) && ce.Code == control.CodeFailed:
-		return &exitError{code: exitFailed, msg: fmt.Sprintf("%s failed: %s", name, ce.Msg)}
+		// The daemon's message may name the operation already ("reload:
+		// filter: ..."): say it once.
+		return &exitError{code: exitFailed, msg: fmt.Sprintf("%s failed: %s", name, strings.TrimPrefix(ce.Msg, name+": "))}
 	case errors.As(err, &ce):
 		return &exitError{code: exitFailed, msg: fmt.Sprintf("%s: the daemon refused the request (%s): %s", name, ce.Code, ce.Msg)}
 	case errors.Is(err, control.ErrNoResult):
