@@ -22,21 +22,25 @@ import (
 // an operator or a CI pipeline does.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"ctsync": func() {
-			// The daemon's scripts run it on a fake engine and a
-			// kernel that has, or has not, the helper subsystem.
-			if os.Getenv("CTSYNC_TEST_ENGINE") != "" {
-				openEngine = openFakeEngine
-			}
-			switch os.Getenv("CTSYNC_TEST_HELPERS") {
-			case "absent":
-				helperSubsystem = func() error { return fmt.Errorf("fake: %w", ctnl.ErrNoHelperSubsystem) }
-			case "present":
-				helperSubsystem = func() error { return nil }
-			}
-			os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
-		},
+		"ctsync":     testMain,
+		"conntrackd": testMain, // a symlink to ctsync: conntrackd's command line
 	})
+}
+
+// testMain is the command in the scripts: ctsync, or conntrackd.
+func testMain() {
+	// The daemon's scripts run it on a fake engine and a
+	// kernel that has, or has not, the helper subsystem.
+	if os.Getenv("CTSYNC_TEST_ENGINE") != "" {
+		openEngine = openFakeEngine
+	}
+	switch os.Getenv("CTSYNC_TEST_HELPERS") {
+	case "absent":
+		helperSubsystem = func() error { return fmt.Errorf("fake: %w", ctnl.ErrNoHelperSubsystem) }
+	case "present":
+		helperSubsystem = func() error { return nil }
+	}
+	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
 }
 
 func TestScripts(t *testing.T) {
