@@ -2,7 +2,11 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -97,4 +101,20 @@ func FuzzParseLegacy(f *testing.F) {
 			t.Fatalf("status %d", code)
 		}
 	})
+}
+
+// stopDetached sends SIGTERM to the daemons whose lock files ("ctsync
+// PID") are in dir: those a script started with conntrackd -d.
+func stopDetached(dir string) {
+	locks, _ := filepath.Glob(filepath.Join(dir, "*.lock"))
+	for _, l := range locks {
+		b, err := os.ReadFile(l)
+		if err != nil {
+			continue
+		}
+		var pid int
+		if _, err := fmt.Sscanf(string(b), "ctsync %d", &pid); err == nil && pid > 1 {
+			syscall.Kill(pid, syscall.SIGTERM)
+		}
+	}
 }

@@ -70,6 +70,9 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			// The bundled examples, read-only, for scripts that use them.
 			env.Setenv("EXAMPLES", examples)
+			// A daemon that conntrackd -d left in the background is
+			// stopped even when its script fails before conntrackd -k.
+			env.Defer(func() { stopDetached(env.WorkDir) })
 			return nil
 		},
 	})
