@@ -169,3 +169,30 @@ func (e *Engine) flushKernelExpect() (int, error) {
 	}
 	return n, err
 }
+
+// legacyStepBuckets is how many buckets of the external cache
+// conntrackd's commit walks in one step (src/external_cache.c's
+// CONFIG(commit_steps) default): a cache of at most this many commits in
+// one step, the case of its defects F.1 items 1 and 3.
+const legacyStepBuckets = 8192
+
+// noteLegacyFlush logs what conntrackd 1.4.7 would have done with a
+// flush where it is broken and ctsync is not (docs/compat.md,
+// "conntrackd's command line"), so that an operator comparing the two
+// knows why they differ.
+func (e *Engine) noteLegacyFlush(which control.Cache) {
+	if e.internal == nil && which != control.External {
+		e.log.Info("conntrackd 1.4.7 would have deleted the kernel's table here (flush without an internal cache); ctsync leaves it alone")
+	}
+	if which != control.Internal && e.counters.commits.Load() > 0 && e.rt.Caches.External.Size <= legacyStepBuckets {
+		e.log.Info("conntrackd 1.4.7 would have refused this flush after its one-step commit (\"ignoring flush command, commit still in progress\"); ctsync flushes")
+	}
+}
+
+// noteLegacyCommit logs that conntrackd 1.4.7's one-step commit would
+// have left the expectations out.
+func (e *Engine) noteLegacyCommit(expectations int) {
+	if expectations > 0 && e.rt.Caches.External.Size <= legacyStepBuckets {
+		e.log.Info("conntrackd 1.4.7 would not have committed the expectations (its one-step commit skips them); ctsync did", "expectations", expectations)
+	}
+}

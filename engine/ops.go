@@ -68,6 +68,7 @@ func (e *Engine) commit(ctx context.Context, table control.Table, progress func(
 	}
 	if e.eexp != nil && table != control.Conntracks {
 		e.commitExpectations(&c)
+		e.noteLegacyCommit(c.n)
 		if progress != nil {
 			progress(control.Progress{Stage: "commit expectations", Done: int64(c.n), Total: int64(c.n)})
 		}
@@ -222,6 +223,7 @@ func (e *Engine) Flush(ctx context.Context, which control.Cache) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.purgeAt = time.Time{}
+	e.noteLegacyFlush(which)
 	if which == control.Internal && e.internal == nil {
 		// conntrackd then flushes the kernel's table (reference
 		// defect; docs/compat.md): a flush of caches does not.
