@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/ctsync/ctsync/engine/control"
 )
@@ -117,4 +120,19 @@ func stopDetached(dir string) {
 			syscall.Kill(pid, syscall.SIGTERM)
 		}
 	}
+}
+
+// legacySymlink makes $WORK/legacybin/conntrackd, a symlink to the
+// ctsync command of the scripts, and names the directory $LEGACYBIN.
+func legacySymlink(env *testscript.Env) error {
+	ctsync, err := exec.LookPath("ctsync")
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(env.WorkDir, "legacybin")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
+	}
+	env.Setenv("LEGACYBIN", dir)
+	return os.Symlink(ctsync, filepath.Join(dir, legacyName))
 }

@@ -21,10 +21,14 @@ import (
 // runs the real command (exit codes, stdout, stderr, files written), the way
 // an operator or a CI pipeline does.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
-		"ctsync":     testMain,
-		"conntrackd": testMain, // a symlink to ctsync: conntrackd's command line
-	})
+	// Run through a symlink named conntrackd (legacySymlink), the test
+	// binary is ctsync's legacy command line. It is not one of
+	// testscript's commands, which would put it first in $PATH and hide
+	// the real conntrackd from the tests that compare with it.
+	if filepath.Base(os.Args[0]) == legacyName {
+		testMain()
+	}
+	testscript.Main(m, map[string]func(){"ctsync": testMain})
 }
 
 // testMain is the command in the scripts: ctsync, or conntrackd.
@@ -73,7 +77,10 @@ func TestScripts(t *testing.T) {
 			// A daemon that conntrackd -d left in the background is
 			// stopped even when its script fails before conntrackd -k.
 			env.Defer(func() { stopDetached(env.WorkDir) })
-			return nil
+			// $LEGACYBIN holds conntrackd, a symlink to ctsync:
+			// scripts put it first in $PATH to run conntrackd's
+			// command line.
+			return legacySymlink(env)
 		},
 	})
 }
