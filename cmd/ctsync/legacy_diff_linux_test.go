@@ -86,7 +86,9 @@ type side struct {
 	cmd  func(args ...string) *exec.Cmd
 }
 
-func (s *side) run(args ...string) result { return runCmd(s.cmd(append([]string{"-C", s.conf}, args...)...)) }
+func (s *side) run(args ...string) result {
+	return runCmd(s.cmd(append([]string{"-C", s.conf}, args...)...))
+}
 
 // conntrackFlows are inserted in both namespaces (198.18.0.0/15 and
 // 2001:db8::/32, synthetic: no traffic).
