@@ -99,8 +99,9 @@ var conntrackFlows = [][]string{
 	{"-p", "tcp", "-s", "198.18.0.5", "-d", "198.18.0.6", "--sport", "2000", "--dport", "22", "--state", "SYN_SENT"},
 }
 
-func legacyConf(dir string) string {
-	f := legacyd.FilesIn(dir)
+// ftfwConf is the configuration of the main session: FT-FW over UDP on
+// lo, toward a peer that is not there.
+func ftfwConf(dir string) string {
 	return `Sync {
 	Mode FTFW {
 	}
@@ -111,10 +112,18 @@ func legacyConf(dir string) string {
 		Interface lo
 	}
 }
-` + legacyd.General(f, "")
+` + legacyd.General(legacyd.FilesIn(dir), "")
 }
 
-func TestLegacyDifferential(t *testing.T) {
+// pair is conntrackd 1.4.7 and ctsync, each in a namespace of its own
+// with the same flows, started from the same configuration.
+type pair struct {
+	legacy, ours *side
+	legacyD      *legacyd.Daemon
+	oursFiles    legacyd.Files
+}
+
+func startPair(t *testing.T, conf func(dir string) string) *pair {
 	netnstest.RequirePrivileged(t)
 	legacyd.Require(t)
 	if testing.Short() {
@@ -133,7 +142,7 @@ func TestLegacyDifferential(t *testing.T) {
 	}
 	ourPath := "PATH=" + bin + string(filepath.ListSeparator) + os.Getenv("PATH")
 
-	setup := func(name string) *netnstest.NetNS {
+	setup := func() *netnstest.NetNS {
 		ns := netnstest.NewNetNS(t)
 		ns.Exec(t, "sysctl", "-qw", "net.netfilter.nf_conntrack_events=1")
 		ns.SetLink(t, "lo", "up")
@@ -142,29 +151,44 @@ func TestLegacyDifferential(t *testing.T) {
 		}
 		return ns
 	}
-	legacyNS, oursNS := setup("legacy"), setup("ctsync")
+	legacyNS, oursNS := setup(), setup()
 
+	p := &pair{}
 	ldir := filepath.Join(t.TempDir(), "conntrackd")
-	legacy := &side{name: "conntrackd", ns: legacyNS, conf: filepath.Join(ldir, "conntrackd.conf"),
+	p.legacy = &side{name: "conntrackd", ns: legacyNS, conf: filepath.Join(ldir, "conntrackd.conf"),
 		cmd: func(args ...string) *exec.Cmd { return legacyNS.Command(legacyd.Command, args...) }}
-	legacyd.Start(t, legacyNS, "conntrackd", legacyd.FilesIn(ldir), legacyConf(ldir))
+	p.legacyD = legacyd.Start(t, legacyNS, "conntrackd", legacyd.FilesIn(ldir), conf(ldir))
 
 	odir := filepath.Join(t.TempDir(), "ctsync")
 	if err := os.MkdirAll(odir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	ours := &side{name: "ctsync", ns: oursNS, conf: filepath.Join(odir, "conntrackd.conf"),
+	p.oursFiles = legacyd.FilesIn(odir)
+	p.ours = &side{name: "ctsync", ns: oursNS, conf: p.oursFiles.Conf,
 		cmd: func(args ...string) *exec.Cmd {
 			return oursNS.Command("env", append([]string{ourPath, legacyName}, args...)...)
 		}}
-	if err := os.WriteFile(ours.conf, []byte(legacyConf(odir)), 0o600); err != nil {
+	if err := os.WriteFile(p.ours.conf, []byte(conf(odir)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// -d: back once the daemon serves.
-	if r := ours.run("-d"); r.code != 0 || r.stdout != "" {
+	if r := p.ours.run("-d"); r.code != 0 || r.stdout != "" {
 		t.Fatalf("ctsync conntrackd -d: status %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	t.Cleanup(func() { stopOurs(t, ours, legacyd.FilesIn(odir)) })
+	t.Cleanup(func() {
+		stopOurs(t, p.ours, p.oursFiles)
+		if t.Failed() {
+			b, _ := os.ReadFile(p.oursFiles.LogFile)
+			t.Logf("ctsync's log:\n%s", b)
+		}
+	})
+	return p
+}
+
+func TestLegacyDifferential(t *testing.T) {
+	p := startPair(t, ftfwConf)
+	legacy, ours := p.legacy, p.ours
+	ldir, odir := p.legacyD.Dir, p.oursFiles.Dir
 
 	// Both caches fill from the kernel at start; wait until they hold
 	// every flow.
@@ -248,6 +272,16 @@ func TestLegacyDifferential(t *testing.T) {
 		}
 	}
 
+	// Reference defect F.1 item 1: after its one-step commit (HashSize
+	// 8192) conntrackd refuses every flush; ctsync flushes, and logs what
+	// conntrackd would have done.
+	if !strings.Contains(p.legacyD.Output(), "ignoring flush command, commit still in progress") {
+		t.Errorf("conntrackd did not refuse the flush after -c: has the defect gone?\n%s", p.legacyD.Output())
+	}
+	if b, _ := os.ReadFile(p.oursFiles.LogFile); !strings.Contains(string(b), "conntrackd 1.4.7 would have refused this flush after its one-step commit") {
+		t.Errorf("ctsync's log does not say what conntrackd would have done with -f after -c:\n%s", b)
+	}
+
 	// -F flushed both kernel tables (the filter accepts every flow).
 	for _, s := range []*side{legacy, ours} {
 		deadline := time.Now().Add(5 * time.Second)
@@ -323,4 +357,61 @@ func stopOurs(t *testing.T, s *side, f legacyd.Files) {
 	}
 	t.Logf("ctsync daemon %d did not stop on -k; killing it", pid)
 	syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// kernelFlows counts the flows of the kernel's table in ns.
+func kernelFlows(t *testing.T, ns *netnstest.NetNS) int {
+	return strings.Count(ns.Exec(t, "conntrack", "-L"), "src=") / 2
+}
+
+// Reference defect F.1 item 4: on a NOTRACK node without an internal
+// cache, keepalived's script runs -f right after -c when it becomes
+// primary, and conntrackd then deletes the kernel's table (the flows it
+// has just taken over). ctsync leaves the kernel alone and says what
+// conntrackd would have done; -f internal is refused, printed, status 0.
+func TestLegacyDifferentialNoInternalCache(t *testing.T) {
+	p := startPair(t, func(dir string) string {
+		return `Sync {
+	Mode NOTRACK {
+		DisableInternalCache on
+	}
+	UDP {
+		IPv4_address 127.0.0.1
+		IPv4_Destination_Address 127.0.0.2
+		Port 3780
+		Interface lo
+	}
+}
+` + legacyd.General(legacyd.FilesIn(dir), "")
+	})
+	n := len(conntrackFlows)
+	// Without an internal cache, -i lists the kernel's table: both.
+	waitLines(t, p.legacy, n, "-i")
+	waitLines(t, p.ours, n, "-i")
+
+	l, o := p.legacy.run("-f"), p.ours.run("-f")
+	if l.code != 0 || o.code != 0 || l.stdout != "" || o.stdout != "" {
+		t.Errorf("-f: conntrackd status %d %q, ctsync status %d %q", l.code, l.stdout, o.code, o.stdout)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for kernelFlows(t, p.legacy.ns) != 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := kernelFlows(t, p.legacy.ns); got != 0 {
+		t.Errorf("conntrackd -f left %d kernel flows: has defect F.1 item 4 gone?", got)
+	}
+	if got := kernelFlows(t, p.ours.ns); got != n {
+		t.Errorf("ctsync -f: %d kernel flows, want the %d there were", got, n)
+	}
+	if b, _ := os.ReadFile(p.oursFiles.LogFile); !strings.Contains(string(b), "conntrackd 1.4.7 would have deleted the kernel's table here") {
+		t.Errorf("ctsync's log does not say what conntrackd would have done with -f:\n%s", b)
+	}
+
+	o = p.ours.run("-f", "internal")
+	if o.code != 0 || !strings.Contains(o.stderr, "[ERROR] -f: flush: there is no internal cache") {
+		t.Errorf("ctsync -f internal: status %d, stderr %q", o.code, o.stderr)
+	}
+	if got := kernelFlows(t, p.ours.ns); got != n {
+		t.Errorf("ctsync -f internal: %d kernel flows, want %d", got, n)
+	}
 }
