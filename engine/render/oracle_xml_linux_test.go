@@ -1,6 +1,7 @@
 package render_test
 
 import (
+	"net/netip"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -21,7 +22,7 @@ var xmlID = regexp.MustCompile(`<id>\d+</id>`)
 
 // TestOracleXML: the same kernel flows, listed by conntrackd 1.4.7's
 // `-i -x` and rendered by AppendFlowXML from ctsync's cache, give the
-// same elements but for the kernel's id, and for the state names of SCTP
+// same elements, and so do an FTP expectation's, but for the kernel's id, and for the state names of SCTP
 // and DCCP, which libnetfilter_conntrack takes from TCP's table.
 func TestOracleXML(t *testing.T) {
 	netnstest.RequirePrivileged(t)
@@ -31,14 +32,42 @@ func TestOracleXML(t *testing.T) {
 		ns.Exec(t, "conntrack", append([]string{"-I", "-t", "300"}, args...)...)
 	}
 	var table *ctnl.Table
+	var w *ctnl.Writer
 	if err := ns.Do(func() error {
 		var err error
+		if w, err = ctnl.NewWriter(ctnl.WriterConfig{}); err != nil {
+			return err
+		}
 		table, err = ctnl.OpenTable(ctnl.TableConfig{})
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { table.Close() })
+	t.Cleanup(func() { w.Close(); table.Close() })
+	// An FTP control connection and the data connection it expects.
+	ftp := &ctnl.Flow{
+		Orig:    ctnl.Tuple{Src: netip.MustParseAddr("198.18.0.40"), Dst: netip.MustParseAddr("198.18.0.41"), Proto: 6, SrcPort: 3000, DstPort: 21},
+		Status:  1<<1 | 1<<2 | 1<<3,
+		Timeout: 300, Present: ctnl.HasProtoInfo, TCP: ctnl.TCPInfo{State: 3},
+		Helper: "ftp",
+	}
+	ftp.Reply = ftp.Orig.Invert()
+	exp := &ctnl.Expect{
+		Master:  ftp.Orig,
+		Tuple:   ctnl.Tuple{Src: ftp.Orig.Src, Dst: ftp.Orig.Dst, Proto: 6, DstPort: 40000},
+		Mask:    ctnl.Tuple{Src: netip.MustParseAddr("255.255.255.255"), Dst: netip.MustParseAddr("255.255.255.255"), Proto: 6, DstPort: 0xffff},
+		Timeout: 300, Helper: "ftp",
+	}
+	reqs := []ctnl.Request{{Op: ctnl.OpCreate, Flow: ftp}, {Op: ctnl.OpCreate, Expect: exp}}
+	errs := make([]error, len(reqs))
+	if err := w.Apply(reqs, errs); err != nil {
+		t.Fatal(err)
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("create %s: %v", &reqs[i], err)
+		}
+	}
 
 	var ours []string
 	if err := table.Dump(ctnl.FamilyAll, func(ev *ctnl.Event) error {
@@ -50,8 +79,17 @@ func TestOracleXML(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	var ourExpects []string
+	if err := table.DumpExpect(ctnl.FamilyAll, func(ev *ctnl.Event) error {
+		ourExpects = append(ourExpects, string(render.AppendExpectXML(nil, &cache.ExpEntry{Expect: *cacheExpect(ev.Expect)})))
+		return nil
+	}, func(err error) { t.Errorf("dump entry skipped: %v", err) }); err != nil {
+		t.Fatal(err)
+	}
+
 	f := legacyd.FilesIn(filepath.Join(t.TempDir(), "conntrackd"))
-	conf := "Sync {\n\tMode FTFW { }\n\tUDP { IPv4_address 127.0.0.1 IPv4_Destination_Address 127.0.0.2 Port 3780 Interface lo }\n}\n" + legacyd.General(f, "")
+	conf := "Sync {\n\tMode FTFW { }\n\tUDP { IPv4_address 127.0.0.1 IPv4_Destination_Address 127.0.0.2 Port 3780 Interface lo }\n" +
+		"\tOptions { ExpectationSync on }\n}\n" + legacyd.General(f, "")
 	d := legacyd.Start(t, ns, "oracle", f, conf)
 	var theirs []string
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
@@ -68,6 +106,9 @@ func TestOracleXML(t *testing.T) {
 		theirs[i] = xmlStateAsOwn(l)
 	}
 	compare(t, "conntrackd -i -x", ours, theirs)
+	theirExpects := strings.Split(d.MustCtl(t, "-i", "expect", "-x"), "\n")
+	t.Logf("conntrackd -i expect -x:\n%s", strings.Join(theirExpects, "\n"))
+	compare(t, "conntrackd -i expect -x", ourExpects, theirExpects)
 }
 
 // xmlStateAsOwn renames the state of an SCTP or DCCP element of
