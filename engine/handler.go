@@ -118,6 +118,8 @@ func (e *Engine) Dump(ctx context.Context, which control.Cache, format control.F
 				return
 			}
 			switch {
+			case format == control.XML:
+				buf = render.AppendFlowXML(buf, ent)
 			case format == control.JSON && life > 0:
 				buf = render.AppendFlowJSONExpiring(buf, ent, now, life)
 			case format == control.JSON:
@@ -163,7 +165,9 @@ func (e *Engine) dumpKernel(ctx context.Context, format control.Format, emit con
 		}
 		ent = cache.Entry{State: cache.Alive, Created: now, Updated: now}
 		CacheFromKernel(&ent.Flow, &ev.Flow)
-		if format == control.JSON {
+		if format == control.XML {
+			buf = render.AppendFlowXML(buf[:0], &ent)
+		} else if format == control.JSON {
 			buf = render.AppendFlowJSON(buf[:0], &ent, now)
 		} else {
 			buf = render.AppendFlowText(buf[:0], &ent, now)

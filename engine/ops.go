@@ -29,6 +29,11 @@ var ErrBusy = errors.New("a commit or purge is in progress")
 // follows in keepalived's script. progress, when not nil, is told how
 // far it got.
 func (e *Engine) Commit(ctx context.Context, progress func(control.Progress)) error {
+	return e.commit(ctx, "", progress)
+}
+
+// commit writes one table of the external cache, or both for "".
+func (e *Engine) commit(ctx context.Context, table control.Table, progress func(control.Progress)) error {
 	if e.external == nil {
 		return errors.New("commit: the external cache is disabled: received flows are written to the kernel as they arrive")
 	}
@@ -48,7 +53,7 @@ func (e *Engine) Commit(ctx context.Context, progress func(control.Progress)) er
 	c := committer{e: e, w: e.io.Commit}
 	var walk CommitWalk
 	var done int64
-	for finished := false; !finished; {
+	for finished := table == control.Expectations; !finished; {
 		e.mu.Lock()
 		now := e.io.Clock.Now()
 		c.reset()
@@ -62,8 +67,9 @@ func (e *Engine) Commit(ctx context.Context, progress func(control.Progress)) er
 			progress(control.Progress{Stage: "commit", Done: done, Total: total})
 		}
 	}
-	if e.eexp != nil {
+	if e.eexp != nil && table != control.Conntracks {
 		e.commitExpectations(&c)
+		e.noteLegacyCommit(c.n)
 		if progress != nil {
 			progress(control.Progress{Stage: "commit expectations", Done: int64(c.n), Total: int64(c.n)})
 		}
@@ -217,6 +223,7 @@ func (e *Engine) Flush(ctx context.Context, which control.Cache) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.noteLegacyFlush(which)
 	if which == control.Internal && e.internal == nil {
 		// conntrackd then flushes the kernel's table (reference
 		// defect; docs/compat.md): a flush of caches does not.

@@ -59,7 +59,7 @@ func clientCommands() []*cli.Command {
 		}
 	}
 	return []*cli.Command{
-		cmd("commit", "write the external cache (the peer's flows) into the kernel's table", " ", "-c", nil, noArgs(control.Commit)),
+		cmd("commit", "write the external cache (the peer's flows) into the kernel's table", " ", "-c", []cli.Flag{tableFlag}, withTable(noArgs(control.Commit))),
 		cmd("flush", "empty the internal, the external or both caches", "[internal|external]", "-f", nil, func(c *cli.Context) (control.Request, error) {
 			req := control.Request{Command: control.Flush}
 			switch c.NArg() {
@@ -74,24 +74,25 @@ func clientCommands() []*cli.Command {
 			return req, usageErr("flush: want internal, external or nothing (both), got %q", c.Args().Slice())
 		}),
 		cmd("resync", "ask the peer for its whole table; with --kernel, reload the internal cache from the kernel", " ", "-n, -R", []cli.Flag{
-			&cli.BoolFlag{Name: "kernel", Usage: "reload the internal cache from the kernel's table instead (conntrackd -R)"},
-		}, func(c *cli.Context) (control.Request, error) {
+			&cli.BoolFlag{Name: "kernel", Usage: "reload the internal cache from the kernel's table instead (conntrackd -R)"}, tableFlag,
+		}, withTable(func(c *cli.Context) (control.Request, error) {
 			req, err := noArgs(control.Resync)(c)
 			req.Kernel = c.Bool("kernel")
 			return req, err
-		}),
+		})),
 		cmd("bulk", "send the whole internal cache to the peer", " ", "-B", nil, noArgs(control.Bulk)),
 		cmd("purge", "flush the kernel's table after the purge timeout, when this node becomes backup", " ", "-t", nil, noArgs(control.Purge)),
 		cmd("reload", "make the daemon read its configuration again (as SIGHUP does)", " ", "has no such command", nil, noArgs(control.Reload)),
-		cmd("stats", "print the daemon's statistics", " ", "-s", []cli.Flag{formatFlag}, func(c *cli.Context) (control.Request, error) {
+		cmd("stats", "print the daemon's statistics", " ", "-s", []cli.Flag{formatFlag, sectionFlag}, func(c *cli.Context) (control.Request, error) {
 			req, err := noArgs(control.Stats)(c)
 			if err != nil {
 				return req, err
 			}
+			req.Section = control.Section(c.String("section"))
 			req.Format, err = format(c)
 			return req, err
 		}),
-		cmd("dump", "list the flows of the internal or the external cache, one a line", "internal|external", "-i, -e", []cli.Flag{formatFlag}, func(c *cli.Context) (control.Request, error) {
+		cmd("dump", "list the flows of the internal or the external cache, one a line", "internal|external", "-i, -e", []cli.Flag{dumpFormatFlag, expectFlag}, func(c *cli.Context) (control.Request, error) {
 			req := control.Request{Command: control.Dump}
 			if c.NArg() == 1 {
 				req.Cache = control.Cache(c.Args().First())
@@ -101,8 +102,13 @@ func clientCommands() []*cli.Command {
 			}
 			var err error
 			req.Format, err = format(c)
+			if c.Bool("expect") {
+				req.Table = control.Expectations
+			}
 			return req, err
 		}),
+		cmd("flush-kernel", "delete from the kernel's table the flows the filter accepts (and, with expectation sync, every expectation)", " ", "-F", []cli.Flag{tableFlag}, withTable(noArgs(control.FlushKernel))),
+		cmd("stop", "stop the daemon cleanly, as SIGTERM does", " ", "-k", nil, noArgs(control.Stop)),
 	}
 }
 
@@ -110,8 +116,40 @@ func format(c *cli.Context) (control.Format, error) {
 	switch f := control.Format(c.String("format")); f {
 	case control.Text, control.JSON:
 		return f, nil
+	case control.XML:
+		if c.Command.Name == "dump" {
+			return f, nil
+		}
+	}
+	if c.Command.Name == "dump" {
+		return "", usageErr("%s: --format %q: want text, json or xml", c.Command.Name, c.String("format"))
 	}
 	return "", usageErr("%s: --format %q: want text or json", c.Command.Name, c.String("format"))
+}
+
+// The flags of conntrackd's sub-arguments: -c ct, -i expect, -s cache,
+// -x.
+var (
+	tableFlag      = &cli.StringFlag{Name: "table", Usage: "only the conntracks (ct) or the expectations (expect)"}
+	expectFlag     = &cli.BoolFlag{Name: "expect", Usage: "list the expectations instead of the flows"}
+	sectionFlag    = &cli.StringFlag{Name: "section", Usage: "only one of conntrackd's -s sections, as text: general, network, cache, runtime, link, rsqueue, process, queue or expect"}
+	dumpFormatFlag = &cli.StringFlag{Name: "format", Value: "text", Usage: "output as text (as conntrackd prints it), json (one object a line) or xml (as conntrackd -x)"}
+)
+
+// withTable adds --table to the request build makes.
+func withTable(build func(*cli.Context) (control.Request, error)) func(*cli.Context) (control.Request, error) {
+	return func(c *cli.Context) (control.Request, error) {
+		req, err := build(c)
+		if err != nil {
+			return req, err
+		}
+		switch t := control.Table(c.String("table")); t {
+		case "", control.Conntracks, control.Expectations:
+			req.Table = t
+			return req, nil
+		}
+		return req, usageErr("%s: --table %q: want ct or expect", c.Command.Name, c.String("table"))
+	}
 }
 
 // runClient sends one request to the daemon and reports its outcome.

@@ -251,8 +251,17 @@ func serveDaemon(log *slog.Logger, dlog *daemonlog.Log, rt config.Runtime, eng d
 	srvCtx, stopSrv := context.WithCancel(ctx)
 	defer stopSrv()
 	srvDone := make(chan error, 1)
+	// stopReq is the control socket's stop (conntrackd -k): a clean
+	// shutdown, as SIGTERM's.
+	stopReq := make(chan struct{}, 1)
 	if ln != nil {
-		srv := control.NewServer(eng, control.Options{Logger: log})
+		srv := control.NewServer(eng, control.Options{Logger: log, Stop: func() error {
+			select {
+			case stopReq <- struct{}{}:
+			default:
+			}
+			return nil
+		}})
 		if cs, ok := eng.(interface {
 			SetControlStats(func() control.ServerStats)
 		}); ok {
@@ -271,6 +280,7 @@ func serveDaemon(log *slog.Logger, dlog *daemonlog.Log, rt config.Runtime, eng d
 			ready = nil
 			log.Info("ctsync daemon started", "pid", os.Getpid(), "control", rt.Control.Path)
 			notifySystemd(rt, log, readyState())
+			detachedReady(log) // conntrackd -d waits for this
 			if every, err := watchdogInterval(os.Getenv, os.Getpid()); err != nil {
 				log.Warn("systemd watchdog not started", "err", err)
 			} else {
@@ -285,6 +295,9 @@ func serveDaemon(log *slog.Logger, dlog *daemonlog.Log, rt config.Runtime, eng d
 			notifySystemd(rt, log, reloadingState())
 			reload(ctx, log, dlog, eng)
 			notifySystemd(rt, log, "READY=1")
+		case <-stopReq:
+			log.Info("shutdown requested", "by", "control socket")
+			stop = true
 		case err := <-runDone:
 			runDone = nil
 			if err == nil {

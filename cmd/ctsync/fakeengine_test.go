@@ -58,6 +58,9 @@ func (e *fakeEngine) Commit(ctx context.Context, progress func(control.Progress)
 
 func (e *fakeEngine) Flush(ctx context.Context, cache control.Cache) error {
 	e.o.Log.Info("fake engine: flush", "cache", string(cache))
+	if e.mode == "fail-ops" {
+		return errors.New("fake engine: flush: a commit or purge is in progress")
+	}
 	return nil
 }
 
@@ -114,9 +117,48 @@ func (e *fakeEngine) Dump(ctx context.Context, cache control.Cache, format contr
 		if format == control.JSON {
 			line = fmt.Sprintf(`{"proto":"tcp","src":"198.51.100.%d"}`, i+1)
 		}
+		if format == control.XML {
+			line = fmt.Sprintf(`<flow><meta direction="original"><layer3 protonum="2" protoname="ipv4"><src>198.51.100.%d</src></layer3></meta></flow>`, i+1)
+		}
 		if err := emit([]byte(line)); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+func (e *fakeEngine) CommitTable(ctx context.Context, table control.Table, progress func(control.Progress)) error {
+	e.o.Log.Info("fake engine: commit", "table", string(table))
+	return nil
+}
+
+func (e *fakeEngine) ResyncKernel(ctx context.Context, table control.Table, progress func(control.Progress)) error {
+	e.o.Log.Info("fake engine: resync kernel", "table", string(table))
+	return nil
+}
+
+func (e *fakeEngine) DumpExpect(ctx context.Context, cache control.Cache, format control.Format, emit control.Emit) error {
+	if cache == control.External {
+		return nil
+	}
+	line := "proto=6 src=198.51.100.1 dst=203.0.113.1 sport=0 dport=40000 master-src=198.51.100.1 master-dst=203.0.113.1 sport=40000 dport=21 class=0 helper=ftp [active since 3s]"
+	if format == control.XML {
+		line = `<flow><layer3 protonum="2" protoname="ipv4"><expected><src>198.51.100.1</src></expected></layer3></flow>`
+	}
+	return emit([]byte(line))
+}
+
+func (e *fakeEngine) StatsSection(ctx context.Context, section control.Section, emit control.Emit) error {
+	if section == control.SectionProcess {
+		return nil
+	}
+	return emit([]byte("fake " + string(section) + " statistics:"))
+}
+
+func (e *fakeEngine) FlushKernel(ctx context.Context, table control.Table) error {
+	e.o.Log.Info("fake engine: flush kernel", "table", string(table))
+	if os.Getenv("CTSYNC_TEST_ENGINE") == "fail-ops" {
+		return errors.New("fake engine: the kernel refused the flush")
 	}
 	return nil
 }

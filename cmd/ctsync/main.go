@@ -22,6 +22,9 @@ func main() {
 // run runs the command line and returns the process status: 0, 1 for an
 // invalid configuration, 2 for usage and I/O errors.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if prog, rest, ok := isLegacy(args); ok {
+		return runLegacy(prog, rest, stdin, stdout, stderr)
+	}
 	app := newApp(stdin, stdout, stderr)
 	if len(args) < 2 {
 		// No command is a usage error: the help goes to stderr, so a

@@ -21,22 +21,30 @@ import (
 // runs the real command (exit codes, stdout, stderr, files written), the way
 // an operator or a CI pipeline does.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
-		"ctsync": func() {
-			// The daemon's scripts run it on a fake engine and a
-			// kernel that has, or has not, the helper subsystem.
-			if os.Getenv("CTSYNC_TEST_ENGINE") != "" {
-				openEngine = openFakeEngine
-			}
-			switch os.Getenv("CTSYNC_TEST_HELPERS") {
-			case "absent":
-				helperSubsystem = func() error { return fmt.Errorf("fake: %w", ctnl.ErrNoHelperSubsystem) }
-			case "present":
-				helperSubsystem = func() error { return nil }
-			}
-			os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
-		},
-	})
+	// Run through a symlink named conntrackd (legacySymlink), the test
+	// binary is ctsync's legacy command line. It is not one of
+	// testscript's commands, which would put it first in $PATH and hide
+	// the real conntrackd from the tests that compare with it.
+	if filepath.Base(os.Args[0]) == legacyName {
+		testMain()
+	}
+	testscript.Main(m, map[string]func(){"ctsync": testMain})
+}
+
+// testMain is the command in the scripts: ctsync, or conntrackd.
+func testMain() {
+	// The daemon's scripts run it on a fake engine and a
+	// kernel that has, or has not, the helper subsystem.
+	if os.Getenv("CTSYNC_TEST_ENGINE") != "" {
+		openEngine = openFakeEngine
+	}
+	switch os.Getenv("CTSYNC_TEST_HELPERS") {
+	case "absent":
+		helperSubsystem = func() error { return fmt.Errorf("fake: %w", ctnl.ErrNoHelperSubsystem) }
+	case "present":
+		helperSubsystem = func() error { return nil }
+	}
+	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
 }
 
 func TestScripts(t *testing.T) {
@@ -69,7 +77,13 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			// The bundled examples, read-only, for scripts that use them.
 			env.Setenv("EXAMPLES", examples)
-			return nil
+			// A daemon that conntrackd -d left in the background is
+			// stopped even when its script fails before conntrackd -k.
+			env.Defer(func() { stopDetached(env.WorkDir) })
+			// $LEGACYBIN holds conntrackd, a symlink to ctsync:
+			// scripts put it first in $PATH to run conntrackd's
+			// command line.
+			return legacySymlink(env)
 		},
 	})
 }

@@ -115,7 +115,7 @@ func (c *Client) do(req Request, progress func(Progress), data func([]byte) erro
 	sc := bufio.NewScanner(c.conn)
 	sc.Buffer(make([]byte, 0, min(64<<10, max+1)), max+1)
 	var ln line
-	text := req.format() == Text
+	text := req.format() != JSON // text and XML lines are strings
 	for n := 1; sc.Scan(); n++ {
 		if d, ok := plainText(sc.Bytes()); text && ok {
 			if data == nil {

@@ -34,6 +34,18 @@ func (cacheHandler) Purge(context.Context) error                                
 func (cacheHandler) Reload(context.Context) error                               { return nil }
 func (cacheHandler) Stats(context.Context, control.Format, control.Emit) error  { return nil }
 
+func (cacheHandler) CommitTable(context.Context, control.Table, func(control.Progress)) error {
+	return nil
+}
+func (cacheHandler) ResyncKernel(context.Context, control.Table, func(control.Progress)) error {
+	return nil
+}
+func (cacheHandler) DumpExpect(context.Context, control.Cache, control.Format, control.Emit) error {
+	return nil
+}
+func (cacheHandler) StatsSection(context.Context, control.Section, control.Emit) error { return nil }
+func (cacheHandler) FlushKernel(context.Context, control.Table) error                  { return nil }
+
 // A daemon serves its control socket; `ctsync dump internal` is one Run.
 func Example() {
 	dir, _ := os.MkdirTemp("", "ctl")

@@ -27,9 +27,44 @@ const (
 	Reload Command = "reload" // re-read the configuration
 	Stats  Command = "stats"  // -s
 	Dump   Command = "dump"   // -i / -e: list a cache, one flow per data line
+	// FlushKernel deletes from the kernel's table the flows the filter
+	// accepts and, for expectations, every expectation (-F).
+	FlushKernel Command = "flush-kernel"
+	// Stop shuts the daemon down cleanly, as SIGTERM does (-k).
+	Stop Command = "stop"
 )
 
-var commands = []Command{Commit, Flush, Resync, Bulk, Purge, Reload, Stats, Dump}
+var commands = []Command{Commit, Flush, Resync, Bulk, Purge, Reload, Stats, Dump, FlushKernel, Stop}
+
+// Table names one of the kernel's tables, as conntrackd's `ct` and
+// `expect` sub-arguments do.
+type Table string
+
+// The tables. The zero Table means both for commit, resync and
+// flush-kernel, and conntracks for dump, as in conntrackd.
+const (
+	Conntracks   Table = "ct"
+	Expectations Table = "expect"
+)
+
+// Section is the part of the statistics that stats sends, as conntrackd's
+// `-s SECTION`. The zero Section is every section (ctsync's `stats`).
+type Section string
+
+// The sections, with conntrackd's names.
+const (
+	SectionGeneral Section = "general" // -s, -s ct: caches, traffic, active link, message tracking
+	SectionNetwork Section = "network"
+	SectionCache   Section = "cache"
+	SectionRuntime Section = "runtime"
+	SectionLink    Section = "link"
+	SectionRSQueue Section = "rsqueue"
+	SectionProcess Section = "process"
+	SectionQueue   Section = "queue"
+	SectionExpect  Section = "expect"
+)
+
+var sections = []Section{SectionGeneral, SectionNetwork, SectionCache, SectionRuntime, SectionLink, SectionRSQueue, SectionProcess, SectionQueue, SectionExpect}
 
 // Cache names a cache tier: ours (internal) or the peer's copy (external).
 type Cache string
@@ -47,6 +82,7 @@ type Format string
 const (
 	Text Format = "text" // a data line is a line of text, as conntrackd prints it
 	JSON Format = "json" // a data line is one JSON value
+	XML  Format = "xml"  // dump only: a data line is one <flow> element, as conntrackd's -x
 )
 
 // Request is what a client asks: one per connection, sent as one line of
@@ -61,6 +97,10 @@ type Request struct {
 	Kernel bool `json:"kernel,omitempty"`
 	// Format: for stats and dump; text when empty.
 	Format Format `json:"format,omitempty"`
+	// Table: for commit, dump, resync with kernel, and flush-kernel.
+	Table Table `json:"table,omitempty"`
+	// Section: for stats in text; every section when empty.
+	Section Section `json:"section,omitempty"`
 }
 
 // DefaultMaxRequest bounds a request line. A request is a few dozen bytes;
@@ -163,7 +203,7 @@ func DecodeRequest(line []byte) (Request, error) {
 }
 
 // fields are the request's keys, spelt exactly.
-var fields = map[string]bool{"version": true, "command": true, "cache": true, "kernel": true, "format": true}
+var fields = map[string]bool{"version": true, "command": true, "cache": true, "kernel": true, "format": true, "table": true, "section": true}
 
 // checkKeys refuses what encoding/json lets through: keys in another
 // case ("Command") and keys given twice, where it would silently take the
@@ -253,7 +293,11 @@ func (r Request) Validate() error {
 		}
 	}
 	switch r.Command {
-	case Dump, Stats:
+	case Dump:
+		if r.Format != "" && r.Format != Text && r.Format != JSON && r.Format != XML {
+			return refuse(CodeInvalid, "%s: format must be %q, %q or %q, got %q", r.Command, Text, JSON, XML, r.Format)
+		}
+	case Stats:
 		if r.Format != "" && r.Format != Text && r.Format != JSON {
 			return refuse(CodeInvalid, "%s: format must be %q or %q, got %q", r.Command, Text, JSON, r.Format)
 		}
@@ -262,7 +306,45 @@ func (r Request) Validate() error {
 			return refuse(CodeInvalid, "%s: format is only for stats and dump", r.Command)
 		}
 	}
-	return nil
+	return r.validateLegacy()
+}
+
+// validateLegacy checks the fields that came with conntrackd's command
+// line: table and section.
+func (r Request) validateLegacy() error {
+	switch r.Command {
+	case Commit, Dump, FlushKernel:
+	case Resync:
+		if r.Table != "" && !r.Kernel {
+			return refuse(CodeInvalid, "resync: table is only for a resync from the kernel (kernel true)")
+		}
+	default:
+		if r.Table != "" {
+			return refuse(CodeInvalid, "%s: table is only for commit, dump, resync and flush-kernel", r.Command)
+		}
+	}
+	if r.Table != "" && r.Table != Conntracks && r.Table != Expectations {
+		return refuse(CodeInvalid, "%s: table must be %q or %q, got %q", r.Command, Conntracks, Expectations, r.Table)
+	}
+	if r.Section == "" {
+		return nil
+	}
+	if r.Command != Stats {
+		return refuse(CodeInvalid, "%s: section is only for stats", r.Command)
+	}
+	if r.Format == JSON {
+		return refuse(CodeInvalid, "stats: section is for text; the JSON object holds every section")
+	}
+	for _, s := range sections {
+		if s == r.Section {
+			return nil
+		}
+	}
+	names := make([]string, len(sections))
+	for i, s := range sections {
+		names[i] = string(s)
+	}
+	return refuse(CodeInvalid, "stats: section must be one of %s, got %q", strings.Join(names, ", "), r.Section)
 }
 
 func commandList() string {

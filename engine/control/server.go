@@ -39,6 +39,26 @@ type Handler interface {
 	// handler should then return.
 	Stats(ctx context.Context, format Format, emit Emit) error
 	Dump(ctx context.Context, cache Cache, format Format, emit Emit) error
+
+	// The methods below serve conntrackd's command line (`-c ct`,
+	// `-R expect`, `-i expect`, `-s SECTION`, `-F`): a request without
+	// a table or section goes to the methods above.
+
+	// CommitTable writes one table of the external cache into the
+	// kernel: its conntracks or its expectations.
+	CommitTable(ctx context.Context, table Table, progress func(Progress)) error
+	// ResyncKernel reloads one table of the internal cache from the
+	// kernel.
+	ResyncKernel(ctx context.Context, table Table, progress func(Progress)) error
+	// DumpExpect lists the expectations of a cache; format may be XML
+	// for Dump too.
+	DumpExpect(ctx context.Context, cache Cache, format Format, emit Emit) error
+	// StatsSection writes one section of the statistics, as text.
+	StatsSection(ctx context.Context, section Section, emit Emit) error
+	// FlushKernel deletes from the kernel's table the flows the filter
+	// accepts (Conntracks), every expectation (Expectations), or both
+	// (the zero Table).
+	FlushKernel(ctx context.Context, table Table) error
 }
 
 // Emit sends one data line. It may be called from any goroutine until the
@@ -55,6 +75,11 @@ type Options struct {
 	WriteTimeout     time.Duration    // for a client to take a write; DefaultWriteTimeout
 	ProgressInterval time.Duration    // between progress lines; DefaultProgressInterval
 	Now              func() time.Time // the clock that spaces progress lines; time.Now (deadlines use the real one)
+	// Stop is called for the stop command: it tells the server's owner
+	// to shut down (the daemon, as on SIGTERM) and returns at once, so
+	// that the client gets its result first. Nil: stop is refused, since
+	// the handler is no process to stop.
+	Stop func() error
 }
 
 // Defaults of Options.
@@ -337,10 +362,16 @@ func (s *Server) call(ctx context.Context, req Request, w *writer) (err error) {
 	h := s.h
 	switch req.Command {
 	case Commit:
+		if req.Table != "" {
+			return h.CommitTable(ctx, req.Table, w.progress)
+		}
 		return h.Commit(ctx, w.progress)
 	case Flush:
 		return h.Flush(ctx, req.Cache)
 	case Resync:
+		if req.Table != "" {
+			return h.ResyncKernel(ctx, req.Table, w.progress)
+		}
 		return h.Resync(ctx, req.Kernel, w.progress)
 	case Bulk:
 		return h.Bulk(ctx)
@@ -349,9 +380,22 @@ func (s *Server) call(ctx context.Context, req Request, w *writer) (err error) {
 	case Reload:
 		return h.Reload(ctx)
 	case Stats:
+		if req.Section != "" {
+			return h.StatsSection(ctx, req.Section, w.emit)
+		}
 		return h.Stats(ctx, req.format(), w.emit)
 	case Dump:
+		if req.Table == Expectations {
+			return h.DumpExpect(ctx, req.Cache, req.format(), w.emit)
+		}
 		return h.Dump(ctx, req.Cache, req.format(), w.emit)
+	case FlushKernel:
+		return h.FlushKernel(ctx, req.Table)
+	case Stop:
+		if s.o.Stop == nil {
+			return &RequestError{Code: CodeUnknown, Msg: "stop: this server has no process to stop"}
+		}
+		return s.o.Stop()
 	}
 	return fmt.Errorf("command %q has no handler", req.Command)
 }

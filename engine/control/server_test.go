@@ -254,7 +254,7 @@ func TestRefused(t *testing.T) {
 		{"oversized", `{"version":1,"command":"` + strings.Repeat("x", 70<<10) + `"}` + "\n", CodeTooLarge, "request larger than 65536 bytes", func(s ServerStats) uint64 { return s.TooLarge }},
 		{"oversized without newline", strings.Repeat(" ", 1<<20), CodeTooLarge, "request larger than 65536 bytes", func(s ServerStats) uint64 { return s.TooLarge }},
 		{"newer version", `{"version":2,"command":"stats"}` + "\n", CodeVersion, "protocol version 2 is not supported: this daemon speaks version 1", func(s ServerStats) uint64 { return s.Unsupported }},
-		{"unknown command", `{"version":1,"command":"kill"}` + "\n", CodeUnknown, `unknown command "kill"; commands are commit, flush, resync, bulk, purge, reload, stats, dump`, func(s ServerStats) uint64 { return s.Unsupported }},
+		{"unknown command", `{"version":1,"command":"kill"}` + "\n", CodeUnknown, `unknown command "kill"; commands are commit, flush, resync, bulk, purge, reload, stats, dump, flush-kernel, stop`, func(s ServerStats) uint64 { return s.Unsupported }},
 		{"dump without a cache", `{"version":1,"command":"dump"}` + "\n", CodeInvalid, `dump: cache must be "internal" or "external", got ""`, func(s ServerStats) uint64 { return s.Unsupported }},
 		{"argument of another command", `{"version":1,"command":"commit","kernel":true}` + "\n", CodeInvalid, "commit: kernel is only for resync", func(s ServerStats) uint64 { return s.Unsupported }},
 	}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+)
+
+// readyEnv names the descriptor on which a daemon started by
+// `conntrackd -d` says it is up.
+const readyEnv = "CTSYNC_DETACHED_READY_FD"
+
+// detachDaemon is conntrackd -d: the daemon runs in the background, in
+// its own session, with standard input, output and error on /dev/null
+// and / as its directory, and this process exits 0 once it serves, or 1
+// with the daemon's messages when it cannot start. conntrackd forks after
+// its start-up; a Go program cannot fork, so ctsync runs itself again as
+// `ctsync daemon FILE` and waits for it to say it is up.
+func detachDaemon(configPath string, o *legacyOut) int {
+	exe, err := os.Executable()
+	if err != nil {
+		o.log("ERROR", "fork has failed: %v", err)
+		return exitFailed
+	}
+	abs, err := filepath.Abs(configPath)
+	if err != nil {
+		o.log("ERROR", "can't open config file `%s'", configPath)
+		return exitFailed
+	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		o.log("ERROR", "fork has failed: %v", err)
+		return exitFailed
+	}
+	defer readyR.Close()
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		readyW.Close()
+		o.log("ERROR", "fork has failed: %v", err)
+		return exitFailed
+	}
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		readyW.Close()
+		errW.Close()
+		o.log("ERROR", "fork has failed: %v", err)
+		return exitFailed
+	}
+	// argv[0] is ctsync's own name, not conntrackd's: the daemon
+	// command is ctsync's.
+	c := &exec.Cmd{Path: exe, Args: []string{"ctsync", "daemon", abs}}
+	c.Stdin, c.Stdout, c.Stderr = null, null, errW
+	c.ExtraFiles = []*os.File{readyW} // descriptor 3
+	c.Env = append(os.Environ(), readyEnv+"=3")
+	c.Dir = "/"
+	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = c.Start()
+	readyW.Close()
+	errW.Close()
+	null.Close()
+	if err != nil {
+		errR.Close()
+		o.log("ERROR", "fork has failed: %v", err)
+		return exitFailed
+	}
+	// Until it is up, the daemon's messages (a bad configuration, a lock
+	// file taken) come here, as conntrackd's do before it forks.
+	copied := make(chan struct{})
+	go func() { io.Copy(o.stderr, errR); close(copied) }()
+	var b [1]byte
+	if n, _ := readyR.Read(b[:]); n == 1 {
+		c.Process.Release()
+		return 0
+	}
+	<-copied
+	errR.Close()
+	c.Wait()
+	return exitFailed
+}
+
+// detachedReady tells the `conntrackd -d` that started this daemon that
+// it is up, after moving standard output and error to /dev/null: that
+// process exits then, and a write to its pipe would kill the daemon
+// (SIGPIPE). A daemon not started that way does nothing.
+func detachedReady(log *slog.Logger) {
+	fd, err := strconv.Atoi(os.Getenv(readyEnv))
+	if err != nil || fd < 3 {
+		return
+	}
+	os.Unsetenv(readyEnv)
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err == nil {
+		syscall.Dup3(int(null.Fd()), 1, 0)
+		syscall.Dup3(int(null.Fd()), 2, 0)
+		null.Close()
+	} else {
+		log.Warn("daemon mode: /dev/null cannot be opened; standard error stays on the starting process's pipe", "err", err)
+	}
+	ready := os.NewFile(uintptr(fd), "ready")
+	ready.Write([]byte{1})
+	ready.Close()
+}

@@ -1,0 +1,56 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+
+	"github.com/ctsync/ctsync/engine/control"
+)
+
+// The requests of conntrackd's command line (engine/legacyops.go) in stats
+// mode, as conntrackd's stats mode answers them (src/stats-mode.c): only
+// the stats cache and the kernel's table exist.
+
+// CommitTable is refused, as Commit is.
+func (l *FlowLog) CommitTable(ctx context.Context, _ control.Table, progress func(control.Progress)) error {
+	return l.Commit(ctx, progress)
+}
+
+// ResyncKernel reads the kernel's table into the stats cache (-R).
+func (l *FlowLog) ResyncKernel(ctx context.Context, _ control.Table, progress func(control.Progress)) error {
+	return l.Resync(ctx, true, progress)
+}
+
+// DumpExpect is refused: stats mode keeps no expectations.
+func (l *FlowLog) DumpExpect(context.Context, control.Cache, control.Format, control.Emit) error {
+	return errStatsMode("dump of expectations")
+}
+
+// StatsSection writes the statistics (-s); the sections that are about a
+// peer or queues have nothing in stats mode, as in conntrackd.
+func (l *FlowLog) StatsSection(ctx context.Context, section control.Section, emit control.Emit) error {
+	switch section {
+	case control.SectionGeneral:
+		var lines [][]byte
+		err := l.Stats(ctx, control.Text, func(line []byte) error {
+			lines = append(lines, bytes.Clone(line))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, line := range lines {
+			if err := emit(line); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return nil
+}
+
+// FlushKernel is refused for now: conntrackd's -F also works in stats
+// mode; `ctsync flush-kernel` needs a running sync engine.
+func (l *FlowLog) FlushKernel(context.Context, control.Table) error {
+	return errStatsMode("flush of the kernel's table")
+}
