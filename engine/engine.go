@@ -113,7 +113,18 @@ type Options struct {
 	// Reloaded is called with each configuration a reload applied, for
 	// what the daemon around the engine owns (its log).
 	Reloaded func(config.Runtime)
+	// BatchWindow is how long the transmitter lets changes gather after
+	// the first one before it sends, so that messages share datagrams;
+	// Open sets DefaultBatchWindow, 0 sends at once.
+	BatchWindow time.Duration
 }
+
+// DefaultBatchWindow is the daemon's BatchWindow. Under a real-time
+// scheduler (conntrackd's default, SCHED_RR at 99) the transmitter woke
+// for nearly every event: at 80k events/s datagrams carried 6 to 10
+// messages instead of 17 and the sender spent a fifth more CPU per
+// event. A millisecond is nothing beside FT-FW's timers (a second).
+const DefaultBatchWindow = time.Millisecond
 
 // Engine is one node's sync pipeline. Several may run in one process.
 type Engine struct {
@@ -444,6 +455,13 @@ func (e *Engine) transmit(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-e.kick:
+			if w := e.o.BatchWindow; w > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-e.io.Clock.After(w):
+				}
+			}
 		case <-timer:
 			timer = nil
 		case <-e.alive: // Alive: one round more does no harm

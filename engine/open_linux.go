@@ -30,6 +30,9 @@ func Open(rt config.Runtime, o Options) (_ *Engine, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.BatchWindow == 0 {
+		o.BatchWindow = DefaultBatchWindow
+	}
 	io := IO{Clock: SystemClock{}}
 	if is.PollInterval == 0 {
 		ec, err := is.EventsConfig()
