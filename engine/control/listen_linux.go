@@ -53,7 +53,7 @@ func clearStale(path string) error {
 		return err
 	}
 	if fi.Mode().Type() != os.ModeSocket {
-		return fmt.Errorf("a file that is not a socket is in the way (%v); not removing it", fi.Mode().Type())
+		return fmt.Errorf("%s is in the way, not a socket; not removing it", fileKind(fi.Mode()))
 	}
 	c, err := net.DialTimeout("unix", path, time.Second)
 	if err == nil {
@@ -114,4 +114,22 @@ func bound(path string, mode os.FileMode) (os.FileInfo, error) {
 		return nil, err
 	}
 	return fi, nil
+}
+
+// fileKind names what a file is, for a message: FileMode's String of a
+// regular file's type bits is "----------".
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "a regular file"
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeSymlink != 0:
+		return "a symbolic link"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "a file of type " + m.Type().String()
 }

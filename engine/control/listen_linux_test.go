@@ -87,7 +87,7 @@ func TestListenNotSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := Listen(path, 0)
-	if err == nil || !strings.Contains(err.Error(), "not a socket") {
+	if err == nil || !strings.Contains(err.Error(), "a regular file is in the way, not a socket") {
 		t.Errorf("got %v, want a refusal", err)
 	}
 	if b, err := os.ReadFile(path); err != nil || string(b) != "precious" {
@@ -142,3 +142,4 @@ func serveOn(t *testing.T, l *Listener) *Server {
 	})
 	return s
 }
+
