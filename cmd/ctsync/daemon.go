@@ -214,6 +214,11 @@ func runDaemon(c *cli.Context) error {
 			log.Warn("reload: " + warn.Error())
 		}
 	}})
+	if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
+		// The kernel's word alone ("operation not permitted") does
+		// not say what is missing.
+		return fail("%v (the daemon needs root, or CAP_NET_ADMIN and CAP_NET_RAW)", err)
+	}
 	if err != nil {
 		return fail("%v", err)
 	}
