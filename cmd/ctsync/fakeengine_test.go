@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/ctsync/ctsync/config"
@@ -26,6 +27,9 @@ func openFakeEngine(rt config.Runtime, o engineOptions) (daemonEngine, error) {
 	mode := os.Getenv("CTSYNC_TEST_ENGINE")
 	if mode == "fail-open" {
 		return nil, errors.New("fake engine: cannot open link primary: no such device")
+	}
+	if mode == "fail-perm" {
+		return nil, fmt.Errorf("fake engine: netlink join-group: setsockopt: %w", syscall.EPERM)
 	}
 	o.Log.Info("fake engine: opened", "mode", rt.Sync.Mode, "links", len(rt.Links))
 	return &fakeEngine{o: o, mode: mode, ready: make(chan struct{})}, nil
