@@ -12,6 +12,7 @@ package cttsuite
 
 import (
 	"archive/tar"
+	"bytes"
 	"compress/bzip2"
 	"context"
 	"crypto/sha256"
@@ -39,15 +40,18 @@ const Version = "1.4.7"
 // TarballURL is the release tarball (make dist, which includes tests/).
 const TarballURL = "https://www.netfilter.org/projects/conntrack-tools/files/conntrack-tools-" + Version + ".tar.bz2"
 
+// tarballURL is TarballURL, but for tests, which must not download.
+var tarballURL = TarballURL
+
 // TarballSHA256 is the tarball's checksum, as Debian's signed source
 // package of 1:1.4.7-1 lists it for the same file
 // (conntrack-tools_1.4.7.orig.tar.bz2, 539688 bytes).
 const TarballSHA256 = "099debcf57e81690ced57f516b493588a73518f48c14d656f823b29b4fc24b5d"
 
-// SourceEnv names a copy of the sources to use instead of fetching: the
-// release tarball, or a directory holding conntrack-tools' source tree
-// (a checkout of the tag conntrack-tools-1.4.7 will do). Either way each
-// file of the suite must have its pinned checksum.
+// SourceEnv names a copy of the sources to use instead of the cache or a
+// download: the release tarball, or a directory holding conntrack-tools'
+// source tree (a checkout of the tag conntrack-tools-1.4.7 will do).
+// Either way each file of the suite must have its pinned checksum.
 const SourceEnv = "CTSYNC_CTTOOLS_SRC"
 
 // maxTarball bounds a download: the release is about 530 KiB.
@@ -95,8 +99,8 @@ type Suite struct {
 	From  string   // where it came from, for messages
 }
 
-// Get obtains the suite (SourceEnv, else the download cache, else
-// TarballURL), verifies every file, writes the adapted suite into dst and
+// Get obtains the suite (SourceEnv, else the cache, else TarballURL,
+// then cached), verifies every file, writes the adapted suite into dst and
 // returns it.
 func Get(ctx context.Context, dst string) (*Suite, error) {
 	contents, from, err := obtain(ctx)
@@ -113,52 +117,75 @@ func obtain(ctx context.Context) (map[string][]byte, string, error) {
 		if err != nil {
 			return nil, "", fmt.Errorf("%s=%s: %w", SourceEnv, src, err)
 		}
+		var c map[string][]byte
 		if st.IsDir() {
-			c, err := fromTree(src)
-			return c, src, err
+			c, err = fromTree(src)
+		} else {
+			c, err = tarballFile(src)
 		}
-		f, err := os.Open(src)
 		if err != nil {
 			return nil, "", err
 		}
-		defer f.Close()
-		c, err := fromTarball(f)
-		if err != nil {
-			return nil, "", fmt.Errorf("%s: %w", src, err)
+		if dir := cacheDir(); dir != "" {
+			// Verified: later runs need neither this copy nor the
+			// network.
+			_ = writeTree(dir, c)
 		}
 		return c, src, nil
 	}
-	cache := cachePath()
-	if b, err := os.ReadFile(cache); err == nil && sum(b) == TarballSHA256 {
-		c, err := fromTarball(strings.NewReader(string(b)))
-		return c, cache, err
+	cache := cacheDir()
+	if cache != "" {
+		// A cache that is absent, partial or altered is as good as none.
+		if c, err := fromTree(cache); err == nil {
+			return c, cache, nil
+		}
 	}
 	b, err := download(ctx)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: %v (set %s to a copy of conntrack-tools %s's release tarball or source tree)", ErrUnavailable, err, SourceEnv, Version)
+		return nil, "", fmt.Errorf("%w: %v (no cache in %s; set %s to a copy of conntrack-tools %s's release tarball or source tree)", ErrUnavailable, err, cache, SourceEnv, Version)
 	}
-	if cache != "" && os.MkdirAll(filepath.Dir(cache), 0o755) == nil {
-		// A cache is a convenience: a failure to write it changes nothing.
-		_ = os.WriteFile(cache, b, 0o644)
+	c, err := fromTarball(bytes.NewReader(b))
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", tarballURL, err)
 	}
-	c, err := fromTarball(strings.NewReader(string(b)))
-	return c, TarballURL, err
+	if cache != "" {
+		// A cache is a convenience: failing to write it changes nothing.
+		_ = writeTree(cache, c)
+	}
+	return c, tarballURL, nil
 }
 
-// cachePath is where a downloaded tarball is kept, so that each run does
-// not fetch it again; empty when the machine has no cache directory.
-func cachePath() string {
+// cacheDir is where the verified files of a download are kept, as a
+// source tree, so that each run does not fetch them again; empty when
+// the machine has no cache directory. A copy put there by hand (a
+// checkout of the tag) serves as well: each file is verified on use.
+func cacheDir() string {
 	dir, err := os.UserCacheDir()
 	if err != nil {
 		return ""
 	}
-	return filepath.Join(dir, "ctsync", "conntrack-tools-"+Version+".tar.bz2")
+	return filepath.Join(dir, "ctsync", "conntrack-tools-"+Version)
+}
+
+// writeTree writes the suite's original files under root, as in the
+// source tree.
+func writeTree(root string, c map[string][]byte) error {
+	for _, f := range files {
+		p := filepath.Join(root, suiteDir, filepath.FromSlash(f.path))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, c[f.path], 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func download(ctx context.Context) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, TarballURL, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, tarballURL, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -168,19 +195,19 @@ func download(ctx context.Context) ([]byte, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", TarballURL, resp.Status)
+		return nil, fmt.Errorf("GET %s: %s", tarballURL, resp.Status)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxTarball+1))
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", TarballURL, err)
+		return nil, fmt.Errorf("GET %s: %w", tarballURL, err)
 	}
 	if len(b) > maxTarball {
-		return nil, fmt.Errorf("GET %s: more than %d bytes", TarballURL, maxTarball)
+		return nil, fmt.Errorf("GET %s: more than %d bytes", tarballURL, maxTarball)
 	}
 	// Checked here, not only file by file: the pinned release is the
 	// tarball, and a mirror serving another one is worth saying so.
 	if got := sum(b); got != TarballSHA256 {
-		return nil, fmt.Errorf("GET %s: SHA-256 %s, want %s", TarballURL, got, TarballSHA256)
+		return nil, fmt.Errorf("GET %s: SHA-256 %s, want %s", tarballURL, got, TarballSHA256)
 	}
 	return b, nil
 }
@@ -226,6 +253,19 @@ func readLimited(p string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: larger than %d bytes", p, maxFile)
 	}
 	return b, nil
+}
+
+func tarballFile(p string) (map[string][]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	c, err := fromTarball(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return c, nil
 }
 
 // fromTarball reads the suite's files out of a bzip2-compressed release

@@ -3,6 +3,10 @@ package cttsuite
 import (
 	"archive/tar"
 	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,5 +169,82 @@ func TestTestNames(t *testing.T) {
 				t.Fatalf("got %v, %v; want %v", got, err, tt.want)
 			}
 		})
+	}
+}
+
+// A verified copy named by SourceEnv is adapted into the destination and
+// kept in the cache, which serves the next run without the copy; a cache
+// file that no longer verifies is not used.
+func TestGetFromSourceThenCache(t *testing.T) {
+	suite := map[string]string{
+		"tests.yaml":                       "- name: t1\n  scenario: s\n  test: [\"ping -c1 10.0.1.2\"]\n",
+		"scenarios/basic/network-setup.sh": "\tip netns add nsr2\n\tip -net nsr2 addr add 192.168.100.3/24 dev veth0\n",
+	}
+	saved, savedURL := files, tarballURL
+	t.Cleanup(func() { files, tarballURL = saved, savedURL })
+	// Nothing listens there: the download fails at once.
+	tarballURL = "http://127.0.0.1:1/conntrack-tools.tar.bz2"
+	files = nil
+	src := t.TempDir()
+	for p, body := range suite {
+		files = append(files, file{path: p, sha256: sum([]byte(body)), exec: strings.HasSuffix(p, ".sh")})
+		fp := filepath.Join(src, suiteDir, filepath.FromSlash(p))
+		os.MkdirAll(filepath.Dir(fp), 0o755)
+		os.WriteFile(fp, []byte(body), 0o644)
+	}
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	t.Setenv("HOME", cache)
+
+	t.Setenv(SourceEnv, src)
+	s, err := Get(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.From != src || strings.Join(s.Tests, ",") != "t1" {
+		t.Fatalf("got %+v, want tests [t1] from %s", s, src)
+	}
+	b, _ := os.ReadFile(filepath.Join(s.Dir, "tests.yaml"))
+	if !strings.Contains(string(b), "ping -c1 203.0.113.2") {
+		t.Errorf("tests.yaml not adapted:\n%s", b)
+	}
+	if st, err := os.Stat(filepath.Join(s.Dir, "scenarios/basic/network-setup.sh")); err != nil || st.Mode().Perm() != 0o755 {
+		t.Errorf("network-setup.sh: %v, %v; want an executable file", st, err)
+	}
+
+	t.Setenv(SourceEnv, "")
+	s, err = Get(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.From != cacheDir() || !strings.HasPrefix(s.From, cache) {
+		t.Fatalf("second run from %s, want the cache under %s", s.From, cache)
+	}
+
+	// Altered, the cache is ignored: what is left is the download.
+	os.WriteFile(filepath.Join(cacheDir(), suiteDir, "tests.yaml"), []byte("- name: other\n"), 0o644)
+	if s, err := Get(context.Background(), t.TempDir()); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("got %+v, %v; want ErrUnavailable, the altered cache unused", s, err)
+	}
+}
+
+// A download is taken only with the pinned tarball's checksum, and a
+// failed one says what the server answered.
+func TestDownload(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/missing" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte("not the release"))
+	}))
+	defer srv.Close()
+	saved := tarballURL
+	t.Cleanup(func() { tarballURL = saved })
+	for path, want := range map[string]string{"/other": "SHA-256 " + sum([]byte("not the release")) + ", want " + TarballSHA256, "/missing": "404 Not Found"} {
+		tarballURL = srv.URL + path
+		if _, err := download(context.Background()); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want an error containing %q", path, err, want)
+		}
 	}
 }
