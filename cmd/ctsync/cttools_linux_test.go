@@ -36,7 +36,7 @@ import (
 // process exits and the kernel kills whatever the test left running.
 
 // cttoolsSandboxEnv, set to a sandboxSpec in JSON, makes the test binary
-// the sandbox's first process (TestMain).
+// the sandbox's first process (init, below).
 const cttoolsSandboxEnv = "CTSYNC_CTTOOLS_SANDBOX"
 
 // sandboxSuite is where the suite and ctsync are in the sandbox: under
