@@ -5,6 +5,7 @@ import (
 	"context"
 
 	"github.com/ctsync/ctsync/engine/control"
+	"github.com/ctsync/ctsync/engine/render"
 )
 
 // The requests of conntrackd's command line (engine/legacyops.go) in stats
@@ -26,10 +27,22 @@ func (l *FlowLog) DumpExpect(context.Context, control.Cache, control.Format, con
 	return errStatsMode("dump of expectations")
 }
 
-// StatsSection writes the statistics (-s); the sections that are about a
-// peer or queues have nothing in stats mode, as in conntrackd.
+// StatsSection writes the statistics (-s); -s cache and -s runtime have
+// their blocks, as conntrackd answers them in every mode (src/run.c's
+// local_handler, src/stats-mode.c's local_handler_stats), and the sections
+// that are about a peer or queues have nothing in stats mode.
 func (l *FlowLog) StatsSection(ctx context.Context, section control.Section, emit control.Emit) error {
 	switch section {
+	case control.SectionCache:
+		s := l.Snapshot()
+		return emitLines(s.Internal.AppendExtended(nil, "stats"), emit)
+	case control.SectionRuntime:
+		s := l.Snapshot()
+		b, err := render.AppendStatsText(nil, &s, render.SectionRuntime)
+		if err != nil {
+			return err
+		}
+		return emitLines(b, emit)
 	case control.SectionGeneral:
 		var lines [][]byte
 		err := l.Stats(ctx, control.Text, func(line []byte) error {
@@ -45,6 +58,16 @@ func (l *FlowLog) StatsSection(ctx context.Context, section control.Section, emi
 			}
 		}
 		return nil
+	}
+	return nil
+}
+
+// emitLines emits b's lines, without their newlines.
+func emitLines(b []byte, emit control.Emit) error {
+	for _, line := range bytes.Split(bytes.TrimSuffix(b, []byte("\n")), []byte("\n")) {
+		if err := emit(line); err != nil {
+			return err
+		}
 	}
 	return nil
 }
