@@ -75,9 +75,11 @@ func TestConntrackToolsSuite(t *testing.T) {
 	root := t.TempDir()
 	suite, err := cttsuite.Get(context.Background(), filepath.Join(root, "suite"))
 	if errors.Is(err, cttsuite.ErrUnavailable) {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set: %v", err)
-		}
+		// Skipped even under CI, unlike the other privileged tests: the
+		// suite comes from the network (never from the repository), and
+		// a CI machine whose network reaches neither netfilter.org nor
+		// a copy cannot run it whatever it installs. The skip says how
+		// to provide one (CTSYNC_CTTOOLS_SRC).
 		t.Skipf("skipping: %v", err)
 	}
 	if err != nil {
