@@ -73,12 +73,12 @@ func requireScript(t *testing.T) {
 // there (legacyBin or ctsyncBin). Nothing runs yet: the script's first
 // "backup" starts the daemon. Whatever daemon runs on the node when the
 // test ends is stopped.
-func newKeepalivedNode(t *testing.T, l *lab.Lab, fw *lab.Node, program string) *keepalivedNode {
+func newKeepalivedNode(t *testing.T, l *lab.Lab, fw *lab.Node, program string, o lab.ConntrackdOptions) *keepalivedNode {
 	t.Helper()
 	dir := t.TempDir()
 	n := &keepalivedNode{fw: fw, files: legacyd.FilesIn(filepath.Join(dir, "conntrackd")),
 		binDir: filepath.Join(dir, "sbin"), logged: filepath.Join(dir, "logger.log")}
-	l.ConntrackdConf(t, fw, n.files, lab.ConntrackdOptions{})
+	l.ConntrackdConf(t, fw, n.files, o)
 	for _, d := range []string{n.binDir, filepath.Join(dir, "path")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -443,64 +443,76 @@ func carriesOn(t *testing.T, l *lab.Lab, tr *kaTraffic) {
 // a fail-over, a fault and a fail-back, with ctsync or conntrackd 1.4.7
 // on each node: both ctsync, and the two mixed pairs of a cluster moved
 // one node at a time. conntrackd on both is the reference: the scenario
-// holds for the daemon the script was written for.
+// holds for the daemon the script was written for. Each sync mode:
+// FT-FW over multicast as conntrackd's documentation sets it up, NOTRACK
+// and ALARM over UDP (in ALARM the script's -n and -B do nothing: the
+// lab's one-second refresh carries the flows).
 func TestKeepalivedScript(t *testing.T) {
 	netnstest.RequirePrivileged(t)
 	requireScript(t)
 	if testing.Short() {
 		t.Skip("runs two daemons in a two-firewall lab")
 	}
-	for _, tc := range []struct{ fw1, fw2 string }{
+	pairs := []struct{ fw1, fw2 string }{
 		{ctsyncBin, ctsyncBin},
 		{legacyBin, ctsyncBin},
 		{ctsyncBin, legacyBin},
 		{legacyBin, legacyBin},
-	} {
-		t.Run(strings.ReplaceAll(tc.fw1+"_"+tc.fw2, " ", "-"), func(t *testing.T) {
-			l := lab.New(t, lab.Options{})
-			l.StartEcho(t)
-			n1 := newKeepalivedNode(t, l, l.FW1, tc.fw1)
-			n2 := newKeepalivedNode(t, l, l.FW2, tc.fw2)
-
-			// keepalived starts every node in BACKUP; the one with
-			// the higher priority then becomes MASTER. "backup"
-			// finds no daemon (-s) and starts one (-d).
-			n1.notify(t, "backup")
-			n2.notify(t, "backup")
-			n1.runs(t, tc.fw1)
-			n2.runs(t, tc.fw2)
-			n1.notify(t, "primary")
-
-			var tr kaTraffic
-			warmUp(t, l, n2, 60000)
-			tr.add(t, l, 0)
-			waitExternal(t, n2, &tr)
-
-			// fw1 gives up MASTER: the addresses move, and keepalived
-			// runs the new master's notify (commit, flush, resync,
-			// bulk send), then the old one's (purge timer, resync
-			// request).
-			l.FailOver(t)
-			n2.notify(t, "primary")
-			n1.notify(t, "backup")
-			carriesOn(t, l, &tr)
-
-			// New connections through fw2 reach fw1, with those fw2
-			// took over (its bulk send).
-			tr.add(t, l, 1000)
-			waitExternal(t, n1, &tr)
-
-			// fw2 goes to FAULT (say its WAN link failed): it drops
-			// the addresses and runs notify_fault; fw1 takes over.
-			n2.notify(t, "fault")
-			l.FailOver(t)
-			n1.notify(t, "primary")
-			carriesOn(t, l, &tr)
-
-			// fw2 recovers as BACKUP: its daemon still runs (-s), and
-			// it asks fw1 for its table (-n).
-			n2.notify(t, "backup")
-			waitExternal(t, n2, &tr)
-		})
 	}
+	modes := []lab.ConntrackdOptions{{Mode: "FTFW"}, {Mode: "NOTRACK", Transport: "udp"}, {Mode: "ALARM", Transport: "udp"}}
+	for _, o := range modes {
+		for _, tc := range pairs {
+			name := fmt.Sprintf("%s/fw1=%s,fw2=%s", o.Mode, tc.fw1, tc.fw2)
+			t.Run(strings.ReplaceAll(name, " ", "-"), func(t *testing.T) { keepalivedScenario(t, tc.fw1, tc.fw2, o) })
+		}
+	}
+}
+
+// keepalivedScenario is TestKeepalivedScript's scenario with program1 on
+// fw1 and program2 on fw2.
+func keepalivedScenario(t *testing.T, program1, program2 string, o lab.ConntrackdOptions) {
+	l := lab.New(t, lab.Options{})
+	l.StartEcho(t)
+	n1 := newKeepalivedNode(t, l, l.FW1, program1, o)
+	n2 := newKeepalivedNode(t, l, l.FW2, program2, o)
+
+	// keepalived starts every node in BACKUP; the one with
+	// the higher priority then becomes MASTER. "backup"
+	// finds no daemon (-s) and starts one (-d).
+	n1.notify(t, "backup")
+	n2.notify(t, "backup")
+	n1.runs(t, program1)
+	n2.runs(t, program2)
+	n1.notify(t, "primary")
+
+	var tr kaTraffic
+	warmUp(t, l, n2, 60000)
+	tr.add(t, l, 0)
+	waitExternal(t, n2, &tr)
+
+	// fw1 gives up MASTER: the addresses move, and keepalived
+	// runs the new master's notify (commit, flush, resync,
+	// bulk send), then the old one's (purge timer, resync
+	// request).
+	l.FailOver(t)
+	n2.notify(t, "primary")
+	n1.notify(t, "backup")
+	carriesOn(t, l, &tr)
+
+	// New connections through fw2 reach fw1, with those fw2
+	// took over (its bulk send).
+	tr.add(t, l, 1000)
+	waitExternal(t, n1, &tr)
+
+	// fw2 goes to FAULT (say its WAN link failed): it drops
+	// the addresses and runs notify_fault; fw1 takes over.
+	n2.notify(t, "fault")
+	l.FailOver(t)
+	n1.notify(t, "primary")
+	carriesOn(t, l, &tr)
+
+	// fw2 recovers as BACKUP: its daemon still runs (-s), and
+	// it asks fw1 for its table (-n).
+	n2.notify(t, "backup")
+	waitExternal(t, n2, &tr)
 }

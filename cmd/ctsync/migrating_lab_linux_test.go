@@ -64,8 +64,8 @@ func TestMigrating(t *testing.T) {
 	}
 	l := lab.New(t, lab.Options{})
 	l.StartEcho(t)
-	fw1 := newKeepalivedNode(t, l, l.FW1, legacyBin)
-	fw2 := newKeepalivedNode(t, l, l.FW2, legacyBin)
+	fw1 := newKeepalivedNode(t, l, l.FW1, legacyBin, lab.ConntrackdOptions{})
+	fw2 := newKeepalivedNode(t, l, l.FW2, legacyBin, lab.ConntrackdOptions{})
 	for _, n := range []*keepalivedNode{fw1, fw2} {
 		// The script runs /usr/sbin/conntrackd, the lab's stand-in.
 		n.bin = filepath.Join(n.binDir, legacyName)
