@@ -101,7 +101,18 @@ func newKeepalivedNode(t *testing.T, l *lab.Lab, fw *lab.Node, program string, o
 		t.Fatal(err)
 	}
 	n.env = append(os.Environ(), "PATH="+n.binDir+string(filepath.ListSeparator)+filepath.Join(dir, "path")+string(filepath.ListSeparator)+os.Getenv("PATH"))
-	t.Cleanup(func() { n.stop(t) })
+	// Under -race, ctsync's daemon (this binary, detached, its output on
+	// /dev/null) and clients write their race reports here.
+	races := filepath.Join(dir, "race")
+	n.env = append(n.env, "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" log_path="+races))
+	t.Cleanup(func() {
+		n.stop(t)
+		reports, _ := filepath.Glob(races + ".*")
+		for _, r := range reports {
+			b, _ := os.ReadFile(r)
+			t.Errorf("%s: a race in ctsync (%s):\n%s", fw.Role, r, b)
+		}
+	})
 	return n
 }
 
