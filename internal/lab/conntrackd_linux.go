@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -109,6 +110,29 @@ func (l *Lab) StartConntrackdWith(t T, fw *Node, o ConntrackdOptions) *Conntrack
 		t.Fatalf("%v", err)
 	}
 	return &Conntrackd{FW: fw, Daemon: legacyd.Start(t, fw, string(fw.Role), f, conf)}
+}
+
+// ConntrackdConf writes to f.Conf (creating f.Dir) the configuration
+// StartConntrackdWith gives conntrackd on fw, without starting anything:
+// for a test that starts the daemon the way an operator's script does
+// (conntrackd -d), with conntrackd or with ctsync, which reads the same
+// file.
+func (l *Lab) ConntrackdConf(t T, fw *Node, f legacyd.Files, o ConntrackdOptions) {
+	t.Helper()
+	peer := l.FW1
+	if fw == l.FW1 {
+		peer = l.FW2
+	}
+	conf, err := conntrackdConf(fw, peer, f, o)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	if err := os.MkdirAll(f.Dir, 0o700); err != nil {
+		t.Fatalf("%v", err)
+	}
+	if err := os.WriteFile(f.Conf, []byte(conf), 0o600); err != nil {
+		t.Fatalf("%v", err)
+	}
 }
 
 // TakeOver does what keepalived's primary-backup.sh does on the node
