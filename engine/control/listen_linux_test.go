@@ -142,4 +142,3 @@ func serveOn(t *testing.T, l *Listener) *Server {
 	})
 	return s
 }
-
