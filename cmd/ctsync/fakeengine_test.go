@@ -16,7 +16,8 @@ import (
 // (CTSYNC_TEST_ENGINE set): it logs what it is asked through the
 // daemon's log, so a script sees it in the log file, and answers the
 // control commands with fixed output. CTSYNC_TEST_ENGINE=fail-open makes
-// Open fail, fail-run makes Run fail once started.
+// Open fail, fail-run makes Run fail once started, slow-stop makes Run
+// take a second to return once stopped.
 type fakeEngine struct {
 	o     engineOptions
 	mode  string
@@ -41,6 +42,11 @@ func (e *fakeEngine) Run(ctx context.Context) error {
 		return errors.New("fake engine: the kernel closed the event socket")
 	}
 	<-ctx.Done()
+	if e.mode == "slow-stop" {
+		// An engine that takes its time to stop (a big table, a peer
+		// to tell): the daemon still holds its lock file meanwhile.
+		time.Sleep(time.Second)
+	}
 	e.o.Log.Info("fake engine: stopped")
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 // readyEnv names the descriptor on which a daemon started by
@@ -73,6 +74,15 @@ func detachDaemon(configPath string, o *legacyOut) int {
 	go func() { io.Copy(o.stderr, errR); close(copied) }()
 	var b [1]byte
 	if n, _ := readyR.Read(b[:]); n == 1 {
+		// The daemon moved its standard error to /dev/null before
+		// saying so: what it wrote until then is all in the pipe. Print
+		// all of it before exiting, else the copy races the exit and a
+		// script sees none, some or all of the lines, a line cut short.
+		// Bounded: a process the daemon started could hold the pipe.
+		select {
+		case <-copied:
+		case <-time.After(time.Second):
+		}
 		c.Process.Release()
 		return 0
 	}

@@ -116,16 +116,50 @@ func legacyRequest(cmd legacyCmd, o *legacyOut) int {
 	err = client.Do(ctx, cmd.req, nil, out.line)
 	out.flush()
 	var ce *control.Error
+	stopped := cmd.req.Command == control.Stop && (err == nil || errors.Is(err, control.ErrNoResult))
 	switch {
 	case err == nil:
 	case errors.As(err, &ce):
 		o.log("ERROR", "%s: %s", cmd.option, ce.Msg)
-	case errors.Is(err, control.ErrNoResult) && cmd.req.Command == control.Stop:
+	case stopped:
 		// Stopped before it could answer: what was asked.
 	default:
 		o.log("ERROR", "%s: %v", cmd.option, err)
 	}
+	if stopped {
+		waitLockGone(ctx, l.Runtime.Daemon.LockFile, o)
+	}
 	return 0
+}
+
+// stopWait bounds how long -k waits for the daemon to be gone.
+const stopWait = 10 * time.Second
+
+// waitLockGone waits until the stopping daemon has removed its lock file,
+// its last act. conntrackd's -k returns once the daemon has exited (it
+// exits in the request's handler, src/run.c), so scripts start another
+// right after; ctsync's daemon answers first and then stops, which takes
+// a while with a big table, and a daemon started meanwhile would find
+// the lock file taken.
+func waitLockGone(ctx context.Context, lockFile string, o *legacyOut) {
+	if lockFile == "" {
+		return
+	}
+	deadline := time.Now().Add(stopWait)
+	for {
+		if _, err := os.Stat(lockFile); errors.Is(err, os.ErrNotExist) {
+			return
+		}
+		if time.Now().After(deadline) {
+			o.log("warning", "-k: the daemon has not removed its lock file %s after %v", lockFile, stopWait)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // lineWriter buffers data lines for standard output.
