@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"io"
 	"log/slog"
 	"os"
@@ -71,7 +73,7 @@ func detachDaemon(configPath string, o *legacyOut) int {
 	// Until it is up, the daemon's messages (a bad configuration, a lock
 	// file taken) come here, as conntrackd's do before it forks.
 	copied := make(chan struct{})
-	go func() { io.Copy(o.stderr, errR); close(copied) }()
+	go func() { copyWarnings(o.stderr, errR); close(copied) }()
 	var b [1]byte
 	if n, _ := readyR.Read(b[:]); n == 1 {
 		// The daemon moved its standard error to /dev/null before
@@ -113,4 +115,20 @@ func detachedReady(log *slog.Logger) {
 	ready := os.NewFile(uintptr(fd), "ready")
 	ready.Write([]byte{1})
 	ready.Close()
+}
+
+// copyWarnings copies the daemon's start-up messages but its INFO and
+// DEBUG log lines: conntrackd -d prints only what went wrong (its log
+// file gets the rest), and scripts capture what -d prints.
+func copyWarnings(w io.Writer, r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		line := sc.Bytes()
+		if bytes.Contains(line, []byte(" level=INFO ")) || bytes.Contains(line, []byte(" level=DEBUG ")) {
+			continue
+		}
+		w.Write(append(line, '\n'))
+	}
+	io.Copy(io.Discard, r) // a line past the bound: drain, never block the daemon
 }
