@@ -35,7 +35,11 @@ func (e *Engine) Commit(ctx context.Context, progress func(control.Progress)) er
 // commit writes one table of the external cache, or both for "".
 func (e *Engine) commit(ctx context.Context, table control.Table, progress func(control.Progress)) error {
 	if e.external == nil {
-		return errors.New("commit: the external cache is disabled: received flows are written to the kernel as they arrive")
+		// Nothing to do, and nothing wrong: what the peer sent is in
+		// the kernel already. conntrackd's -c is as silent; an error
+		// here would fail keepalived's step on every fail-over.
+		e.log.Info("commit: nothing to commit: without an external cache, received flows are written to the kernel as they arrive")
+		return nil
 	}
 	e.opMu.Lock()
 	defer e.opMu.Unlock()
