@@ -13,10 +13,12 @@ package main
 // fw1's, that gap is a few milliseconds a second, and a poll every 100 ms
 // can miss it for minutes.
 //
-// What is enough: one entry at most, after fw1 has sent a datagram more.
-// That datagram (fw1's ACK) is numbered after all the data, the resend
-// queue is in sending order and, without loss, the acknowledgements arrive
-// in order: if one entry is left, it is the newest, not data.
+// What is enough: one entry at most, after fw1 has sent a datagram more
+// than when fw2 had applied the whole bulk (without loss, fw2 then has all
+// of it). That datagram (fw1's ACK) is numbered after all the data, the
+// resend queue is in sending order and, without loss, the
+// acknowledgements arrive in order: if one entry is left, it is the
+// newest, not data.
 func bulkAcknowledged(s stats, sent uint64) bool {
 	q := s.ResendQueue.Len
 	return q == 0 || (q == 1 && s.Sync.Datagrams > sent)
