@@ -97,6 +97,12 @@ func (d *daemon) start(t *tb) {
 	// `ip netns exec` execs the daemon: the process is the daemon's own,
 	// so /proc/PID tells its CPU and memory.
 	d.cmd = d.fw.Command(d.bin, "daemon", d.conf)
+	// Kept (keep) for a diagnosis: a panic, or the goroutine dump a
+	// SIGQUIT sent by hand to a stuck daemon writes.
+	if f, err := os.OpenFile(filepath.Join(d.dir, "stderr"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err == nil {
+		d.cmd.Stderr = f
+		defer f.Close() // the daemon has its own copy once started
+	}
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -236,11 +242,14 @@ func (d *daemon) waitFor(t *tb, interval, limit time.Duration, what string, cond
 	}
 }
 
-// keep writes the daemon's log and current stats to name.log and
-// name.json, for a diagnosis after the run.
+// keep writes the daemon's log, current stats and standard error to
+// name.log, name.json and name.stderr, for a diagnosis after the run.
 func (d *daemon) keep(name string) {
 	os.WriteFile(name+".log", []byte(d.log()), 0o644)
 	if out, err := d.ctl("stats", "--format", "json"); err == nil {
 		os.WriteFile(name+".json", []byte(out), 0o644)
+	}
+	if b, err := os.ReadFile(filepath.Join(d.dir, "stderr")); err == nil {
+		os.WriteFile(name+".stderr", b, 0o644)
 	}
 }

@@ -236,8 +236,9 @@ func measure(t *tb, bin string, n, baseline int, keep string) result {
 	r.Bulk = d2.waitFor(run, 20*time.Millisecond, limit, "the bulk", func(s stats) bool {
 		return s.Sync.Applied >= applied+uint64(n)
 	}).Sub(start)
+	sent := d1.stats(run).Sync.Datagrams // the whole bulk, as fw2 has it all
 	d1.waitFor(run, 100*time.Millisecond, limit, "fw2 to acknowledge the bulk", func(s stats) bool {
-		return s.ResendQueue.Len == 0
+		return bulkAcknowledged(s, sent)
 	})
 	r.BulkCPU = cpuSince(run, u1, u2, d1, d2)
 
