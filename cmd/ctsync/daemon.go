@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"log/syslog"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -387,30 +386,8 @@ func reloader(c *cli.Context, path string) func() (config.Runtime, []string, err
 func logOptions(rt config.Runtime, stderr io.Writer) daemonlog.Options {
 	o := daemonlog.Options{File: rt.Log.File, Stderr: stderr}
 	if rt.Log.Syslog != config.FacilityNone {
-		o.Syslog = &daemonlog.SyslogOptions{Facility: syslogFacility(rt.Log.Syslog)}
+		o.Syslog = &daemonlog.SyslogOptions{Facility: engine.SyslogFacility(rt.Log.Syslog)}
 	}
 	return o
 }
 
-// syslogFacility maps the configuration's facility to log/syslog's.
-func syslogFacility(f config.Facility) syslog.Priority {
-	switch f {
-	case config.FacilityLocal0:
-		return syslog.LOG_LOCAL0
-	case config.FacilityLocal1:
-		return syslog.LOG_LOCAL1
-	case config.FacilityLocal2:
-		return syslog.LOG_LOCAL2
-	case config.FacilityLocal3:
-		return syslog.LOG_LOCAL3
-	case config.FacilityLocal4:
-		return syslog.LOG_LOCAL4
-	case config.FacilityLocal5:
-		return syslog.LOG_LOCAL5
-	case config.FacilityLocal6:
-		return syslog.LOG_LOCAL6
-	case config.FacilityLocal7:
-		return syslog.LOG_LOCAL7
-	}
-	return syslog.LOG_DAEMON
-}
