@@ -448,35 +448,9 @@ func (l *FlowLog) Dump(ctx context.Context, which control.Cache, format control.
 	if which == control.External {
 		return errStatsMode("dump external")
 	}
-	var cur cache.Cursor
-	var buf []byte
-	var ends []int
-	for done := false; !done; {
-		buf, ends = buf[:0], ends[:0]
-		l.mu.Lock()
-		now := l.clock.Now()
-		cur, done = l.flows.Batch(cur, dumpBatch, func(_ cache.Ref, ent *cache.Entry) {
-			if ent.State == cache.Dead {
-				return
-			}
-			if format == control.JSON {
-				buf = render.AppendFlowJSON(buf, ent, now)
-			} else {
-				buf = render.AppendFlowText(buf, ent, now)
-			}
-			ends = append(ends, len(buf))
-		})
-		l.mu.Unlock()
-		start := 0
-		for _, end := range ends {
-			if err := emit(buf[start:end]); err != nil {
-				return err
-			}
-			start = end
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	line := render.AppendFlowText
+	if format == control.JSON {
+		line = render.AppendFlowJSON
 	}
-	return nil
+	return dumpCache(ctx, &l.mu, l.flows, l.clock, line, emit)
 }

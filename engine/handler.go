@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ctsync/ctsync/config"
@@ -105,33 +106,41 @@ func (e *Engine) Dump(ctx context.Context, which control.Cache, format control.F
 		life = e.rt.Sync.CacheTimeout
 	}
 	e.mu.Unlock()
+	line := func(b []byte, ent *cache.Entry, now time.Time) []byte {
+		switch {
+		case format == control.JSON && life > 0:
+			return render.AppendFlowJSONExpiring(b, ent, now, life)
+		case format == control.JSON:
+			return render.AppendFlowJSON(b, ent, now)
+		case life > 0:
+			return render.AppendFlowTextExpiring(b, ent, now, life)
+		}
+		return render.AppendFlowText(b, ent, now)
+	}
+	return dumpCache(ctx, &e.mu, c, e.io.Clock, line, emit)
+}
+
+// dumpCache lists c's live flows through emit, line rendering each. It
+// renders a batch under mu and hands it to the client outside it, so a
+// slow client never holds the caches. conntrackd hides the flows already
+// destroyed (src/cache-ct.c).
+func dumpCache(ctx context.Context, mu *sync.Mutex, c *cache.Flows, clock Clock,
+	line func(b []byte, ent *cache.Entry, now time.Time) []byte, emit control.Emit) error {
 	var cur cache.Cursor
 	var buf []byte
 	var ends []int
 	for done := false; !done; {
 		buf, ends = buf[:0], ends[:0]
-		e.mu.Lock()
-		now := e.io.Clock.Now()
+		mu.Lock()
+		now := clock.Now()
 		cur, done = c.Batch(cur, dumpBatch, func(_ cache.Ref, ent *cache.Entry) {
-			// conntrackd hides the flows already destroyed (src/cache-ct.c).
 			if ent.State == cache.Dead {
 				return
 			}
-			switch {
-			case format == control.XML:
-				buf = render.AppendFlowXML(buf, ent)
-			case format == control.JSON && life > 0:
-				buf = render.AppendFlowJSONExpiring(buf, ent, now, life)
-			case format == control.JSON:
-				buf = render.AppendFlowJSON(buf, ent, now)
-			case life > 0:
-				buf = render.AppendFlowTextExpiring(buf, ent, now, life)
-			default:
-				buf = render.AppendFlowText(buf, ent, now)
-			}
+			buf = line(buf, ent, now)
 			ends = append(ends, len(buf))
 		})
-		e.mu.Unlock()
+		mu.Unlock()
 		start := 0
 		for _, end := range ends {
 			if err := emit(buf[start:end]); err != nil {
