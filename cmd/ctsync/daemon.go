@@ -390,4 +390,3 @@ func logOptions(rt config.Runtime, stderr io.Writer) daemonlog.Options {
 	}
 	return o
 }
-
