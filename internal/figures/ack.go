@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // bulkAcknowledged reports whether fw1's stats s show that fw2 has
