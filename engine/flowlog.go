@@ -449,8 +449,11 @@ func (l *FlowLog) Dump(ctx context.Context, which control.Cache, format control.
 		return errStatsMode("dump external")
 	}
 	line := render.AppendFlowText
-	if format == control.JSON {
+	switch format {
+	case control.JSON:
 		line = render.AppendFlowJSON
+	case control.XML: // conntrackd -i -x, in stats mode too
+		line = func(b []byte, ent *cache.Entry, _ time.Time) []byte { return render.AppendFlowXML(b, ent) }
 	}
 	return dumpCache(ctx, &l.mu, l.flows, l.clock, line, emit)
 }

@@ -108,6 +108,8 @@ func (e *Engine) Dump(ctx context.Context, which control.Cache, format control.F
 	e.mu.Unlock()
 	line := func(b []byte, ent *cache.Entry, now time.Time) []byte {
 		switch {
+		case format == control.XML:
+			return render.AppendFlowXML(b, ent)
 		case format == control.JSON && life > 0:
 			return render.AppendFlowJSONExpiring(b, ent, now, life)
 		case format == control.JSON:
