@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/ctsync/ctsync/config"
-	"github.com/ctsync/ctsync/engine/ctnl"
 )
 
 // OpenFlowLog opens the kernel sockets and the flow log that rt (in stats
@@ -28,30 +27,14 @@ func OpenFlowLog(rt config.Runtime, o Options) (_ *FlowLog, err error) {
 		return nil, err
 	}
 	io := FlowLogIO{Clock: SystemClock{}, OpenOut: FlowLogOutputFor}
-	if is.PollInterval == 0 {
-		ec, err := is.EventsConfig()
-		if err != nil {
-			return nil, err
-		}
-		ev, err := ctnl.ListenEvents(ec)
-		if err != nil {
-			return nil, fmt.Errorf("subscribe to the kernel's conntrack events: %w", err)
-		}
-		closers = append(closers, ev.Close)
-		io.Events = ev
-		if was, err := EnableConntrackEvents(ConntrackEventsSysctl); err != nil {
-			if o.Log != nil {
-				o.Log.Warn("conntrack events are not sent for every flow", "err", err)
-			}
-		} else if was != "1" && o.Log != nil {
-			o.Log.Info("conntrack events enabled for every flow", "sysctl", ConntrackEventsSysctl, "was", was)
-		}
-	}
-	table, err := ctnl.OpenTable(ctnl.TableConfig{})
+	events, table, kclose, err := openKernelInput(is, o.Log)
 	if err != nil {
-		return nil, fmt.Errorf("open the kernel's conntrack table: %w", err)
+		return nil, err
 	}
-	closers = append(closers, table.Close)
+	closers = append(closers, kclose...)
+	if events != nil {
+		io.Events = events
+	}
 	io.Table = table
 	out, err := FlowLogOutputFor(rt.Stats)
 	if err != nil {

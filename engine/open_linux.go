@@ -34,30 +34,14 @@ func Open(rt config.Runtime, o Options) (_ *Engine, err error) {
 		o.BatchWindow = DefaultBatchWindow
 	}
 	io := IO{Clock: SystemClock{}}
-	if is.PollInterval == 0 {
-		ec, err := is.EventsConfig()
-		if err != nil {
-			return nil, err
-		}
-		ev, err := ctnl.ListenEvents(ec)
-		if err != nil {
-			return nil, fmt.Errorf("subscribe to the kernel's conntrack events: %w", err)
-		}
-		closers = append(closers, ev.Close)
-		io.Events = ev
-		if was, err := EnableConntrackEvents(ConntrackEventsSysctl); err != nil {
-			if o.Log != nil {
-				o.Log.Warn("conntrack events are not sent for every flow", "err", err)
-			}
-		} else if was != "1" && o.Log != nil {
-			o.Log.Info("conntrack events enabled for every flow", "sysctl", ConntrackEventsSysctl, "was", was)
-		}
-	}
-	table, err := ctnl.OpenTable(ctnl.TableConfig{})
+	events, table, kclose, err := openKernelInput(is, o.Log)
 	if err != nil {
-		return nil, fmt.Errorf("open the kernel's conntrack table: %w", err)
+		return nil, err
 	}
-	closers = append(closers, table.Close)
+	closers = append(closers, kclose...)
+	if events != nil {
+		io.Events = events
+	}
 	io.Table = table
 	commit, err := ctnl.NewWriter(ctnl.WriterConfig{Batch: 256})
 	if err != nil {
@@ -130,4 +114,44 @@ func (g GroupPeer) MaxDatagram() int {
 		}
 	}
 	return m
+}
+
+// openKernelInput opens what the input stage reads: the event socket
+// (subscribed now, before the first dump, so that no flow falls between
+// the two; none in polling mode), with every flow made to send events,
+// and the table socket. It returns their closers; on error it has closed
+// what it opened.
+func openKernelInput(is IngestSettings, log *slog.Logger) (events *ctnl.Events, table *ctnl.Table, closers []func() error, err error) {
+	defer func() {
+		if err != nil {
+			for _, c := range closers {
+				c()
+			}
+			closers = nil
+		}
+	}()
+	if is.PollInterval == 0 {
+		ec, err := is.EventsConfig()
+		if err != nil {
+			return nil, nil, closers, err
+		}
+		events, err = ctnl.ListenEvents(ec)
+		if err != nil {
+			return nil, nil, closers, fmt.Errorf("subscribe to the kernel's conntrack events: %w", err)
+		}
+		closers = append(closers, events.Close)
+		if was, err := EnableConntrackEvents(ConntrackEventsSysctl); err != nil {
+			if log != nil {
+				log.Warn("conntrack events are not sent for every flow", "err", err)
+			}
+		} else if was != "1" && log != nil {
+			log.Info("conntrack events enabled for every flow", "sysctl", ConntrackEventsSysctl, "was", was)
+		}
+	}
+	table, err = ctnl.OpenTable(ctnl.TableConfig{})
+	if err != nil {
+		return nil, nil, closers, fmt.Errorf("open the kernel's conntrack table: %w", err)
+	}
+	closers = append(closers, table.Close)
+	return events, table, closers, nil
 }
