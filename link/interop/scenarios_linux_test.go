@@ -1,9 +1,7 @@
 package interop
 
 import (
-	"bufio"
 	"fmt"
-	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -11,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	twofw "github.com/ctsync/ctsync/internal/lab"
 	"github.com/ctsync/ctsync/internal/netnstest"
 	"github.com/ctsync/ctsync/link/ftfw"
 	"github.com/ctsync/ctsync/link/wire"
@@ -272,7 +271,7 @@ func TestIntegrationInteropExpectations(t *testing.T) {
 
 	var exp wire.Expect
 	t.Run("legacy-to-peer", func(t *testing.T) {
-		ftpPort(t, l, "203.0.113.1", "203.0.113.2", 40010)
+		twofw.FTPPort(t, l.a, l.b, "203.0.113.1", "203.0.113.2", 40010)
 		listing := l.a.Exec(t, "conntrack", "-L", "expect")
 		var ok bool
 		poll(t, 8*time.Second, "the FTP expectation at the peer", func() (bool, string) {
@@ -318,66 +317,4 @@ func TestIntegrationInteropExpectations(t *testing.T) {
 		checkFTFW(t, p, d)
 		checkLegacyStats(t, d, false)
 	})
-}
-
-// ftpPort opens an FTP control connection from client (in A) to server
-// (in B) and sends PORT for dataPort: the helper in A expects the data
-// connection.
-func ftpPort(t *testing.T, l *lab, client, server string, dataPort int) {
-	t.Helper()
-	var ln net.Listener
-	if err := l.b.Do(func() error {
-		var err error
-		ln, err = net.Listen("tcp4", server+":21")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	accepted := make(chan net.Conn, 1)
-	t.Cleanup(func() {
-		ln.Close()
-		select {
-		case c := <-accepted:
-			c.Close()
-		default:
-		}
-	})
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		accepted <- c // closed by the cleanup: the master flow stays up until then
-		r := bufio.NewReader(c)
-		c.Write([]byte("220 hi\r\n"))
-		r.ReadString('\n') // USER
-		c.Write([]byte("331 go on\r\n"))
-		r.ReadString('\n') // PORT
-		c.Write([]byte("200 PORT ok\r\n"))
-	}()
-	var c net.Conn
-	if err := l.a.Do(func() error {
-		var err error
-		c, err = net.DialTimeout("tcp4", server+":21", 2*time.Second)
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	r := bufio.NewReader(c)
-	a := netip.MustParseAddr(client).As4()
-	// The helper only parses commands at a line start it has seen, so the
-	// first line is never parsed: USER comes before PORT.
-	for _, cmd := range []string{"USER anonymous\r\n", fmt.Sprintf("PORT %d,%d,%d,%d,%d,%d\r\n", a[0], a[1], a[2], a[3], dataPort>>8, dataPort&0xff)} {
-		if _, err := r.ReadString('\n'); err != nil {
-			t.Fatalf("ftp: %v", err)
-		}
-		if _, err := c.Write([]byte(cmd)); err != nil {
-			t.Fatalf("ftp: %v", err)
-		}
-	}
-	if line, err := r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "200") {
-		t.Fatalf("ftp PORT: %q %v", line, err)
-	}
 }
