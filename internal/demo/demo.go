@@ -74,6 +74,11 @@ func Run(ctx context.Context, name string, log io.Writer, steps func(r *Runner))
 	}()
 	select {
 	case <-finished:
+		// Steps that saw the interruption and returned at once may win
+		// the race with ctx.Done: the run was interrupted all the same.
+		if ctx.Err() != nil {
+			r.fail(fmt.Errorf("%w: %v", ErrInterrupted, context.Cause(ctx)))
+		}
 	case <-ctx.Done():
 		r.fail(fmt.Errorf("%w: %v", ErrInterrupted, context.Cause(ctx)))
 		cancel()
