@@ -27,7 +27,9 @@
 //	{"result":{"ok":true}}
 //	{"result":{"ok":false,"code":"failed","error":"..."}}
 //
-// Progress lines come from long operations, a few a second at most. Data
+// Progress lines come from long operations, a few a second at most, and
+// each stage's first and completing report always (a commit has two
+// stages, its flows and its expectations). Data
 // lines come from stats and dump: a JSON string per text line (format
 // "text") or one JSON value (format "json"). The result line comes last,
 // always; a connection that ends without one means the daemon died.

@@ -419,6 +419,9 @@ type writer struct {
 	closed bool
 	next   time.Time // when the next progress line may go
 	last   *Progress // a progress line held back by the interval
+	begun  bool      // a progress report came
+	stage  string    // of the last progress report
+	ended  bool      // the stage's completing report went
 }
 
 // shutdownGrace is how long a client may take a write once the server
@@ -476,10 +479,23 @@ func (w *writer) progress(p Progress) {
 		return
 	}
 	now := w.s.o.Now()
-	if now.Before(w.next) {
+	// A stage's first report and the one that completes it pass the
+	// interval, after the held-back report of the stage before: a
+	// display must see each stage end, with its count, before the next
+	// begins (a commit's flows, then its expectations).
+	newStage := !w.begun || p.Stage != w.stage
+	if newStage {
+		w.begun, w.stage, w.ended = true, p.Stage, false
+	}
+	ends := !w.ended && p.Total > 0 && p.Done >= p.Total
+	if !newStage && !ends && now.Before(w.next) {
 		w.last = &p
 		return
 	}
+	if w.last != nil && w.last.Stage != p.Stage {
+		w.buf = appendProgress(w.buf, *w.last)
+	}
+	w.ended = w.ended || ends
 	w.next = now.Add(w.s.o.ProgressInterval)
 	w.last = nil
 	w.buf = appendProgress(w.buf, p)

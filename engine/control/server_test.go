@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -567,4 +568,45 @@ func TestBytesAfterRequest(t *testing.T) {
 		t.Errorf("handler calls %v, want the commit only", calls)
 	}
 	checkAlive(t, s)
+}
+
+// stagedFake commits its flows, then its expectations, reporting each.
+type stagedFake struct{ *fake }
+
+func (f stagedFake) Commit(ctx context.Context, progress func(Progress)) error {
+	for i := 1; i <= 1000; i++ {
+		progress(Progress{Stage: "commit", Done: int64(i), Total: 1000})
+	}
+	for i := 1; i <= 3; i++ {
+		progress(Progress{Stage: "commit expectations", Done: int64(i), Total: 3})
+	}
+	return nil
+}
+
+// Each stage's end reaches the client before the next stage begins,
+// however quickly they follow each other, and the lines stay few.
+func TestProgressStages(t *testing.T) {
+	var clock atomic.Int64 // ms; each look at the clock takes 1 ms
+	now := func() time.Time { return time.UnixMilli(clock.Add(1)) }
+	s := serve(t, stagedFake{&fake{}}, Options{Now: now, ProgressInterval: 100 * time.Millisecond})
+	var got collect
+	if err := got.do(context.Background(), s.path, Request{Command: Commit}); err != nil {
+		t.Fatal(err)
+	}
+	var stages []string
+	for _, p := range got.progress {
+		if p.Done == p.Total {
+			stages = append(stages, p.String())
+		}
+	}
+	want := []string{"commit: 1000/1000 (100%)", "commit expectations: 3/3 (100%)"}
+	if !slices.Equal(stages, want) {
+		t.Errorf("stage ends %q, want %q; all: %v", stages, want, got.progress)
+	}
+	if p := got.progress[0]; p.Stage != "commit" || p.Done != 1 {
+		t.Errorf("first progress %v, want commit's first", p)
+	}
+	if n := len(got.progress); n > 1000/100+4 {
+		t.Errorf("%d progress lines, want at most %d: %v", n, 1000/100+4, got.progress)
+	}
 }
