@@ -47,6 +47,7 @@ const (
 	// the batches a commit writes in, short enough that the ETA
 	// follows a slowdown (a kernel table growing its hash).
 	rateWindow = 5 * time.Second
+	minRateSpan = 250 * time.Millisecond
 	// sampleSpacing bounds the samples kept to rateWindow/sampleSpacing.
 	sampleSpacing = 50 * time.Millisecond
 )
@@ -171,17 +172,17 @@ func (d *Display) sample(now time.Time, done int64) {
 	}
 }
 
-// rate is items per second over the window, and whether it is known
-// (time has passed since the first sample).
+// rate is items per second over the window, and whether it is known:
+// over less than minRateSpan, the first batch alone, it would be noise.
 func (d *Display) rate() (float64, bool) {
 	first, last := d.samples[0], d.samples[len(d.samples)-1]
-	dt := last.t.Sub(first.t).Seconds()
-	if dt <= 0 {
+	dt := last.t.Sub(first.t)
+	if dt < minRateSpan {
 		return 0, false
 	}
 	// A stage's count does not go back; should a sender's do, the
 	// rate says it stalled rather than run backwards.
-	return max(float64(last.done-first.done)/dt, 0), true
+	return max(float64(last.done-first.done)/dt.Seconds(), 0), true
 }
 
 // line renders the stage's state: "commit: 400000/1000000 (40%)
