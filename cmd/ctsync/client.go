@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/ctsync/ctsync/engine/control"
+	"github.com/ctsync/ctsync/internal/progress"
 )
 
 // defaultConfig is where a client command looks for the daemon's
@@ -248,12 +249,14 @@ func socketPath(c *cli.Context) (string, error) {
 }
 
 // progressTo returns the progress function for w and the function that
-// clears its last line: over one line on a terminal, one line each
-// otherwise (a log or a pipe has no use for carriage returns).
+// ends the display before the command's own output: a bar redrawn in
+// place on a terminal, plain lines a few seconds apart otherwise (a log
+// or a pipe has no use for carriage returns).
 func progressTo(w io.Writer) (func(control.Progress), func()) {
+	o := progress.Options{}
 	if f, ok := w.(*os.File); ok && isTerminal(f) {
-		pw := control.NewProgressWriter(w)
-		return pw.Show, pw.Clear
+		o.Terminal, o.Width = true, terminalWidth(f)
 	}
-	return func(p control.Progress) { fmt.Fprintln(w, p) }, func() {}
+	d := progress.New(w, o)
+	return func(p control.Progress) { d.Update(p.Stage, p.Done, p.Total) }, d.Finish
 }
