@@ -481,6 +481,17 @@ func (l *lockedTable) Dump(family ctnl.Family, fn func(ev *ctnl.Event) error, sk
 	return l.t.Dump(family, fn, skipped)
 }
 
+// StatsGlobal asks the table for its count, when it can say.
+func (l *lockedTable) StatsGlobal() (ctnl.Stats, error) {
+	tc, ok := l.t.(TableCounter)
+	if !ok {
+		return ctnl.Stats{}, errors.New("the table does not count its flows")
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return tc.StatsGlobal()
+}
+
 func (l *lockedTable) DumpExpect(family ctnl.Family, fn func(ev *ctnl.Event) error, skipped func(error)) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()

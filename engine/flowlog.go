@@ -316,11 +316,11 @@ func (l *FlowLog) Flush(_ context.Context, which control.Cache) error {
 
 // Resync with kernel reads the kernel's table into the stats cache again
 // (conntrackd -R); without, it would ask a peer, which there is not.
-func (l *FlowLog) Resync(ctx context.Context, kernel bool, _ func(control.Progress)) error {
+func (l *FlowLog) Resync(ctx context.Context, kernel bool, progress func(control.Progress)) error {
 	if !kernel {
 		return errStatsMode("resync")
 	}
-	return l.ingest.Dump(ctx)
+	return l.ingest.Dump(ctx, progress)
 }
 
 // Bulk is refused: there is no peer to send to.

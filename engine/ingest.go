@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ctsync/ctsync/engine/control"
 	"github.com/ctsync/ctsync/engine/ctnl"
 	"github.com/ctsync/ctsync/filter"
 	"golang.org/x/net/bpf"
@@ -172,7 +173,10 @@ type Ingest struct {
 	stats  ingestCounters
 
 	// requests are operators' dumps (Dump), answered on their channel.
-	requests chan chan error
+	requests chan dumpRequest
+	// report is told how far the requested dump in progress has come;
+	// nil for the others.
+	report func(control.Progress)
 
 	// items is the hand-over from the event source's goroutine to Run's.
 	items chan ingestItem
@@ -227,7 +231,7 @@ func NewIngest(s IngestSettings, io IngestIO) (*Ingest, error) {
 		commit:   map[uint32]bool{},
 		items:    make(chan ingestItem, itemQueue),
 		quit:     make(chan struct{}),
-		requests: make(chan chan error),
+		requests: make(chan dumpRequest),
 	}
 	in.chain.Store(chain)
 	in.s.EventIterationLimit = max(in.s.EventIterationLimit, 1)
@@ -314,12 +318,14 @@ func (in *Ingest) turn(ctx context.Context, srcErr <-chan error) error {
 		in.drain(now, in.s.EventIterationLimit-1)
 	case <-in.timer:
 		in.timer = nil
-	case done := <-in.requests:
+	case r := <-in.requests:
 		var err error
+		in.report = r.progress
 		if !in.dump(in.io.Clock.Now(), DumpRequest) {
 			err = errors.New("the dump of the kernel's table failed")
 		}
-		done <- err
+		in.report = nil
+		r.done <- err
 	}
 	in.due(in.io.Clock.Now())
 	return nil
@@ -481,11 +487,18 @@ func (in *Ingest) helperPasses(helper string) bool {
 func (in *Ingest) dump(now time.Time, cause DumpCause) bool {
 	sink := in.io.Sink
 	sink.BeginDump(now, cause)
+	var read dumpProgress
+	if in.report != nil {
+		read = dumpProgress{report: in.report, total: in.tableCount()}
+		read.report(control.Progress{Stage: DumpStage, Total: read.total})
+	}
 	skipped := func(err error) {
+		read.add()
 		in.stats.skipped.Add(1)
 		in.io.Log.Debug("dumped entry skipped", "err", err)
 	}
 	err := in.io.Table.Dump(ctnl.FamilyAll, func(ev *ctnl.Event) error {
+		read.add()
 		if !ev.Flow.Orig.IsValid() {
 			skipped(errors.New("flow without addresses"))
 			return nil
@@ -498,6 +511,7 @@ func (in *Ingest) dump(now time.Time, cause DumpCause) bool {
 		sink.UpdateFlow(now, &ev.Flow)
 		return nil
 	}, skipped)
+	read.end(err == nil)
 	if err == nil && in.s.Expectations {
 		err = in.io.Table.DumpExpect(ctnl.FamilyAll, func(ev *ctnl.Event) error {
 			if ev.Expect == nil || !in.helperPasses(ev.Expect.Helper) {
@@ -555,13 +569,21 @@ func (in *Ingest) SetFilter(s IngestSettings) error {
 // Chain returns the filter in force.
 func (in *Ingest) Chain() *filter.Chain { return in.chain.Load() }
 
+// dumpRequest is an operator's dump: where to say it is done, and how
+// far it has come.
+type dumpRequest struct {
+	done     chan error
+	progress func(control.Progress)
+}
+
 // Dump dumps the table into the sink now, between two events, and
 // returns once it is done (conntrackd -R). It fails when ctx ends first,
-// or Run is not running.
-func (in *Ingest) Dump(ctx context.Context) error {
+// or Run is not running. progress, when not nil, is told how many flows
+// the dump has read, of how many the kernel said its table held.
+func (in *Ingest) Dump(ctx context.Context, progress func(control.Progress)) error {
 	done := make(chan error, 1)
 	select {
-	case in.requests <- done:
+	case in.requests <- dumpRequest{done, progress}:
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-in.quit:
@@ -600,4 +622,65 @@ func (b bridge) send(it ingestItem) {
 	case b.in.items <- it:
 	case <-b.in.quit:
 	}
+}
+
+// DumpStage names an operator's dump of the kernel's table in its
+// progress reports (ctsync resync --kernel).
+const DumpStage = "kernel dump"
+
+// dumpReportEvery is how many flows a dump reads between two progress
+// reports: the control server spaces what it sends anyway, and a report
+// per flow would cost the dump more than the flow.
+const dumpReportEvery = 4096
+
+// dumpProgress counts the flows a dump reads, for an operator watching.
+// The zero value reports nothing.
+type dumpProgress struct {
+	report      func(control.Progress)
+	done, total int64
+}
+
+func (d *dumpProgress) add() {
+	if d.report == nil {
+		return
+	}
+	if d.done++; d.done%dumpReportEvery == 0 {
+		d.report(control.Progress{Stage: DumpStage, Done: d.done, Total: d.total})
+	}
+}
+
+// end reports the last count. The kernel's count was taken before the
+// dump, and flows come and go meanwhile: a complete dump reports what it
+// read as the total, so that it ends at 100%.
+func (d *dumpProgress) end(complete bool) {
+	if d.report == nil {
+		return
+	}
+	total := d.total
+	if complete && total > 0 {
+		total = d.done
+	}
+	d.report(control.Progress{Stage: DumpStage, Done: d.done, Total: total})
+}
+
+// TableCounter is a TableDumper that also tells how many flows the table
+// holds (ctnl.Table, from the kernel's global statistics): a dump's
+// progress then has a total.
+type TableCounter interface {
+	StatsGlobal() (ctnl.Stats, error)
+}
+
+// tableCount is the number of flows in the kernel's table, or 0 (not
+// known) when the table cannot say.
+func (in *Ingest) tableCount() int64 {
+	tc, ok := in.io.Table.(TableCounter)
+	if !ok {
+		return 0
+	}
+	st, err := tc.StatsGlobal()
+	if err != nil {
+		in.io.Log.Debug("the kernel's table did not say how many flows it holds", "err", err)
+		return 0
+	}
+	return int64(st.Entries)
 }

@@ -266,7 +266,7 @@ func (e *Engine) Resync(ctx context.Context, kernel bool, progress func(control.
 		if e.internal == nil {
 			return errors.New("resync --kernel: there is no internal cache to reload (caches.internal is disabled)")
 		}
-		return e.ingest.Dump(ctx)
+		return e.ingest.Dump(ctx, progress)
 	}
 	e.mu.Lock()
 	e.mode.RequestResync()
