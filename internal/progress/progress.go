@@ -205,8 +205,12 @@ func (d *Display) line(now time.Time, end bool) []byte {
 func (d *Display) tail(now time.Time, end bool) string {
 	if end {
 		took := now.Sub(d.begin)
-		if took <= 0 {
+		switch {
+		case took <= 0:
 			return ""
+		case d.done <= 0:
+			// Nothing to commit: a rate of 0/s would read as a stall.
+			return ", took " + tookString(took)
 		}
 		return fmt.Sprintf(" %s/s, took %s", rateString(float64(d.done)/took.Seconds()), tookString(took))
 	}

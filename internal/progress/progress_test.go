@@ -153,6 +153,9 @@ func TestRateAndETA(t *testing.T) {
 			"commit: 600/10000000 (0%) 100/s, ETA 27h46m"},
 		{"no stage", []step{{after: 3 * time.Second, done: 30, total: 60}},
 			"30/60 (50%) 10/s, ETA 3s"},
+		// An empty cache: a commit of nothing.
+		{"nothing", []step{{after: 2 * time.Millisecond, stage: "commit"}, {after: time.Millisecond, finish: true}},
+			"commit: 0, took 3ms"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
