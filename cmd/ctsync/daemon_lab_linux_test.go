@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -107,6 +108,34 @@ func (d *labDaemon) ctl(args ...string) (string, error) {
 	return string(out), nil
 }
 
+// ctlProgress runs a client command that must succeed and returns its
+// stderr, where its progress goes.
+func (d *labDaemon) ctlProgress(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := d.fw.Command("ctsync", append(args, "--socket", d.socket)...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("ctsync %s: %v: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stderr.String()
+}
+
+// checkProgress checks the progress a client printed to a pipe: plain
+// lines, without a carriage return, ending stage with at least n items
+// done of as many.
+func checkProgress(t *testing.T, stage, out string, n int) {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^` + stage + `: (\d+)/(\d+) \(100%\) \d+/s, took \d[0-9.]*m?s$`).FindStringSubmatch(out)
+	if m == nil || m[1] != m[2] || strings.Contains(out, "\r") {
+		t.Fatalf("%s's progress: want plain lines ending with %s: N/N (100%%), got:\n%q", stage, stage, out)
+	}
+	if done, _ := strconv.Atoi(m[1]); done < n {
+		t.Errorf("%s's progress ends at %d, want at least %d:\n%s", stage, done, n, out)
+	}
+	t.Logf("%s's progress: %q", stage, out)
+}
+
 func (d *labDaemon) mustCtl(t *testing.T, args ...string) string {
 	t.Helper()
 	out, err := d.ctl(args...)
@@ -178,8 +207,11 @@ func TestLabDaemons(t *testing.T) {
 				t.Fatalf("ctsync dump external lists %d flows, want %d", lines, n)
 			}
 			start := time.Now()
-			fw2.mustCtl(t, "commit")
+			progress := fw2.ctlProgress(t, "commit")
 			took := time.Since(start)
+			// stderr is a pipe: plain progress lines, the commit's
+			// end with its count among them.
+			checkProgress(t, "commit", progress, n)
 			if got := l.FW2.Count(t); got < n {
 				t.Fatalf("fw2's kernel tracks %d flows after ctsync commit, want %d", got, n)
 			}
@@ -193,6 +225,10 @@ func TestLabDaemons(t *testing.T) {
 			out := fw2.mustCtl(t, "dump", "external")
 			if lines := strings.Count(out, "\n"); (mode == "alarm" && lines > n/2) || (mode != "alarm" && lines != 0) {
 				t.Fatalf("the external cache holds %d flows after ctsync flush:\n%.300s", lines, out)
+			}
+			if mode == "ftfw" {
+				// Last: fw1 may send what its dump changes.
+				checkProgress(t, "kernel dump", fw1.ctlProgress(t, "resync", "--kernel"), n)
 			}
 		})
 	}
