@@ -46,7 +46,9 @@ const (
 	// rateWindow is how far back the rate looks: long enough to smooth
 	// the batches a commit writes in, short enough that the ETA
 	// follows a slowdown (a kernel table growing its hash).
-	rateWindow  = 5 * time.Second
+	rateWindow = 5 * time.Second
+	// minRateSpan is the least time a rate is measured over: over the
+	// first batch alone it would be noise (millions a second).
 	minRateSpan = 250 * time.Millisecond
 	// sampleSpacing bounds the samples kept to rateWindow/sampleSpacing.
 	sampleSpacing = 50 * time.Millisecond
