@@ -351,6 +351,9 @@ func (l *FlowLog) Apply(rt config.Runtime) error {
 	if rt.Mode != old.Mode {
 		return fmt.Errorf("reload: the daemon's mode changed (%s to %s), which needs a restart; the running configuration is kept", old.Mode, rt.Mode)
 	}
+	if rt.Metrics != old.Metrics {
+		return errors.New("reload: the metrics endpoint changed, which needs a restart; the running configuration is kept")
+	}
 	if err := (cache.Settings{Limit: rt.Caches.Internal.Limit}).Check(); err != nil {
 		return fmt.Errorf("reload: cache limit: %w", err)
 	}
