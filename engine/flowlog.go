@@ -409,6 +409,7 @@ func (l *FlowLog) Snapshot() render.Snapshot {
 	s := render.Snapshot{
 		Uptime:   l.clock.Now().Sub(l.started),
 		Internal: &st,
+		Limits:   render.Limits{Internal: l.rt.Caches.Internal.Limit},
 		Traffic:  l.traffic,
 		Mode:     "stats",
 	}
