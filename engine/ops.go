@@ -268,7 +268,9 @@ func (e *Engine) Resync(ctx context.Context, kernel bool, progress func(control.
 		if e.internal == nil {
 			return errors.New("resync --kernel: there is no internal cache to reload (caches.internal is disabled)")
 		}
-		progress = e.resyncProgress.track(progress)
+		// The dump reports no progress yet: the stats see it running,
+		// and what it reports once it does goes through track's function.
+		_ = e.resyncProgress.track(progress)
 		defer e.resyncProgress.done()
 		return e.ingest.Dump(ctx)
 	}
