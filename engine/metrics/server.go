@@ -45,26 +45,27 @@ func Listen(addr string, reg *prometheus.Registry, log *slog.Logger) (*Server, e
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	mux := http.NewServeMux()
 	scrape := promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog:            slogLogger{log},
 		ErrorHandling:       promhttp.ContinueOnError,
 		MaxRequestsInFlight: maxInFlight,
 		Timeout:             scrapeTimeout,
 	})
-	mux.HandleFunc(Path, func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+	// One path, matched as sent: no redirects of "cleaned" paths, which
+	// a scraper never needs.
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path != Path:
+			http.Error(w, "ctsync serves its metrics on "+Path, http.StatusNotFound)
+		case r.Method != http.MethodGet && r.Method != http.MethodHead:
 			w.Header().Set("Allow", "GET, HEAD")
 			http.Error(w, "the metrics are read with GET", http.StatusMethodNotAllowed)
-			return
+		default:
+			scrape.ServeHTTP(w, r)
 		}
-		scrape.ServeHTTP(w, r)
-	})
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "ctsync serves its metrics on "+Path, http.StatusNotFound)
 	})
 	return &Server{ln: ln, srv: &http.Server{
-		Handler:           mux,
+		Handler:           handler,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readHeaderTimeout,
 		WriteTimeout:      scrapeTimeout + 5*time.Second,
