@@ -32,12 +32,16 @@ link "a" {
   peer      = "198.51.100.2"
   port      = 3780
 }
+metrics {
+  listen = "127.0.0.1:9724"
+}
 `
 	jsonSrc := `{
   "sync": {"ftfw": {"resend_queue_size": 1000}},
   "filter": {"run_in": "kernel", "stage": {"protocol": {"accept": ["tcp", "udp"]}}},
   "link": {"a": {"transport": "udp", "default": true, "interface": "lo",
-                 "local": "198.51.100.1", "peer": "198.51.100.2", "port": 3780}}
+                 "local": "198.51.100.1", "peer": "198.51.100.2", "port": 3780}},
+  "metrics": {"listen": "127.0.0.1:9724"}
 }
 `
 	hf, hds := Parse("c.hcl", []byte(hclSrc), LoadOptions{})
@@ -64,6 +68,10 @@ link "a" {
 			`unsupported property "lock_fil"; did you mean "lock_file"?`},
 		{"missing attribute", "link \"a\" {\n}\n", "{\"link\": {\"a\": {}}}\n", "c.json:1:17",
 			`missing required property; the property "transport" is required`},
+		{"metrics port out of range", "metrics {\n  listen = \"127.0.0.1:97240\"\n}\n", "{\"metrics\": {\n  \"listen\": \"127.0.0.1:97240\"}}\n", "c.json:2:13",
+			`metrics: listen "127.0.0.1:97240": port 97240 is out of range; want 1 to 65535`},
+		{"metrics without listen", "metrics {\n}\n", "{\"metrics\": {}}\n", "c.json:1:14",
+			`missing required property; the property "listen" is required`},
 		{"array for a string", "daemon {\n  lock_file = [\"/x\"]\n}\n", "{\"daemon\": {\"lock_file\": [\"/x\"]}}\n", "c.json:1:26",
 			`daemon: lock_file: a string is required, got an array`},
 	}

@@ -22,6 +22,7 @@ type Runtime struct {
 	Daemon    DaemonSettings
 	Log       LogSettings
 	Control   ControlSettings
+	Metrics   MetricsSettings
 	Netlink   NetlinkSettings
 	Scheduler SchedulerSettings
 	Filter    FilterSettings
@@ -69,6 +70,18 @@ type LogSettings struct {
 type ControlSettings struct {
 	Path string
 }
+
+// MetricsSettings describe the Prometheus endpoint. An empty Listen means
+// no endpoint.
+type MetricsSettings struct {
+	// Listen is the address to listen on, "host:port" as net.Listen
+	// takes it (IPv6 hosts in brackets; an empty host is every address).
+	Listen string
+}
+
+// MetricsPath is where the endpoint serves the metrics, the path every
+// Prometheus scrape configuration defaults to.
+const MetricsPath = "/metrics"
 
 // NetlinkSettings tune the kernel event socket.
 type NetlinkSettings struct {

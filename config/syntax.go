@@ -66,6 +66,7 @@ type File struct {
 	Daemon    *Daemon    `hcl:"daemon,block"`
 	Log       *Log       `hcl:"log,block"`
 	Control   *Control   `hcl:"control,block"`
+	Metrics   *Metrics   `hcl:"metrics,block"`
 	Netlink   *Netlink   `hcl:"netlink,block"`
 	Scheduler *Scheduler `hcl:"scheduler,block"`
 	Filter    *Filter    `hcl:"filter,block"`
@@ -110,6 +111,15 @@ type Log struct {
 type Control struct {
 	Node
 	Path *string `hcl:"path,attr"`
+}
+
+// Metrics turns on the Prometheus endpoint, which conntrackd has not: an
+// HTTP server on Listen answering GET /metrics. No block, no endpoint.
+type Metrics struct {
+	Node
+	// Listen is "host:port" ("127.0.0.1:9724", "[::1]:9724"); an empty
+	// host listens on every address (":9724").
+	Listen string `hcl:"listen,attr"`
 }
 
 // Netlink tunes the kernel event socket.

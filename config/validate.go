@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -49,6 +50,7 @@ func Validate(f *File, opts ValidateOptions) (Runtime, Diagnostics) {
 	rt.Daemon = v.daemon(f.Daemon)
 	rt.Log = v.log(f.Log)
 	rt.Control = v.control(f.Control)
+	rt.Metrics = v.metrics(f.Metrics)
 	rt.Netlink = v.netlink(f.Netlink, f.Daemon)
 	rt.Scheduler = v.scheduler(f.Scheduler)
 	rt.Filter = v.filter(f.Filter)
@@ -299,6 +301,49 @@ func (v *validator) control(c *Control) ControlSettings {
 		return ControlSettings{}
 	}
 	return ControlSettings{Path: v.path("control", c.Node, "path", c.Path, "", Defaults.MaxControlPath)}
+}
+
+// metrics checks the endpoint's listen address: an IP address (or none,
+// for every address) and a port, so that what the daemon binds does not
+// depend on name resolution on the host that validates the file.
+func (v *validator) metrics(m *Metrics) MetricsSettings {
+	if m == nil {
+		return MetricsSettings{}
+	}
+	const example = "want an IP address and a port, such as \"127.0.0.1:9724\" or \"[::1]:9724\" (\":9724\" for every address)"
+	r := m.AttrRange("listen")
+	host, port, err := net.SplitHostPort(strings.TrimSpace(m.Listen))
+	if err != nil {
+		if strings.TrimSpace(m.Listen) == "" {
+			v.diags.Errorf(r, "value", example, "metrics: listen is empty")
+			return MetricsSettings{}
+		}
+		v.diags.Errorf(r, "address", example, "metrics: listen %q is not a host and port", m.Listen)
+		return MetricsSettings{}
+	}
+	ok := true
+	if host != "" {
+		if _, err := netip.ParseAddr(host); err != nil {
+			v.diags.Errorf(r, "address", example, "metrics: listen %q: %q is not an IP address", m.Listen, host)
+			ok = false
+		}
+	}
+	n, err := strconv.ParseInt(port, 10, 64)
+	switch {
+	case err != nil && errors.Is(err, strconv.ErrRange):
+		v.diags.Errorf(r, "range", "want 1 to 65535", "metrics: listen %q: port %s is out of range", m.Listen, port)
+		ok = false
+	case err != nil:
+		v.diags.Errorf(r, "address", example, "metrics: listen %q: port %q is not a number", m.Listen, port)
+		ok = false
+	case n < 1 || n > 65535:
+		v.diags.Errorf(r, "range", "want 1 to 65535", "metrics: listen %q: port %d is out of range", m.Listen, n)
+		ok = false
+	}
+	if !ok {
+		return MetricsSettings{}
+	}
+	return MetricsSettings{Listen: net.JoinHostPort(host, strconv.FormatInt(n, 10))}
 }
 
 func (v *validator) netlink(nl *Netlink, d *Daemon) NetlinkSettings {

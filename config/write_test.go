@@ -41,6 +41,7 @@ func richFile() *File {
 		},
 		Log:     &Log{File: wptr("/var/log/ctsync.log"), Syslog: wptr("local3")},
 		Control: &Control{Path: wptr("/run/ctsync.ctl")},
+		Metrics: &Metrics{Listen: "127.0.0.1:9724"},
 		Netlink: &Netlink{
 			BufferSize:          wptr("2MiB"),
 			BufferSizeMaxGrowth: wptr("8MiB"),

@@ -379,6 +379,8 @@ func TestYAMLMatchesHCL(t *testing.T) {
 			`An argument named "nice" is not expected here`, `unsupported key "nice"; no setting of that name belongs here`},
 		{"missing attribute", "link \"a\" {\n}\n", "link: {a: {}}\n",
 			`missing required argument; The argument "transport" is required`, `missing required key; the key "transport" is required`},
+		{"metrics without listen", "metrics {\n}\n", "metrics: {}\n",
+			`missing required argument; The argument "listen" is required`, `missing required key; the key "listen" is required`},
 		{"wrong type", "daemon {\n  systemd = \"yes\"\n}\n", "daemon:\n  systemd: yes\n",
 			`a boolean (true or false) is required, got "yes"`, `a boolean (true or false) is required, got "yes"`},
 		{"list for a string", "daemon {\n  lock_file = [\"/x\"]\n}\n", "daemon:\n  lock_file: [/x]\n",

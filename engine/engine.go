@@ -183,7 +183,9 @@ type Engine struct {
 
 	counters     counters
 	controlStats atomic.Pointer[func() control.ServerStats]
-	started      time.Time
+	// commitProgress and resyncProgress are for the stats.
+	commitProgress, resyncProgress opProgress
+	started                        time.Time
 	// closers close what Open opened and Run does not (the table and
 	// the writers).
 	closers []func() error
@@ -197,6 +199,7 @@ type counters struct {
 	purges, purged                   atomic.Uint64
 	injected, injectFailed           atomic.Uint64
 	recvErrors                       atomic.Uint64
+	resyncRequests                   atomic.Uint64
 	refused                          atomic.Uint64 // flows the internal cache had no room for
 }
 
@@ -368,6 +371,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.mu.Lock()
 	if e.rt.Sync.StartupResync {
 		e.log.Info("resync requested")
+		e.counters.resyncRequests.Add(1)
 		e.mode.RequestResync()
 	}
 	e.mu.Unlock()

@@ -351,6 +351,9 @@ func (l *FlowLog) Apply(rt config.Runtime) error {
 	if rt.Mode != old.Mode {
 		return fmt.Errorf("reload: the daemon's mode changed (%s to %s), which needs a restart; the running configuration is kept", old.Mode, rt.Mode)
 	}
+	if rt.Metrics != old.Metrics {
+		return errors.New("reload: the metrics endpoint changed, which needs a restart; the running configuration is kept")
+	}
 	if err := (cache.Settings{Limit: rt.Caches.Internal.Limit}).Check(); err != nil {
 		return fmt.Errorf("reload: cache limit: %w", err)
 	}
@@ -406,6 +409,7 @@ func (l *FlowLog) Snapshot() render.Snapshot {
 	s := render.Snapshot{
 		Uptime:   l.clock.Now().Sub(l.started),
 		Internal: &st,
+		Limits:   render.Limits{Internal: l.rt.Caches.Internal.Limit},
 		Traffic:  l.traffic,
 		Mode:     "stats",
 	}

@@ -278,6 +278,11 @@ func TestFlowLogReload(t *testing.T) {
 	if len(opened) != 1 || opened[0].LogFile != "/elsewhere/flows.log" || !x.out.closed {
 		t.Errorf("new file: opened %v, old closed %v; want the new one opened and the old closed", opened, x.out.closed)
 	}
+	next.Metrics.Listen = "127.0.0.1:9724"
+	if err := x.l.Reload(ctx); err == nil || !strings.Contains(err.Error(), "the metrics endpoint changed") {
+		t.Errorf("a new metrics endpoint: %v, want a refusal", err)
+	}
+	next.Metrics.Listen = ""
 	next.Mode = config.ModeSync
 	if err := x.l.Reload(ctx); err == nil || !strings.Contains(err.Error(), "mode") {
 		t.Errorf("a change of mode: %v, want a refusal", err)

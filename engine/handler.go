@@ -43,6 +43,8 @@ func (e *Engine) Snapshot() render.Snapshot {
 	if _, resend, ok := e.mode.Queued(0); ok {
 		s.ResendQueue.Len = resend
 	}
+	s.Limits = render.Limits{Internal: e.rt.Caches.Internal.Limit, External: e.rt.Caches.External.Limit,
+		InternalExpect: e.rt.Caches.Internal.Limit, ExternalExpect: e.rt.Caches.External.Limit}
 	e.mu.Unlock()
 	s.Ingest = render.Ingest(e.ingest.Stats())
 	s.Links = e.peer.Status()
@@ -54,8 +56,10 @@ func (e *Engine) Snapshot() render.Snapshot {
 		Commits: c.commits.Load(), Committed: c.committed.Load(), CommitFailed: c.commitFailed.Load(),
 		Purges: c.purges.Load(), Purged: c.purged.Load(),
 		Injected: c.injected.Load(), InjectFailed: c.injectFailed.Load(),
-		ReceiveErrors: c.recvErrors.Load(), CacheFull: c.refused.Load(),
+		ResyncRequests: c.resyncRequests.Load(),
+		ReceiveErrors:  c.recvErrors.Load(), CacheFull: c.refused.Load(),
 	}
+	s.Commit, s.Resync = e.commitProgress.get(), e.resyncProgress.get()
 	return s
 }
 

@@ -22,7 +22,7 @@ func TestConfigOnlyReachesEngine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	forbidden := []string{"link", "filter", "engine/ctnl", "engine/control", "engine/cache", "engine/syncmode", "engine/render"}
+	forbidden := []string{"link", "filter", "engine/ctnl", "engine/control", "engine/cache", "engine/syncmode", "engine/render", "engine/metrics"}
 	patterns := []string{"./engine"}
 	for _, dir := range forbidden {
 		if _, err := os.Stat(filepath.Join(root, dir)); err == nil {

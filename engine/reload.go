@@ -81,6 +81,9 @@ func needsRestart(old, new config.Runtime) string {
 		{"the daemon's mode", old.Mode, new.Mode},
 		{"the sync mode", old.Sync.Mode, new.Sync.Mode},
 		{"the control socket", old.Control, new.Control},
+		// The daemon binds the endpoint at start, before the engine,
+		// so that a port in use stops the start-up, not a reload.
+		{"the metrics endpoint", old.Metrics, new.Metrics},
 		{"the lock file", old.Daemon.LockFile, new.Daemon.LockFile},
 		{"the polling interval", old.Daemon.PollInterval, new.Daemon.PollInterval},
 		// The input stage reads it at start only.

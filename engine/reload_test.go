@@ -93,13 +93,26 @@ func TestReloadDuringDump(t *testing.T) {
 // reload accepts and then ignores would leave the operator believing it
 // in force.
 func TestReloadRefusesWhatItCannotApply(t *testing.T) {
-	f := newEngineOnFakes(t, `sync "ftfw" {}`+syncLink)
-	next := runtimeOf(t, `daemon {
-  event_iteration_limit = 7
-}
-sync "ftfw" {}`+syncLink)
-	err := f.Apply(next)
-	if err == nil || !strings.Contains(err.Error(), "event iteration limit") {
-		t.Errorf("reload of event_iteration_limit: %v, want a refusal naming it", err)
+	const sync = `sync "ftfw" {}` + syncLink
+	metrics := func(listen string) string { return "metrics {\n  listen = \"" + listen + "\"\n}\n" }
+	tests := []struct{ name, old, new, want string }{
+		{"event iteration limit", sync, "daemon {\n  event_iteration_limit = 7\n}\n" + sync, "event iteration limit changed"},
+		// The daemon owns the endpoint and binds it at start.
+		{"metrics endpoint added", sync, metrics("127.0.0.1:9724") + sync, "the metrics endpoint changed"},
+		{"metrics endpoint moved", metrics("127.0.0.1:9724") + sync, metrics("127.0.0.1:9725") + sync, "the metrics endpoint changed"},
+		{"metrics endpoint removed", metrics("127.0.0.1:9724") + sync, sync, "the metrics endpoint changed"},
+		{"metrics endpoint kept", metrics("127.0.0.1:9724") + sync, metrics("127.0.0.1:9724") + sync, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newEngineOnFakes(t, tt.old)
+			err := f.Apply(runtimeOf(t, tt.new))
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("reload: %v, want it applied", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("reload: %v, want a refusal saying %q", err, tt.want)
+			}
+		})
 	}
 }

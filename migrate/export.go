@@ -214,6 +214,11 @@ func (e *exporter) file(f *config.File) []*exportLine {
 	if f.Stats != nil {
 		out = append(out, e.stats(f))
 	}
+	if f.Metrics != nil {
+		// conntrackd has no metrics endpoint; the nodes still running it
+		// are observed through its -s output instead.
+		e.diags.Warnf(f.Metrics.DefRange, "export-dropped", "conntrackd has no metrics endpoint", "the metrics block is not exported")
+	}
 	if f.Helpers != nil {
 		out = append(out, e.helpers(f.Helpers))
 	}

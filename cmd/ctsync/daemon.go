@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -18,6 +19,8 @@ import (
 	"github.com/ctsync/ctsync/engine"
 	"github.com/ctsync/ctsync/engine/control"
 	"github.com/ctsync/ctsync/engine/ctnl"
+	"github.com/ctsync/ctsync/engine/metrics"
+	"github.com/ctsync/ctsync/engine/render"
 	"github.com/ctsync/ctsync/internal/daemonlog"
 )
 
@@ -194,6 +197,19 @@ func runDaemon(c *cli.Context) error {
 		defer ln.Close()
 	}
 
+	// The endpoint is bound before the engine opens, as the control
+	// socket is, so that a port in use stops the start-up; it serves
+	// once the engine gives it snapshots.
+	var msrv *metrics.Server
+	var snapshot func() render.Snapshot
+	if addr := rt.Metrics.Listen; addr != "" {
+		msrv, err = metrics.Listen(addr, metrics.NewRegistry(func() render.Snapshot { return snapshot() }), log)
+		if err != nil {
+			return fail("%v", err)
+		}
+		defer msrv.Close()
+	}
+
 	load := reloader(c, path)
 	eng, err := openEngine(rt, engineOptions{Log: log, Load: func() (config.Runtime, []string, error) {
 		// Every reload, SIGHUP's and `ctsync reload`'s, starts by
@@ -222,7 +238,14 @@ func runDaemon(c *cli.Context) error {
 		return fail("%v", err)
 	}
 	defer eng.Close()
-	return serveDaemon(log, dlog, rt, eng, ln, sigs)
+	if msrv != nil {
+		s, ok := eng.(interface{ Snapshot() render.Snapshot })
+		if !ok {
+			return fail("metrics endpoint: this engine has no statistics")
+		}
+		snapshot = s.Snapshot
+	}
+	return serveDaemon(log, dlog, rt, eng, ln, msrv, sigs)
 }
 
 // supported refuses what the daemon cannot do yet, before it takes
@@ -243,10 +266,11 @@ func supported(rt config.Runtime) error {
 	return errors.New("the configuration has neither a sync nor a stats block: nothing to run")
 }
 
-// serveDaemon runs the engine and the control server until a signal or a
-// failure stops them, and stops them in order: the control server first
-// (no request reaches an engine being stopped), then the engine.
-func serveDaemon(log *slog.Logger, dlog *daemonlog.Log, rt config.Runtime, eng daemonEngine, ln *control.Listener, sigs <-chan os.Signal) error {
+// serveDaemon runs the engine, the control server and the metrics
+// endpoint (msrv, nil for none) until a signal or a failure stops them,
+// and stops them in order: the control server and the endpoint first (no
+// request reaches an engine being stopped), then the engine.
+func serveDaemon(log *slog.Logger, dlog *daemonlog.Log, rt config.Runtime, eng daemonEngine, ln *control.Listener, msrv *metrics.Server, sigs <-chan os.Signal) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	runDone := make(chan error, 1)
@@ -274,6 +298,13 @@ func serveDaemon(log *slog.Logger, dlog *daemonlog.Log, rt config.Runtime, eng d
 		go func() { srvDone <- srv.Serve(srvCtx, ln) }()
 	} else {
 		close(srvDone)
+	}
+	metricsDone := make(chan error, 1)
+	if msrv != nil {
+		go func() { metricsDone <- msrv.Serve() }()
+		log.Info("metrics endpoint listening", "address", msrv.Addr().String(), "path", metrics.Path)
+	} else {
+		close(metricsDone)
 	}
 	ready := eng.Ready()
 	stopWatchdog := func() {}
@@ -317,13 +348,31 @@ func serveDaemon(log *slog.Logger, dlog *daemonlog.Log, rt config.Runtime, eng d
 				log.Error("control socket failed", "err", err)
 				stop = true
 			}
+		case err, ok := <-metricsDone:
+			// Monitoring lost is no reason to stop replicating.
+			metricsDone = nil
+			if ok && err != nil {
+				log.Error("the metrics endpoint failed; the daemon goes on without it", "err", err)
+			}
 		}
 	}
 	stopWatchdog()
 	notifySystemd(rt, log, "STOPPING=1")
 	stopSrv()
+	if msrv != nil {
+		// A scrape in progress gets a moment to finish; the engine it
+		// reads is still running.
+		sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := msrv.Shutdown(sctx); err != nil {
+			log.Warn("metrics endpoint: stopping", "err", err)
+		}
+		scancel()
+	}
 	if srvDone != nil {
 		<-srvDone
+	}
+	if metricsDone != nil {
+		<-metricsDone
 	}
 	cancel()
 	if runDone != nil {

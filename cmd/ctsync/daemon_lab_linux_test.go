@@ -46,12 +46,13 @@ control {
 }
 
 // startDaemon runs `ctsync daemon` on fw until the test ends, and then
-// checks that SIGTERM stops it cleanly.
-func startDaemon(t *testing.T, l *lab.Lab, fw *lab.Node, mode string) *labDaemon {
+// checks that SIGTERM stops it cleanly. extra is added to its
+// configuration.
+func startDaemon(t *testing.T, l *lab.Lab, fw *lab.Node, mode string, extra ...string) *labDaemon {
 	t.Helper()
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "ctsync.hcl")
-	if err := os.WriteFile(conf, []byte(labHCL(dir, l, fw, mode)), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(labHCL(dir, l, fw, mode)+strings.Join(extra, "")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	d := &labDaemon{fw: fw, dir: dir, socket: filepath.Join(dir, "ctsync.ctl"), waited: make(chan error, 1)}

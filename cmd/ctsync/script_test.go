@@ -67,6 +67,7 @@ func TestScripts(t *testing.T) {
 			"sched":    schedCmd,
 			"sdnotify": sdnotifyCmd,
 			"fifo":     fifoCmd,
+			"http":     httpCmd,
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "root" {
@@ -77,6 +78,11 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			// The bundled examples, read-only, for scripts that use them.
 			env.Setenv("EXAMPLES", examples)
+			port, err := freePort()
+			if err != nil {
+				return err
+			}
+			env.Setenv("METRICS_PORT", port)
 			// A daemon that conntrackd -d left in the background is
 			// stopped even when its script fails before conntrackd -k.
 			env.Defer(func() { stopDetached(env.WorkDir) })

@@ -21,6 +21,8 @@ type Snapshot struct {
 	// InternalExpect and ExternalExpect those of the expectation caches.
 	Internal, External             *cache.Stats
 	InternalExpect, ExternalExpect *cache.Stats
+	// Limits are the caches' limits, in entries.
+	Limits Limits
 	// Traffic is what the destroyed flows carried (conntrackd's "traffic
 	// processed"), when counted.
 	Traffic Traffic
@@ -42,6 +44,23 @@ type Snapshot struct {
 	// Operations are the counters of the commits, purges and writes
 	// the engine made.
 	Operations Operations
+	// Commit and Resync are how far the running commit and resync with
+	// the kernel's table got, or the last ones when none runs.
+	Commit, Resync Progress
+}
+
+// Limits are the most entries each cache holds; the expectation caches
+// have their tier's limit.
+type Limits struct {
+	Internal, External, InternalExpect, ExternalExpect int
+}
+
+// Progress is how far an operation got. Total is 0 when it is not known
+// in advance.
+type Progress struct {
+	Running     bool
+	Stage       string
+	Done, Total int64
 }
 
 // Operations count what the engine wrote into the kernel on request or
@@ -50,6 +69,7 @@ type Operations struct {
 	Commits, Committed, CommitFailed uint64 // commits run; flows and expectations written, refused
 	Purges, Purged                   uint64 // purges run; flows they removed
 	Injected, InjectFailed           uint64 // received flows written straight to the kernel (no external cache)
+	ResyncRequests                   uint64 // resyncs asked of the peers (at start-up and on request)
 	ReceiveErrors                    uint64 // failed reads of the sync links
 	CacheFull                        uint64 // kernel flows the internal cache had no room for
 }
@@ -317,17 +337,29 @@ type (
 		ResendQueue   *jsonRSQueue `json:"resend_queue,omitempty"`
 		Control       jsonControl  `json:"control"`
 		Operations    jsonOps      `json:"operations"`
+		Progress      jsonProgress `json:"progress"`
+	}
+	jsonProgress struct {
+		Commit jsonOp `json:"commit"`
+		Resync jsonOp `json:"resync"`
+	}
+	jsonOp struct {
+		Running bool   `json:"running"`
+		Stage   string `json:"stage"`
+		Done    int64  `json:"done"`
+		Total   int64  `json:"total"`
 	}
 	jsonOps struct {
-		Commits       uint64 `json:"commits"`
-		Committed     uint64 `json:"committed"`
-		CommitFailed  uint64 `json:"commit_failed"`
-		Purges        uint64 `json:"purges"`
-		Purged        uint64 `json:"purged"`
-		Injected      uint64 `json:"injected"`
-		InjectFailed  uint64 `json:"inject_failed"`
-		ReceiveErrors uint64 `json:"receive_errors"`
-		CacheFull     uint64 `json:"cache_full"`
+		Commits        uint64 `json:"commits"`
+		Committed      uint64 `json:"committed"`
+		CommitFailed   uint64 `json:"commit_failed"`
+		Purges         uint64 `json:"purges"`
+		Purged         uint64 `json:"purged"`
+		Injected       uint64 `json:"injected"`
+		InjectFailed   uint64 `json:"inject_failed"`
+		ResyncRequests uint64 `json:"resync_requests"`
+		ReceiveErrors  uint64 `json:"receive_errors"`
+		CacheFull      uint64 `json:"cache_full"`
 	}
 	jsonCaches struct {
 		Internal       *jsonCache `json:"internal,omitempty"`
@@ -338,6 +370,7 @@ type (
 	jsonCache struct {
 		Active          uint64 `json:"active"`
 		Objects         uint64 `json:"objects"`
+		Limit           int    `json:"limit"`
 		Created         uint64 `json:"created"`
 		CreateFailed    uint64 `json:"create_failed"`
 		CreateNoSpace   uint64 `json:"create_no_space"`
@@ -412,11 +445,11 @@ type (
 	}
 )
 
-func jsonCacheOf(s *cache.Stats) *jsonCache {
+func jsonCacheOf(s *cache.Stats, limit int) *jsonCache {
 	if s == nil {
 		return nil
 	}
-	return &jsonCache{s.Active, s.Objects, s.Created, s.CreateFailed, s.CreateNoSpace,
+	return &jsonCache{s.Active, s.Objects, limit, s.Created, s.CreateFailed, s.CreateNoSpace,
 		s.Updated, s.Destroyed, s.DestroyFailed, s.DestroyNotFound, s.Flushes}
 }
 
@@ -428,8 +461,8 @@ func AppendStatsJSON(b []byte, s *Snapshot) []byte {
 	j := jsonStats{
 		Uptime: int64(s.Uptime / time.Second),
 		Caches: jsonCaches{
-			Internal: jsonCacheOf(s.Internal), External: jsonCacheOf(s.External),
-			InternalExpect: jsonCacheOf(s.InternalExpect), ExternalExpect: jsonCacheOf(s.ExternalExpect),
+			Internal: jsonCacheOf(s.Internal, s.Limits.Internal), External: jsonCacheOf(s.External, s.Limits.External),
+			InternalExpect: jsonCacheOf(s.InternalExpect, s.Limits.InternalExpect), ExternalExpect: jsonCacheOf(s.ExternalExpect, s.Limits.ExternalExpect),
 		},
 		Traffic:       jsonTraffic(s.Traffic),
 		Ingest:        jsonIngest(s.Ingest),
@@ -439,6 +472,7 @@ func AppendStatsJSON(b []byte, s *Snapshot) []byte {
 		Links:      make([]jsonLink, 0, len(s.Links)),
 		Control:    jsonControl(s.Control),
 		Operations: jsonOps(s.Operations),
+		Progress:   jsonProgress{jsonOp(s.Commit), jsonOp(s.Resync)},
 	}
 	if s.Mode == "ftfw" {
 		j.ResendQueue = &jsonRSQueue{s.ResendQueue.Len}

@@ -14,6 +14,10 @@ control {
   path = "/run/ctsync.ctl"
 }
 
+metrics {
+  listen = "127.0.0.1:9724"
+}
+
 netlink {
   buffer_size            = "2MiB"
   buffer_size_max_growth = "8MiB"

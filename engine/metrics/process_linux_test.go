@@ -1,0 +1,4 @@
+package metrics
+
+// The process collector reads /proc: it has figures on Linux only.
+const processMetrics = true
