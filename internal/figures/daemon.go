@@ -146,14 +146,6 @@ func (d *daemon) log() string {
 	return string(b)
 }
 
-func (d *daemon) usage(t *tb) usage {
-	u, err := readUsage(d.pid())
-	if err != nil {
-		t.Fatalf("%s's daemon: %v", d.fw.Role, err)
-	}
-	return u
-}
-
 // ctl runs a client command against the daemon and returns its output.
 func (d *daemon) ctl(args ...string) (string, error) {
 	select {
@@ -190,20 +182,14 @@ type stats struct {
 	} `json:"caches"`
 	Ingest struct {
 		Overruns uint64 `json:"overruns"`
-		Resyncs  uint64 `json:"resyncs"`
 	} `json:"ingest"`
 	Sync struct {
 		Datagrams uint64 `json:"datagrams"`
-		Messages  uint64 `json:"messages"`
 		Applied   uint64 `json:"applied"`
 	} `json:"sync"`
 	ResendQueue struct {
 		Len int `json:"len"`
 	} `json:"resend_queue"`
-	Links []struct {
-		BytesSent   uint64 `json:"bytes_sent"`
-		PacketsSent uint64 `json:"packets_sent"`
-	} `json:"links"`
 }
 
 func (d *daemon) stats(t *tb) stats {
@@ -212,34 +198,6 @@ func (d *daemon) stats(t *tb) stats {
 		t.Fatalf("%s: ctsync stats --format json: %v", d.fw.Role, err)
 	}
 	return s
-}
-
-// sent is what the daemon's links sent, all links summed.
-func (s stats) sent() (bytes, packets uint64) {
-	for _, l := range s.Links {
-		bytes += l.BytesSent
-		packets += l.PacketsSent
-	}
-	return bytes, packets
-}
-
-// waitFor polls the daemon's stats every interval until cond holds, for
-// at most limit, and returns when it first held. Each poll costs the
-// daemon a little CPU: measure CPU with a coarse interval, wall time with
-// a fine one.
-func (d *daemon) waitFor(t *tb, interval, limit time.Duration, what string, cond func(stats) bool) time.Time {
-	deadline := time.Now().Add(limit)
-	for {
-		s := d.stats(t)
-		if cond(s) {
-			return time.Now()
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: timed out after %v waiting for %s; internal %d, external %d, applied %d",
-				d.fw.Role, limit, what, s.Caches.Internal.Active, s.Caches.External.Active, s.Sync.Applied)
-		}
-		time.Sleep(interval)
-	}
 }
 
 // keep writes the daemon's log, current stats and standard error to

@@ -3,12 +3,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
-	"sync/atomic"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/ctsync/ctsync/engine/ctnl"
 	"github.com/ctsync/ctsync/internal/netnstest"
@@ -40,15 +38,34 @@ func syntheticFlow(i int) ctnl.Flow {
 }
 
 // create makes syntheticFlow(0) to syntheticFlow(n-1) in ns's table
-// through ctnetlink, in the biggest batches a Writer takes: this is both
-// how the figures fill fw1 and how they measure the kernel's own limit
-// for batched inserts. The kernel always answers, but on a busy machine
-// (a namespace of a million entries being freed) not always within the
-// Writer's default 5s.
-func create(ns *netnstest.NetNS, n int) error {
+// through ctnetlink, in the biggest batches a Writer takes, from writers
+// goroutines at once, each with its own socket and its own share of the
+// flows: this is both how the figures fill fw1, as fast as the kernel
+// takes them (the highest event rate this generator reaches), and, with
+// one writer, how they measure the kernel's own limit for batched
+// inserts. The kernel always answers, but on a busy machine (a namespace
+// of a million entries being freed) not always within the Writer's
+// default 5s.
+func create(ns *netnstest.NetNS, n, writers int) error {
 	if n > maxFlows {
 		return fmt.Errorf("create %d flows: at most %d", n, maxFlows)
 	}
+	writers = max(1, min(writers, n))
+	errs := make(chan error, writers)
+	for w := range writers {
+		from, to := n*w/writers, n*(w+1)/writers
+		go func() { errs <- createRange(ns, from, to) }()
+	}
+	var err error
+	for range writers {
+		err = errors.Join(err, <-errs)
+	}
+	return err
+}
+
+// createRange makes syntheticFlow(from) to syntheticFlow(to-1) in ns's
+// table through one Writer.
+func createRange(ns *netnstest.NetNS, from, to int) error {
 	var w *ctnl.Writer
 	if err := ns.Do(func() (err error) {
 		w, err = ctnl.NewWriter(ctnl.WriterConfig{Batch: 256, Timeout: time.Minute})
@@ -61,8 +78,8 @@ func create(ns *netnstest.NetNS, n int) error {
 	flows := make([]ctnl.Flow, chunk)
 	reqs := make([]ctnl.Request, chunk)
 	errs := make([]error, chunk)
-	for start := 0; start < n; start += chunk {
-		m := min(chunk, n-start)
+	for start := from; start < to; start += chunk {
+		m := min(chunk, to-start)
 		for i := range m {
 			flows[i] = syntheticFlow(start + i)
 			reqs[i] = ctnl.Request{Op: ctnl.OpCreate, Flow: &flows[i]}
@@ -77,60 +94,4 @@ func create(ns *netnstest.NetNS, n int) error {
 		}
 	}
 	return nil
-}
-
-// drainEvents subscribes a plain netlink socket in ns to the conntrack
-// event groups and reads and drops what comes until the returned stop is
-// called. With a listener, the kernel builds and queues an event for
-// every insert, in the inserter's context: this is the kernel's limit for
-// a node whose daemon listens, as a commit's always does, without the
-// cost of decoding the events.
-func drainEvents(ns *netnstest.NetNS) (stop func(), err error) {
-	var fd int
-	err = ns.Do(func() error {
-		var err error
-		fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
-		if err != nil {
-			return fmt.Errorf("event socket: %w", err)
-		}
-		// NFNLGRP_CONNTRACK_NEW, _UPDATE and _DESTROY are groups 1 to 3.
-		if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: 0b111}); err != nil {
-			unix.Close(fd)
-			return fmt.Errorf("event socket: bind: %w", err)
-		}
-		// Big enough that reading keeps up; losses would not matter
-		// anyway, the kernel did the work.
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20); err != nil {
-			unix.Close(fd)
-			return fmt.Errorf("event socket: SO_RCVBUFFORCE: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	done := make(chan struct{})
-	var stopped atomic.Bool
-	go func() {
-		defer close(done)
-		buf := make([]byte, 1<<16)
-		for !stopped.Load() {
-			// The timeout lets the loop see stop: closing a socket does
-			// not wake a blocked recvfrom.
-			if _, _, err := unix.Recvfrom(fd, buf, 0); err != nil && err != unix.EINTR && err != unix.ENOBUFS && err != unix.EAGAIN {
-				return
-			}
-		}
-	}()
-	tv := unix.Timeval{Usec: 100000}
-	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		stopped.Store(true)
-		unix.Close(fd)
-		return nil, err
-	}
-	return func() {
-		stopped.Store(true)
-		<-done
-		unix.Close(fd)
-	}, nil
 }

@@ -1,0 +1,286 @@
+//go:build linux
+
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ctsync/ctsync/internal/lab"
+	"github.com/ctsync/ctsync/internal/netnstest"
+)
+
+// load is what every run generates, for either daemon.
+type load struct {
+	// N synthetic entries, created by Writers goroutines at once, and
+	// Conns real TCP connections through fw1 at the same time.
+	N, Conns, Writers int
+}
+
+// measure is one run of the daemon named name at l: a lab of its own,
+// the daemon on fw1 and fw2, the figures of figures' fields. With kernel
+// set, it also measures the kernel's limit for batched inserts while
+// fw1 holds its entries, as during the commit. baseline is the kernel's
+// count of conntrack entries before the run (slabObjects).
+func measure(t *tb, name, bin string, ld load, baseline int, kernel bool, keep string) (f figures, k kernelLimits) {
+	n := ld.N
+	f = figures{Daemon: name, N: n, Conns: ld.Conns}
+	run := &tb{name: fmt.Sprintf("figures-%s-%d", name, n)}
+	t.Cleanup(run.cleanup)
+	defer run.cleanup()
+
+	l := lab.New(run, lab.Options{})
+	l.StartEcho(run)
+	d1 := startSyncDaemon(run, name, bin, l.FW1, l.FW2, n)
+	d2 := startSyncDaemon(run, name, bin, l.FW2, l.FW1, n)
+	if keep != "" {
+		// Registered after the daemons' stops, so run first.
+		run.Cleanup(func() {
+			d1.keep(keep + "-" + name + "-fw1")
+			d2.keep(keep + "-" + name + "-fw2")
+		})
+	}
+	time.Sleep(time.Second) // startup dumps and link set-up settle
+
+	// Replication: the synthetic entries and the TCP connections at
+	// once, every event counted by a listener of fw1's own.
+	ev, err := listenEvents(l.FW1.NetNS)
+	if err != nil {
+		t.Fatalf("fw1: %v", err)
+	}
+	run.Cleanup(ev.stop)
+	u1, u2 := usageOf(run, d1), usageOf(run, d2)
+	w0 := wire(run, l.FW1)
+	c0 := d1.counters(run)
+	e0 := ev.count()
+	start := time.Now()
+	tcp := make(chan error, 1)
+	go func() { tcp <- tcpLoad(l, ld.Conns) }()
+	if err := create(l.FW1.NetNS, n, ld.Writers); err != nil {
+		t.Fatalf("fill fw1: %v", err)
+	}
+	f.Fill = time.Since(start)
+	if err := <-tcp; err != nil {
+		t.Fatalf("TCP connections through fw1: %v", err)
+	}
+	// Every entry, synthetic or a connection's (in TIME_WAIT for two
+	// minutes after its close), should reach fw2's external cache. One
+	// lost to an overrun does not until the overrun resync, so the wait
+	// also ends when the cache has stopped growing for 5 s.
+	want := uint64(n + ld.Conns)
+	limit := time.Minute + time.Duration(n/2000)*time.Second
+	var c2 counters
+	last, lastChange := uint64(0), time.Now()
+	deadline := time.Now().Add(limit)
+	for {
+		c2 = d2.counters(run)
+		if c2.External >= want {
+			break
+		}
+		if c2.External != last {
+			last, lastChange = c2.External, time.Now()
+		}
+		if time.Since(lastChange) > 5*time.Second {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: fw2's external cache holds %d entries after %v, want %d", name, c2.External, limit, want)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	f.Replicated = time.Since(start)
+	// Acknowledgements and the last resends go on a little after the
+	// last entry arrived.
+	time.Sleep(time.Second)
+	v1, v2 := usageOf(run, d1), usageOf(run, d2)
+	f.Events = ev.count() - e0
+	f.ListenerOverruns = ev.overruns()
+	w1 := wire(run, l.FW1)
+	c1 := d1.counters(run)
+	c2 = d2.counters(run)
+	if f.Events == 0 {
+		t.Fatalf("%s: the listener in fw1 counted no event", name)
+	}
+	f.CPUSender = (v1.CPU - u1.CPU) / time.Duration(f.Events)
+	f.CPUReceiver = (v2.CPU - u2.CPU) / time.Duration(f.Events)
+	f.Cached = [2]uint64{c1.Internal, c2.External}
+	f.RSSSender = float64(v1.RSS-u1.RSS) / float64(max(1, c1.Internal))
+	f.RSSReceiver = float64(v2.RSS-u2.RSS) / float64(max(1, c2.External))
+	f.RSSSenderMB, f.RSSReceiverMB = float64(v1.RSS)/(1<<20), float64(v2.RSS)/(1<<20)
+	f.BytesPerUpdate = float64(w1.bytes-w0.bytes) / float64(f.Events)
+	f.DatagramsPerUpdate = float64(w1.packets-w0.packets) / float64(f.Events)
+	f.Overruns = c1.Overruns - c0.Overruns
+	if c2.External < want {
+		f.Missing = want - c2.External
+		// The overrun resync (30 s after the overrun by default, in
+		// both daemons) should bring them; the next figures start from
+		// a complete copy if it does.
+		waitExternal(run, d2, want, 90*time.Second)
+	}
+
+	// A bulk send, until fw2 has applied n messages more (a few may be
+	// resends of one entry, so this is a little early at worst); then,
+	// untimed, until fw1 has its acknowledgements, so that nothing of
+	// the bulk reaches the restarted fw2 below.
+	applied := d2.counters(run).Applied
+	start = time.Now()
+	d1.bulk(run)
+	limit = time.Minute + time.Duration(n/5000)*time.Second
+	deadline = start.Add(limit)
+	for d2.counters(run).Applied < applied+uint64(n) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: fw2 applied %d of the bulk's %d updates after %v", name, d2.counters(run).Applied-applied, n, limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	f.Bulk = time.Since(start)
+	d1.acked(run, limit)
+
+	// A full resync of a restarted fw2.
+	d2.restart(run)
+	if got := d2.counters(run).External; got != 0 {
+		t.Fatalf("%s: fw2's external cache holds %d entries right after a restart, want 0", name, got)
+	}
+	start = time.Now()
+	d2.resync(run)
+	if !waitExternal(run, d2, uint64(n), limit) {
+		t.Fatalf("%s: fw2's external cache holds %d entries %v after the resync request, want %d", name, d2.counters(run).External, limit, n)
+	}
+	f.Resync = time.Since(start)
+
+	if kernel {
+		// The kernel has one table for all namespaces, and fw1's
+		// entries are in it, which slows every insert (longer chains to
+		// check for a clash). Without and with a listener for the
+		// events, which a daemon always is.
+		k.Insert = kernelLimit(t, run, n, false, baseline+n)
+		k.Listened = kernelLimit(t, run, n, true, baseline+n)
+	}
+
+	// The commit into fw2's kernel, which holds none of the entries yet.
+	if got := count(run, l.FW2); got >= n/100 {
+		t.Fatalf("%s: fw2's kernel tracks %d entries before the commit, want none of the %d", name, got, n)
+	}
+	start = time.Now()
+	d2.commit(run)
+	deadline = start.Add(time.Minute + time.Duration(n/2000)*time.Second)
+	for {
+		got := count(run, l.FW2)
+		if got >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: fw2's kernel tracks %d entries %v after the commit started, want %d", name, got, time.Since(start), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	f.Commit = time.Since(start)
+	return f, k
+}
+
+// waitExternal polls d's external cache until it holds want entries,
+// for at most limit, and says whether it got there.
+func waitExternal(t *tb, d syncDaemon, want uint64, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for d.counters(t).External < want {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
+func usageOf(t *tb, d syncDaemon) usage {
+	u, err := readUsage(d.pid())
+	if err != nil {
+		t.Fatalf("daemon %d: %v", d.pid(), err)
+	}
+	return u
+}
+
+// traffic is what an interface sent.
+type traffic struct{ bytes, packets uint64 }
+
+// wire reads what fw's sync interface has sent, from the kernel's
+// counters (`ip -s -j link`): the same measure for both daemons,
+// whatever each counts itself, Ethernet, IP and UDP headers included.
+func wire(t *tb, fw *lab.Node) traffic {
+	out, err := exec.Command("ip", "-n", fw.Name, "-s", "-j", "link", "show", "dev", fw.Sync).Output()
+	if err != nil {
+		t.Fatalf("%s: ip -s link show dev %s: %v", fw.Role, fw.Sync, err)
+	}
+	tr, err := parseLinkStats(out)
+	if err != nil {
+		t.Fatalf("%s: ip -s -j link show dev %s: %v", fw.Role, fw.Sync, err)
+	}
+	return tr
+}
+
+// parseLinkStats reads the sent bytes and packets from `ip -s -j link
+// show dev IF`'s output.
+func parseLinkStats(out []byte) (traffic, error) {
+	var links []struct {
+		Stats64 *struct {
+			TX struct {
+				Bytes   uint64 `json:"bytes"`
+				Packets uint64 `json:"packets"`
+			} `json:"tx"`
+		} `json:"stats64"`
+	}
+	if err := json.Unmarshal(out, &links); err != nil {
+		return traffic{}, err
+	}
+	if len(links) != 1 || links[0].Stats64 == nil {
+		return traffic{}, fmt.Errorf("want one link with stats64, got %s", out)
+	}
+	return traffic{links[0].Stats64.TX.Bytes, links[0].Stats64.TX.Packets}, nil
+}
+
+// kernelLimits are the kernel's own times for N batched creates while
+// fw1 holds its N: without an event listener, and with one.
+type kernelLimits struct{ Insert, Listened time.Duration }
+
+// kernelLimit is how long n creates through ctnl.Writer (one writer, as
+// a commit has) take in a namespace of their own, with an event listener
+// that drops the events or without; the namespace is deleted afterwards,
+// and its entries freed (down to settled in the whole kernel) before
+// kernelLimit returns.
+func kernelLimit(t, run *tb, n int, listen bool, settled int) time.Duration {
+	k := &tb{name: "kernel"}
+	run.Cleanup(k.cleanup)
+	defer k.cleanup()
+	ns := netnstest.NewNetNS(k)
+	if listen {
+		ev, err := listenEvents(ns)
+		if err != nil {
+			t.Fatalf("kernel limit: %v", err)
+		}
+		k.Cleanup(ev.stop)
+	}
+	start := time.Now()
+	if err := create(ns, n, 1); err != nil {
+		t.Fatalf("kernel limit: %v", err)
+	}
+	took := time.Since(start)
+	k.cleanup()
+	waitSlab(settled)
+	return took
+}
+
+// count is `conntrack -C` in fw: how many entries its table holds.
+func count(t *tb, fw *lab.Node) int {
+	out, err := fw.Command("conntrack", "-C").Output()
+	if err != nil {
+		t.Fatalf("conntrack -C in %s: %v", fw.Role, err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatalf("conntrack -C in %s: %q is not a count", fw.Role, out)
+	}
+	return n
+}
