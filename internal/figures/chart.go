@@ -75,13 +75,15 @@ func drawChart(rows []comparison) (*plot.Plot, error) {
 		names[i] = f.name
 	}
 	p.NominalX(names...)
+	// First, so that the bars hide it.
+	p.Add(plotter.NewGrid())
 	width := vg.Points(60 / float64(len(rows)))
-	top := 1.2
+	top := 1.0
 	for i, c := range rows {
 		vals := make(plotter.Values, len(chartFigures))
 		for j, f := range chartFigures {
 			vals[j] = f.ratio(c)
-			top = max(top, vals[j]*1.1)
+			top = max(top, vals[j])
 		}
 		bars, err := plotter.NewBarChart(vals, width)
 		if err != nil {
@@ -118,8 +120,8 @@ func drawChart(rows []comparison) (*plot.Plot, error) {
 		p.Add(s)
 		p.Legend.Add("target", s)
 	}
-	p.Y.Max = top
+	// Room above the highest bar for the legend.
+	p.Y.Max = top * 1.3
 	p.Legend.Top = true
-	p.Add(plotter.NewGrid())
 	return p, nil
 }

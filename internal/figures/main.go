@@ -51,10 +51,11 @@ import (
 
 // options are the command's flags.
 type options struct {
-	bin                   string
-	counts                []int
-	runs, conns, writers  int
-	md, chart, keep, gogc string
+	bin                  string
+	counts               []int
+	runs, conns, writers int
+	md, chart, readme    string
+	keep, gogc, note     string
 }
 
 func main() {
@@ -66,6 +67,8 @@ func main() {
 	flag.IntVar(&o.writers, "writers", 4, "goroutines creating the synthetic entries at once")
 	flag.StringVar(&o.md, "md", "", "write the Markdown document here (and the chart next to it)")
 	flag.StringVar(&o.chart, "chart", "", "write the chart (SVG) here (default: -md's path with .svg for .md)")
+	flag.StringVar(&o.readme, "readme", "", "rewrite the benchmarks summary between its markers in this file (README.md)")
+	flag.StringVar(&o.note, "note", "", "a remark on the run, printed at the top of the document and the summary (e.g. that the machine was busy)")
 	flag.StringVar(&o.keep, "keep", "", "a directory to keep each run's daemon logs and final stats in, for a diagnosis")
 	flag.StringVar(&o.gogc, "gogc", "", "GOGC for the ctsync daemons (default: the daemon's own, 50), to weigh memory against CPU")
 	flag.Parse()
@@ -144,7 +147,7 @@ func run(t *tb, o options) (err error) {
 		os.Setenv("GOGC", o.gogc)
 	}
 	r := report{Date: time.Now().UTC(), Machine: thisMachine(), Versions: versionsOf(path),
-		Command: commandLine(os.Args[1:]), Writers: o.writers, Conns: o.conns, Runs: o.runs}
+		Command: commandLine(os.Args[1:]), Writers: o.writers, Conns: o.conns, Runs: o.runs, Note: o.note}
 	if o.md != "" {
 		r.Chart = filepath.Base(o.chart)
 	}
@@ -177,6 +180,9 @@ func run(t *tb, o options) (err error) {
 	}
 	printSummary(os.Stdout, r)
 	if o.md == "" {
+		if o.readme != "" {
+			return fmt.Errorf("-readme: the summary links to the document: give -md too")
+		}
 		return nil
 	}
 	var chart bytes.Buffer
@@ -194,6 +200,21 @@ func run(t *tb, o options) (err error) {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "wrote %s and %s\n", o.md, o.chart)
+	if o.readme == "" {
+		return nil
+	}
+	b, err := os.ReadFile(o.readme)
+	if err != nil {
+		return err
+	}
+	s, err := spliceSummary(string(b), r.Summary())
+	if err != nil {
+		return fmt.Errorf("-readme %s: %v", o.readme, err)
+	}
+	if err := os.WriteFile(o.readme, []byte(s), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "rewrote the benchmarks summary in %s\n", o.readme)
 	return nil
 }
 

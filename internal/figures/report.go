@@ -21,6 +21,8 @@ type report struct {
 	Command string
 	// Load and Runs are the invocation's.
 	Writers, Conns, Runs int
+	// Note is the operator's remark on the run (-note), if any.
+	Note string
 	// Chart is the chart's file name, relative to the document.
 	Chart string
 	Rows  []comparison
@@ -269,4 +271,76 @@ func printSummary(w io.Writer, r report) {
 		}
 		fmt.Fprintf(w, "%-6s N=%s %s: %s; goal %s\n", met, entries(v.N), v.What, v.Got, v.Goal)
 	}
+}
+
+// The README's summary sits between these markers, which the command
+// rewrites with -readme, so that the README never disagrees with
+// docs/benchmarks.md.
+const (
+	summaryBegin = "<!-- benchmarks summary: written by internal/figures -readme -->"
+	summaryEnd   = "<!-- end of benchmarks summary -->"
+)
+
+// Summary is the short side-by-side table the README shows: each
+// figure a target is about, at every N, with the verdict.
+func (r report) Summary() string {
+	var w strings.Builder
+	ns := make([]string, len(r.Rows))
+	for i, c := range r.Rows {
+		ns[i] = entries(c.N)
+	}
+	if r.Note != "" {
+		fmt.Fprintf(&w, "**Note:** %s\n\n", r.Note)
+	}
+	fmt.Fprintf(&w, "Measured on %s (%d cores, %s of RAM, Linux %s), best of %d run(s), N = %s:\n\n",
+		r.Date.Format("2006-01-02"), r.Machine.Cores, r.Machine.RAM, r.Machine.Kernel, r.Runs, strings.Join(ns, " / "))
+	w.WriteString("| figure | conntrackd 1.4.7 | ctsync | target | met? |\n|---|--:|--:|---|---|\n")
+	row := func(what, key, goal string, f func(c comparison) (legacy, ctsync string)) {
+		var ls, cs, met []string
+		for _, c := range r.Rows {
+			l, x := f(c)
+			ls, cs = append(ls, l), append(cs, x)
+			for _, v := range targets(c) {
+				if v.Key == key {
+					met = append(met, map[bool]string{true: "yes", false: "**no**"}[v.Met])
+				}
+			}
+		}
+		fmt.Fprintf(&w, "| %s | %s | %s | %s | %s |\n", what, strings.Join(ls, " / "), strings.Join(cs, " / "), goal, strings.Join(met, " / "))
+	}
+	us := func(d time.Duration) string { return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond)) }
+	row("daemon CPU per event, sender", "cpu-sender", "≤ 1/3", func(c comparison) (string, string) {
+		return us(c.Legacy.CPUSender), us(c.CTSync.CPUSender)
+	})
+	row("daemon CPU per event, receiver", "cpu-receiver", "≤ 1/3", func(c comparison) (string, string) {
+		return us(c.Legacy.CPUReceiver), us(c.CTSync.CPUReceiver)
+	})
+	row("memory per cached entry, sender", "mem-sender", "≤ 1/2", func(c comparison) (string, string) {
+		return fmt.Sprintf("%.0f B", c.Legacy.RSSSender), fmt.Sprintf("%.0f B", c.CTSync.RSSSender)
+	})
+	row("memory per cached entry, receiver", "mem-receiver", "≤ 1/2", func(c comparison) (string, string) {
+		return fmt.Sprintf("%.0f B", c.Legacy.RSSReceiver), fmt.Sprintf("%.0f B", c.CTSync.RSSReceiver)
+	})
+	row("full resync of N, wall", "resync", "≥ 2× as fast", func(c comparison) (string, string) {
+		return secs(c.Legacy.Resync), secs(c.CTSync.Resync)
+	})
+	row("commit of N into the kernel, wall", "commit", "≥ 2× as fast", func(c comparison) (string, string) {
+		return secs(c.Legacy.Commit), secs(c.CTSync.Commit)
+	})
+	row("commit / the kernel's batched-insert limit", "commit-kernel", "≤ 1.5×", func(c comparison) (string, string) {
+		return fmt.Sprintf("%.2f×", safeDiv(float64(c.Legacy.Commit), float64(c.Kernel.Insert))),
+			fmt.Sprintf("%.2f×", safeDiv(float64(c.CTSync.Commit), float64(c.Kernel.Insert)))
+	})
+	return w.String()
+}
+
+// spliceSummary replaces what lies between the summary markers in doc
+// with summary.
+func spliceSummary(doc, summary string) (string, error) {
+	i := strings.Index(doc, summaryBegin)
+	j := strings.Index(doc, summaryEnd)
+	if i < 0 || j < i {
+		return "", fmt.Errorf("no %q line followed by a %q line", summaryBegin, summaryEnd)
+	}
+	return doc[:i+len(summaryBegin)] + "\n" + summary + doc[j:], nil
 }

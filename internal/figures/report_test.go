@@ -45,7 +45,7 @@ func sample() report {
 		Machine:  machine{CPU: "Test CPU @ 2.0GHz", Cores: 2, RAM: "23 GiB", Kernel: "6.18.0-test"},
 		Versions: versions{CTSync: "0.1.0-dev", Conntrackd: "conntrackd v1.4.7", Go: "go1.26.8"},
 		Command:  commandLine([]string{"-n", "100000,1000000", "-md", "docs/benchmarks.md"}),
-		Writers:  4, Conns: 2000, Runs: 2, Chart: "benchmarks.svg",
+		Writers:  4, Conns: 2000, Runs: 2, Chart: "benchmarks.svg", Note: "a test report, not a measurement.",
 		Rows: []comparison{row(100000, 1), row(1000000, 12)},
 	}
 }
@@ -79,6 +79,27 @@ func TestMarkdownGolden(t *testing.T) {
 	golden(t, "benchmarks.md", b.Bytes())
 }
 
+// The README's summary, and its place between the markers: what is
+// around them stays, what was between them goes.
+func TestReadmeSummary(t *testing.T) {
+	r := sample()
+	golden(t, "readme-summary.md", []byte(r.Summary()))
+	doc := "# x\n\nbefore\n" + summaryBegin + "\nold table\n" + summaryEnd + "\nafter\n"
+	got, err := spliceSummary(doc, r.Summary())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "# x\n\nbefore\n" + summaryBegin + "\n" + r.Summary() + summaryEnd + "\nafter\n"
+	if got != want {
+		t.Errorf("spliceSummary:\n%s\nwant:\n%s", got, want)
+	}
+	for _, bad := range []string{"no markers", summaryEnd + "\n" + summaryBegin, summaryBegin + " only"} {
+		if _, err := spliceSummary(bad, "x"); err == nil {
+			t.Errorf("spliceSummary(%q): no error", bad)
+		}
+	}
+}
+
 func TestSummaryGolden(t *testing.T) {
 	var b bytes.Buffer
 	printSummary(&b, sample())
@@ -105,7 +126,7 @@ func TestMarkdownExplainsOnlyMisses(t *testing.T) {
 			t.Errorf("target %s missed: %v, but the document says %q: %v", c.key, r.Missed(c.key), c.says, got)
 		}
 	}
-	for _, want := range []string{r.Command, "![", "benchmarks.svg", "2026-11-29", "Test CPU", "2 cores", "conntrackd v1.4.7"} {
+	for _, want := range []string{r.Command, "> **Note:** a test report", "![", "benchmarks.svg", "2026-11-29", "Test CPU", "2 cores", "conntrackd v1.4.7"} {
 		if !strings.Contains(doc, want) {
 			t.Errorf("the document does not say %q", want)
 		}
