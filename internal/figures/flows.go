@@ -37,35 +37,46 @@ func syntheticFlow(i int) ctnl.Flow {
 	return f
 }
 
-// create makes syntheticFlow(0) to syntheticFlow(n-1) in ns's table
-// through ctnetlink, in the biggest batches a Writer takes, from writers
-// goroutines at once, each with its own socket and its own share of the
-// flows: this is both how the figures fill fw1, as fast as the kernel
-// takes them (the highest event rate this generator reaches), and, with
-// one writer, how they measure the kernel's own limit for batched
-// inserts. The kernel always answers, but on a busy machine (a namespace
-// of a million entries being freed) not always within the Writer's
-// default 5s.
-func create(ns *netnstest.NetNS, n, writers int) error {
-	if n > maxFlows {
-		return fmt.Errorf("create %d flows: at most %d", n, maxFlows)
+// gen says which synthetic flows to create, and how fast.
+type gen struct {
+	// From and N: syntheticFlow(From) to syntheticFlow(From+N-1).
+	From, N int
+	// Writers goroutines create them at once, each with its own socket
+	// and its own share of the flows.
+	Writers int
+	// Rate, if not 0, paces them all together to that many flows a
+	// second; 0 is as fast as the kernel takes them.
+	Rate int
+}
+
+// create makes g's flows in ns's table through ctnetlink, in batches of
+// 256: this is how the figures fill fw1, paced (the same load for both
+// daemons) or as fast as the kernel takes them from several writers (the
+// highest event rate this generator reaches), and, with one writer, how
+// they measure the kernel's own limit for batched inserts. The kernel
+// always answers, but on a busy machine (a namespace of a million
+// entries being freed) not always within the Writer's default 5s.
+func create(ns *netnstest.NetNS, g gen) error {
+	if g.From+g.N > maxFlows {
+		return fmt.Errorf("create flows up to %d: at most %d", g.From+g.N, maxFlows)
 	}
-	writers = max(1, min(writers, n))
-	errs := make(chan error, writers)
-	for w := range writers {
-		from, to := n*w/writers, n*(w+1)/writers
-		go func() { errs <- createRange(ns, from, to) }()
+	w := max(1, min(g.Writers, g.N))
+	errs := make(chan error, w)
+	for i := range w {
+		from, to := g.From+g.N*i/w, g.From+g.N*(i+1)/w
+		rate := float64(g.Rate) / float64(w)
+		go func() { errs <- createRange(ns, from, to, rate) }()
 	}
 	var err error
-	for range writers {
+	for range w {
 		err = errors.Join(err, <-errs)
 	}
 	return err
 }
 
 // createRange makes syntheticFlow(from) to syntheticFlow(to-1) in ns's
-// table through one Writer.
-func createRange(ns *netnstest.NetNS, from, to int) error {
+// table through one Writer, rate a second (0: unpaced).
+func createRange(ns *netnstest.NetNS, from, to int, rate float64) error {
 	var w *ctnl.Writer
 	if err := ns.Do(func() (err error) {
 		w, err = ctnl.NewWriter(ctnl.WriterConfig{Batch: 256, Timeout: time.Minute})
@@ -74,11 +85,22 @@ func createRange(ns *netnstest.NetNS, from, to int) error {
 		return err
 	}
 	defer w.Close()
-	const chunk = 4096
+	// Unpaced, big chunks keep the Writer's batches full; paced, one
+	// batch at a time keeps the load smooth.
+	chunk := 4096
+	if rate > 0 {
+		chunk = 256
+	}
 	flows := make([]ctnl.Flow, chunk)
 	reqs := make([]ctnl.Request, chunk)
 	errs := make([]error, chunk)
+	began := time.Now()
 	for start := from; start < to; start += chunk {
+		if rate > 0 {
+			// The schedule, not the last sleep, sets the pace: a late
+			// batch is caught up with, not carried over.
+			time.Sleep(time.Until(began.Add(time.Duration(float64(start-from) / rate * float64(time.Second)))))
+		}
 		m := min(chunk, to-start)
 		for i := range m {
 			flows[i] = syntheticFlow(start + i)

@@ -54,6 +54,7 @@ type options struct {
 	bin                  string
 	counts               []int
 	runs, conns, writers int
+	rate                 int
 	md, chart, readme    string
 	keep, gogc, note     string
 }
@@ -64,7 +65,8 @@ func main() {
 	ns := flag.String("n", "100000", "comma-separated numbers of synthetic entries to measure")
 	flag.IntVar(&o.runs, "runs", 1, "runs per number of entries; the table shows the best")
 	flag.IntVar(&o.conns, "conns", 2000, "short real TCP connections through fw1 during each replication")
-	flag.IntVar(&o.writers, "writers", 4, "goroutines creating the synthetic entries at once")
+	flag.IntVar(&o.rate, "rate", 25000, "synthetic entries created a second while CPU, memory and wire are measured (0: as fast as the kernel takes them)")
+	flag.IntVar(&o.writers, "writers", 4, "goroutines creating the synthetic entries at once, for the burst at the highest rate")
 	flag.StringVar(&o.md, "md", "", "write the Markdown document here (and the chart next to it)")
 	flag.StringVar(&o.chart, "chart", "", "write the chart (SVG) here (default: -md's path with .svg for .md)")
 	flag.StringVar(&o.readme, "readme", "", "rewrite the benchmarks summary between its markers in this file (README.md)")
@@ -112,6 +114,8 @@ func (o *options) parse(ns string) error {
 	case o.conns < 0 || o.conns > 20000:
 		// The client's ephemeral ports, held in TIME_WAIT, bound it.
 		return fmt.Errorf("-conns: want 0 to 20000")
+	case o.rate < 0:
+		return fmt.Errorf("-rate: want 0 (unpaced) or more")
 	case o.writers < 1 || o.writers > 64:
 		return fmt.Errorf("-writers: want 1 to 64")
 	}
@@ -147,13 +151,14 @@ func run(t *tb, o options) (err error) {
 		os.Setenv("GOGC", o.gogc)
 	}
 	r := report{Date: time.Now().UTC(), Machine: thisMachine(), Versions: versionsOf(path),
-		Command: commandLine(os.Args[1:]), Writers: o.writers, Conns: o.conns, Runs: o.runs, Note: o.note}
+		Command: commandLine(os.Args[1:]), Writers: o.writers, Rate: o.rate, Conns: o.conns, Runs: o.runs, Note: o.note}
 	if o.md != "" {
 		r.Chart = filepath.Base(o.chart)
 	}
+	// fw1's N and fw2's, and the kernel's limit's N beside them.
 	raiseConntrackMax(t, 3*o.counts[len(o.counts)-1]+2*o.conns+262144)
 	baseline := slabObjects()
-	ld := load{Conns: o.conns, Writers: o.writers}
+	ld := load{Conns: o.conns, Writers: o.writers, Rate: o.rate}
 	for _, n := range o.counts {
 		ld.N = n
 		var best comparison

@@ -16,25 +16,30 @@ import (
 
 // load is what every run generates, for either daemon.
 type load struct {
-	// N synthetic entries, created by Writers goroutines at once, and
-	// Conns real TCP connections through fw1 at the same time.
-	N, Conns, Writers int
+	// N synthetic entries created at Rate a second (0: unpaced) while
+	// Conns real TCP connections go through fw1; then, in a lab of its
+	// own, N more from Writers goroutines as fast as the kernel takes
+	// them.
+	N, Conns, Writers, Rate int
 }
 
-// measure is one run of the daemon named name at l: a lab of its own,
-// the daemon on fw1 and fw2, the figures of figures' fields. With kernel
-// set, it also measures the kernel's limit for batched inserts while
-// fw1 holds its entries, as during the commit. baseline is the kernel's
-// count of conntrack entries before the run (slabObjects).
-func measure(t *tb, name, bin string, ld load, baseline int, kernel bool, keep string) (f figures, k kernelLimits) {
-	n := ld.N
-	f = figures{Daemon: name, N: n, Conns: ld.Conns}
-	run := &tb{name: fmt.Sprintf("figures-%s-%d", name, n)}
-	t.Cleanup(run.cleanup)
-	defer run.cleanup()
+// measure is one run of the daemon named name at ld: figures' fields, in
+// two labs of its own. With kernel set, it also measures the kernel's
+// limit for batched inserts while fw1 holds its entries, as during the
+// commit. baseline is the kernel's count of conntrack entries before the
+// run (slabObjects).
+func measure(t *tb, name, bin string, ld load, baseline int, kernel bool, keep string) (figures, kernelLimits) {
+	f := figures{Daemon: name, N: ld.N, Conns: ld.Conns}
+	k := measureLoad(t, name, bin, ld, baseline, kernel, keep, &f)
+	waitSlab(baseline)
+	measureBurst(t, name, bin, ld, keep, &f)
+	return f, k
+}
 
+// pair is a lab with the daemon under test on both firewalls, all gone
+// when run's cleanups run.
+func pair(run *tb, name, bin string, n int, keep string) (*lab.Lab, syncDaemon, syncDaemon) {
 	l := lab.New(run, lab.Options{})
-	l.StartEcho(run)
 	d1 := startSyncDaemon(run, name, bin, l.FW1, l.FW2, n)
 	d2 := startSyncDaemon(run, name, bin, l.FW2, l.FW1, n)
 	if keep != "" {
@@ -45,6 +50,42 @@ func measure(t *tb, name, bin string, ld load, baseline int, kernel bool, keep s
 		})
 	}
 	time.Sleep(time.Second) // startup dumps and link set-up settle
+	return l, d1, d2
+}
+
+// awaitReplicated polls fw2's daemon until its external cache holds want
+// entries or, since one lost to an overrun does not come until the
+// overrun resync, until the cache has stopped growing for 5 s.
+func awaitReplicated(t, run *tb, name string, d2 syncDaemon, want uint64, limit time.Duration) counters {
+	var c counters
+	last, lastChange := uint64(0), time.Now()
+	deadline := time.Now().Add(limit)
+	for {
+		c = d2.counters(run)
+		if c.External >= want {
+			return c
+		}
+		if c.External != last {
+			last, lastChange = c.External, time.Now()
+		}
+		if time.Since(lastChange) > 5*time.Second {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: fw2's external cache holds %d entries after %v, want %d", name, c.External, limit, want)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// measureLoad is the paced load's figures, then bulk, resync and commit.
+func measureLoad(t *tb, name, bin string, ld load, baseline int, kernel bool, keep string, f *figures) (k kernelLimits) {
+	n := ld.N
+	run := &tb{name: fmt.Sprintf("figures-%s-%d", name, n)}
+	t.Cleanup(run.cleanup)
+	defer run.cleanup()
+	l, d1, d2 := pair(run, name, bin, n, keep)
+	l.StartEcho(run)
 
 	// Replication: the synthetic entries and the TCP connections at
 	// once, every event counted by a listener of fw1's own.
@@ -60,7 +101,7 @@ func measure(t *tb, name, bin string, ld load, baseline int, kernel bool, keep s
 	start := time.Now()
 	tcp := make(chan error, 1)
 	go func() { tcp <- tcpLoad(l, ld.Conns) }()
-	if err := create(l.FW1.NetNS, n, ld.Writers); err != nil {
+	if err := create(l.FW1.NetNS, gen{N: n, Writers: ld.Writers, Rate: ld.Rate}); err != nil {
 		t.Fatalf("fill fw1: %v", err)
 	}
 	f.Fill = time.Since(start)
@@ -68,30 +109,10 @@ func measure(t *tb, name, bin string, ld load, baseline int, kernel bool, keep s
 		t.Fatalf("TCP connections through fw1: %v", err)
 	}
 	// Every entry, synthetic or a connection's (in TIME_WAIT for two
-	// minutes after its close), should reach fw2's external cache. One
-	// lost to an overrun does not until the overrun resync, so the wait
-	// also ends when the cache has stopped growing for 5 s.
+	// minutes after its close), should reach fw2's external cache.
 	want := uint64(n + ld.Conns)
 	limit := time.Minute + time.Duration(n/2000)*time.Second
-	var c2 counters
-	last, lastChange := uint64(0), time.Now()
-	deadline := time.Now().Add(limit)
-	for {
-		c2 = d2.counters(run)
-		if c2.External >= want {
-			break
-		}
-		if c2.External != last {
-			last, lastChange = c2.External, time.Now()
-		}
-		if time.Since(lastChange) > 5*time.Second {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: fw2's external cache holds %d entries after %v, want %d", name, c2.External, limit, want)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	awaitReplicated(t, run, name, d2, want, limit)
 	f.Replicated = time.Since(start)
 	// Acknowledgements and the last resends go on a little after the
 	// last entry arrived.
@@ -101,7 +122,7 @@ func measure(t *tb, name, bin string, ld load, baseline int, kernel bool, keep s
 	f.ListenerOverruns = ev.overruns()
 	w1 := wire(run, l.FW1)
 	c1 := d1.counters(run)
-	c2 = d2.counters(run)
+	c2 := d2.counters(run)
 	if f.Events == 0 {
 		t.Fatalf("%s: the listener in fw1 counted no event", name)
 	}
@@ -113,9 +134,9 @@ func measure(t *tb, name, bin string, ld load, baseline int, kernel bool, keep s
 	f.RSSSenderMB, f.RSSReceiverMB = float64(v1.RSS)/(1<<20), float64(v2.RSS)/(1<<20)
 	f.BytesPerUpdate = float64(w1.bytes-w0.bytes) / float64(f.Events)
 	f.DatagramsPerUpdate = float64(w1.packets-w0.packets) / float64(f.Events)
-	f.Overruns = c1.Overruns - c0.Overruns
+	f.LoadOverruns = c1.Overruns - c0.Overruns
 	if c2.External < want {
-		f.Missing = want - c2.External
+		f.LoadMissing = want - c2.External
 		// The overrun resync (30 s after the overrun by default, in
 		// both daemons) should bring them; the next figures start from
 		// a complete copy if it does.
@@ -130,7 +151,7 @@ func measure(t *tb, name, bin string, ld load, baseline int, kernel bool, keep s
 	start = time.Now()
 	d1.bulk(run)
 	limit = time.Minute + time.Duration(n/5000)*time.Second
-	deadline = start.Add(limit)
+	deadline := start.Add(limit)
 	for d2.counters(run).Applied < applied+uint64(n) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: fw2 applied %d of the bulk's %d updates after %v", name, d2.counters(run).Applied-applied, n, limit)
@@ -179,7 +200,34 @@ func measure(t *tb, name, bin string, ld load, baseline int, kernel bool, keep s
 		time.Sleep(20 * time.Millisecond)
 	}
 	f.Commit = time.Since(start)
-	return f, k
+	return k
+}
+
+// measureBurst is the overruns at the highest event rate the generator
+// reaches: in a fresh lab, N entries from ld.Writers goroutines as fast
+// as the kernel takes them; then each daemon's own count of its event
+// socket's overruns, and the entries fw2 lacks once its external cache
+// has stopped growing, before any overrun resync.
+func measureBurst(t *tb, name, bin string, ld load, keep string, f *figures) {
+	n := ld.N
+	run := &tb{name: fmt.Sprintf("figures-%s-%d-burst", name, n)}
+	t.Cleanup(run.cleanup)
+	defer run.cleanup()
+	if keep != "" {
+		keep += "-burst"
+	}
+	l, d1, d2 := pair(run, name, bin, n, keep)
+	c0 := d1.counters(run)
+	start := time.Now()
+	if err := create(l.FW1.NetNS, gen{N: n, Writers: ld.Writers}); err != nil {
+		t.Fatalf("burst into fw1: %v", err)
+	}
+	f.Burst = time.Since(start)
+	c2 := awaitReplicated(t, run, name, d2, uint64(n), time.Minute+time.Duration(n/2000)*time.Second)
+	f.Overruns = d1.counters(run).Overruns - c0.Overruns
+	if c2.External < uint64(n) {
+		f.Missing = uint64(n) - c2.External
+	}
 }
 
 // waitExternal polls d's external cache until it holds want entries,
@@ -263,7 +311,7 @@ func kernelLimit(t, run *tb, n int, listen bool, settled int) time.Duration {
 		k.Cleanup(ev.stop)
 	}
 	start := time.Now()
-	if err := create(ns, n, 1); err != nil {
+	if err := create(ns, gen{N: n, Writers: 1}); err != nil {
 		t.Fatalf("kernel limit: %v", err)
 	}
 	took := time.Since(start)

@@ -20,7 +20,7 @@ type report struct {
 	// Command is the exact command that produced the document.
 	Command string
 	// Load and Runs are the invocation's.
-	Writers, Conns, Runs int
+	Writers, Rate, Conns, Runs int
 	// Note is the operator's remark on the run (-note), if any.
 	Note string
 	// Chart is the chart's file name, relative to the document.
@@ -164,7 +164,7 @@ func (r report) Table() string {
 	row("events counted in fw1 during the replication", func(c comparison) cell {
 		return cell{fmt.Sprint(c.Legacy.Events), fmt.Sprint(c.CTSync.Events), 0}
 	})
-	row("generator's rate: N creates in fw1", func(c comparison) cell {
+	row("paced load: rate of the N creates in fw1", func(c comparison) cell {
 		return cell{perSec(c.N, c.Legacy.Fill), perSec(c.N, c.CTSync.Fill), 0}
 	})
 	dur("daemon CPU per event, sender (fw1)", func(f figures) time.Duration { return f.CPUSender }, us)
@@ -175,11 +175,14 @@ func (r report) Table() string {
 	num("RSS at the end, receiver", func(f figures) float64 { return f.RSSReceiverMB }, "%.0f MiB")
 	num("bytes on the wire per update", func(f figures) float64 { return f.BytesPerUpdate }, "%.1f B")
 	num("datagrams on the wire per update", func(f figures) float64 { return f.DatagramsPerUpdate }, "%.3f")
-	row("event socket overruns (sender's own count), worst run", func(c comparison) cell {
-		return cell{fmt.Sprint(c.Legacy.Overruns), fmt.Sprint(c.CTSync.Overruns), 0}
+	row("burst: rate of N creates in fw1 from several writers", func(c comparison) cell {
+		return cell{perSec(c.N, c.Legacy.Burst), perSec(c.N, c.CTSync.Burst), 0}
 	})
-	row("entries missing at the peer after the replication, before any overrun resync, worst run", func(c comparison) cell {
-		return cell{fmt.Sprint(c.Legacy.Missing), fmt.Sprint(c.CTSync.Missing), 0}
+	row("event socket overruns, sender's own count: paced load / burst, worst run", func(c comparison) cell {
+		return cell{fmt.Sprintf("%d / %d", c.Legacy.LoadOverruns, c.Legacy.Overruns), fmt.Sprintf("%d / %d", c.CTSync.LoadOverruns, c.CTSync.Overruns), 0}
+	})
+	row("entries missing at the peer, before any overrun resync: paced load / burst, worst run", func(c comparison) cell {
+		return cell{fmt.Sprintf("%d / %d", c.Legacy.LoadMissing, c.Legacy.Missing), fmt.Sprintf("%d / %d", c.CTSync.LoadMissing, c.CTSync.Missing), 0}
 	})
 	dur("bulk send, wall", func(f figures) time.Duration { return f.Bulk }, secs)
 	dur("full resync of a restarted fw2, wall", func(f figures) time.Duration { return f.Resync }, secs)

@@ -30,13 +30,13 @@ func sample() report {
 				Fill: d(0.8e9), Replicated: d(1.2e9), CPUSender: 12 * time.Microsecond, CPUReceiver: 2400 * time.Nanosecond,
 				RSSSender: 204, RSSReceiver: 146, RSSSenderMB: 30 * scale, RSSReceiverMB: 20 * scale,
 				Cached:         [2]uint64{uint64(n + 2000), uint64(n + 2000)},
-				BytesPerUpdate: 72.5, DatagramsPerUpdate: 0.052,
+				BytesPerUpdate: 72.5, DatagramsPerUpdate: 0.052, Burst: d(1e9), LoadOverruns: 1, LoadMissing: 2,
 				Bulk: d(0.19e9), Resync: d(0.15e9), Commit: d(0.1e9)},
 			Legacy: figures{Daemon: conntrackdName, N: n, Conns: 2000, Events: uint64(n + 12001),
 				Fill: d(0.7e9), Replicated: d(3e9), CPUSender: 30 * time.Microsecond, CPUReceiver: 18 * time.Microsecond,
 				RSSSender: 520, RSSReceiver: 460, RSSSenderMB: 58 * scale, RSSReceiverMB: 52 * scale,
 				Cached:         [2]uint64{uint64(n + 2000), uint64(n + 2000)},
-				BytesPerUpdate: 90, DatagramsPerUpdate: 0.4, Overruns: 3, Missing: 1200,
+				BytesPerUpdate: 90, DatagramsPerUpdate: 0.4, Burst: d(1.1e9), Overruns: 3, Missing: 1200,
 				Bulk: d(0.3e9), Resync: d(0.12e9), Commit: d(0.109e9)},
 		}
 	}
@@ -45,7 +45,7 @@ func sample() report {
 		Machine:  machine{CPU: "Test CPU @ 2.0GHz", Cores: 2, RAM: "23 GiB", Kernel: "6.18.0-test"},
 		Versions: versions{CTSync: "0.1.0-dev", Conntrackd: "conntrackd v1.4.7", Go: "go1.26.8"},
 		Command:  commandLine([]string{"-n", "100000,1000000", "-md", "docs/benchmarks.md"}),
-		Writers:  4, Conns: 2000, Runs: 2, Chart: "benchmarks.svg", Note: "a test report, not a measurement.",
+		Writers:  4, Rate: 25000, Conns: 2000, Runs: 2, Chart: "benchmarks.svg", Note: "a test report, not a measurement.",
 		Rows: []comparison{row(100000, 1), row(1000000, 12)},
 	}
 }

@@ -17,9 +17,9 @@ type figures struct {
 	// ListenerOverruns says how often the kernel dropped events for the
 	// listener itself (then Events is short).
 	Events, ListenerOverruns uint64
-	// Fill: the N creates in fw1 through ctnetlink, from several
-	// writers at once. Replicated: from their start until fw2's
-	// external cache held N plus the connections (or stopped growing).
+	// Fill: the N creates in fw1 through ctnetlink, paced.
+	// Replicated: from their start until fw2's external cache held N
+	// plus the connections (or stopped growing).
 	Fill, Replicated time.Duration
 	// CPU (user+sys) per event, of fw1's daemon and of fw2's.
 	CPUSender, CPUReceiver time.Duration
@@ -32,9 +32,14 @@ type figures struct {
 	Cached [2]uint64
 	// What fw1's sync interface sent during the replication, per event.
 	BytesPerUpdate, DatagramsPerUpdate float64
-	// Overruns of fw1's event socket during the replication, as the
+	// Overruns of fw1's event socket during the paced load, as the
 	// daemon counts them, and how many entries fw2's external cache
 	// lacked at its end, before any overrun resync.
+	LoadOverruns, LoadMissing uint64
+	// Burst: N more creates in a fresh lab, from several writers as
+	// fast as the kernel takes them; the overruns of fw1's event socket
+	// then, and the entries fw2 lacked once its cache stopped growing.
+	Burst             time.Duration
 	Overruns, Missing uint64
 	// Wall times of a bulk send, a full resync of a restarted fw2, and
 	// a commit into fw2's kernel.
@@ -44,10 +49,11 @@ type figures struct {
 func (f figures) String() string {
 	return fmt.Sprintf("%s: %d events (listener overruns %d), fill %v (%.0f/s), replicated after %v; CPU/event sender %v receiver %v; "+
 		"RSS/entry sender %.0f B receiver %.0f B (%.0f / %.0f MiB; cached %d / %d); wire %.1f B, %.3f datagrams per update; "+
-		"overruns %d, missing %d; bulk %v, resync %v, commit %v (%.0f/s)",
+		"paced load overruns %d, missing %d; burst %v (%.0f/s) overruns %d, missing %d; bulk %v, resync %v, commit %v (%.0f/s)",
 		f.Daemon, f.Events, f.ListenerOverruns, f.Fill.Round(time.Millisecond), rate(f.N, f.Fill), f.Replicated.Round(time.Millisecond),
 		f.CPUSender, f.CPUReceiver, f.RSSSender, f.RSSReceiver, f.RSSSenderMB, f.RSSReceiverMB, f.Cached[0], f.Cached[1],
-		f.BytesPerUpdate, f.DatagramsPerUpdate, f.Overruns, f.Missing,
+		f.BytesPerUpdate, f.DatagramsPerUpdate, f.LoadOverruns, f.LoadMissing,
+		f.Burst.Round(time.Millisecond), rate(f.N, f.Burst), f.Overruns, f.Missing,
 		f.Bulk.Round(time.Millisecond), f.Resync.Round(time.Millisecond), f.Commit.Round(time.Millisecond), rate(f.N, f.Commit))
 }
 
@@ -77,6 +83,9 @@ func (f figures) best(o figures) figures {
 	f.RSSReceiverMB = min(f.RSSReceiverMB, o.RSSReceiverMB)
 	f.BytesPerUpdate = min(f.BytesPerUpdate, o.BytesPerUpdate)
 	f.DatagramsPerUpdate = min(f.DatagramsPerUpdate, o.DatagramsPerUpdate)
+	f.LoadOverruns = max(f.LoadOverruns, o.LoadOverruns)
+	f.LoadMissing = max(f.LoadMissing, o.LoadMissing)
+	f.Burst = min(f.Burst, o.Burst)
 	f.Overruns = max(f.Overruns, o.Overruns)
 	f.Missing = max(f.Missing, o.Missing)
 	f.Bulk = min(f.Bulk, o.Bulk)
