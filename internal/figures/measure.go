@@ -177,9 +177,16 @@ func measureLoad(t *tb, name, bin string, ld load, baseline int, kernel bool, ke
 		// The kernel has one table for all namespaces, and fw1's
 		// entries are in it, which slows every insert (longer chains to
 		// check for a clash). Without and with a listener for the
-		// events, which a daemon always is.
-		k.Insert = kernelLimit(t, run, n, false, baseline+n)
-		k.Listened = kernelLimit(t, run, n, true, baseline+n)
+		// events, which a daemon always is. The best of two each: a
+		// busy machine slows one insert run now and then, and a slow
+		// limit would flatter the commit.
+		for i := range 2 {
+			in, li := kernelLimit(t, run, n, false, baseline+n), kernelLimit(t, run, n, true, baseline+n)
+			if i == 0 {
+				k = kernelLimits{in, li}
+			}
+			k.Insert, k.Listened = min(k.Insert, in), min(k.Listened, li)
+		}
 	}
 
 	// The commit into fw2's kernel, which holds none of the entries yet.
