@@ -78,7 +78,7 @@ func create(ns *netnstest.NetNS, g gen) error {
 // table through one Writer, rate a second (0: unpaced).
 func createRange(ns *netnstest.NetNS, from, to int, rate float64) error {
 	var w *ctnl.Writer
-	if err := ns.Do(func() (err error) {
+	if err := in(ns, func() (err error) {
 		w, err = ctnl.NewWriter(ctnl.WriterConfig{Batch: 256, Timeout: time.Minute})
 		return err
 	}); err != nil {
@@ -107,13 +107,28 @@ func createRange(ns *netnstest.NetNS, from, to int, rate float64) error {
 			reqs[i] = ctnl.Request{Op: ctnl.OpCreate, Flow: &flows[i]}
 		}
 		if err := w.Apply(reqs[:m], errs[:m]); err != nil {
-			return fmt.Errorf("create in %s: %w", ns.Name, err)
+			return fmt.Errorf("create in %s: %w", nsName(ns), err)
 		}
 		for i, err := range errs[:m] {
 			if err != nil {
-				return fmt.Errorf("create %v in %s: %w", flows[i].Orig, ns.Name, err)
+				return fmt.Errorf("create %v in %s: %w", flows[i].Orig, nsName(ns), err)
 			}
 		}
 	}
 	return nil
+}
+
+// in runs fn in ns, or, with ns nil, in this thread's own namespace.
+func in(ns *netnstest.NetNS, fn func() error) error {
+	if ns == nil {
+		return fn()
+	}
+	return ns.Do(fn)
+}
+
+func nsName(ns *netnstest.NetNS) string {
+	if ns == nil {
+		return "this namespace"
+	}
+	return ns.Name
 }

@@ -31,10 +31,11 @@ type events struct {
 	n, lost atomic.Uint64
 }
 
-// listenEvents starts counting conntrack events in ns until stop.
+// listenEvents starts counting conntrack events in ns (nil: this
+// process's namespace) until stop.
 func listenEvents(ns *netnstest.NetNS) (*events, error) {
 	e := &events{done: make(chan struct{})}
-	err := ns.Do(func() error {
+	err := in(ns, func() error {
 		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
 		if err != nil {
 			return fmt.Errorf("event socket: %w", err)

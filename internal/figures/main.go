@@ -73,7 +73,17 @@ func main() {
 	flag.StringVar(&o.note, "note", "", "a remark on the run, printed at the top of the document and the summary (e.g. that the machine was busy)")
 	flag.StringVar(&o.keep, "keep", "", "a directory to keep each run's daemon logs and final stats in, for a diagnosis")
 	flag.StringVar(&o.gogc, "gogc", "", "GOGC for the ctsync daemons (default: the daemon's own, 50), to weigh memory against CPU")
+	insert := flag.Int("kernel-insert", 0, "internal: create this many entries in this namespace and print how long it took")
+	insertListen := flag.Bool("kernel-insert-listen", false, "internal: with -kernel-insert, listen to the events meanwhile")
 	flag.Parse()
+	if *insert > 0 {
+		// What kernelLimit runs, in the namespace it made.
+		if err := kernelInsert(*insert, *insertListen); err != nil {
+			fmt.Fprintf(os.Stderr, "figures -kernel-insert: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := o.parse(*ns); err != nil {
 		fmt.Fprintf(os.Stderr, "figures: %v\n", err)
 		os.Exit(2)

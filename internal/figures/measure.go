@@ -5,6 +5,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/ctsync/ctsync/internal/lab"
 	"github.com/ctsync/ctsync/internal/netnstest"
+	"github.com/ctsync/ctsync/internal/rtsched"
 )
 
 // load is what every run generates, for either daemon.
@@ -304,27 +306,59 @@ type kernelLimits struct{ Insert, Listened time.Duration }
 // a commit has) take in a namespace of their own, with an event listener
 // that drops the events or without; the namespace is deleted afterwards,
 // and its entries freed (down to settled in the whole kernel) before
-// kernelLimit returns.
+// kernelLimit returns. The creates run in a process of their own (this
+// command again, with -kernel-insert) under the real-time scheduler the
+// daemons run under, SCHED_RR at 99: in the commit's conditions, which
+// on a busy machine matter.
 func kernelLimit(t, run *tb, n int, listen bool, settled int) time.Duration {
 	k := &tb{name: "kernel"}
 	run.Cleanup(k.cleanup)
 	defer k.cleanup()
 	ns := netnstest.NewNetNS(k)
-	if listen {
-		ev, err := listenEvents(ns)
-		if err != nil {
-			t.Fatalf("kernel limit: %v", err)
-		}
-		k.Cleanup(ev.stop)
-	}
-	start := time.Now()
-	if err := create(ns, gen{N: n, Writers: 1}); err != nil {
+	self, err := os.Executable()
+	if err != nil {
 		t.Fatalf("kernel limit: %v", err)
 	}
-	took := time.Since(start)
+	args := []string{"-kernel-insert", strconv.Itoa(n)}
+	if listen {
+		args = append(args, "-kernel-insert-listen")
+	}
+	cmd := ns.Command(self, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kernel limit: %s %s: %v: %s", self, strings.Join(args, " "), err, stderr.String())
+	}
+	took, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64)
+	if err != nil || took <= 0 {
+		t.Fatalf("kernel limit: %q is not a duration in nanoseconds", out)
+	}
 	k.cleanup()
 	waitSlab(settled)
-	return took
+	return time.Duration(took)
+}
+
+// kernelInsert is the -kernel-insert process: n creates in this
+// process's namespace under SCHED_RR at 99, optionally with an event
+// listener; it prints how long they took, in nanoseconds.
+func kernelInsert(n int, listen bool) error {
+	if _, err := rtsched.Set(rtsched.RR, 99); err != nil {
+		return fmt.Errorf("SCHED_RR: %w", err)
+	}
+	if listen {
+		ev, err := listenEvents(nil)
+		if err != nil {
+			return err
+		}
+		defer ev.stop()
+	}
+	start := time.Now()
+	if err := create(nil, gen{N: n, Writers: 1}); err != nil {
+		return err
+	}
+	fmt.Println(int64(time.Since(start)))
+	return nil
 }
 
 // count is `conntrack -C` in fw: how many entries its table holds.
