@@ -103,12 +103,15 @@ func (d *legacyDaemon) counters(t *tb) counters {
 	if err != nil {
 		t.Fatalf("%s: conntrackd -s: %v", d.fw.Role, err)
 	}
+	return c
+}
+
+func (d *legacyDaemon) overruns(t *tb) uint64 {
 	o, err := parseLegacyOverruns(d.ctl(t, "-s", "runtime"))
 	if err != nil {
 		t.Fatalf("%s: conntrackd -s runtime: %v", d.fw.Role, err)
 	}
-	c.Overruns = o
-	return c
+	return o
 }
 
 func (d *legacyDaemon) bulk(t *tb)   { d.ctl(t, "-B") }
