@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -33,6 +34,9 @@ var chartFigures = []chartFigure{
 	{"resync", func(c comparison) float64 { return safeDiv(float64(c.CTSync.Resync), float64(c.Legacy.Resync)) }, 0.5},
 	{"commit", func(c comparison) float64 { return safeDiv(float64(c.CTSync.Commit), float64(c.Legacy.Commit)) }, 0.5},
 }
+
+// chartClip is the highest ratio the chart draws to scale.
+const chartClip = 2.5
 
 // chartColors tell the Ns apart; gonum's defaults are too pale for a
 // white page.
@@ -79,11 +83,20 @@ func drawChart(rows []comparison) (*plot.Plot, error) {
 	p.Add(plotter.NewGrid())
 	width := vg.Points(60 / float64(len(rows)))
 	top := 1.0
+	// A bar above chartClip is cut there and its figures written over
+	// its group: one ratio of 6 would otherwise flatten the others, and
+	// the targets, down to a few pixels.
+	clipped := make([][]string, len(chartFigures))
 	for i, c := range rows {
 		vals := make(plotter.Values, len(chartFigures))
 		for j, f := range chartFigures {
-			vals[j] = f.ratio(c)
-			top = max(top, vals[j])
+			v := f.ratio(c)
+			if v > chartClip {
+				clipped[j] = append(clipped[j], fmt.Sprintf("%s: %.1f×", entries(c.N), v))
+				v = chartClip
+			}
+			vals[j] = v
+			top = max(top, v)
 		}
 		bars, err := plotter.NewBarChart(vals, width)
 		if err != nil {
@@ -120,8 +133,25 @@ func drawChart(rows []comparison) (*plot.Plot, error) {
 		p.Add(s)
 		p.Legend.Add("target", s)
 	}
-	// Room above the highest bar for the legend.
-	p.Y.Max = top * 1.3
+	var notes plotter.XYLabels
+	for j, c := range clipped {
+		if len(c) > 0 {
+			notes.XYs = append(notes.XYs, plotter.XY{X: float64(j), Y: chartClip})
+			notes.Labels = append(notes.Labels, strings.Join(c, "\n"))
+		}
+	}
+	if len(notes.XYs) > 0 {
+		l, err := plotter.NewLabels(notes)
+		if err != nil {
+			return nil, fmt.Errorf("chart: %w", err)
+		}
+		for i := range l.TextStyle {
+			l.TextStyle[i].XAlign = draw.XCenter
+		}
+		p.Add(l)
+	}
+	// Room above the highest bar for the legend and the notes.
+	p.Y.Max = top * 1.35
 	p.Legend.Top = true
 	return p, nil
 }

@@ -245,6 +245,16 @@ func TestChart(t *testing.T) {
 			t.Errorf("chart does not show %q", want)
 		}
 	}
+	// A ratio beyond the scale is written out.
+	r := sample()
+	r.Rows[1].CTSync.Bulk = r.Rows[1].Legacy.Bulk * 6
+	b.Reset()
+	if err := writeChart(&b, r.Rows); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "1M: 6.0×") {
+		t.Errorf("a bulk 6 times conntrackd's is not written on the chart")
+	}
 	if err := writeChart(io.Discard, nil); err == nil {
 		t.Error("a chart of no figures: no error")
 	}
