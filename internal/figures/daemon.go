@@ -26,14 +26,12 @@ type daemon struct {
 	waited chan error
 }
 
-// config is a firewall's configuration: FT-FW over UDP on the sync link,
-// with caches and buffers sized for n flows the way the legacy baseline
-// sized conntrackd's (HashSize 65536, sync socket buffers of 24 MB, a
-// netlink buffer allowed to grow), except the event socket's buffer: it
-// starts at 32 MiB, not 2. The figures create flows at the kernel's pace,
-// 3 to 4 times the legacy baseline's 20-27k/s; with 2 MiB the event
-// socket overruns, and the resync that repairs that 30s later (the
-// default overrun_resync, as conntrackd's) sends every flow twice.
+// config is ctsync's configuration on a firewall: FT-FW over UDP on the
+// sync link, with caches and buffers sized for n entries as conntrackd's
+// (legacyConf): cache limits of 2n + 65536, sync socket buffers of 24
+// MB, an event socket buffer of 32 MiB allowed to grow to 128 MiB (with
+// 2 MiB, the burst overruns it, and the resync that repairs that 30 s
+// later sends every entry twice), and the lab's own addresses ignored.
 func config(dir string, fw, peer *lab.Node, n int) string {
 	return fmt.Sprintf(`daemon {
   lock_file = %[1]q

@@ -6,14 +6,15 @@
 // over UDP on the sync link. For each N and each run it builds a lab per
 // daemon, starts the daemon on fw1 and fw2, and measures
 //
-//   - daemon CPU per event, sender and receiver, and RSS growth per
-//     cached entry, while N synthetic entries are created in fw1 through
-//     ctnetlink (from several writers at once) and real short TCP
-//     connections go through fw1; the events are counted by a listener
-//     of its own in fw1, the same denominator for both daemons;
-//   - bytes and datagrams on the wire per event, from fw1's sync
-//     interface counters, and each daemon's own count of event socket
-//     overruns, with the entries missing at the peer;
+//   - daemon CPU per event, sender and receiver, RSS growth per cached
+//     entry, and bytes and datagrams on the wire per event (from fw1's
+//     sync interface counters), while N synthetic entries are created
+//     in fw1 through ctnetlink at a paced rate (-rate) and real short
+//     TCP connections go through fw1; the events are counted by a
+//     listener of its own in fw1, the same denominator for both;
+//   - in a fresh lab, each daemon's own count of event socket overruns,
+//     and the entries missing at the peer, while N entries are created
+//     by several writers as fast as the kernel takes them;
 //   - wall time of a bulk send, of a full resync of a restarted fw2,
 //     and of a commit of N into fw2's kernel, next to the kernel's own
 //     limit for N batched inserts in the same conditions.
@@ -23,8 +24,9 @@
 // and, next to it, the chart as SVG. As root, with ip, nft, conntrack and
 // conntrackd installed; it builds ctsync unless given -ctsync:
 //
-//	sudo go run ./internal/figures -n 100000,1000000 -md docs/benchmarks.md
+//	sudo go run ./internal/figures -n 100000,1000000 -md docs/benchmarks.md -readme README.md
 //
+// -readme rewrites the README's summary between its markers.
 // When net.netfilter.nf_conntrack_max, a global sysctl, is too low for
 // three tables of N, it raises it and puts it back when done.
 package main
