@@ -26,14 +26,12 @@ type daemon struct {
 	waited chan error
 }
 
-// config is a firewall's configuration: FT-FW over UDP on the sync link,
-// with caches and buffers sized for n flows the way the legacy baseline
-// sized conntrackd's (HashSize 65536, sync socket buffers of 24 MB, a
-// netlink buffer allowed to grow), except the event socket's buffer: it
-// starts at 32 MiB, not 2. The figures create flows at the kernel's pace,
-// 3 to 4 times the legacy baseline's 20-27k/s; with 2 MiB the event
-// socket overruns, and the resync that repairs that 30s later (the
-// default overrun_resync, as conntrackd's) sends every flow twice.
+// config is ctsync's configuration on a firewall: FT-FW over UDP on the
+// sync link, with caches and buffers sized for n entries as conntrackd's
+// (legacyConf): cache limits of 2n + 65536, sync socket buffers of 24
+// MB, an event socket buffer of 32 MiB allowed to grow to 128 MiB (with
+// 2 MiB, the burst overruns it, and the resync that repairs that 30 s
+// later sends every entry twice), and the lab's own addresses ignored.
 func config(dir string, fw, peer *lab.Node, n int) string {
 	return fmt.Sprintf(`daemon {
   lock_file = %[1]q
@@ -146,14 +144,6 @@ func (d *daemon) log() string {
 	return string(b)
 }
 
-func (d *daemon) usage(t *tb) usage {
-	u, err := readUsage(d.pid())
-	if err != nil {
-		t.Fatalf("%s's daemon: %v", d.fw.Role, err)
-	}
-	return u
-}
-
 // ctl runs a client command against the daemon and returns its output.
 func (d *daemon) ctl(args ...string) (string, error) {
 	select {
@@ -190,20 +180,14 @@ type stats struct {
 	} `json:"caches"`
 	Ingest struct {
 		Overruns uint64 `json:"overruns"`
-		Resyncs  uint64 `json:"resyncs"`
 	} `json:"ingest"`
 	Sync struct {
 		Datagrams uint64 `json:"datagrams"`
-		Messages  uint64 `json:"messages"`
 		Applied   uint64 `json:"applied"`
 	} `json:"sync"`
 	ResendQueue struct {
 		Len int `json:"len"`
 	} `json:"resend_queue"`
-	Links []struct {
-		BytesSent   uint64 `json:"bytes_sent"`
-		PacketsSent uint64 `json:"packets_sent"`
-	} `json:"links"`
 }
 
 func (d *daemon) stats(t *tb) stats {
@@ -212,34 +196,6 @@ func (d *daemon) stats(t *tb) stats {
 		t.Fatalf("%s: ctsync stats --format json: %v", d.fw.Role, err)
 	}
 	return s
-}
-
-// sent is what the daemon's links sent, all links summed.
-func (s stats) sent() (bytes, packets uint64) {
-	for _, l := range s.Links {
-		bytes += l.BytesSent
-		packets += l.PacketsSent
-	}
-	return bytes, packets
-}
-
-// waitFor polls the daemon's stats every interval until cond holds, for
-// at most limit, and returns when it first held. Each poll costs the
-// daemon a little CPU: measure CPU with a coarse interval, wall time with
-// a fine one.
-func (d *daemon) waitFor(t *tb, interval, limit time.Duration, what string, cond func(stats) bool) time.Time {
-	deadline := time.Now().Add(limit)
-	for {
-		s := d.stats(t)
-		if cond(s) {
-			return time.Now()
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: timed out after %v waiting for %s; internal %d, external %d, applied %d",
-				d.fw.Role, limit, what, s.Caches.Internal.Active, s.Caches.External.Active, s.Sync.Applied)
-		}
-		time.Sleep(interval)
-	}
 }
 
 // keep writes the daemon's log, current stats and standard error to

@@ -3,12 +3,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
-	"sync/atomic"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/ctsync/ctsync/engine/ctnl"
 	"github.com/ctsync/ctsync/internal/netnstest"
@@ -39,98 +37,98 @@ func syntheticFlow(i int) ctnl.Flow {
 	return f
 }
 
-// create makes syntheticFlow(0) to syntheticFlow(n-1) in ns's table
-// through ctnetlink, in the biggest batches a Writer takes: this is both
-// how the figures fill fw1 and how they measure the kernel's own limit
-// for batched inserts. The kernel always answers, but on a busy machine
-// (a namespace of a million entries being freed) not always within the
-// Writer's default 5s.
-func create(ns *netnstest.NetNS, n int) error {
-	if n > maxFlows {
-		return fmt.Errorf("create %d flows: at most %d", n, maxFlows)
+// gen says which synthetic flows to create, and how fast.
+type gen struct {
+	// From and N: syntheticFlow(From) to syntheticFlow(From+N-1).
+	From, N int
+	// Writers goroutines create them at once, each with its own socket
+	// and its own share of the flows.
+	Writers int
+	// Rate, if not 0, paces them all together to that many flows a
+	// second; 0 is as fast as the kernel takes them.
+	Rate int
+}
+
+// create makes g's flows in ns's table through ctnetlink, in batches of
+// 256: this is how the figures fill fw1, paced (the same load for both
+// daemons) or as fast as the kernel takes them from several writers (the
+// highest event rate this generator reaches), and, with one writer, how
+// they measure the kernel's own limit for batched inserts. The kernel
+// always answers, but on a busy machine (a namespace of a million
+// entries being freed) not always within the Writer's default 5s.
+func create(ns *netnstest.NetNS, g gen) error {
+	if g.From+g.N > maxFlows {
+		return fmt.Errorf("create flows up to %d: at most %d", g.From+g.N, maxFlows)
 	}
+	w := max(1, min(g.Writers, g.N))
+	errs := make(chan error, w)
+	for i := range w {
+		from, to := g.From+g.N*i/w, g.From+g.N*(i+1)/w
+		rate := float64(g.Rate) / float64(w)
+		go func() { errs <- createRange(ns, from, to, rate) }()
+	}
+	var err error
+	for range w {
+		err = errors.Join(err, <-errs)
+	}
+	return err
+}
+
+// createRange makes syntheticFlow(from) to syntheticFlow(to-1) in ns's
+// table through one Writer, rate a second (0: unpaced).
+func createRange(ns *netnstest.NetNS, from, to int, rate float64) error {
 	var w *ctnl.Writer
-	if err := ns.Do(func() (err error) {
+	if err := in(ns, func() (err error) {
 		w, err = ctnl.NewWriter(ctnl.WriterConfig{Batch: 256, Timeout: time.Minute})
 		return err
 	}); err != nil {
 		return err
 	}
 	defer w.Close()
-	const chunk = 4096
+	// Unpaced, big chunks keep the Writer's batches full; paced, one
+	// batch at a time keeps the load smooth.
+	chunk := 4096
+	if rate > 0 {
+		chunk = 256
+	}
 	flows := make([]ctnl.Flow, chunk)
 	reqs := make([]ctnl.Request, chunk)
 	errs := make([]error, chunk)
-	for start := 0; start < n; start += chunk {
-		m := min(chunk, n-start)
+	began := time.Now()
+	for start := from; start < to; start += chunk {
+		if rate > 0 {
+			// The schedule, not the last sleep, sets the pace: a late
+			// batch is caught up with, not carried over.
+			time.Sleep(time.Until(began.Add(time.Duration(float64(start-from) / rate * float64(time.Second)))))
+		}
+		m := min(chunk, to-start)
 		for i := range m {
 			flows[i] = syntheticFlow(start + i)
 			reqs[i] = ctnl.Request{Op: ctnl.OpCreate, Flow: &flows[i]}
 		}
 		if err := w.Apply(reqs[:m], errs[:m]); err != nil {
-			return fmt.Errorf("create in %s: %w", ns.Name, err)
+			return fmt.Errorf("create in %s: %w", nsName(ns), err)
 		}
 		for i, err := range errs[:m] {
 			if err != nil {
-				return fmt.Errorf("create %v in %s: %w", flows[i].Orig, ns.Name, err)
+				return fmt.Errorf("create %v in %s: %w", flows[i].Orig, nsName(ns), err)
 			}
 		}
 	}
 	return nil
 }
 
-// drainEvents subscribes a plain netlink socket in ns to the conntrack
-// event groups and reads and drops what comes until the returned stop is
-// called. With a listener, the kernel builds and queues an event for
-// every insert, in the inserter's context: this is the kernel's limit for
-// a node whose daemon listens, as a commit's always does, without the
-// cost of decoding the events.
-func drainEvents(ns *netnstest.NetNS) (stop func(), err error) {
-	var fd int
-	err = ns.Do(func() error {
-		var err error
-		fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
-		if err != nil {
-			return fmt.Errorf("event socket: %w", err)
-		}
-		// NFNLGRP_CONNTRACK_NEW, _UPDATE and _DESTROY are groups 1 to 3.
-		if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK, Groups: 0b111}); err != nil {
-			unix.Close(fd)
-			return fmt.Errorf("event socket: bind: %w", err)
-		}
-		// Big enough that reading keeps up; losses would not matter
-		// anyway, the kernel did the work.
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20); err != nil {
-			unix.Close(fd)
-			return fmt.Errorf("event socket: SO_RCVBUFFORCE: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+// in runs fn in ns, or, with ns nil, in this thread's own namespace.
+func in(ns *netnstest.NetNS, fn func() error) error {
+	if ns == nil {
+		return fn()
 	}
-	done := make(chan struct{})
-	var stopped atomic.Bool
-	go func() {
-		defer close(done)
-		buf := make([]byte, 1<<16)
-		for !stopped.Load() {
-			// The timeout lets the loop see stop: closing a socket does
-			// not wake a blocked recvfrom.
-			if _, _, err := unix.Recvfrom(fd, buf, 0); err != nil && err != unix.EINTR && err != unix.ENOBUFS && err != unix.EAGAIN {
-				return
-			}
-		}
-	}()
-	tv := unix.Timeval{Usec: 100000}
-	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-		stopped.Store(true)
-		unix.Close(fd)
-		return nil, err
+	return ns.Do(fn)
+}
+
+func nsName(ns *netnstest.NetNS) string {
+	if ns == nil {
+		return "this namespace"
 	}
-	return func() {
-		stopped.Store(true)
-		<-done
-		unix.Close(fd)
-	}, nil
+	return ns.Name
 }

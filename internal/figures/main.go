@@ -1,41 +1,38 @@
 //go:build linux
 
-// Command figures measures issue 8's design targets for `ctsync daemon`
-// the way the legacy baseline measured conntrackd 1.4.7: two firewalls
-// of the lab (internal/lab) in network namespaces, each running a
-// `ctsync daemon` process, FT-FW over UDP on the sync link; N established
-// TCP entries created in fw1's kernel through ctnetlink. For each N it
-// reports
+// Command figures measures ctsync against conntrackd 1.4.7, side by side,
+// and writes docs/benchmarks.md: both daemons in the same namespace lab
+// (internal/lab), one after the other, on the same generated load, FT-FW
+// over UDP on the sync link. For each N and each run it builds a lab per
+// daemon, starts the daemon on fw1 and fw2, and measures
 //
-//   - daemon CPU per replicated event, sender and receiver: user+sys from
-//     /proc/PID/stat before the N creates and once fw2's external cache
-//     holds N, divided by N;
-//   - RSS per cached entry, both sides: VmRSS over the same interval, / N;
-//   - bytes, datagrams and messages on the wire per update, from the
-//     daemons' own link and sync counters;
-//   - wall time of `ctsync bulk` on fw1 until fw2 has applied N more
-//     messages, and of a full resync: fw2's daemon restarted (empty
-//     caches), `ctsync resync` until its external cache holds N;
-//   - wall time of `ctsync commit` on fw2 until `conntrack -C` shows N,
-//     next to the kernel's own limit: N creates through engine/ctnl's
-//     Writer in batches of 256 into a namespace with no daemon, once
-//     into an otherwise empty table, then twice while fw1 holds its N
-//     (the kernel has one table for all namespaces), without and with an
-//     event listener that drops the events.
+//   - daemon CPU per event, sender and receiver, RSS growth per cached
+//     entry, and bytes and datagrams on the wire per event (from fw1's
+//     sync interface counters), while N synthetic entries are created
+//     in fw1 through ctnetlink at a paced rate (-rate) and real short
+//     TCP connections go through fw1; the events are counted by a
+//     listener of its own in fw1, the same denominator for both;
+//   - in a fresh lab, each daemon's own count of event socket overruns,
+//     and the entries missing at the peer, while N entries are created
+//     by several writers as fast as the kernel takes them;
+//   - wall time of a bulk send, of a full resync of a restarted fw2,
+//     and of a commit of N into fw2's kernel, next to the kernel's own
+//     limit for N batched inserts in the same conditions.
 //
-// Each N runs -runs times; the table shows the best of the runs (the
-// machine is shared, so the best is the least disturbed), the log on
-// stderr every run. It needs root and the lab's tools (ip, nft,
-// conntrack), and a built ctsync:
+// It prints the table and the targets' verdicts, and with -md writes the
+// document (from benchmarks.md.tmpl, whose text is the hand-written part)
+// and, next to it, the chart as SVG. As root, with ip, nft, conntrack and
+// conntrackd installed; it builds ctsync unless given -ctsync:
 //
-//	go build -o /tmp/ctsync ./cmd/ctsync
-//	sudo go run ./internal/figures -ctsync /tmp/ctsync -n 100000,1000000 -runs 3
+//	sudo go run ./internal/figures -n 100000,1000000 -md docs/benchmarks.md -readme README.md
 //
+// -readme rewrites the README's summary between its markers.
 // When net.netfilter.nf_conntrack_max, a global sysctl, is too low for
 // three tables of N, it raises it and puts it back when done.
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -43,45 +40,58 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/ctsync/ctsync/internal/lab"
+	"golang.org/x/sys/unix"
+
 	"github.com/ctsync/ctsync/internal/netnstest"
 )
 
+// options are the command's flags.
+type options struct {
+	bin                  string
+	counts               []int
+	runs, conns, writers int
+	rate                 int
+	md, chart, readme    string
+	keep, gogc, note     string
+}
+
 func main() {
-	bin := flag.String("ctsync", "ctsync", "the ctsync binary the daemons and clients run")
-	ns := flag.String("n", "100000", "comma-separated numbers of flows to measure")
-	runs := flag.Int("runs", 3, "runs per number of flows; the table shows the best")
-	keep := flag.String("keep", "", "a directory to keep each run's daemon logs and final stats in, for a diagnosis")
-	gogc := flag.String("gogc", "", "GOGC for the daemons (default: the Go runtime's, 100), to weigh memory against CPU")
+	var o options
+	flag.StringVar(&o.bin, "ctsync", "", "the ctsync binary the daemons and clients run (default: build ./cmd/ctsync into a temporary directory)")
+	ns := flag.String("n", "100000", "comma-separated numbers of synthetic entries to measure")
+	flag.IntVar(&o.runs, "runs", 1, "runs per number of entries; the table shows the best")
+	flag.IntVar(&o.conns, "conns", 2000, "short real TCP connections through fw1 during each replication")
+	flag.IntVar(&o.rate, "rate", 25000, "synthetic entries created a second while CPU, memory and wire are measured (0: as fast as the kernel takes them)")
+	flag.IntVar(&o.writers, "writers", 4, "goroutines creating the synthetic entries at once, for the burst at the highest rate")
+	flag.StringVar(&o.md, "md", "", "write the Markdown document here (and the chart next to it)")
+	flag.StringVar(&o.chart, "chart", "", "write the chart (SVG) here (default: -md's path with .svg for .md)")
+	flag.StringVar(&o.readme, "readme", "", "rewrite the benchmarks summary between its markers in this file (README.md)")
+	flag.StringVar(&o.note, "note", "", "a remark on the run, printed at the top of the document and the summary (e.g. that the machine was busy)")
+	flag.StringVar(&o.keep, "keep", "", "a directory to keep each run's daemon logs and final stats in, for a diagnosis")
+	flag.StringVar(&o.gogc, "gogc", "", "GOGC for the ctsync daemons (default: the daemon's own, 50), to weigh memory against CPU")
+	insert := flag.Int("kernel-insert", 0, "internal: create this many entries in this namespace and print how long it took")
+	insertListen := flag.Bool("kernel-insert-listen", false, "internal: with -kernel-insert, listen to the events meanwhile")
 	flag.Parse()
-	var counts []int
-	for s := range strings.SplitSeq(*ns, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1000 || n > maxFlows {
-			fmt.Fprintf(os.Stderr, "figures: -n %q: want numbers from 1000 to %d\n", s, maxFlows)
-			os.Exit(2)
+	if *insert > 0 {
+		// What kernelLimit runs, in the namespace it made.
+		if err := kernelInsert(*insert, *insertListen); err != nil {
+			fmt.Fprintf(os.Stderr, "figures -kernel-insert: %v\n", err)
+			os.Exit(1)
 		}
-		counts = append(counts, n)
+		return
 	}
-	if *runs < 1 {
-		fmt.Fprintln(os.Stderr, "figures: -runs: want at least 1")
+	if err := o.parse(*ns); err != nil {
+		fmt.Fprintf(os.Stderr, "figures: %v\n", err)
 		os.Exit(2)
 	}
-	path, err := exec.LookPath(*bin)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "figures: -ctsync: %v\n", err)
-		os.Exit(2)
-	}
-	// The lab refuses to build namespaces unless told it may.
-	os.Setenv(netnstest.EnvVar, "1")
-	if *gogc != "" {
-		// The daemons inherit the environment.
-		os.Setenv("GOGC", *gogc)
+	if o.chart == "" && o.md != "" {
+		o.chart = strings.TrimSuffix(o.md, ".md") + ".svg"
 	}
 
 	t := &tb{name: "figures"}
@@ -94,7 +104,7 @@ func main() {
 		os.Exit(1)
 	}()
 	code := 0
-	if err := measureAll(t, path, counts, *runs, *keep); err != nil {
+	if err := run(t, o); err != nil {
 		fmt.Fprintf(os.Stderr, "figures: %v\n", err)
 		code = 1
 	}
@@ -102,8 +112,31 @@ func main() {
 	os.Exit(code)
 }
 
-// measureAll measures each count runs times and prints the table.
-func measureAll(t *tb, bin string, counts []int, runs int, keep string) (err error) {
+func (o *options) parse(ns string) error {
+	for s := range strings.SplitSeq(ns, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1000 || n > maxFlows {
+			return fmt.Errorf("-n %q: want numbers from 1000 to %d", s, maxFlows)
+		}
+		o.counts = append(o.counts, n)
+	}
+	switch {
+	case o.runs < 1:
+		return fmt.Errorf("-runs: want at least 1")
+	case o.conns < 0 || o.conns > 20000:
+		// The client's ephemeral ports, held in TIME_WAIT, bound it.
+		return fmt.Errorf("-conns: want 0 to 20000")
+	case o.rate < 0:
+		return fmt.Errorf("-rate: want 0 (unpaced) or more")
+	case o.writers < 1 || o.writers > 64:
+		return fmt.Errorf("-writers: want 1 to 64")
+	}
+	return nil
+}
+
+// run measures each count runs times with both daemons, prints the
+// table and writes the document.
+func run(t *tb, o options) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			f, ok := r.(fatal)
@@ -113,41 +146,188 @@ func measureAll(t *tb, bin string, counts []int, runs int, keep string) (err err
 			err = errors.New(f.msg)
 		}
 	}()
-	raiseConntrackMax(t, 3*counts[len(counts)-1]+262144)
+	if o.bin == "" {
+		o.bin = buildCTSync(t)
+	}
+	path, err := exec.LookPath(o.bin)
+	if err != nil {
+		return fmt.Errorf("-ctsync: %v", err)
+	}
+	if _, err := exec.LookPath(conntrackdName); err != nil {
+		return fmt.Errorf("no %s command (Debian package conntrackd): %v", conntrackdName, err)
+	}
+	// The lab refuses to build namespaces unless told it may.
+	os.Setenv(netnstest.EnvVar, "1")
+	if o.gogc != "" {
+		// The daemons inherit the environment.
+		os.Setenv("GOGC", o.gogc)
+	}
+	r := report{Date: time.Now().UTC(), Machine: thisMachine(), Versions: versionsOf(path),
+		Command: commandLine(os.Args[1:]), Writers: o.writers, Rate: o.rate, Conns: o.conns, Runs: o.runs, Note: o.note}
+	if o.md != "" {
+		r.Chart = filepath.Base(o.chart)
+	}
+	// fw1's N and fw2's, and the kernel's limit's N beside them.
+	raiseConntrackMax(t, 3*o.counts[len(o.counts)-1]+2*o.conns+262144)
 	baseline := slabObjects()
-	var best []result
-	for _, n := range counts {
-		var b result
+	ld := load{Conns: o.conns, Writers: o.writers, Rate: o.rate}
+	for _, n := range o.counts {
+		ld.N = n
+		var best comparison
 		ok := 0
-		for i := range runs {
-			waitSlab(baseline)
-			r, err := try(func() result { return measure(t, bin, n, baseline, keepIn(keep, n, i)) })
+		for i := range o.runs {
+			c, err := try(func() comparison { return measureBoth(t, path, ld, baseline, keepIn(o.keep, n, i)) })
 			if err != nil {
 				// The machine is shared: one failed run (a timeout)
 				// should not lose the others.
 				fmt.Fprintf(os.Stderr, "N=%d run %d failed: %v\n", n, i+1, err)
 				continue
 			}
-			fmt.Fprintf(os.Stderr, "N=%d run %d: %s\n", n, i+1, r)
 			if ok == 0 {
-				b = r
+				best = c
 			} else {
-				b = b.best(r)
+				best = best.bestOf(c)
 			}
 			ok++
 		}
 		if ok == 0 {
-			return fmt.Errorf("every run of %d flows failed", n)
+			return fmt.Errorf("every run of %d entries failed", n)
 		}
-		b.Runs = ok
-		best = append(best, b)
+		r.Rows = append(r.Rows, best)
 	}
-	printTable(os.Stdout, best)
+	printSummary(os.Stdout, r)
+	if o.md == "" {
+		if o.readme != "" {
+			return fmt.Errorf("-readme: the summary links to the document: give -md too")
+		}
+		return nil
+	}
+	var chart bytes.Buffer
+	if err := writeChart(&chart, r.Rows); err != nil {
+		return err
+	}
+	if err := os.WriteFile(o.chart, chart.Bytes(), 0o644); err != nil {
+		return err
+	}
+	var md bytes.Buffer
+	if err := writeMarkdown(&md, r); err != nil {
+		return err
+	}
+	if err := os.WriteFile(o.md, md.Bytes(), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "wrote %s and %s\n", o.md, o.chart)
+	if o.readme == "" {
+		return nil
+	}
+	b, err := os.ReadFile(o.readme)
+	if err != nil {
+		return err
+	}
+	s, err := spliceSummary(string(b), r.Summary())
+	if err != nil {
+		return fmt.Errorf("-readme %s: %v", o.readme, err)
+	}
+	if err := os.WriteFile(o.readme, []byte(s), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "rewrote the benchmarks summary in %s\n", o.readme)
 	return nil
 }
 
+// measureBoth is one run at ld.N: the kernel's limit into an empty
+// table, then ctsync's lab, then conntrackd's, each once the kernel has
+// freed the entries of what ran before.
+func measureBoth(t *tb, bin string, ld load, baseline int, keep string) comparison {
+	c := comparison{N: ld.N, Conns: ld.Conns, Runs: 1}
+	waitSlab(baseline)
+	c.KernelEmpty = kernelLimit(t, t, ld.N, false, baseline)
+	waitSlab(baseline)
+	c.CTSync, c.Kernel = measure(t, ctsyncName, bin, ld, baseline, true, keep)
+	fmt.Fprintf(os.Stderr, "N=%d: %s\n", ld.N, c.CTSync)
+	fmt.Fprintf(os.Stderr, "N=%d: kernel's limit %v into an empty table, %v beside fw1's N, %v with a listener\n",
+		ld.N, c.KernelEmpty.Round(time.Millisecond), c.Kernel.Insert.Round(time.Millisecond), c.Kernel.Listened.Round(time.Millisecond))
+	waitSlab(baseline)
+	c.Legacy, _ = measure(t, conntrackdName, bin, ld, baseline, false, keep)
+	fmt.Fprintf(os.Stderr, "N=%d: %s\n", ld.N, c.Legacy)
+	return c
+}
+
+// buildCTSync builds ./cmd/ctsync into a directory removed when the
+// command ends.
+func buildCTSync(t *tb) string {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "ctsync")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/ctsync/ctsync/cmd/ctsync")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("go build ./cmd/ctsync (run the command in the repository, or give -ctsync): %v", err)
+	}
+	return bin
+}
+
+// commandLine is the command a reader runs to produce the document
+// again.
+func commandLine(args []string) string {
+	parts := []string{"sudo", "go", "run", "./internal/figures"}
+	for _, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t'\"$\\") {
+			a = strconv.Quote(a)
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
+}
+
+// thisMachine describes the machine from /proc and uname(2).
+func thisMachine() machine {
+	m := machine{CPU: "an unknown CPU", Cores: runtime.NumCPU(), RAM: "an unknown amount", Kernel: "unknown"}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				if f := strings.Fields(rest); len(f) == 2 {
+					if kb, err := strconv.ParseFloat(f[0], 64); err == nil {
+						m.RAM = fmt.Sprintf("%.0f GiB", kb/(1<<20))
+					}
+				}
+			}
+		}
+	}
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		m.Kernel = unix.ByteSliceToString(u.Release[:])
+	}
+	return m
+}
+
+// versionsOf asks each daemon for its version.
+func versionsOf(bin string) versions {
+	v := versions{CTSync: "(unknown version)", Conntrackd: "conntrackd (unknown version)", Go: runtime.Version()}
+	if out, err := exec.Command(bin, "version").Output(); err == nil {
+		line, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+		v.CTSync = strings.TrimPrefix(strings.TrimPrefix(line, "ctsync "), "version ")
+	}
+	if out, err := exec.Command(conntrackdName, "-v").Output(); err == nil {
+		for f := range strings.FieldsSeq(string(out)) {
+			if strings.HasPrefix(f, "v1.") {
+				v.Conntrackd = "conntrackd " + strings.TrimSuffix(f, ".")
+				break
+			}
+		}
+	}
+	return v
+}
+
 // try runs f and turns a failure (tb's Fatalf) into an error.
-func try(f func() result) (r result, err error) {
+func try[T any](f func() T) (r T, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			ft, ok := p.(fatal)
@@ -166,168 +346,6 @@ func keepIn(dir string, n, run int) string {
 		return ""
 	}
 	return filepath.Join(dir, fmt.Sprintf("n%d-run%d", n, run+1))
-}
-
-// measure is one run at n flows. With keep set, the daemons' logs and
-// final stats are written to files named keep-fw1.log and so on.
-func measure(t *tb, bin string, n, baseline int, keep string) result {
-	r := result{N: n}
-	run := &tb{name: fmt.Sprintf("figures-%d", n)}
-	t.Cleanup(run.cleanup)
-	defer run.cleanup()
-
-	// The kernel's limit, in a namespace of its own, first into an
-	// empty table.
-	r.KernelInsertEmpty = kernelLimit(t, run, n, false, baseline)
-
-	l := lab.New(run, lab.Options{})
-	d1 := startDaemon(run, bin, l.FW1, l.FW2, n)
-	d2 := startDaemon(run, bin, l.FW2, l.FW1, n)
-	if keep != "" {
-		// Registered after the daemons' stops, so run first.
-		run.Cleanup(func() {
-			for _, d := range []*daemon{d1, d2} {
-				d.keep(keep + "-" + string(d.fw.Role))
-			}
-		})
-	}
-	time.Sleep(time.Second) // startup dumps and link set-up settle
-	u1, u2 := d1.usage(run), d2.usage(run)
-	s1 := d1.stats(run)
-
-	start := time.Now()
-	if err := create(l.FW1.NetNS, n); err != nil {
-		t.Fatalf("fill fw1: %v", err)
-	}
-	r.Fill = time.Since(start)
-	limit := time.Minute + time.Duration(n/2000)*time.Second
-	r.Replicated = d2.waitFor(run, 200*time.Millisecond, limit, fmt.Sprintf("%d flows in fw2's external cache", n),
-		func(s stats) bool { return s.Caches.External.Active >= uint64(n) }).Sub(start)
-	// Acknowledgements and the last resends go on a little after the
-	// last entry arrived.
-	time.Sleep(time.Second)
-	v1, v2 := d1.usage(run), d2.usage(run)
-	e1 := d1.stats(run)
-	r.CPUSender = (v1.CPU - u1.CPU) / time.Duration(n)
-	r.CPUReceiver = (v2.CPU - u2.CPU) / time.Duration(n)
-	r.RSSSender = float64(v1.RSS-u1.RSS) / float64(n)
-	r.RSSReceiver = float64(v2.RSS-u2.RSS) / float64(n)
-	r.RSSSenderMB, r.RSSReceiverMB = float64(v1.RSS)/(1<<20), float64(v2.RSS)/(1<<20)
-	b0, p0 := s1.sent()
-	b1, p1 := e1.sent()
-	r.BytesPerUpdate = float64(b1-b0) / float64(n)
-	r.DatagramsPerUpdate = float64(p1-p0) / float64(n)
-	r.Overruns = e1.Ingest.Overruns - s1.Ingest.Overruns
-	r.Resyncs = e1.Ingest.Resyncs - s1.Ingest.Resyncs
-	if dg := e1.Sync.Datagrams - s1.Sync.Datagrams; dg > 0 {
-		r.MessagesPerDatagram = float64(e1.Sync.Messages-s1.Sync.Messages) / float64(dg)
-	}
-
-	// A bulk send, until fw2 has applied n messages more. A few may be
-	// resends of one flow, so this is a little early at worst; the
-	// acknowledgements still trickle in after, by FT-FW's timers, and
-	// are waited for without timing them, so that nothing of the bulk
-	// reaches the restarted fw2 below.
-	applied := d2.stats(run).Sync.Applied
-	u1, u2 = d1.usage(run), d2.usage(run)
-	start = time.Now()
-	d1.mustCtl(run, "bulk")
-	limit = time.Minute + time.Duration(n/5000)*time.Second
-	r.Bulk = d2.waitFor(run, 20*time.Millisecond, limit, "the bulk", func(s stats) bool {
-		return s.Sync.Applied >= applied+uint64(n)
-	}).Sub(start)
-	sent := d1.stats(run).Sync.Datagrams // the whole bulk, as fw2 has it all
-	d1.waitFor(run, 100*time.Millisecond, limit, "fw2 to acknowledge the bulk", func(s stats) bool {
-		return bulkAcknowledged(s, sent)
-	})
-	r.BulkCPU = cpuSince(run, u1, u2, d1, d2)
-
-	// A full resync of a restarted fw2.
-	d2.stop(run)
-	d2.start(run)
-	if got := d2.stats(run).Caches.External.Active; got != 0 {
-		t.Fatalf("fw2's external cache holds %d flows right after a restart, want 0", got)
-	}
-	u1, u2 = d1.usage(run), d2.usage(run)
-	start = time.Now()
-	d2.mustCtl(run, "resync")
-	r.Resync = d2.waitFor(run, 20*time.Millisecond, limit, fmt.Sprintf("%d flows in fw2's external cache", n),
-		func(s stats) bool { return s.Caches.External.Active >= uint64(n) }).Sub(start)
-	r.ResyncCPU = cpuSince(run, u1, u2, d1, d2)
-
-	// The kernel's limit in the commit's conditions: the kernel has one
-	// table for all namespaces, and fw1's n flows are in it, which slows
-	// every insert (longer chains to check for a clash). Without and
-	// with a listener for the events, which a daemon always is.
-	r.KernelInsert = kernelLimit(t, run, n, false, baseline+n)
-	r.KernelInsertListened = kernelLimit(t, run, n, true, baseline+n)
-
-	// The commit into fw2's kernel, which holds none of the flows yet.
-	if got := count(run, l.FW2); got >= n/100 {
-		t.Fatalf("fw2's kernel tracks %d flows before the commit, want none of the %d", got, n)
-	}
-	u1, u2 = d1.usage(run), d2.usage(run)
-	start = time.Now()
-	d2.mustCtl(run, "commit")
-	deadline := start.Add(time.Minute + time.Duration(n/2000)*time.Second)
-	for {
-		got := count(run, l.FW2)
-		if got >= n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("fw2's kernel tracks %d flows %v after the commit started, want %d", got, time.Since(start), n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	r.Commit = time.Since(start)
-	r.CommitCPU = cpuSince(run, u1, u2, d1, d2)
-	r.CommitSys = d2.usage(run).Sys - u2.Sys
-	return r
-}
-
-// cpuSince is the CPU each daemon spent since u1 and u2.
-func cpuSince(t *tb, u1, u2 usage, d1, d2 *daemon) [2]time.Duration {
-	return [2]time.Duration{d1.usage(t).CPU - u1.CPU, d2.usage(t).CPU - u2.CPU}
-}
-
-// kernelLimit is how long n creates through ctnl.Writer take in a
-// namespace of their own, with an event listener that drops the events
-// or without; the namespace is deleted afterwards, and its entries freed
-// (down to settled in the whole kernel) before kernelLimit returns.
-func kernelLimit(t, run *tb, n int, listen bool, settled int) time.Duration {
-	k := &tb{name: "kernel"}
-	run.Cleanup(k.cleanup)
-	defer k.cleanup()
-	ns := netnstest.NewNetNS(k)
-	if listen {
-		stop, err := drainEvents(ns)
-		if err != nil {
-			t.Fatalf("kernel limit: %v", err)
-		}
-		k.Cleanup(stop)
-	}
-	start := time.Now()
-	if err := create(ns, n); err != nil {
-		t.Fatalf("kernel limit: %v", err)
-	}
-	took := time.Since(start)
-	k.cleanup()
-	waitSlab(settled)
-	return took
-}
-
-// count is `conntrack -C` in fw: how many entries its table holds.
-func count(t *tb, fw *lab.Node) int {
-	out, err := fw.Command("conntrack", "-C").Output()
-	if err != nil {
-		t.Fatalf("conntrack -C in %s: %v", fw.Role, err)
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(out)))
-	if err != nil {
-		t.Fatalf("conntrack -C in %s: %q is not a count", fw.Role, out)
-	}
-	return n
 }
 
 const conntrackMax = "/proc/sys/net/netfilter/nf_conntrack_max"

@@ -4,53 +4,57 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"time"
 )
 
-// result is what one run measured at N flows.
-type result struct {
-	N int
-	// Runs is how many runs the best of them was taken from.
-	Runs int
-	// KernelInsertEmpty: N creates into a namespace of their own, the
-	// kernel's own limit, with no other entry in the kernel's table;
-	// KernelInsert the same while fw1 holds its N, as during the commit;
-	// KernelInsertListened that with an event listener that drops the
-	// events. Fill: the N creates into fw1, whose daemon listens.
-	KernelInsertEmpty, KernelInsert, KernelInsertListened, Fill time.Duration
-	// Replicated: from the first create in fw1 until fw2's external
-	// cache holds N.
-	Replicated time.Duration
-	// CPU per replicated event, user+sys.
+// figures is what one run measured of one daemon at N entries.
+type figures struct {
+	Daemon   string
+	N, Conns int
+	// Events is how many conntrack events the independent listener in
+	// fw1 counted while the entries were created and replicated: the
+	// denominator of the per-event figures, the same for both daemons.
+	// ListenerOverruns says how often the kernel dropped events for the
+	// listener itself (then Events is short).
+	Events, ListenerOverruns uint64
+	// Fill: the N creates in fw1 through ctnetlink, paced.
+	// Replicated: from their start until fw2's external cache held N
+	// plus the connections (or stopped growing).
+	Fill, Replicated time.Duration
+	// CPU (user+sys) per event, of fw1's daemon and of fw2's.
 	CPUSender, CPUReceiver time.Duration
-	// RSS growth per cached entry, in bytes, and RSS at the end, in MiB.
+	// RSS growth over the replication per entry cached (fw1's internal
+	// cache, fw2's external one), in bytes, and RSS at its end, in MiB.
 	RSSSender, RSSReceiver     float64
 	RSSSenderMB, RSSReceiverMB float64
-	// Overruns of fw1's event socket and the resyncs that repaired
-	// them, while replicating: each resync sends every flow again, so
-	// the CPU and wire figures then count more than one send per flow.
-	Overruns, Resyncs uint64
-	// On fw1's sync link, per replicated update.
-	BytesPerUpdate, DatagramsPerUpdate, MessagesPerDatagram float64
-	// Wall times of a bulk send, a full resync and a commit of N, and
-	// the CPU fw1's and fw2's daemons spent on each.
-	Bulk, Resync, Commit          time.Duration
-	BulkCPU, ResyncCPU, CommitCPU [2]time.Duration
-	// CommitSys is the system part of fw2's CPU for the commit: the
-	// kernel's inserts, made in the daemon's sendmsg.
-	CommitSys time.Duration
+	// Cached is what fw1's internal and fw2's external caches held at
+	// the end of the replication.
+	Cached [2]uint64
+	// What fw1's sync interface sent during the replication, per event.
+	BytesPerUpdate, DatagramsPerUpdate float64
+	// Overruns of fw1's event socket during the paced load, as the
+	// daemon counts them, and how many entries fw2's external cache
+	// lacked at its end, before any overrun resync.
+	LoadOverruns, LoadMissing uint64
+	// Burst: N more creates in a fresh lab, from several writers as
+	// fast as the kernel takes them; the overruns of fw1's event socket
+	// then, and the entries fw2 lacked once its cache stopped growing.
+	Burst             time.Duration
+	Overruns, Missing uint64
+	// Wall times of a bulk send, a full resync of a restarted fw2, and
+	// a commit into fw2's kernel.
+	Bulk, Resync, Commit time.Duration
 }
 
-func (r result) String() string {
-	return fmt.Sprintf("kernel insert into an empty table %v, beside fw1's %v (%.0f/s), with a listener %v, fill %v, replicated after %v; CPU/event sender %v receiver %v; "+
-		"RSS/entry sender %.0f B receiver %.0f B (%.0f / %.0f MiB); wire %.1f B, %.3f datagrams per update, %.2f messages per datagram; "+
-		"bulk %v (CPU %v), resync %v (CPU %v), commit %v (%.0f/s, CPU %v, fw2 sys %v); fw1 event socket overruns %d, resyncs %d",
-		r.KernelInsertEmpty.Round(time.Millisecond), r.KernelInsert.Round(time.Millisecond), rate(r.N, r.KernelInsert), r.KernelInsertListened.Round(time.Millisecond), r.Fill.Round(time.Millisecond), r.Replicated.Round(time.Millisecond),
-		r.CPUSender, r.CPUReceiver, r.RSSSender, r.RSSReceiver, r.RSSSenderMB, r.RSSReceiverMB,
-		r.BytesPerUpdate, r.DatagramsPerUpdate, r.MessagesPerDatagram,
-		r.Bulk.Round(time.Millisecond), r.BulkCPU, r.Resync.Round(time.Millisecond), r.ResyncCPU,
-		r.Commit.Round(time.Millisecond), rate(r.N, r.Commit), r.CommitCPU, r.CommitSys, r.Overruns, r.Resyncs)
+func (f figures) String() string {
+	return fmt.Sprintf("%s: %d events (listener overruns %d), fill %v (%.0f/s), replicated after %v; CPU/event sender %v receiver %v; "+
+		"RSS/entry sender %.0f B receiver %.0f B (%.0f / %.0f MiB; cached %d / %d); wire %.1f B, %.3f datagrams per update; "+
+		"paced load overruns %d, missing %d; burst %v (%.0f/s) overruns %d, missing %d; bulk %v, resync %v, commit %v (%.0f/s)",
+		f.Daemon, f.Events, f.ListenerOverruns, f.Fill.Round(time.Millisecond), rate(f.N, f.Fill), f.Replicated.Round(time.Millisecond),
+		f.CPUSender, f.CPUReceiver, f.RSSSender, f.RSSReceiver, f.RSSSenderMB, f.RSSReceiverMB, f.Cached[0], f.Cached[1],
+		f.BytesPerUpdate, f.DatagramsPerUpdate, f.LoadOverruns, f.LoadMissing,
+		f.Burst.Round(time.Millisecond), rate(f.N, f.Burst), f.Overruns, f.Missing,
+		f.Bulk.Round(time.Millisecond), f.Resync.Round(time.Millisecond), f.Commit.Round(time.Millisecond), rate(f.N, f.Commit))
 }
 
 func rate(n int, d time.Duration) float64 {
@@ -60,86 +64,56 @@ func rate(n int, d time.Duration) float64 {
 	return float64(n) / d.Seconds()
 }
 
-// best keeps, figure by figure, the better of r and o: the shorter time,
-// the less CPU and memory, the fewer bytes. The kernel's limit is its
-// best too, so the commit is compared with the fastest the kernel went.
-func (r result) best(o result) result {
-	dmin := func(a, b time.Duration) time.Duration { return min(a, b) }
-	r.KernelInsertEmpty = dmin(r.KernelInsertEmpty, o.KernelInsertEmpty)
-	r.KernelInsert = dmin(r.KernelInsert, o.KernelInsert)
-	r.KernelInsertListened = dmin(r.KernelInsertListened, o.KernelInsertListened)
-	r.Fill = dmin(r.Fill, o.Fill)
-	r.Replicated = dmin(r.Replicated, o.Replicated)
-	r.CPUSender = dmin(r.CPUSender, o.CPUSender)
-	r.CPUReceiver = dmin(r.CPUReceiver, o.CPUReceiver)
-	r.RSSSender = min(r.RSSSender, o.RSSSender)
-	r.RSSReceiver = min(r.RSSReceiver, o.RSSReceiver)
-	r.RSSSenderMB = min(r.RSSSenderMB, o.RSSSenderMB)
-	r.RSSReceiverMB = min(r.RSSReceiverMB, o.RSSReceiverMB)
-	r.BytesPerUpdate = min(r.BytesPerUpdate, o.BytesPerUpdate)
-	r.DatagramsPerUpdate = min(r.DatagramsPerUpdate, o.DatagramsPerUpdate)
-	r.MessagesPerDatagram = max(r.MessagesPerDatagram, o.MessagesPerDatagram)
-	r.Bulk = dmin(r.Bulk, o.Bulk)
-	r.Resync = dmin(r.Resync, o.Resync)
-	r.Commit = dmin(r.Commit, o.Commit)
-	r.Overruns = max(r.Overruns, o.Overruns)
-	r.Resyncs = max(r.Resyncs, o.Resyncs)
-	return r
+// best keeps, figure by figure, the better of f and o: the shorter time,
+// the less CPU and memory, the fewer bytes; but the worst of the losses,
+// which a reader must not miss. Events, the denominator, is the run's
+// with the least sender CPU per event.
+func (f figures) best(o figures) figures {
+	if o.CPUSender < f.CPUSender {
+		f.Events = o.Events
+	}
+	f.ListenerOverruns = max(f.ListenerOverruns, o.ListenerOverruns)
+	f.Fill = min(f.Fill, o.Fill)
+	f.Replicated = min(f.Replicated, o.Replicated)
+	f.CPUSender = min(f.CPUSender, o.CPUSender)
+	f.CPUReceiver = min(f.CPUReceiver, o.CPUReceiver)
+	f.RSSSender = min(f.RSSSender, o.RSSSender)
+	f.RSSReceiver = min(f.RSSReceiver, o.RSSReceiver)
+	f.RSSSenderMB = min(f.RSSSenderMB, o.RSSSenderMB)
+	f.RSSReceiverMB = min(f.RSSReceiverMB, o.RSSReceiverMB)
+	f.BytesPerUpdate = min(f.BytesPerUpdate, o.BytesPerUpdate)
+	f.DatagramsPerUpdate = min(f.DatagramsPerUpdate, o.DatagramsPerUpdate)
+	f.LoadOverruns = max(f.LoadOverruns, o.LoadOverruns)
+	f.LoadMissing = max(f.LoadMissing, o.LoadMissing)
+	f.Burst = min(f.Burst, o.Burst)
+	f.Overruns = max(f.Overruns, o.Overruns)
+	f.Missing = max(f.Missing, o.Missing)
+	f.Bulk = min(f.Bulk, o.Bulk)
+	f.Resync = min(f.Resync, o.Resync)
+	f.Commit = min(f.Commit, o.Commit)
+	return f
 }
 
-// printTable writes the best results as a Markdown table, one column per
-// N.
-func printTable(w io.Writer, rs []result) {
-	fmt.Fprint(w, "| figure |")
-	for _, r := range rs {
-		fmt.Fprintf(w, " N = %d (best of %d) |", r.N, r.Runs)
-	}
-	fmt.Fprint(w, "\n|---|")
-	for range rs {
-		fmt.Fprint(w, "---|")
-	}
-	fmt.Fprintln(w)
-	row := func(name string, f func(r result) string) {
-		fmt.Fprintf(w, "| %s |", name)
-		for _, r := range rs {
-			fmt.Fprintf(w, " %s |", f(r))
-		}
-		fmt.Fprintln(w)
-	}
-	us := func(d time.Duration) string { return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond)) }
-	secs := func(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
-	row("daemon CPU per replicated event, sender (fw1)", func(r result) string { return us(r.CPUSender) })
-	row("daemon CPU per replicated event, receiver (fw2)", func(r result) string { return us(r.CPUReceiver) })
-	row("RSS growth per cached entry, sender / receiver", func(r result) string {
-		return fmt.Sprintf("%.0f / %.0f B", r.RSSSender, r.RSSReceiver)
-	})
-	row("RSS sender / receiver", func(r result) string {
-		return fmt.Sprintf("%.0f / %.0f MiB", r.RSSSenderMB, r.RSSReceiverMB)
-	})
-	row("creation in fw1 through ctnetlink; replicated after", func(r result) string {
-		return fmt.Sprintf("%s (%.0f/s); %s", secs(r.Fill), rate(r.N, r.Fill), secs(r.Replicated))
-	})
-	row("wire per update: bytes, datagrams; messages per datagram", func(r result) string {
-		return fmt.Sprintf("%.1f B, %.3f; %.2f", r.BytesPerUpdate, r.DatagramsPerUpdate, r.MessagesPerDatagram)
-	})
-	row("bulk send (`ctsync bulk` on fw1), wall", func(r result) string { return secs(r.Bulk) })
-	row("full resync of a restarted fw2 (`ctsync resync`), wall", func(r result) string { return secs(r.Resync) })
-	row("commit into fw2's kernel (`ctsync commit`), wall until `conntrack -C` shows N", func(r result) string {
-		return fmt.Sprintf("%s (%.0f/s)", secs(r.Commit), rate(r.N, r.Commit))
-	})
-	row("kernel's own limit: N batched ctnetlink creates into a namespace of their own, the kernel's table otherwise empty", func(r result) string {
-		return fmt.Sprintf("%s (%.0f/s)", secs(r.KernelInsertEmpty), rate(r.N, r.KernelInsertEmpty))
-	})
-	row("the same while fw1's N are in the kernel's table (one table for all namespaces), as during the commit", func(r result) string {
-		return fmt.Sprintf("%s (%.0f/s)", secs(r.KernelInsert), rate(r.N, r.KernelInsert))
-	})
-	row("the same with an event listener that drops the events", func(r result) string {
-		return fmt.Sprintf("%s (%.0f/s)", secs(r.KernelInsertListened), rate(r.N, r.KernelInsertListened))
-	})
-	row("commit / kernel limit beside fw1's N, without / with a listener", func(r result) string {
-		return fmt.Sprintf("%.2f× / %.2f×", r.Commit.Seconds()/r.KernelInsert.Seconds(), r.Commit.Seconds()/r.KernelInsertListened.Seconds())
-	})
-	row("fw1 event socket overruns / resyncs, worst run", func(r result) string {
-		return fmt.Sprintf("%d / %d", r.Overruns, r.Resyncs)
-	})
+// comparison is the best of the runs at N of both daemons, and the
+// kernel's limits measured in the same runs.
+type comparison struct {
+	N, Conns, Runs int
+	// KernelEmpty: N creates into a namespace of their own, the
+	// kernel's table otherwise empty; Kernel: the same while fw1 holds
+	// its N, as during the commit, without and with a listener.
+	KernelEmpty time.Duration
+	Kernel      kernelLimits
+	CTSync      figures
+	Legacy      figures
+}
+
+// bestOf merges the runs at one N: the best of each figure.
+func (c comparison) bestOf(o comparison) comparison {
+	c.Runs += o.Runs
+	c.KernelEmpty = min(c.KernelEmpty, o.KernelEmpty)
+	c.Kernel.Insert = min(c.Kernel.Insert, o.Kernel.Insert)
+	c.Kernel.Listened = min(c.Kernel.Listened, o.Kernel.Listened)
+	c.CTSync = c.CTSync.best(o.CTSync)
+	c.Legacy = c.Legacy.best(o.Legacy)
+	return c
 }

@@ -164,6 +164,11 @@ func (d *Daemon) MustCtl(t T, args ...string) string {
 	return out
 }
 
+// Pid is the daemon's process id: Start runs it in the foreground through
+// an exec (`ip netns exec` replaces itself with it), so the process started
+// is conntrackd's own, and /proc/PID tells its CPU time and memory.
+func (d *Daemon) Pid() int { return d.cmd.Process.Pid }
+
 // Output returns what the daemon wrote to its standard output and error.
 func (d *Daemon) Output() string { return d.out.String() }
 

@@ -30,9 +30,10 @@ func TestCIInstallsEveryCommandTestsRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// internal/figures is a lab command run by hand (the README's design
-	// targets), not by any test: what it runs is not CI's to install,
-	// and it runs the ctsync binary its -ctsync flag names.
+	// internal/figures is a lab command (the README's benchmark), not a
+	// test: .ci/run runs it after .ci/test, whose tests already need
+	// what it runs (ip, conntrack, conntrackd); it also runs `go build`
+	// when not given -ctsync, and the ctsync binary that flag names.
 	byHand := func(pos string) bool { return strings.HasPrefix(rel(root, pos), "internal/figures/") }
 	r.Uses = slices.DeleteFunc(r.Uses, func(u testexec.Use) bool { return byHand(u.Pos) })
 	r.Unresolved = slices.DeleteFunc(r.Unresolved, func(u testexec.Unresolved) bool { return byHand(u.Pos) })
