@@ -81,11 +81,24 @@ func (e *Engine) commit(ctx context.Context, table control.Table, progress func(
 	took := time.Since(start)
 	e.counters.committed.Add(uint64(c.ok))
 	e.counters.commitFailed.Add(uint64(c.failed))
-	e.log.Info("commit done", "committed", c.ok, "failed", c.failed, "seconds", took.Seconds())
+	e.log.Info("commit done", "committed", c.ok, "failed", c.failed, "table_full", c.full, "seconds", took.Seconds())
 	if c.failed > 0 {
-		return fmt.Errorf("commit: %d of %d flows could not be written into the kernel (first: %v)", c.failed, c.failed+c.ok, c.first)
+		return fmt.Errorf("commit: %d of %d flows could not be written into the kernel%s (first: %v)", c.failed, c.failed+c.ok, c.why(), c.first)
 	}
 	return nil
+}
+
+// why explains the refusals an operator can act on. The kernel refuses
+// a new flow with ENOMEM when its table holds nf_conntrack_max flows
+// (nf_conntrack_core.c, __nf_conntrack_alloc: "table full"); the flows
+// stay in the external cache, so a commit after raising the limit writes
+// them.
+func (c *committer) why() string {
+	if c.full == 0 {
+		return ""
+	}
+	return fmt.Sprintf(": %d refused because the kernel's conntrack table is full (net.netfilter.nf_conntrack_max reached); "+
+		"they stay in the external cache: raise the limit and commit again", c.full)
 }
 
 // commitExpectations writes the external expectation cache after the
@@ -140,7 +153,9 @@ type committer struct {
 	n      int
 	ok     int
 	failed int
-	first  error
+	// full counts the flows refused for want of room in the table.
+	full  int
+	first error
 }
 
 func (c *committer) reset() { c.n, c.reqs = 0, c.reqs[:0] }
@@ -208,6 +223,9 @@ func (c *committer) write() {
 			}
 		}
 		if err != nil {
+			if errors.Is(err, syscall.ENOMEM) {
+				c.full++
+			}
 			c.fail(fmt.Errorf("%v: %w", c.reqs[i].Flow.Orig, err))
 			continue
 		}
