@@ -3,9 +3,7 @@ package engine_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,65 +12,6 @@ import (
 	"github.com/ctsync/ctsync/engine/ctnl"
 	"github.com/ctsync/ctsync/internal/lab"
 )
-
-// writeFlows applies op to lab.SyntheticFlow(i) for every i in idx from
-// workers goroutines at once, each with its own ctnetlink socket in fw's
-// namespace: as fast as the kernel takes them, which is faster than one
-// reader of events keeps up with.
-func writeFlows(t *testing.T, fw *lab.Node, op ctnl.Op, idx []int, workers int) {
-	t.Helper()
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for w := range workers {
-		var wr *ctnl.Writer
-		if err := fw.Do(func() (err error) { wr, err = ctnl.NewWriter(ctnl.WriterConfig{Batch: 256}); return err }); err != nil {
-			t.Fatal(err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer wr.Close()
-			const batch = 512
-			flows := make([]ctnl.Flow, batch)
-			reqs := make([]ctnl.Request, batch)
-			rerrs := make([]error, batch)
-			var mine []int
-			for j := w; j < len(idx); j += workers {
-				mine = append(mine, idx[j])
-			}
-			for start := 0; start < len(mine); start += batch {
-				m := min(batch, len(mine)-start)
-				for i := range m {
-					flows[i] = lab.SyntheticFlow(mine[start+i])
-					reqs[i] = ctnl.Request{Op: op, Flow: &flows[i]}
-				}
-				if err := wr.Apply(reqs[:m], rerrs[:m]); err != nil {
-					errs <- err
-					return
-				}
-				for i, err := range rerrs[:m] {
-					if err != nil {
-						errs <- fmt.Errorf("%v %v: %w", op, flows[i].Orig, err)
-						return
-					}
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-}
-
-func span(from, to int) []int {
-	s := make([]int, 0, to-from)
-	for i := from; i < to; i++ {
-		s = append(s, i)
-	}
-	return s
-}
 
 // syntheticLines keeps the lines of the made-up flows (lab.SyntheticFlow):
 // a kernel table also holds the sync link's own flow.
@@ -125,16 +64,19 @@ func TestLabFaultNetlinkOverrun(t *testing.T) {
 
 	// Flows replicated before the burst, destroyed during it.
 	const doomed, burst = 2000, 20000
-	writeFlows(t, l.FW1, ctnl.OpCreate, span(0, doomed), 1)
+	if err := l.FW1.WriteFlows(ctnl.OpCreate, lab.Span(0, doomed), 1); err != nil {
+		t.Fatal(err)
+	}
 	converged(t, l, fw1, fw2, 60*time.Second)
 
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		writeFlows(t, l.FW1, ctnl.OpDelete, span(0, doomed), 1)
-	}()
-	writeFlows(t, l.FW1, ctnl.OpCreate, span(doomed, doomed+burst), 4)
-	<-done
+	deleted := make(chan error, 1)
+	go func() { deleted <- l.FW1.WriteFlows(ctnl.OpDelete, lab.Span(0, doomed), 1) }()
+	if err := l.FW1.WriteFlows(ctnl.OpCreate, lab.Span(doomed, doomed+burst), 4); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-deleted; err != nil {
+		t.Fatal(err)
+	}
 
 	s := fw1.Snapshot().Ingest
 	if s.Overruns == 0 {
