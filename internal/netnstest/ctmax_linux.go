@@ -157,7 +157,8 @@ func LowerConntrackMax(t T, limit int) (restore func()) {
 
 // ctMaxLock takes the lock file with op (LOCK_SH or LOCK_EX; on a
 // descriptor that holds it already, flock converts), polling until wait
-// has passed: flock cannot time out.
+// has passed: flock cannot time out. A conversion that fails drops the
+// lock held (flock(2): it is not atomic), which release takes again.
 func ctMaxLock(op int, wait time.Duration) error {
 	if ctMax.fd < 0 {
 		fd, err := unix.Open(conntrackMaxLock, unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC, 0o600)
