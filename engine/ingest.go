@@ -186,6 +186,11 @@ type Ingest struct {
 	cur  ingestItem
 	view filter.Flow
 
+	// overrunLogAt is when an overrun was last logged; overrunsUnlogged
+	// counts those since, the one being logged included.
+	overrunLogAt     time.Time
+	overrunsUnlogged uint64
+
 	resyncAt, pollAt time.Time
 	// timerAt is the deadline timer waits for; timer is nil when none.
 	timerAt time.Time
@@ -199,6 +204,9 @@ type ingestItem struct {
 	readBuffer int
 	skipped    error
 }
+
+// overrunLogEvery spaces the log lines about overruns.
+const overrunLogEvery = 10 * time.Second
 
 // itemQueue is how many items the event source may be ahead of Run. The
 // socket's own buffer holds the rest.
@@ -397,7 +405,13 @@ func (in *Ingest) handle(now time.Time, it *ingestItem) {
 func (in *Ingest) overrun(now time.Time, readBuffer int) {
 	in.stats.overruns.Add(1)
 	in.stats.readBuffer.Store(int64(readBuffer))
-	in.io.Log.Warn("kernel events lost: the event socket's buffer overran", "read_buffer", readBuffer)
+	// A burst overruns many times a second: one line per overrunLogEvery,
+	// with the count, keeps the log readable (stats count them all).
+	in.overrunsUnlogged++
+	if in.overrunLogAt.IsZero() || now.Sub(in.overrunLogAt) >= overrunLogEvery {
+		in.io.Log.Warn("kernel events lost: the event socket's buffer overran", "read_buffer", readBuffer, "overruns", in.overrunsUnlogged)
+		in.overrunLogAt, in.overrunsUnlogged = now, 0
+	}
 	if in.s.OverrunResync > 0 {
 		in.resyncAt = now.Add(in.s.OverrunResync)
 	}

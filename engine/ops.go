@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"syscall"
 	"time"
 
@@ -83,11 +84,32 @@ func (e *Engine) commit(ctx context.Context, table control.Table, progress func(
 	took := time.Since(start)
 	e.counters.committed.Add(uint64(c.ok))
 	e.counters.commitFailed.Add(uint64(c.failed))
-	e.log.Info("commit done", "committed", c.ok, "failed", c.failed, "seconds", took.Seconds())
+	e.log.Info("commit done", "committed", c.ok, "failed", c.failed, "table_full", c.full, "chain_full", c.chain, "seconds", took.Seconds())
 	if c.failed > 0 {
-		return fmt.Errorf("commit: %d of %d flows could not be written into the kernel (first: %v)", c.failed, c.failed+c.ok, c.first)
+		return fmt.Errorf("commit: %d of %d flows could not be written into the kernel%s (first: %v)", c.failed, c.failed+c.ok, c.why(), c.first)
 	}
 	return nil
+}
+
+// why explains the refusals an operator can act on. The kernel refuses
+// a new flow with ENOMEM when the namespace's table holds
+// nf_conntrack_max flows (nf_conntrack_core.c, __nf_conntrack_alloc:
+// "table full"), and with ENOSPC when the flow's hash chain, in the hash
+// table all namespaces share, is too long (nf_conntrack_hash_check_insert:
+// "chaintoolong"), which more buckets cure. The flows stay in the
+// external cache, so a commit after raising the limit writes them.
+func (c *committer) why() string {
+	var b strings.Builder
+	if c.full > 0 {
+		fmt.Fprintf(&b, ": %d refused because the kernel's conntrack table is full (net.netfilter.nf_conntrack_max reached)", c.full)
+	}
+	if c.chain > 0 {
+		fmt.Fprintf(&b, ": %d refused because their bucket of the kernel's conntrack hash table is full (raise net.netfilter.nf_conntrack_buckets)", c.chain)
+	}
+	if b.Len() > 0 {
+		b.WriteString("; they stay in the external cache: raise the limit and commit again")
+	}
+	return b.String()
 }
 
 // commitExpectations writes the external expectation cache after the
@@ -142,7 +164,10 @@ type committer struct {
 	n      int
 	ok     int
 	failed int
-	first  error
+	// full and chain count the flows refused for want of room in the
+	// table and in their hash chain.
+	full, chain int
+	first       error
 }
 
 func (c *committer) reset() { c.n, c.reqs = 0, c.reqs[:0] }
@@ -210,6 +235,12 @@ func (c *committer) write() {
 			}
 		}
 		if err != nil {
+			switch {
+			case errors.Is(err, syscall.ENOMEM):
+				c.full++
+			case errors.Is(err, syscall.ENOSPC):
+				c.chain++
+			}
 			c.fail(fmt.Errorf("%v: %w", c.reqs[i].Flow.Orig, err))
 			continue
 		}

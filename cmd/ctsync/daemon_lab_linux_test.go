@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -177,8 +176,8 @@ func number(m map[string]any, path ...string) int {
 // TestLabDaemons is issue 8's "done": two `ctsync daemon`s with HCL
 // configurations sync 100k flows (CTSYNC_SCALE_FLOWS) in each mode, the
 // client commands commit them into the backup's kernel and flush, and the
-// daemons stop cleanly. FT-FW also takes garbage on its sync port and
-// its control socket and goes on.
+// daemons stop cleanly. Garbage on the sync port and the control socket
+// is TestLabFaultGarbage's.
 func TestLabDaemons(t *testing.T) {
 	n := 100000
 	if s := os.Getenv("CTSYNC_SCALE_FLOWS"); s != "" {
@@ -195,9 +194,6 @@ func TestLabDaemons(t *testing.T) {
 			l := lab.New(t, lab.Options{})
 			fw1 := startDaemon(t, l, l.FW1, mode)
 			fw2 := startDaemon(t, l, l.FW2, mode)
-			if mode == "ftfw" {
-				garbage(t, l, fw2)
-			}
 			l.FW1.Fill(t, n)
 			lab.Eventually(t, 60*time.Second, fmt.Sprintf("%d flows in fw2's external cache", n), func() (bool, string) {
 				s := fw2.stats(t)
@@ -233,51 +229,6 @@ func TestLabDaemons(t *testing.T) {
 			}
 		})
 	}
-}
-
-// garbage sends what is not a sync message to d's sync port and its
-// control socket: both are counted and refused, and the daemon goes on
-// (the test's replication afterwards proves it).
-func garbage(t *testing.T, l *lab.Lab, d *labDaemon) {
-	t.Helper()
-	err := l.FW1.Do(func() error {
-		c, err := net.Dial("udp4", net.JoinHostPort(l.FW2.SyncAddrs[0].Addr().String(), "3780"))
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		for i := range 100 {
-			b := make([]byte, 1+i*13%1400)
-			for j := range b {
-				b[j] = byte(i*31 + j*7)
-			}
-			c.Write(b)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, junk := range []string{"\x17\x00\x00\x00", "{\"version\":1,\"command\":\"commit\"", strings.Repeat("x", 100000) + "\n"} {
-		c, err := net.Dial("unix", d.socket)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.Write([]byte(junk))
-		if cw, ok := c.(*net.UnixConn); ok {
-			cw.CloseWrite()
-		}
-		c.SetReadDeadline(time.Now().Add(10 * time.Second))
-		buf := make([]byte, 4096)
-		c.Read(buf)
-		c.Close()
-	}
-	lab.Eventually(t, 10*time.Second, "the garbage to be counted", func() (bool, string) {
-		s := d.stats(t)
-		malformed := number(s, "sync", "malformed")
-		refused := number(s, "control", "malformed") + number(s, "control", "too_large")
-		return malformed > 0 && refused >= 2, fmt.Sprintf("sync malformed %d, control refused %d", malformed, refused)
-	})
 }
 
 // reloadLog moves d's log to another file with `ctsync reload`: the new

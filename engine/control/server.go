@@ -74,7 +74,7 @@ type Options struct {
 	ReadTimeout      time.Duration    // to receive the request; DefaultReadTimeout
 	WriteTimeout     time.Duration    // for a client to take a write; DefaultWriteTimeout
 	ProgressInterval time.Duration    // between progress lines; DefaultProgressInterval
-	Now              func() time.Time // the clock that spaces progress lines; time.Now (deadlines use the real one)
+	Now              func() time.Time // the clock that spaces progress lines and refusal warnings; time.Now (deadlines use the real one)
 	// Stop is called for the stop command: it tells the server's owner
 	// to shut down (the daemon, as on SIGTERM) and returns at once, so
 	// that the client gets its result first. Nil: stop is refused, since
@@ -121,6 +121,8 @@ type Server struct {
 	log  *slog.Logger
 	c    counters
 	slot chan struct{}
+	// refusals spaces the log lines about refused clients.
+	refusals refusalLog
 }
 
 // NewServer returns a server that passes requests to h.
@@ -200,7 +202,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		case s.slot <- struct{}{}:
 		default:
 			s.c.busy.Add(1)
-			s.log.Warn("request refused", "code", CodeBusy, "clients", s.o.MaxClients)
+			s.warnRefused("request refused", "code", CodeBusy, "clients", s.o.MaxClients)
 			s.refuse(c, &RequestError{Code: CodeBusy, Msg: fmt.Sprintf("busy: %d clients are being served; try again", s.o.MaxClients)})
 			c.Close()
 			continue
@@ -332,7 +334,7 @@ func (s *Server) refused(c net.Conn, err error) {
 		re = &RequestError{Code: CodeTimeout, Msg: fmt.Sprintf("no request within %s", s.o.ReadTimeout)}
 	default:
 		s.c.disconnected.Add(1)
-		s.log.Warn("reading request", "err", err)
+		s.warnRefused("reading request", "err", err)
 		return
 	}
 	switch re.Code {
@@ -345,7 +347,7 @@ func (s *Server) refused(c net.Conn, err error) {
 	default:
 		s.c.unsupported.Add(1)
 	}
-	s.log.Warn("request refused", "code", re.Code, "err", re.Msg)
+	s.warnRefused("request refused", "code", re.Code, "err", re.Msg)
 	s.refuse(c, re)
 }
 

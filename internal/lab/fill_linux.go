@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/ctsync/ctsync/engine/ctnl"
+	"github.com/ctsync/ctsync/internal/netnstest"
 )
 
 // MaxFill is how many flows Fill can make: 198.18.0.0/15 holds that many
@@ -25,11 +26,16 @@ func SyntheticFlow(i int) ctnl.Flow {
 
 // Fill creates flows SyntheticFlow(0) to SyntheticFlow(count-1) in n's
 // table through ctnetlink, in batches: conntrack -I, one process per
-// flow, would take minutes for 100k.
+// flow, would take minutes for 100k. Above netnstest.ConntrackMaxFloor
+// flows it shares the machine's conntrack limit until t ends, so that no
+// other test lowers it under this table (netnstest.LowerConntrackMax).
 func (n *Node) Fill(t testing.TB, count int) {
 	t.Helper()
 	if count > MaxFill {
 		t.Fatalf("Fill %d: at most %d", count, MaxFill)
+	}
+	if count > netnstest.ConntrackMaxFloor {
+		netnstest.ShareConntrackMax(t)
 	}
 	var w *ctnl.Writer
 	if err := n.Do(func() (err error) { w, err = ctnl.NewWriter(ctnl.WriterConfig{Batch: 256}); return err }); err != nil {
