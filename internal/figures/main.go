@@ -354,6 +354,9 @@ const conntrackMax = "/proc/sys/net/netfilter/nf_conntrack_max"
 // entries (the limit is the initial namespace's, for all of them) until
 // t's cleanups put the old value back.
 func raiseConntrackMax(t *tb, n int) {
+	// A test that lowers the limit (netnstest.LowerConntrackMax) must not
+	// do so under us, nor we raise it under it.
+	netnstest.ShareConntrackMax(t)
 	b, err := os.ReadFile(conntrackMax)
 	if err != nil {
 		t.Fatalf("nf_conntrack_max: %v (is nf_conntrack loaded? modprobe nf_conntrack)", err)
