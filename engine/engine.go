@@ -181,6 +181,9 @@ type Engine struct {
 	opMu sync.Mutex
 	busy atomic.Bool
 
+	// readyW remembers what Readiness answered last (under mu).
+	readyW readyWatch
+
 	counters     counters
 	controlStats atomic.Pointer[func() control.ServerStats]
 	started      time.Time
@@ -369,6 +372,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	if e.rt.Sync.StartupResync {
 		e.log.Info("resync requested")
 		e.mode.RequestResync()
+		e.readyW.asked = e.io.Clock.Now()
 	}
 	e.mu.Unlock()
 	e.wake()

@@ -270,6 +270,7 @@ func (e *Engine) Resync(ctx context.Context, kernel bool, progress func(control.
 	}
 	e.mu.Lock()
 	e.mode.RequestResync()
+	e.readyW.asked = e.io.Clock.Now()
 	e.mu.Unlock()
 	e.log.Info("resync requested")
 	e.wake()

@@ -30,7 +30,7 @@ func TestDecodeRequest(t *testing.T) {
 		{name: "a field twice", in: `{"version":1,"command":"stats","command":"flush"}`, code: CodeMalformed, msg: `at byte 32: field "command" given twice`},
 		{name: "no version", in: `{"command":"stats"}`, code: CodeVersion, msg: "protocol version 0 is not supported"},
 		{name: "null", in: `null`, code: CodeVersion},
-		{name: "format of a command without output", in: `{"version":1,"command":"bulk","format":"json"}`, code: CodeInvalid, msg: "bulk: format is only for stats and dump"},
+		{name: "format of a command without output", in: `{"version":1,"command":"bulk","format":"json"}`, code: CodeInvalid, msg: "bulk: format is only for stats, dump and ready"},
 		{name: "cache of a command without one", in: `{"version":1,"command":"commit","cache":"external"}`, code: CodeInvalid, msg: "commit: cache is only for dump and flush"},
 		{name: "unknown format", in: `{"version":1,"command":"stats","format":"xml"}`, code: CodeInvalid, msg: `stats: format must be "text" or "json", got "xml"`},
 		{name: "dump of expectations in XML", in: `{"version":1,"command":"dump","cache":"internal","table":"expect","format":"xml"}`,

@@ -1,13 +1,18 @@
 package syncmode
 
-import "time"
+import (
+	"time"
+
+	"github.com/ctsync/ctsync/link/wire"
+)
 
 // What tells the engine whether this node holds a complete copy of a
 // peer's state (ctsync ready, docs/readiness.md). conntrackd's protocol
 // has no end-of-resync marker, so each mode has its own rule.
 
 // NoTrackQuiet is how long a NOTRACK peer, heard since our RESYNC
-// request, must send no data for its answer to count as complete; and
+// request (asked again once it is first heard, if it was not yet when we
+// asked), must send no data for its answer to count as complete; and
 // NoTrackMaxWait, how long after it was first heard the answer counts as
 // complete anyway, for a peer whose own traffic never pauses. A NOTRACK
 // peer sends its whole table at once when the request arrives
@@ -47,6 +52,8 @@ type PeerState struct {
 // peerWatch is what a peer records for PeerState.
 type peerWatch struct {
 	asked     bool      // NOTRACK: a request was made
+	reask     bool      // NOTRACK: it was made before the peer was ever heard
+	ever      bool      // the peer was heard at least once since start
 	heard     time.Time // first message since the request (or since start)
 	lastData  time.Time // NOTRACK: the last data message since then
 	received  uint64
@@ -86,6 +93,18 @@ func (m *Mode) PeerState(i int, now time.Time) (PeerState, bool) {
 // messages carried data messages.
 func (p *peer) heard(now time.Time, data uint64) {
 	w := &p.watch
+	w.ever = true
+	if w.reask {
+		// Our request went out before the peer was up (StartupResync
+		// on a backup that starts first): NOTRACK has no
+		// acknowledgement, so it was most likely lost, and a quiet
+		// peer would look like one that answered. Ask again, once,
+		// now that the peer is heard; conntrackd does not, and then
+		// never gets the table.
+		w.reask = false
+		p.m.ctl = wire.FlagResync
+		return
+	}
 	if w.heard.IsZero() {
 		w.heard, w.lastData = now, now
 	}
@@ -114,5 +133,6 @@ func (p *peer) watchQueue(now time.Time) {
 // asked resets what NOTRACK has heard: only what comes after a request
 // answers it.
 func (p *peer) asked() {
-	p.watch = peerWatch{asked: true, pending: p.watch.pending, draining: p.watch.draining}
+	w := p.watch
+	p.watch = peerWatch{asked: true, reask: !w.ever, ever: w.ever, pending: w.pending, draining: w.draining}
 }
