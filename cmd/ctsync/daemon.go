@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -277,28 +278,35 @@ func serveDaemon(log *slog.Logger, dlog *daemonlog.Log, rt config.Runtime, eng d
 	}
 	ready := eng.Ready()
 	stopWatchdog := func() {}
+	rw := &readyWatch{rt: rt, log: log, eng: eng}
+	var poll <-chan time.Time
 	var failure error
 	for stop := false; !stop; {
 		select {
 		case <-ready:
 			ready = nil
 			log.Info("ctsync daemon started", "pid", os.Getpid(), "control", rt.Control.Path)
-			notifySystemd(rt, log, readyState())
-			detachedReady(log) // conntrackd -d waits for this
+			detachedReady(log) // conntrackd -d waits for this, not for readiness
+			rw.check(ctx)      // READY=1 when ready already
 			if every, err := watchdogInterval(os.Getenv, os.Getpid()); err != nil {
 				log.Warn("systemd watchdog not started", "err", err)
 			} else {
 				stopWatchdog = startWatchdog(rt, log, eng, every)
 			}
+			t := time.NewTicker(readyPoll)
+			defer t.Stop()
+			poll = t.C
+		case <-poll:
+			rw.check(ctx)
 		case s := <-sigs:
 			if s != syscall.SIGHUP {
 				log.Info("shutdown requested", "signal", s.String())
 				stop = true
 				break
 			}
-			notifySystemd(rt, log, reloadingState())
+			rw.reloading()
 			reload(ctx, log, dlog, eng)
-			notifySystemd(rt, log, "READY=1")
+			rw.reloaded()
 		case <-stopReq:
 			log.Info("shutdown requested", "by", "control socket")
 			stop = true

@@ -141,7 +141,7 @@ func TestServeDaemonNotifies(t *testing.T) {
 		t.Fatalf("before the engine is ready systemd heard %q", got)
 	}
 	close(eng.ready)
-	if got, want := l.next(5*time.Second), fmt.Sprintf("READY=1\nMAINPID=%d", os.Getpid()); got != want {
+	if got, want := l.next(5*time.Second), fmt.Sprintf("READY=1\nMAINPID=%d\nSTATUS=ready: fake engine: resync from the peer complete (2 flows received)", os.Getpid()); got != want {
 		t.Fatalf("at ready systemd heard %q, want %q", got, want)
 	}
 	for i := range 3 {
