@@ -18,6 +18,7 @@ import (
 
 // Snapshot takes the counters of the engine and its stages.
 func (e *Engine) Snapshot() render.Snapshot {
+	ready := e.readinessNow()
 	e.mu.Lock()
 	s := render.Snapshot{
 		Uptime: e.io.Clock.Now().Sub(e.started),
@@ -56,6 +57,7 @@ func (e *Engine) Snapshot() render.Snapshot {
 		Injected: c.injected.Load(), InjectFailed: c.injectFailed.Load(),
 		ReceiveErrors: c.recvErrors.Load(), CacheFull: c.refused.Load(),
 	}
+	s.Readiness = &ready
 	return s
 }
 
