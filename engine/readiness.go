@@ -88,11 +88,11 @@ func (e *Engine) readiness(now time.Time, serving bool) control.Readiness {
 		case mode == config.SyncAlarm && st.Heard.IsZero():
 			return no("waiting for the peer: nothing heard from it yet (ALARM sends every flow within refresh_time, %v)", e.rt.Sync.RefreshTime)
 		case mode == config.SyncAlarm:
-			return no("receiving the peer's refreshes: %v of a full period (%v) since it was first heard, %d flows so far", ago(st.Heard), e.rt.Sync.RefreshTime+time.Second, st.Received)
+			return no("receiving the peer's refreshes: %v of a full period (%v) since it was first heard, %d updates so far", ago(st.Heard), e.rt.Sync.RefreshTime+time.Second, st.Received)
 		case !st.Requested:
 			return no("no resync from the peer was asked for (sync.startup_resync is off): run ctsync resync")
 		case mode == config.SyncFTFW && st.Acknowledged, mode == config.SyncNotrack && !st.Heard.IsZero():
-			return no("receiving the peer's table: %d flows so far, resync requested %s ago", st.Received, ago(e.readyW.asked))
+			return no("receiving the peer's table: %d updates so far, resync requested %s ago", st.Received, ago(e.readyW.asked))
 		case st.Heard.IsZero():
 			return no("waiting for the peer's table: resync requested %s ago, nothing heard from the peer yet", ago(e.readyW.asked))
 		}
@@ -101,9 +101,9 @@ func (e *Engine) readiness(now time.Time, serving bool) control.Readiness {
 	if st.Pending > 0 && now.Sub(st.Draining) > drainStall {
 		return no("%d flows unacknowledged by the peer, none acknowledged for %s", st.Pending, ago(st.Draining))
 	}
-	what := fmt.Sprintf("resync from the peer complete (%d flows received)", st.Received)
+	what := fmt.Sprintf("resync from the peer complete (%d updates received)", st.Received)
 	if mode == config.SyncAlarm {
-		what = fmt.Sprintf("a full refresh period of the peer received (%d flows)", st.Received)
+		what = fmt.Sprintf("a full refresh period of the peer received (%d updates)", st.Received)
 	}
 	if st.Pending > 0 {
 		return control.Readiness{Ready: true, Reason: fmt.Sprintf("%s, %d flows being acknowledged", what, st.Pending)}
