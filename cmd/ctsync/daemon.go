@@ -81,6 +81,11 @@ var helperSubsystem = func() error { return ctnl.HelperSubsystem(0) }
 // exitFailed is a daemon that could not start or failed while running.
 const exitFailed = 1
 
+// notifyServingFlag is how conntrackd's command line runs the daemon:
+// systemd's READY=1 once it serves, as conntrackd sends it, whatever the
+// readiness (the package's unit and keepalived's script expect that).
+var notifyServingFlag = &cli.BoolFlag{Name: "notify-serving", Hidden: true}
+
 func daemonCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "daemon",
@@ -94,7 +99,7 @@ file and the socket. SIGHUP reopens the log file and reloads the
 configuration. Exit status: 0 after a clean stop, 1 when it cannot start
 or fails, 2 for usage errors.`,
 		OnUsageError: onUsageError,
-		Flags:        []cli.Flag{inputFl, varFlag, varFile},
+		Flags:        []cli.Flag{inputFl, varFlag, varFile, notifyServingFlag},
 		Action:       runDaemon,
 	}
 }
@@ -223,7 +228,7 @@ func runDaemon(c *cli.Context) error {
 		return fail("%v", err)
 	}
 	defer eng.Close()
-	return serveDaemon(log, dlog, rt, eng, ln, sigs)
+	return serveDaemon(log, dlog, rt, eng, ln, sigs, c.Bool(notifyServingFlag.Name))
 }
 
 // supported refuses what the daemon cannot do yet, before it takes
@@ -247,7 +252,7 @@ func supported(rt config.Runtime) error {
 // serveDaemon runs the engine and the control server until a signal or a
 // failure stops them, and stops them in order: the control server first
 // (no request reaches an engine being stopped), then the engine.
-func serveDaemon(log *slog.Logger, dlog *daemonlog.Log, rt config.Runtime, eng daemonEngine, ln *control.Listener, sigs <-chan os.Signal) error {
+func serveDaemon(log *slog.Logger, dlog *daemonlog.Log, rt config.Runtime, eng daemonEngine, ln *control.Listener, sigs <-chan os.Signal, readyAtServe bool) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	runDone := make(chan error, 1)
@@ -278,7 +283,7 @@ func serveDaemon(log *slog.Logger, dlog *daemonlog.Log, rt config.Runtime, eng d
 	}
 	ready := eng.Ready()
 	stopWatchdog := func() {}
-	rw := &readyWatch{rt: rt, log: log, eng: eng}
+	rw := &readyWatch{rt: rt, log: log, eng: eng, atServe: readyAtServe || !waitsForPeer(rt)}
 	var poll <-chan time.Time
 	var failure error
 	for stop := false; !stop; {

@@ -21,19 +21,34 @@ const startExtension = 30 * time.Second
 
 // readyWatch follows the engine's readiness for the daemon. systemd's
 // READY=1 follows the rule of `ctsync ready` (docs/readiness.md): it is
-// sent once the node holds a complete copy of its peer's state, not
-// when the daemon merely serves (conntrackd's src/systemd.c sends it
+// sent once the node holds a complete copy of its peer's state (but see
+// atServe), not when the daemon merely serves (conntrackd's src/systemd.c sends it
 // then; `conntrackd -d` still returns at serving). Meanwhile STATUS= says
 // what it waits for, with EXTEND_TIMEOUT_USEC so that a Type=notify
 // unit's start does not time out on a backup whose peer is down.
 type readyWatch struct {
-	rt       config.Runtime
+	rt config.Runtime
+	// atServe: READY=1 as soon as the daemon serves, as conntrackd
+	// does, when readiness can only come from an operator: under
+	// conntrackd's command line (the package's unit runs it, then
+	// keepalived's script asks with -n), and with startup_resync off
+	// (the daemon asks its peer for nothing by itself). Waiting there
+	// would hang `systemctl start` until someone runs a resync, and a
+	// primary, which keepalived's script never makes ask, for good.
+	atServe  bool
 	log      *slog.Logger
 	eng      control.Handler
 	notified bool   // READY=1 was sent
 	status   string // the last STATUS sent
 	ready    bool   // the last readiness logged
 	logged   bool
+}
+
+// waitsForPeer says whether a daemon of rt becomes ready by itself: it
+// asks its peer at start (startup_resync), or, in ALARM, listens to its
+// refreshes. Stats mode has no peer and is ready once it serves.
+func waitsForPeer(rt config.Runtime) bool {
+	return rt.Mode == config.ModeSync && (rt.Sync.Mode == config.SyncAlarm || rt.Sync.StartupResync)
 }
 
 // check asks the engine and tells systemd and the log what changed.
@@ -50,7 +65,7 @@ func (w *readyWatch) check(ctx context.Context) {
 	}
 	status := "STATUS=" + r.String()
 	switch {
-	case r.Ready && !w.notified:
+	case (r.Ready || w.atServe) && !w.notified:
 		w.notified = true
 		notifySystemd(w.rt, w.log, readyState()+"\n"+status)
 	case !w.notified:

@@ -135,7 +135,7 @@ func TestServeDaemonNotifies(t *testing.T) {
 	rt := config.Runtime{Daemon: config.DaemonSettings{Systemd: true}}
 	sigs := make(chan os.Signal, 1)
 	done := make(chan error, 1)
-	go func() { done <- serveDaemon(dlog.Logger, dlog, rt, eng, nil, sigs) }()
+	go func() { done <- serveDaemon(dlog.Logger, dlog, rt, eng, nil, sigs, false) }()
 
 	if got := l.next(5 * interval); got != "" {
 		t.Fatalf("before the engine is ready systemd heard %q", got)
