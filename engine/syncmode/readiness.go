@@ -44,7 +44,8 @@ type PeerState struct {
 	Heard time.Time
 	// Pending is, in FT-FW, how many objects of ours the peer has not
 	// acknowledged yet; Draining is since when it has not been
-	// stalled: the last time it was empty, fell, or began to fill.
+	// stalled: the last time it was empty, fell, began to fill, or the
+	// peer acknowledged anything of ours.
 	Pending  int
 	Draining time.Time
 }
@@ -58,6 +59,7 @@ type peerWatch struct {
 	lastData  time.Time // NOTRACK: the last data message since then
 	received  uint64
 	pending   int
+	acks      uint64
 	draining  time.Time
 	completed bool // NOTRACK: seen complete once (the rule is not undone by more data)
 }
@@ -120,19 +122,21 @@ func (p *peer) heard(now time.Time, data uint64) {
 }
 
 // watchQueue follows the FT-FW resend queue: a queue that empties,
-// shrinks, or has just begun to fill is draining.
+// shrinks, or has just begun to fill is draining, and so is one while
+// the peer acknowledges anything: it hears us, and a busy node's queue
+// need not shrink for that.
 func (p *peer) watchQueue(now time.Time) {
 	w := &p.watch
-	n := p.sess.Pending()
-	if n == 0 || n < w.pending || w.pending == 0 {
+	n, acks := p.sess.Pending(), p.sess.AcksReceived()
+	if n == 0 || n < w.pending || w.pending == 0 || acks != w.acks {
 		w.draining = now
 	}
-	w.pending = n
+	w.pending, w.acks = n, acks
 }
 
 // asked resets what NOTRACK has heard: only what comes after a request
 // answers it.
 func (p *peer) asked() {
 	w := p.watch
-	p.watch = peerWatch{asked: true, reask: !w.ever, ever: w.ever, pending: w.pending, draining: w.draining}
+	p.watch = peerWatch{asked: true, reask: !w.ever, ever: w.ever, pending: w.pending, acks: w.acks, draining: w.draining}
 }

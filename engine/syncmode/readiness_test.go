@@ -95,3 +95,30 @@ func TestPeerStatePending(t *testing.T) {
 		t.Errorf("peer dead since %v: queue draining since %v, want no progress after it died", died.Sub(t0), st.Draining.Sub(t0))
 	}
 }
+
+// TestPeerStateBusyQueueDrains: on a busy node the queue never empties
+// (flows updated faster than the peer's ACKs come back are sent again
+// before they are released); with a peer that acknowledges, that is
+// progress all the same, or a busy primary would be called stalled.
+func TestPeerStateBusyQueueDrains(t *testing.T) {
+	a, b, links := pair(t, nodeOpts{kind: syncmode.FTFW, seed: 5})
+	nodes := []*node{a, b}
+	now := t0
+	for i := range 20 {
+		a.create(i, now)
+	}
+	end := now.Add(20 * time.Second)
+	for now.Before(end) {
+		for i := range 20 {
+			a.update(i, uint32(now.UnixMilli()), now)
+		}
+		run(t, &now, now.Add(10*time.Millisecond), 10*time.Millisecond, nodes, links)
+		st, _ := a.m.PeerState(0, now)
+		if stalled := now.Sub(st.Draining); stalled > 2*time.Second {
+			t.Fatalf("healthy peer, busy queue of %d: no progress for %v", st.Pending, stalled)
+		}
+	}
+	if st, _ := a.m.PeerState(0, now); st.Pending == 0 {
+		t.Errorf("the queue emptied: the test did not keep it busy")
+	}
+}

@@ -192,6 +192,8 @@ type Session[K comparable, O Object] struct {
 	// nacks counts our NACKs not yet acknowledged: a resync is not
 	// complete while the peer may still owe us what one asked for.
 	nacks int
+	// acks counts the peer's ACKs processed: proof that it hears us.
+	acks uint64
 
 	out   []wire.Message
 	stats Stats
@@ -367,6 +369,11 @@ func (s *Session[K, O]) Resync() ResyncStatus {
 // Pending returns how many data objects wait for the peer: queued,
 // unacknowledged or lost to an overflow and waiting for repair.
 func (s *Session[K, O]) Pending() int { return len(s.keys) }
+
+// AcksReceived counts the peer's ACKs processed: while it grows, the peer
+// hears us, even when Pending does not shrink (objects updated again
+// before their ACK are sent again and stay).
+func (s *Session[K, O]) AcksReceived() uint64 { return s.acks }
 
 // Tick runs the alive timer: AliveInterval after the last transmission it
 // queues the pending ACK, or an ALIVE when nothing is pending.
@@ -620,6 +627,7 @@ func (s *Session[K, O]) process(m *wire.Message) bool {
 			s.resolve(m.From, m.To, nack)
 		}
 		if !nack {
+			s.acks++
 			// Looked at once Receive is done: a gap this message
 			// shows must be NACKed first.
 			s.rs.ackSeen = true
