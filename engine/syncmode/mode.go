@@ -496,6 +496,11 @@ func (m *Mode) Tick(now time.Time) {
 			p.sess.Tick(now)
 		}
 	case NoTrack:
+		for _, p := range m.peers {
+			if p.reaskDue(now) {
+				m.ctl = wire.FlagResync
+			}
+		}
 		if !now.Before(m.idleAt) && m.ctl == 0 && len(m.tx) == 0 {
 			m.ctl = wire.FlagAlive
 		}

@@ -1,18 +1,14 @@
 package syncmode
 
-import (
-	"time"
-
-	"github.com/ctsync/ctsync/link/wire"
-)
+import "time"
 
 // What tells the engine whether this node holds a complete copy of a
 // peer's state (ctsync ready, docs/readiness.md). conntrackd's protocol
 // has no end-of-resync marker, so each mode has its own rule.
 
 // NoTrackQuiet is how long a NOTRACK peer, heard since our RESYNC
-// request (asked again once it is first heard, if it was not yet when we
-// asked), must send no data for its answer to count as complete; and
+// request (asked again if it was never heard before the request and then
+// sends nothing: reaskDue), must send no data for its answer to count as complete; and
 // NoTrackMaxWait, how long after it was first heard the answer counts as
 // complete anyway, for a peer whose own traffic never pauses. A NOTRACK
 // peer sends its whole table at once when the request arrives
@@ -96,21 +92,12 @@ func (m *Mode) PeerState(i int, now time.Time) (PeerState, bool) {
 func (p *peer) heard(now time.Time, data uint64) {
 	w := &p.watch
 	w.ever = true
-	if w.reask {
-		// Our request went out before the peer was up (StartupResync
-		// on a backup that starts first): NOTRACK has no
-		// acknowledgement, so it was most likely lost, and a quiet
-		// peer would look like one that answered. Ask again, once,
-		// now that the peer is heard; conntrackd does not, and then
-		// never gets the table.
-		w.reask = false
-		p.m.ctl = wire.FlagResync
-		return
-	}
 	if w.heard.IsZero() {
 		w.heard, w.lastData = now, now
 	}
 	if data > 0 {
+		// Data after the request: the answer is coming (see reaskDue).
+		w.reask = false
 		w.lastData = now
 		if p.m.s.Kind != FTFW {
 			w.received += data
@@ -121,6 +108,29 @@ func (p *peer) heard(now time.Time, data uint64) {
 	}
 }
 
+// reaskAfter is how long a NOTRACK peer, heard for the first time after
+// our request, may stay without data before the request is taken for
+// lost: more than its ALIVE interval, so that an answer has had time.
+const reaskAfter = 1500 * time.Millisecond
+
+// reaskDue says whether NOTRACK should ask peer p again now. A request
+// made before the peer was ever heard (StartupResync on a backup that
+// starts first) was most likely lost, NOTRACK having no
+// acknowledgement, and a quiet peer would then look like one that
+// answered. If the peer, once heard, sends no data for reaskAfter, the
+// request is made again, once, and what answers it counts from then on.
+// conntrackd does not ask again, and never gets the table. Asking at
+// once when the peer is first heard would double every start-up bulk
+// when the request did arrive.
+func (p *peer) reaskDue(now time.Time) bool {
+	w := &p.watch
+	if !w.reask || w.heard.IsZero() || now.Sub(w.heard) < reaskAfter {
+		return false
+	}
+	w.reask = false
+	w.heard, w.lastData = time.Time{}, time.Time{}
+	return true
+}
 // watchQueue follows the FT-FW resend queue: a queue that empties,
 // shrinks, or has just begun to fill is draining, and so is one while
 // the peer acknowledges anything: it hears us, and a busy node's queue
