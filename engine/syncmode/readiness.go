@@ -131,6 +131,7 @@ func (p *peer) reaskDue(now time.Time) bool {
 	w.heard, w.lastData = time.Time{}, time.Time{}
 	return true
 }
+
 // watchQueue follows the FT-FW resend queue: a queue that empties,
 // shrinks, or has just begun to fill is draining, and so is one while
 // the peer acknowledges anything: it hears us, and a busy node's queue
