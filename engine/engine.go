@@ -181,6 +181,9 @@ type Engine struct {
 	opMu sync.Mutex
 	busy atomic.Bool
 
+	// readyW remembers what Readiness answered last (under mu).
+	readyW readyWatch
+
 	counters     counters
 	controlStats atomic.Pointer[func() control.ServerStats]
 	// commitProgress and resyncProgress are for the stats.
@@ -373,6 +376,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.log.Info("resync requested")
 		e.counters.resyncRequests.Add(1)
 		e.mode.RequestResync()
+		e.readyW.asked = e.io.Clock.Now()
 	}
 	e.mu.Unlock()
 	e.wake()

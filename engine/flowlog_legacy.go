@@ -77,3 +77,20 @@ func emitLines(b []byte, emit control.Emit) error {
 func (l *FlowLog) FlushKernel(context.Context, control.Table) error {
 	return errStatsMode("flush of the kernel's table")
 }
+
+// ResyncWait is refused: there is no peer to ask.
+func (l *FlowLog) ResyncWait(context.Context, func(control.Progress)) error {
+	return errStatsMode("resync")
+}
+
+// Readiness: stats mode copies no peer's state, so there is nothing to
+// wait for once it serves; systemd's READY=1 then comes at once, as
+// before.
+func (l *FlowLog) Readiness(context.Context) (control.Readiness, error) {
+	select {
+	case <-l.ready:
+		return control.Readiness{Ready: true, Reason: "stats mode: no peer's state to copy"}, nil
+	default:
+		return control.Readiness{Reason: "starting: loading the kernel's table"}, nil
+	}
+}

@@ -18,6 +18,7 @@ import (
 
 // Snapshot takes the counters of the engine and its stages.
 func (e *Engine) Snapshot() render.Snapshot {
+	ready := e.readinessNow()
 	e.mu.Lock()
 	s := render.Snapshot{
 		Uptime: e.io.Clock.Now().Sub(e.started),
@@ -60,6 +61,7 @@ func (e *Engine) Snapshot() render.Snapshot {
 		ReceiveErrors:  c.recvErrors.Load(), CacheFull: c.refused.Load(),
 	}
 	s.Commit, s.Resync = e.commitProgress.get(), e.resyncProgress.get()
+	s.Readiness = &ready
 	return s
 }
 

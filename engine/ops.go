@@ -306,6 +306,7 @@ func (e *Engine) Resync(ctx context.Context, kernel bool, progress func(control.
 	e.counters.resyncRequests.Add(1)
 	e.mu.Lock()
 	e.mode.RequestResync()
+	e.readyW.asked = e.io.Clock.Now()
 	e.mu.Unlock()
 	e.log.Info("resync requested")
 	e.wake()

@@ -176,6 +176,10 @@ func (s engineSink) EndDump(now time.Time, cause DumpCause, complete bool) {
 		}
 	}
 	e.mu.Unlock()
+	// ALARM's refresh timers, armed by Stored for what the dump found,
+	// are only scheduled when the transmitter next looks: a quiet node
+	// (no events, a peer that sends nothing) never refreshed them.
+	e.wake()
 	if cause == DumpStartup && !e.sink.readyOnce {
 		e.sink.readyOnce = true
 		close(e.ready)

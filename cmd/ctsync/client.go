@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -30,6 +31,10 @@ func clientFlags(extra ...cli.Flag) []cli.Flag {
 		inputFl, varFlag, varFile,
 	}, extra...)
 }
+
+// defaultResyncTimeout bounds `ctsync resync`'s wait: a million flows
+// arrive in seconds, so this much means a peer that does not answer.
+const defaultResyncTimeout = 2 * time.Minute
 
 // formatFlag is --format for stats and dump.
 var formatFlag = &cli.StringFlag{Name: "format", Value: "text", Usage: "output as text (as conntrackd prints it) or json (one object a line)"}
@@ -74,11 +79,17 @@ func clientCommands() []*cli.Command {
 			}
 			return req, usageErr("flush: want internal, external or nothing (both), got %q", c.Args().Slice())
 		}),
-		cmd("resync", "ask the peer for its whole table; with --kernel, reload the internal cache from the kernel", " ", "-n, -R", []cli.Flag{
+		cmd("resync", "ask the peer for its whole table and wait until it has all arrived; with --kernel, reload the internal cache from the kernel", " ", "-n, -R", []cli.Flag{
 			&cli.BoolFlag{Name: "kernel", Usage: "reload the internal cache from the kernel's table instead (conntrackd -R)"}, tableFlag,
+			&cli.BoolFlag{Name: "no-wait", Usage: "return once the peer is asked, as conntrackd -n does"},
+			&cli.DurationFlag{Name: "timeout", Value: defaultResyncTimeout, Usage: "give up waiting after `DURATION` (0: never); the daemon goes on receiving"},
 		}, withTable(func(c *cli.Context) (control.Request, error) {
 			req, err := noArgs(control.Resync)(c)
 			req.Kernel = c.Bool("kernel")
+			req.Wait = !req.Kernel && !c.Bool("no-wait")
+			if err == nil && c.Duration("timeout") < 0 {
+				err = usageErr("resync: --timeout %v: want a duration of 0 or more", c.Duration("timeout"))
+			}
 			return req, err
 		})),
 		cmd("bulk", "send the whole internal cache to the peer", " ", "-B", nil, noArgs(control.Bulk)),
@@ -110,6 +121,7 @@ func clientCommands() []*cli.Command {
 		}),
 		cmd("flush-kernel", "delete from the kernel's table the flows the filter accepts (and, with expectation sync, every expectation)", " ", "-F", []cli.Flag{tableFlag}, withTable(noArgs(control.FlushKernel))),
 		cmd("stop", "stop the daemon cleanly, as SIGTERM does", " ", "-k", nil, noArgs(control.Stop)),
+		readyCommand(),
 	}
 }
 
@@ -167,6 +179,15 @@ func runClient(c *cli.Context, build func(*cli.Context) (control.Request, error)
 	// ^C closes the connection, which cancels the request at the daemon.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	timeout := time.Duration(0)
+	if req.Wait {
+		timeout = c.Duration("timeout")
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 
 	out := bufio.NewWriterSize(c.App.Writer, 64<<10)
 	progress, clear := progressTo(c.App.ErrWriter)
@@ -194,6 +215,8 @@ func runClient(c *cli.Context, build func(*cli.Context) (control.Request, error)
 		return &exitError{code: exitFailed, msg: fmt.Sprintf("%s failed: %s", name, strings.TrimPrefix(ce.Msg, name+": "))}
 	case errors.As(err, &ce):
 		return &exitError{code: exitFailed, msg: fmt.Sprintf("%s: the daemon refused the request (%s): %s", name, ce.Code, ce.Msg)}
+	case timeout > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return &exitError{code: exitFailed, msg: fmt.Sprintf("%s: the peer's table has not all arrived after %v; the daemon goes on receiving it (ctsync ready says when it has)", name, timeout)}
 	case errors.Is(err, control.ErrNoResult):
 		return &exitError{code: exitFailed, msg: fmt.Sprintf("%s: the daemon closed the connection before saying whether it succeeded: it stopped or crashed", name)}
 	case ctx.Err() != nil:

@@ -83,6 +83,11 @@ var helperSubsystem = func() error { return ctnl.HelperSubsystem(0) }
 // exitFailed is a daemon that could not start or failed while running.
 const exitFailed = 1
 
+// notifyServingFlag is how conntrackd's command line runs the daemon:
+// systemd's READY=1 once it serves, as conntrackd sends it, whatever the
+// readiness (the package's unit and keepalived's script expect that).
+var notifyServingFlag = &cli.BoolFlag{Name: "notify-serving", Hidden: true}
+
 func daemonCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "daemon",
@@ -96,7 +101,7 @@ file and the socket. SIGHUP reopens the log file and reloads the
 configuration. Exit status: 0 after a clean stop, 1 when it cannot start
 or fails, 2 for usage errors.`,
 		OnUsageError: onUsageError,
-		Flags:        []cli.Flag{inputFl, varFlag, varFile},
+		Flags:        []cli.Flag{inputFl, varFlag, varFile, notifyServingFlag},
 		Action:       runDaemon,
 	}
 }
@@ -245,7 +250,7 @@ func runDaemon(c *cli.Context) error {
 		}
 		snapshot = s.Snapshot
 	}
-	return serveDaemon(log, dlog, rt, eng, ln, msrv, sigs)
+	return serveDaemon(log, dlog, rt, eng, ln, msrv, sigs, c.Bool(notifyServingFlag.Name))
 }
 
 // supported refuses what the daemon cannot do yet, before it takes
@@ -270,7 +275,7 @@ func supported(rt config.Runtime) error {
 // endpoint (msrv, nil for none) until a signal or a failure stops them,
 // and stops them in order: the control server and the endpoint first (no
 // request reaches an engine being stopped), then the engine.
-func serveDaemon(log *slog.Logger, dlog *daemonlog.Log, rt config.Runtime, eng daemonEngine, ln *control.Listener, msrv *metrics.Server, sigs <-chan os.Signal) error {
+func serveDaemon(log *slog.Logger, dlog *daemonlog.Log, rt config.Runtime, eng daemonEngine, ln *control.Listener, msrv *metrics.Server, sigs <-chan os.Signal, readyAtServe bool) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	runDone := make(chan error, 1)
@@ -308,28 +313,35 @@ func serveDaemon(log *slog.Logger, dlog *daemonlog.Log, rt config.Runtime, eng d
 	}
 	ready := eng.Ready()
 	stopWatchdog := func() {}
+	rw := &readyWatch{rt: rt, log: log, eng: eng, atServe: readyAtServe || !waitsForPeer(rt)}
+	var poll <-chan time.Time
 	var failure error
 	for stop := false; !stop; {
 		select {
 		case <-ready:
 			ready = nil
 			log.Info("ctsync daemon started", "pid", os.Getpid(), "control", rt.Control.Path)
-			notifySystemd(rt, log, readyState())
-			detachedReady(log) // conntrackd -d waits for this
+			detachedReady(log) // conntrackd -d waits for this, not for readiness
+			rw.check(ctx)      // READY=1 when ready already
 			if every, err := watchdogInterval(os.Getenv, os.Getpid()); err != nil {
 				log.Warn("systemd watchdog not started", "err", err)
 			} else {
 				stopWatchdog = startWatchdog(rt, log, eng, every)
 			}
+			t := time.NewTicker(readyPoll)
+			defer t.Stop()
+			poll = t.C
+		case <-poll:
+			rw.check(ctx)
 		case s := <-sigs:
 			if s != syscall.SIGHUP {
 				log.Info("shutdown requested", "signal", s.String())
 				stop = true
 				break
 			}
-			notifySystemd(rt, log, reloadingState())
+			rw.reloading()
 			reload(ctx, log, dlog, eng)
-			notifySystemd(rt, log, "READY=1")
+			rw.reloaded()
 		case <-stopReq:
 			log.Info("shutdown requested", "by", "control socket")
 			stop = true

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -19,9 +20,10 @@ import (
 // Open fail, fail-run makes Run fail once started, slow-stop makes Run
 // take a second to return once stopped.
 type fakeEngine struct {
-	o     engineOptions
-	mode  string
-	ready chan struct{}
+	o        engineOptions
+	mode     string
+	ready    chan struct{}
+	resynced atomic.Bool
 }
 
 func openFakeEngine(rt config.Runtime, o engineOptions) (daemonEngine, error) {
@@ -79,6 +81,7 @@ func (e *fakeEngine) Resync(ctx context.Context, kernel bool, progress func(cont
 		return errors.New("fake engine: dumping the kernel table: no buffer space available")
 	}
 	e.o.Log.Info("fake engine: resync")
+	e.resynced.Store(true)
 	return nil
 }
 
@@ -171,4 +174,33 @@ func (e *fakeEngine) FlushKernel(ctx context.Context, table control.Table) error
 		return errors.New("fake engine: the kernel refused the flush")
 	}
 	return nil
+}
+
+// ResyncWait reports two flows received. CTSYNC_TEST_ENGINE=not-ready
+// never completes (until the client gives up); ready-after-resync
+// becomes ready by it.
+func (e *fakeEngine) ResyncWait(ctx context.Context, progress func(control.Progress)) error {
+	e.o.Log.Info("fake engine: resync, waiting")
+	if e.mode == "not-ready" {
+		<-ctx.Done()
+		return fmt.Errorf("resync: stopped waiting (%w): fake engine: no answer from the peer", context.Cause(ctx))
+	}
+	progress(control.Progress{Stage: "resync", Done: 1})
+	time.Sleep(300 * time.Millisecond) // longer than the server's progress interval
+	progress(control.Progress{Stage: "resync", Done: 2})
+	e.resynced.Store(true)
+	return nil
+}
+
+// Readiness: ready once serving; CTSYNC_TEST_ENGINE=not-ready never is,
+// ready-after-resync once a resync was asked for (with or without
+// waiting).
+func (e *fakeEngine) Readiness(ctx context.Context) (control.Readiness, error) {
+	switch {
+	case e.mode == "not-ready":
+		return control.Readiness{Reason: "waiting for the peer's table: fake engine, no peer"}, nil
+	case e.mode == "ready-after-resync" && !e.resynced.Load():
+		return control.Readiness{Reason: "no resync from the peer was asked for (fake engine)"}, nil
+	}
+	return control.Readiness{Ready: true, Reason: "fake engine: resync from the peer complete (2 flows received)"}, nil
 }

@@ -55,7 +55,7 @@ func detachDaemon(configPath string, o *legacyOut) int {
 	}
 	// argv[0] is ctsync's own name, not conntrackd's: the daemon
 	// command is ctsync's.
-	c := &exec.Cmd{Path: exe, Args: []string{"ctsync", "daemon", abs}}
+	c := &exec.Cmd{Path: exe, Args: []string{"ctsync", "daemon", "--" + notifyServingFlag.Name, abs}}
 	c.Stdin, c.Stdout, c.Stderr = null, null, errW
 	c.ExtraFiles = []*os.File{readyW} // descriptor 3
 	c.Env = append(os.Environ(), readyEnv+"=3")

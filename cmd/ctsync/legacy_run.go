@@ -49,7 +49,7 @@ func runLegacy(prog string, args []string, stdin io.Reader, stdout, stderr io.Wr
 	}
 	// No command: the daemon in the foreground, as conntrackd's
 	// "console mode", logging to the terminal too.
-	code = run([]string{"ctsync", "daemon", cmd.config}, stdin, stdout, stderr)
+	code = run([]string{"ctsync", "daemon", "--" + notifyServingFlag.Name, cmd.config}, stdin, stdout, stderr)
 	if code == exitUsage {
 		code = exitFailed // conntrackd has no status 2
 	}

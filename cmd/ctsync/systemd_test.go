@@ -135,13 +135,13 @@ func TestServeDaemonNotifies(t *testing.T) {
 	rt := config.Runtime{Daemon: config.DaemonSettings{Systemd: true}}
 	sigs := make(chan os.Signal, 1)
 	done := make(chan error, 1)
-	go func() { done <- serveDaemon(dlog.Logger, dlog, rt, eng, nil, nil, sigs) }()
+	go func() { done <- serveDaemon(dlog.Logger, dlog, rt, eng, nil, nil, sigs, false) }()
 
 	if got := l.next(5 * interval); got != "" {
 		t.Fatalf("before the engine is ready systemd heard %q", got)
 	}
 	close(eng.ready)
-	if got, want := l.next(5*time.Second), fmt.Sprintf("READY=1\nMAINPID=%d", os.Getpid()); got != want {
+	if got, want := l.next(5*time.Second), fmt.Sprintf("READY=1\nMAINPID=%d\nSTATUS=ready: fake engine: resync from the peer complete (2 flows received)", os.Getpid()); got != want {
 		t.Fatalf("at ready systemd heard %q, want %q", got, want)
 	}
 	for i := range 3 {

@@ -45,6 +45,12 @@ func (cacheHandler) DumpExpect(context.Context, control.Cache, control.Format, c
 }
 func (cacheHandler) StatsSection(context.Context, control.Section, control.Emit) error { return nil }
 func (cacheHandler) FlushKernel(context.Context, control.Table) error                  { return nil }
+func (cacheHandler) ResyncWait(context.Context, func(control.Progress)) error {
+	return nil
+}
+func (cacheHandler) Readiness(context.Context) (control.Readiness, error) {
+	return control.Readiness{}, nil
+}
 
 // A daemon serves its control socket; `ctsync dump internal` is one Run.
 func Example() {

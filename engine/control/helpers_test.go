@@ -29,6 +29,8 @@ type fake struct {
 	emitted  int           // lines dump has emitted
 	ctxErr   chan error    // when set, dump and commit send ctx's cause when they end
 	panicMsg string
+
+	readiness Readiness // what ready answers
 }
 
 func (f *fake) record(s string) {

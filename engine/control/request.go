@@ -32,9 +32,12 @@ const (
 	FlushKernel Command = "flush-kernel"
 	// Stop shuts the daemon down cleanly, as SIGTERM does (-k).
 	Stop Command = "stop"
+	// Ready asks whether this node holds a complete copy of its peer's
+	// state (Readiness, one JSON data line); conntrackd has none.
+	Ready Command = "ready"
 )
 
-var commands = []Command{Commit, Flush, Resync, Bulk, Purge, Reload, Stats, Dump, FlushKernel, Stop}
+var commands = []Command{Commit, Flush, Resync, Bulk, Purge, Reload, Stats, Dump, FlushKernel, Stop, Ready}
 
 // Table names one of the kernel's tables, as conntrackd's `ct` and
 // `expect` sub-arguments do.
@@ -101,6 +104,9 @@ type Request struct {
 	Table Table `json:"table,omitempty"`
 	// Section: for stats in text; every section when empty.
 	Section Section `json:"section,omitempty"`
+	// Wait: for resync from the peer, answer once the peer's table has
+	// all arrived (with progress lines meanwhile), not once asked.
+	Wait bool `json:"wait,omitempty"`
 }
 
 // DefaultMaxRequest bounds a request line. A request is a few dozen bytes;
@@ -203,7 +209,7 @@ func DecodeRequest(line []byte) (Request, error) {
 }
 
 // fields are the request's keys, spelt exactly.
-var fields = map[string]bool{"version": true, "command": true, "cache": true, "kernel": true, "format": true, "table": true, "section": true}
+var fields = map[string]bool{"version": true, "command": true, "cache": true, "kernel": true, "format": true, "table": true, "section": true, "wait": true}
 
 // checkKeys refuses what encoding/json lets through: keys in another
 // case ("Command") and keys given twice, where it would silently take the
@@ -278,6 +284,9 @@ func (r Request) Validate() error {
 	if r.Kernel && r.Command != Resync {
 		return refuse(CodeInvalid, "%s: kernel is only for resync", r.Command)
 	}
+	if r.Wait && (r.Command != Resync || r.Kernel) {
+		return refuse(CodeInvalid, "%s: wait is only for a resync from the peer (kernel false)", r.Command)
+	}
 	switch r.Command {
 	case Dump:
 		if r.Cache != Internal && r.Cache != External {
@@ -301,9 +310,13 @@ func (r Request) Validate() error {
 		if r.Format != "" && r.Format != Text && r.Format != JSON {
 			return refuse(CodeInvalid, "%s: format must be %q or %q, got %q", r.Command, Text, JSON, r.Format)
 		}
+	case Ready:
+		if r.Format != "" && r.Format != JSON {
+			return refuse(CodeInvalid, "%s: the answer is one JSON object: format must be %q or left out, got %q", r.Command, JSON, r.Format)
+		}
 	default:
 		if r.Format != "" {
-			return refuse(CodeInvalid, "%s: format is only for stats and dump", r.Command)
+			return refuse(CodeInvalid, "%s: format is only for stats, dump and ready", r.Command)
 		}
 	}
 	return r.validateLegacy()
@@ -360,6 +373,9 @@ func commandList() string {
 
 // format returns the request's format with the default filled in.
 func (r Request) format() Format {
+	if r.Command == Ready {
+		return JSON
+	}
 	if r.Format == "" {
 		return Text
 	}

@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -59,6 +60,14 @@ type Handler interface {
 	// accepts (Conntracks), every expectation (Expectations), or both
 	// (the zero Table).
 	FlushKernel(ctx context.Context, table Table) error
+
+	// ResyncWait asks the peer for its table, as Resync does, and
+	// returns once all of it has arrived, reporting the flows received
+	// meanwhile, or when ctx is done.
+	ResyncWait(ctx context.Context, progress func(Progress)) error
+	// Readiness says whether this node holds a complete copy of its
+	// peer's state.
+	Readiness(ctx context.Context) (Readiness, error)
 }
 
 // Emit sends one data line. It may be called from any goroutine until the
@@ -300,7 +309,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 			res.Code = re.Code
 		}
 		log.Warn("request failed", "err", err)
-	case req.Command == Stats || req.Command == Dump:
+	case req.Command == Stats || req.Command == Dump || req.Command == Ready:
 		// Monitoring polls these; a log line each would bury the rest.
 		s.c.succeeded.Add(1)
 		log.Debug("request done")
@@ -374,6 +383,9 @@ func (s *Server) call(ctx context.Context, req Request, w *writer) (err error) {
 		if req.Table != "" {
 			return h.ResyncKernel(ctx, req.Table, w.progress)
 		}
+		if req.Wait {
+			return h.ResyncWait(ctx, w.progress)
+		}
 		return h.Resync(ctx, req.Kernel, w.progress)
 	case Bulk:
 		return h.Bulk(ctx)
@@ -393,6 +405,16 @@ func (s *Server) call(ctx context.Context, req Request, w *writer) (err error) {
 		return h.Dump(ctx, req.Cache, req.format(), w.emit)
 	case FlushKernel:
 		return h.FlushKernel(ctx, req.Table)
+	case Ready:
+		r, err := h.Readiness(ctx)
+		if err != nil {
+			return err
+		}
+		b, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		return w.emit(b)
 	case Stop:
 		if s.o.Stop == nil {
 			return &RequestError{Code: CodeUnknown, Msg: "stop: this server has no process to stop"}

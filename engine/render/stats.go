@@ -44,6 +44,8 @@ type Snapshot struct {
 	// Operations are the counters of the commits, purges and writes
 	// the engine made.
 	Operations Operations
+	// Readiness is what `ctsync ready` answers (nil: not known).
+	Readiness *control.Readiness
 	// Commit and Resync are how far the running commit and resync with
 	// the kernel's table got, or the last ones when none runs.
 	Commit, Resync Progress
@@ -327,17 +329,18 @@ func appendCtsync(b []byte, s *Snapshot) []byte {
 // lists them.
 type (
 	jsonStats struct {
-		Uptime        int64        `json:"uptime"`
-		Caches        jsonCaches   `json:"caches"`
-		Traffic       jsonTraffic  `json:"traffic"`
-		Ingest        jsonIngest   `json:"ingest"`
-		KernelFlushes uint64       `json:"kernel_flushes"`
-		Sync          jsonSync     `json:"sync"`
-		Links         []jsonLink   `json:"links"`
-		ResendQueue   *jsonRSQueue `json:"resend_queue,omitempty"`
-		Control       jsonControl  `json:"control"`
-		Operations    jsonOps      `json:"operations"`
-		Progress      jsonProgress `json:"progress"`
+		Uptime        int64              `json:"uptime"`
+		Caches        jsonCaches         `json:"caches"`
+		Traffic       jsonTraffic        `json:"traffic"`
+		Ingest        jsonIngest         `json:"ingest"`
+		KernelFlushes uint64             `json:"kernel_flushes"`
+		Sync          jsonSync           `json:"sync"`
+		Links         []jsonLink         `json:"links"`
+		ResendQueue   *jsonRSQueue       `json:"resend_queue,omitempty"`
+		Control       jsonControl        `json:"control"`
+		Operations    jsonOps            `json:"operations"`
+		Progress      jsonProgress       `json:"progress"`
+		Readiness     *control.Readiness `json:"readiness,omitempty"`
 	}
 	jsonProgress struct {
 		Commit jsonOp `json:"commit"`
@@ -477,6 +480,7 @@ func AppendStatsJSON(b []byte, s *Snapshot) []byte {
 	if s.Mode == "ftfw" {
 		j.ResendQueue = &jsonRSQueue{s.ResendQueue.Len}
 	}
+	j.Readiness = s.Readiness
 	for _, l := range s.Links {
 		t := &l.Stats
 		j.Links = append(j.Links, jsonLink{l.Name, l.Interface, l.Transport.String(), l.State, l.Active, l.Server, l.Client,

@@ -449,6 +449,9 @@ func (m *Mode) RequestResync() {
 		}
 	case NoTrack:
 		m.ctl = wire.FlagResync
+		for _, p := range m.peers {
+			p.asked()
+		}
 	}
 }
 
@@ -493,6 +496,11 @@ func (m *Mode) Tick(now time.Time) {
 			p.sess.Tick(now)
 		}
 	case NoTrack:
+		for _, p := range m.peers {
+			if p.reaskDue(now) {
+				m.ctl = wire.FlagResync
+			}
+		}
 		if !now.Before(m.idleAt) && m.ctl == 0 && len(m.tx) == 0 {
 			m.ctl = wire.FlagAlive
 		}
@@ -546,6 +554,7 @@ func (m *Mode) Flush(now time.Time) error {
 	}
 	if m.s.Kind == FTFW {
 		for _, p := range m.peers {
+			p.watchQueue(now)
 			msgs := p.sess.Flush(now)
 			m.buf = m.buf[:0]
 			for i := range msgs {
@@ -659,6 +668,17 @@ func (m *Mode) Receive(i int, datagram []byte, now time.Time) error {
 		return fmt.Errorf("syncmode: no peer %d", i)
 	}
 	p := m.peers[i]
+	applied := m.stats.Applied
+	err := m.receive(p, datagram, now)
+	if err == nil {
+		// Garbage on the port is not the peer.
+		p.heard(now, m.stats.Applied-applied)
+	}
+	return err
+}
+
+func (m *Mode) receive(p *peer, datagram []byte, now time.Time) error {
+	i := p.index
 	m.now = now
 	for off := 0; off < len(datagram); {
 		n, err := wire.Decode(datagram[off:], &m.msg)

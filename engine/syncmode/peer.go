@@ -25,6 +25,9 @@ type peer struct {
 	// mcast_track_seq).
 	seqSet bool
 	next   uint32
+
+	// watch follows the peer for PeerState.
+	watch peerWatch
 }
 
 // track counts the numbers a NOTRACK peer skipped. A number before the

@@ -186,8 +186,54 @@ type Session[K comparable, O Object] struct {
 	dropped [maxDropped]uint32
 	ndrop   int
 
+	// rs follows our latest RESYNC request until the peer's answer is
+	// complete (Resync).
+	rs resyncTrack
+	// nacks counts our NACKs not yet acknowledged: a resync is not
+	// complete while the peer may still owe us what one asked for.
+	nacks int
+	// acks counts the peer's ACKs processed: proof that it hears us.
+	acks uint64
+
 	out   []wire.Message
 	stats Stats
+}
+
+// The phases of a RESYNC request of ours.
+const (
+	resyncNone  uint8 = iota // never asked
+	resyncAsked              // queued or sent, the peer has not acknowledged it
+	resyncAcked              // the peer has it: its table is queued there
+	resyncDone               // the peer has sent all of it
+)
+
+// resyncTrack follows a RESYNC request of ours. FT-FW has no end-of-bulk
+// marker (conntrackd's src/sync-ftfw.c answers a RESYNC by queueing its
+// whole cache for transmission, in order with everything else it sends),
+// so the end is inferred from sequence numbers; see Resync.
+type resyncTrack struct {
+	phase uint8
+	sent  bool   // seq is the number of its latest transmission
+	seq   uint32 // our RESYNC's number
+	mark  uint32 // our next number when the peer acknowledged it
+	got   uint64 // data messages accepted since the request
+	// ackSeen: the message being received is an ACK that was processed.
+	ackSeen bool
+}
+
+// ResyncStatus is how far our latest RESYNC request has come.
+type ResyncStatus struct {
+	// Requested: a RESYNC of ours was queued (RequestResync, or a
+	// repair), so the peer's whole table is on its way.
+	Requested bool
+	// Acknowledged: the peer has received the request, and so queued
+	// its table for us.
+	Acknowledged bool
+	// Complete: every message the peer queued before it acknowledged
+	// the request has arrived, with no gap left to fill (see Resync).
+	Complete bool
+	// Received counts the data messages accepted since the request.
+	Received uint64
 }
 
 // New returns a Session. now starts the alive timer (and picks the initial
@@ -291,6 +337,43 @@ func (s *Session[K, O]) Reserve(n int) {
 // RequestResync queues a RESYNC request: the peer will send everything
 // (conntrackd -n).
 func (s *Session[K, O]) RequestResync() { s.queueCtl(wire.FlagResync, 0, 0) }
+
+// Resync reports how far our latest RESYNC request has come.
+//
+// The peer answers a RESYNC by queueing its whole table, and it sends
+// what it queued in order, each message with the next number. Once its
+// ACK covers our RESYNC (Acknowledged), the table is queued there, ahead
+// of anything the peer queues later. The request is Complete when, after
+// that, the peer acknowledges a message we sent after we saw that ACK
+// (so the peer sent that ACK after everything queued before it) while
+// no NACK of ours is unacknowledged and no repair RESYNC is due. A
+// message lost before that ACK shows as a gap when the ACK arrives,
+// before it is looked at, and the NACK that the gap causes holds the
+// request open; what a NACK asks for is numbered before the ACK that
+// releases the NACK, so it has arrived by then or shows as a gap again.
+//
+// A peer that holds its bulk back while its resend queue is full (a
+// ctsync peer repairing an overflow, when its table is larger than its
+// resend queue) may acknowledge before it has sent everything: the
+// request then looks complete early. conntrackd sends its whole queue at
+// once.
+func (s *Session[K, O]) Resync() ResyncStatus {
+	return ResyncStatus{
+		Requested:    s.rs.phase != resyncNone,
+		Acknowledged: s.rs.phase >= resyncAcked,
+		Complete:     s.rs.phase == resyncDone,
+		Received:     s.rs.got,
+	}
+}
+
+// Pending returns how many data objects wait for the peer: queued,
+// unacknowledged or lost to an overflow and waiting for repair.
+func (s *Session[K, O]) Pending() int { return len(s.keys) }
+
+// AcksReceived counts the peer's ACKs processed: while it grows, the peer
+// hears us, even when Pending does not shrink (objects updated again
+// before their ACK are sent again and stay).
+func (s *Session[K, O]) AcksReceived() uint64 { return s.acks }
 
 // Tick runs the alive timer: AliveInterval after the last transmission it
 // queues the pending ACK, or an ALIVE when nothing is pending.
@@ -399,6 +482,9 @@ func (s *Session[K, O]) transmit(i int32, now time.Time) {
 	m.Seq = s.seq
 	e.seq = s.seq
 	e.sent = now.Sub(s.epoch)
+	if e.ctl == wire.FlagResync {
+		s.rs.seq, s.rs.sent = s.seq, true
+	}
 	s.seq++
 	s.stats.Sent++
 	if e.ctl == wire.FlagAlive {
@@ -433,6 +519,14 @@ func (s *Session[K, O]) overflow() {
 // Receive processes one message from the peer, as ftfw_recv() in
 // conntrackd's src/sync-ftfw.c does.
 func (s *Session[K, O]) Receive(m *wire.Message) {
+	s.rs.ackSeen = false
+	s.receive(m)
+	if s.rs.ackSeen {
+		s.resyncAck(m.From, m.To)
+	}
+}
+
+func (s *Session[K, O]) receive(m *wire.Message) {
 	s.stats.Received++
 	if m.Flags&wire.FlagHelloBack != 0 && s.hello == helloSay {
 		s.hello = helloDone
@@ -511,6 +605,9 @@ func (s *Session[K, O]) process(m *wire.Message) bool {
 			return false
 		}
 		s.h.Apply(m)
+		if s.rs.phase == resyncAsked || s.rs.phase == resyncAcked {
+			s.rs.got++
+		}
 		return true
 	}
 	switch {
@@ -528,6 +625,12 @@ func (s *Session[K, O]) process(m *wire.Message) bool {
 		}
 		if s.ndrop > 0 {
 			s.resolve(m.From, m.To, nack)
+		}
+		if !nack {
+			s.acks++
+			// Looked at once Receive is done: a gap this message
+			// shows must be NACKed first.
+			s.rs.ackSeen = true
 		}
 	case m.Flags&wire.FlagResync != 0:
 		s.stats.ResyncsRequested++
@@ -648,7 +751,33 @@ func (s *Session[K, O]) nack(from, to uint32) {
 	}
 }
 
+// resyncAck moves our RESYNC request on when the peer acknowledges
+// [from, to] (see Resync).
+func (s *Session[K, O]) resyncAck(from, to uint32) {
+	switch s.rs.phase {
+	case resyncAsked:
+		if s.rs.sent && !before(s.rs.seq, from) && !before(to, s.rs.seq) {
+			s.rs.phase = resyncAcked
+			s.rs.mark = s.seq
+		}
+	case resyncAcked:
+		if s.nacks == 0 && !s.resyncWanted && !before(to, s.rs.mark) && before(to, s.seq) {
+			s.rs.phase = resyncDone
+		}
+	}
+}
+
 func (s *Session[K, O]) queueCtl(flag wire.Flags, from, to uint32) {
+	switch flag {
+	case wire.FlagResync:
+		// A new request (ours, or a repair's): the peer sends its
+		// table again, and we wait for all of it.
+		if s.rs.phase != resyncAsked {
+			s.rs = resyncTrack{phase: resyncAsked}
+		}
+	case wire.FlagNack:
+		s.nacks++
+	}
 	i := s.alloc()
 	e := &s.entries[i]
 	e.ctl, e.from, e.to = flag, from, to
@@ -671,6 +800,9 @@ func (s *Session[K, O]) alloc() int32 {
 // release frees an unlinked entry.
 func (s *Session[K, O]) release(i int32) {
 	e := &s.entries[i]
+	if e.ctl == wire.FlagNack {
+		s.nacks--
+	}
 	if e.ctl == 0 {
 		delete(s.keys, e.key)
 		if r, ok := any(e.obj).(Releaser); ok {
