@@ -168,6 +168,18 @@ func families() []*family {
 		gauge("uptime_seconds", "How long the daemon has run.", func(s *render.Snapshot) float64 { return s.Uptime.Seconds() }),
 		newFamily("sync_mode", "The daemon's sync mode (ftfw, notrack, alarm) or stats, as a label; the value is 1.", gaugeV, []string{"mode"},
 			func(s *render.Snapshot, emit func(float64, ...string)) { emit(1, s.Mode) }),
+		// What `ctsync ready` answers, for a dashboard next to keepalived's
+		// track script; absent where readiness means nothing (stats mode).
+		newFamily("ready", "1 when this node holds a complete copy of its peer's state (the start-up resync is done and the resend queue drains), as `ctsync ready` answers; else 0.", gaugeV, nil,
+			func(s *render.Snapshot, emit func(float64, ...string)) {
+				switch r := s.Readiness; {
+				case r == nil:
+				case r.Ready:
+					emit(1)
+				default:
+					emit(0)
+				}
+			}),
 
 		// The caches.
 		perCache("cache_entries", "Entries held, dead ones awaiting removal included: what counts against the limit.", gaugeV,

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/ctsync/ctsync/engine/cache"
+	"github.com/ctsync/ctsync/engine/control"
 	"github.com/ctsync/ctsync/engine/render"
 	"github.com/ctsync/ctsync/link"
 )
@@ -41,6 +42,7 @@ func fullSnapshot() render.Snapshot {
 	s.Links[0].Transport, s.Links[1].Transport = link.UDP, link.TCP // enumerations, not figures
 	s.Commit = render.Progress{Running: true, Stage: "commit", Done: 2048, Total: 5000}
 	s.Resync = render.Progress{Stage: "", Done: 77}
+	s.Readiness = &control.Readiness{Ready: true, Reason: "the peer's table is complete and the resend queue drained"}
 	return s
 }
 

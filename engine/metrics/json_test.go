@@ -51,6 +51,7 @@ func is(b bool) float64 {
 // same pairs for operators.
 var twins = map[string]twin{
 	"ctsync_uptime_seconds": at("uptime"),
+	"ctsync_ready":          at("readiness.ready"),
 	"ctsync_sync_mode": {path: func(map[string]string) string { return "sync.mode" },
 		value: func(v any, l map[string]string) float64 { return is(v == l["mode"]) }},
 
