@@ -117,6 +117,17 @@ type Options struct {
 	// the first one before it sends, so that messages share datagrams;
 	// Open sets DefaultBatchWindow, 0 sends at once.
 	BatchWindow time.Duration
+	// SocketThread, when set, is called first on each goroutine that
+	// reads a socket: the kernel's event socket's and each sync link's.
+	// The daemon locks the goroutine to its thread there and puts that
+	// thread alone under the configured real-time policy
+	// (internal/rtsched.LockThread), as conntrackd's one thread is;
+	// release, when not nil, is called when the goroutine ends. The
+	// receiver that applies what the links read is left out: a locked
+	// goroutine hands every datagram on through a thread switch, and
+	// with both locked the receiver spent 3.0–3.8 µs per event instead
+	// of 1.9–2.2 (internal/figures at 100k).
+	SocketThread func() (release func())
 }
 
 // DefaultBatchWindow is the daemon's BatchWindow. Under a real-time
@@ -290,12 +301,13 @@ func New(rt config.Runtime, io IO, o Options) (*Engine, error) {
 		return nil, err
 	}
 	iio := IngestIO{
-		Clock:       io.Clock,
-		Events:      io.Events,
-		Table:       &e.table,
-		Sink:        engineSink{e},
-		CommitPorts: []uint32{io.Commit.PortID()},
-		Log:         e.log.With("stage", "ingest"),
+		Clock:        io.Clock,
+		Events:       io.Events,
+		Table:        &e.table,
+		Sink:         engineSink{e},
+		CommitPorts:  []uint32{io.Commit.PortID()},
+		Log:          e.log.With("stage", "ingest"),
+		SocketThread: o.SocketThread,
 	}
 	if io.Inject != nil {
 		iio.OwnPorts = []uint32{io.Inject.PortID()}

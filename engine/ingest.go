@@ -128,6 +128,9 @@ type IngestIO struct {
 	// Log receives what an operator should know (overruns, resyncs,
 	// failed dumps); nil discards it.
 	Log *slog.Logger
+	// SocketThread, when set, is called first on the goroutine that
+	// reads the event socket (Options.SocketThread).
+	SocketThread func() (release func())
 }
 
 // IngestStats are the input stage's counters, conntrackd's
@@ -272,6 +275,11 @@ func (in *Ingest) Run(ctx context.Context) error {
 	if in.io.Events != nil {
 		stopped = make(chan struct{})
 		go func() {
+			if in.io.SocketThread != nil {
+				if release := in.io.SocketThread(); release != nil {
+					defer release()
+				}
+			}
 			err := in.io.Events.Run(bridge{in})
 			srcErr <- err
 			close(stopped)
