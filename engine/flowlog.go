@@ -121,7 +121,7 @@ func NewFlowLog(rt config.Runtime, io FlowLogIO, o Options) (*FlowLog, error) {
 		Sink:   flowLogSink{l},
 		Log:    l.log,
 		// The flow log reads the event socket, as the sync engine.
-		SocketThread: o.SocketThread,
+		ReaderThread: o.EventThread,
 	})
 	if err != nil {
 		return nil, err

@@ -128,9 +128,9 @@ type IngestIO struct {
 	// Log receives what an operator should know (overruns, resyncs,
 	// failed dumps); nil discards it.
 	Log *slog.Logger
-	// SocketThread, when set, is called first on the goroutine that
-	// reads the event socket (Options.SocketThread).
-	SocketThread func() (release func())
+	// ReaderThread, when set, is called first on the goroutine that
+	// reads the event socket (Options.EventThread).
+	ReaderThread func() (release func())
 }
 
 // IngestStats are the input stage's counters, conntrackd's
@@ -275,8 +275,8 @@ func (in *Ingest) Run(ctx context.Context) error {
 	if in.io.Events != nil {
 		stopped = make(chan struct{})
 		go func() {
-			if in.io.SocketThread != nil {
-				if release := in.io.SocketThread(); release != nil {
+			if in.io.ReaderThread != nil {
+				if release := in.io.ReaderThread(); release != nil {
 					defer release()
 				}
 			}

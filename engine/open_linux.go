@@ -63,7 +63,7 @@ func Open(rt config.Runtime, o Options) (_ *Engine, err error) {
 		closers = append(closers, lookup.Close)
 		io.Lookup = lookup
 	}
-	peer, err := openGroup(rt.Links, o)
+	peer, err := openGroup(rt.Links, o.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -74,13 +74,12 @@ func Open(rt config.Runtime, o Options) (_ *Engine, err error) {
 		return nil, err
 	}
 	e.closers = closers
-	e.openPeer = func(links []config.LinkSettings) (Peer, error) { return openGroup(links, o) }
+	e.openPeer = func(links []config.LinkSettings) (Peer, error) { return openGroup(links, o.Log) }
 	return e, nil
 }
 
-// openGroup opens the configured links as a group, whose receiving
-// goroutines start with o.SocketThread.
-func openGroup(links []config.LinkSettings, o Options) (Peer, error) {
+// openGroup opens the configured links as a group.
+func openGroup(links []config.LinkSettings, log *slog.Logger) (Peer, error) {
 	ls, err := LinkSettings(links)
 	if err != nil {
 		return nil, err
@@ -88,7 +87,7 @@ func openGroup(links []config.LinkSettings, o Options) (Peer, error) {
 	if len(ls) == 0 {
 		return nil, errors.New("engine: no sync link configured")
 	}
-	g, err := link.OpenGroupWith(ls, link.GroupOptions{Logger: o.Log, ReaderThread: o.SocketThread})
+	g, err := link.OpenGroup(ls, log)
 	if err != nil {
 		return nil, fmt.Errorf("open the sync links: %w", err)
 	}

@@ -29,11 +29,6 @@ type GroupOptions struct {
 	// interfaces, and a TCP link whose peer is gone stays active.
 	MaxSendErrors int
 	Logger        *slog.Logger
-	// ReaderThread, when set, is called first on each link's receiving
-	// goroutine, and release (when not nil) when that goroutine ends,
-	// as the group closes: the daemon gives the goroutine's thread a
-	// real-time policy there.
-	ReaderThread func() (release func())
 }
 
 // Group is a set of redundant links with conntrackd's rules (src/multichannel.c,
@@ -48,8 +43,6 @@ type Group struct {
 	links    []Link
 	log      *slog.Logger
 	maxFails int
-	// readerThread is GroupOptions.ReaderThread.
-	readerThread func() (release func())
 
 	mu     sync.Mutex
 	active int
@@ -79,12 +72,6 @@ type packet struct {
 // OpenGroup opens every link of settings and groups them; the active link
 // at start is the last one marked Default, else the first, as conntrackd.
 func OpenGroup(settings []Settings, logger *slog.Logger) (*Group, error) {
-	return OpenGroupWith(settings, GroupOptions{Logger: logger})
-}
-
-// OpenGroupWith is OpenGroup with the options of NewGroup; their Default
-// is set from the settings.
-func OpenGroupWith(settings []Settings, opts GroupOptions) (*Group, error) {
 	var links []Link
 	def := 0
 	for i, s := range settings {
@@ -100,8 +87,7 @@ func OpenGroupWith(settings []Settings, opts GroupOptions) (*Group, error) {
 			def = i
 		}
 	}
-	opts.Default = def
-	return NewGroup(links, opts)
+	return NewGroup(links, GroupOptions{Default: def, Logger: logger})
 }
 
 // NewGroup groups links and starts receiving from all of them and watching
@@ -116,14 +102,13 @@ func NewGroup(links []Link, opts GroupOptions) (*Group, error) {
 		return nil, fmt.Errorf("link group: default link %d out of range", opts.Default)
 	}
 	g := &Group{
-		links:        links,
-		log:          opts.Logger,
-		maxFails:     opts.MaxSendErrors,
-		readerThread: opts.ReaderThread,
-		active:       opts.Default,
-		flags:        make([]uint32, len(links)),
-		recv:         make(chan packet),
-		done:         make(chan struct{}),
+		links:    links,
+		log:      opts.Logger,
+		maxFails: opts.MaxSendErrors,
+		active:   opts.Default,
+		flags:    make([]uint32, len(links)),
+		recv:     make(chan packet),
+		done:     make(chan struct{}),
 	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
@@ -267,11 +252,6 @@ func (g *Group) Recv(buf []byte) (n, link int, err error) {
 // Recv, waiting for it to be copied before reusing the buffer.
 func (g *Group) read(i int) {
 	defer g.wg.Done()
-	if g.readerThread != nil {
-		if release := g.readerThread(); release != nil {
-			defer release()
-		}
-	}
 	buf := make([]byte, 1<<16)
 	release := make(chan struct{}, 1)
 	for {

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -223,28 +222,5 @@ func TestGroupSendErrorsAndValid(t *testing.T) {
 	g.Valid(i)
 	if g.Active() != 0 {
 		t.Errorf("after a valid message on link 0, active = %d, want 0", g.Active())
-	}
-}
-
-// Each link's receiving goroutine starts with GroupOptions.ReaderThread,
-// once, and the group still receives on every link: the daemon puts
-// these goroutines' threads under its real-time policy there.
-func TestGroupReaderThread(t *testing.T) {
-	l0, l1 := newFake("first"), newFake("second")
-	var calls atomic.Int32
-	g, err := link.NewGroup([]link.Link{l0, l1}, link.GroupOptions{ReaderThread: func() func() { calls.Add(1); return nil }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer g.Close()
-	buf := make([]byte, 1<<16)
-	for i, l := range []*fake{l0, l1} {
-		l.in <- []byte("x")
-		if _, got, err := g.Recv(buf); err != nil || got != i {
-			t.Fatalf("Recv: link %d, %v; want link %d", got, err, i)
-		}
-	}
-	if n := calls.Load(); n != 2 {
-		t.Errorf("ReaderThread called %d times, want once per link (2)", n)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"syscall"
 	"time"
 
@@ -37,27 +36,20 @@ func openFakeEngine(rt config.Runtime, o engineOptions) (daemonEngine, error) {
 	return &fakeEngine{o: o, mode: mode, ready: make(chan struct{})}, nil
 }
 
-// fakeReaders is how many socket-reading goroutines the fake engine
-// starts, as the engine does for the event socket and for one link.
-const fakeReaders = 2
-
 func (e *fakeEngine) Run(ctx context.Context) error {
-	// Socket readers, started as the engine starts its own, before it
-	// says it serves.
-	var started sync.WaitGroup
-	for range fakeReaders {
-		started.Add(1)
-		go func() {
-			if e.o.SocketThread != nil {
-				if release := e.o.SocketThread(); release != nil {
-					defer release()
-				}
+	// The event socket's reader, started as the engine starts its own,
+	// before it says it serves.
+	started := make(chan struct{})
+	go func() {
+		if e.o.EventThread != nil {
+			if release := e.o.EventThread(); release != nil {
+				defer release()
 			}
-			started.Done()
-			<-ctx.Done()
-		}()
-	}
-	started.Wait()
+		}
+		close(started)
+		<-ctx.Done()
+	}()
+	<-started
 	close(e.ready)
 	if e.mode == "fail-run" {
 		return errors.New("fake engine: the kernel closed the event socket")
