@@ -77,11 +77,11 @@ func (nopHandler) BulkSend()           {}
 // check verifies the queue invariants.
 func (s *Session[K, O]) check() error {
 	seen := 0
-	data := 0
+	data, keyless := 0, 0
 	for _, l := range []struct {
 		l     *list
 		where uint8
-	}{{&s.tx, inTx}, {&s.resend, inResend}, {&s.lost, inLost}} {
+	}{{&s.tx, inTx}, {&s.ctl, inCtl}, {&s.resend, inResend}, {&s.lost, inLost}} {
 		n := 0
 		prev := int32(nilIdx)
 		for i := l.l.head; i != nilIdx; i = s.entries[i].next {
@@ -89,7 +89,12 @@ func (s *Session[K, O]) check() error {
 			if e.where != l.where || e.prev != prev {
 				return fmt.Errorf("entry %d: where %d prev %d, want %d %d", i, e.where, e.prev, l.where, prev)
 			}
-			if e.ctl == 0 {
+			if (l.where == inTx && e.ctl != 0) || (l.where == inCtl && e.ctl == 0) {
+				return fmt.Errorf("entry %d: control flags %v in list %d", i, e.ctl, l.where)
+			}
+			if e.keyless {
+				keyless++
+			} else if e.ctl == 0 {
 				data++
 				if j, ok := s.keys[e.key]; !ok || j != i {
 					return fmt.Errorf("entry %d: key %v maps to %d, %v", i, e.key, j, ok)
@@ -102,6 +107,9 @@ func (s *Session[K, O]) check() error {
 			return fmt.Errorf("list %d: counted %d want %d, tail %d want %d", l.where, n, l.l.n, prev, l.l.tail)
 		}
 		seen += n
+	}
+	if keyless != s.keyless {
+		return fmt.Errorf("%d keyless entries queued, counted %d", keyless, s.keyless)
 	}
 	if data != len(s.keys) {
 		return fmt.Errorf("%d data entries queued, %d keys", data, len(s.keys))
