@@ -25,6 +25,10 @@ import (
 // spinning is counted as the daemon's CPU, a third more per event on the
 // sender (README, "Design targets, measured").
 func applyScheduler(log *slog.Logger, s config.SchedulerSettings) (eventThread func() (release func())) {
+	if s.Policy == config.SchedOther {
+		log.Info("scheduler: the normal scheduler for every thread (policy other)")
+		return nil
+	}
 	p := rtsched.RR
 	if s.Policy == config.SchedFIFO {
 		p = rtsched.FIFO
