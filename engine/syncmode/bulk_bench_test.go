@@ -117,3 +117,24 @@ func processCPU(b *testing.B) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// Once a bulk send larger than the resend queue is acknowledged, the mode
+// keeps no more objects for reuse than a resend queue's worth: the rest
+// are the garbage collector's, not the daemon's memory for good.
+func TestBulkReleasesItsObjects(t *testing.T) {
+	flows := syncmode.MaxReusable + 20_000
+	a, c, links := pair(t, nodeOpts{kind: syncmode.FTFW, seed: 3})
+	now := t0
+	for i := range flows {
+		f := testFlow(i)
+		a.internal.Replace(&f, now)
+	}
+	c.m.RequestResync()
+	run(t, &now, now.Add(5*time.Second), 10*time.Millisecond, []*node{a, c}, links)
+	if got := c.ext.Len(); got != flows {
+		t.Fatalf("c holds %d flows, want %d", got, flows)
+	}
+	if n := a.m.Reusable(); n > syncmode.MaxReusable {
+		t.Errorf("a keeps %d objects for reuse after the bulk, want at most %d", n, syncmode.MaxReusable)
+	}
+}

@@ -171,10 +171,20 @@ func (o *ftObj) Released() {
 	if !o.bulk {
 		m.dropHold(o.objRef()) // a bulk object holds nothing
 	}
+	if len(m.free) >= maxFree {
+		return // the garbage collector takes it
+	}
 	last := o.last
 	*o = ftObj{last: last} // the expectation's copy is reused
 	m.free = append(m.free, o)
 }
+
+// maxFree bounds the objects kept for reuse: as many as conntrackd's
+// default resend queue holds unacknowledged, what a steady stream of
+// changes needs. A bulk send of a million allocates one per flow at once;
+// kept, they would stay in the daemon's memory (about 90 bytes per flow)
+// long after it ended.
+const maxFree = ftfw.DefaultResendQueueSize
 
 func (m *Mode) dropHold(r objRef) {
 	n, ok := m.deadHolds[r]
