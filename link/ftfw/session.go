@@ -393,6 +393,7 @@ func (s *Session[K, O]) Flush(now time.Time) []wire.Message {
 // control messages go first, then the data objects. m is valid only
 // during the call, and emit must not call into the session.
 func (s *Session[K, O]) FlushTo(now time.Time, emit func(m *wire.Message)) {
+	s.compact()
 	s.startRepair(now)
 	n := 0
 	for s.ctl.head != nilIdx {
@@ -751,6 +752,54 @@ func (s *Session[K, O]) alloc() int32 {
 	}
 	s.entries = append(s.entries, entry[K, O]{})
 	return int32(len(s.entries) - 1)
+}
+
+// compactMin is the number of entries below which compact leaves the
+// session alone: small sessions are not worth the copy.
+const compactMin = 1 << 16
+
+// compact gives memory back after a bulk send: the entries of a million
+// objects, once acknowledged, would otherwise stay allocated (about 100
+// bytes each) for the session's life. When three quarters of the entries
+// are free, the live ones are copied into a slice of their own size and
+// every index to them (the queues' links, the key map) is renumbered.
+// It runs where no index is held: at the start of a transmission.
+func (s *Session[K, O]) compact() {
+	if len(s.entries) < compactMin || 4*len(s.free) < 3*len(s.entries) {
+		return
+	}
+	const gone = -2 // a free entry's new index
+	at := make([]int32, len(s.entries))
+	for _, i := range s.free {
+		at[i] = gone
+	}
+	live := len(s.entries) - len(s.free)
+	entries := make([]entry[K, O], 0, max(live, compactMin/4))
+	for i := range s.entries {
+		if at[i] == gone {
+			continue
+		}
+		at[i] = int32(len(entries))
+		entries = append(entries, s.entries[i])
+	}
+	move := func(i int32) int32 {
+		if i == nilIdx {
+			return nilIdx
+		}
+		return at[i]
+	}
+	for i := range entries {
+		e := &entries[i]
+		e.prev, e.next = move(e.prev), move(e.next)
+		if e.ctl == 0 && !e.keyless {
+			s.keys[e.key] = int32(i)
+		}
+	}
+	for _, l := range []*list{&s.tx, &s.ctl, &s.resend, &s.lost} {
+		l.head, l.tail = move(l.head), move(l.tail)
+	}
+	s.entries = entries
+	s.free = nil
 }
 
 // release frees an unlinked entry.
