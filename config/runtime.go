@@ -318,16 +318,19 @@ var runInNames = []string{"user", "kernel"}
 func (r RunIn) String() string               { return enumString(runInNames, int(r)) }
 func (r RunIn) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
 
-// SchedPolicy is a real-time scheduling policy.
+// SchedPolicy is a real-time scheduling policy, or SchedOther for none.
 type SchedPolicy uint8
 
-// The policies.
+// The policies. SchedOther, the normal scheduler, has no conntrackd
+// equivalent: without a Scheduler block conntrackd 1.4.5+ runs SCHED_RR
+// at 99.
 const (
 	SchedRR SchedPolicy = iota
 	SchedFIFO
+	SchedOther
 )
 
-var schedPolicyNames = []string{"rr", "fifo"}
+var schedPolicyNames = []string{"rr", "fifo", "other"}
 
 func (p SchedPolicy) String() string               { return enumString(schedPolicyNames, int(p)) }
 func (p SchedPolicy) MarshalText() ([]byte, error) { return []byte(p.String()), nil }

@@ -138,7 +138,7 @@ type Netlink struct {
 // Scheduler sets real-time scheduling.
 type Scheduler struct {
 	Node
-	Policy   *string `hcl:"policy,attr"` // "rr" or "fifo"
+	Policy   *string `hcl:"policy,attr"` // "rr", "fifo" or "other" (none)
 	Priority *int64  `hcl:"priority,attr"`
 }
 

@@ -394,6 +394,14 @@ func (v *validator) scheduler(s *Scheduler) SchedulerSettings {
 		}
 	}
 	out.Priority = int(v.integer("scheduler", s.Node, "priority", s.Priority, int64(Defaults.SchedulerPriority), 0, 99))
+	if out.Policy == SchedOther {
+		if s.Priority != nil {
+			v.diags.Warnf(s.AttrRange("priority"), "no-effect", "the normal scheduler has no priority",
+				"scheduler: priority has no effect with policy \"other\"")
+		}
+		out.Priority = 0
+		return out
+	}
 	if s.Priority != nil && *s.Priority == 0 {
 		v.diags.Warnf(s.AttrRange("priority"), "range", "real-time priorities are 1 to 99",
 			"scheduler: priority 0 is refused by the kernel for %s; the daemon keeps the normal scheduler", out.Policy)

@@ -118,11 +118,13 @@ func TestValidateDiagnostics(t *testing.T) {
 		{name: "netlink in polling mode", src: "daemon {\n  poll_interval = 10\n}\nnetlink {\n  events_reliable = true\n}\n",
 			want: []string{"4:1 warning no-effect: netlink settings have no effect in polling mode"}},
 		{name: "scheduler policy typo", src: "scheduler {\n  policy = \"fifi\"\n}\n",
-			want: []string{`2:12 error enum: unknown scheduler policy "fifi"; want "rr" or "fifo"; did you mean "fifo"?`}},
+			want: []string{`2:12 error enum: unknown scheduler policy "fifi"; want "rr", "fifo" or "other"; did you mean "fifo"?`}},
 		{name: "scheduler priority out of range", src: "scheduler {\n  priority = 100\n}\n",
 			want: []string{"2:14 error range: scheduler: priority 100 is out of range; want 0 to 99"}},
 		{name: "scheduler priority zero", src: "scheduler {\n  policy = \"fifo\"\n  priority = 0\n}\n",
 			want: []string{"3:14 warning range: priority 0 is refused by the kernel for fifo"}},
+		{name: "scheduler other with a priority", src: "scheduler {\n  policy = \"other\"\n  priority = 10\n}\n",
+			want: []string{`3:14 warning no-effect: scheduler: priority has no effect with policy "other"`}},
 
 		// filter
 		{name: "filter run_in typo", src: "filter {\n  run_in = \"kernal\"\n}\n",
@@ -483,6 +485,8 @@ scheduler {
 				NetlinkSettings{BufferSize: 2 << 20, BufferSizeMaxGrowth: 8 << 20, EventsReliable: true},
 				SchedulerSettings{Policy: SchedFIFO, Priority: 50},
 			}},
+		{name: "scheduler other", src: "scheduler {\n  policy = \"other\"\n}\n", get: func(r Runtime) any { return r.Scheduler },
+			want: SchedulerSettings{Policy: SchedOther}},
 		{name: "polling mode", src: "daemon {\n  poll_interval = \"1m\"\n}\n", get: func(r Runtime) any { return r.Daemon.PollInterval },
 			want: time.Minute},
 		{name: "stats", src: "stats {\n  log_file = \"/var/log/stats.log\"\n  syslog = \"daemon\"\n}\n",

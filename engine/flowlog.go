@@ -120,6 +120,8 @@ func NewFlowLog(rt config.Runtime, io FlowLogIO, o Options) (*FlowLog, error) {
 		Table:  io.Table,
 		Sink:   flowLogSink{l},
 		Log:    l.log,
+		// The flow log reads the event socket, as the sync engine.
+		ReaderThread: o.EventThread,
 	})
 	if err != nil {
 		return nil, err

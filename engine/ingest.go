@@ -129,6 +129,9 @@ type IngestIO struct {
 	// Log receives what an operator should know (overruns, resyncs,
 	// failed dumps); nil discards it.
 	Log *slog.Logger
+	// ReaderThread, when set, is called first on the goroutine that
+	// reads the event socket (Options.EventThread).
+	ReaderThread func() (release func())
 }
 
 // IngestStats are the input stage's counters, conntrackd's
@@ -284,6 +287,11 @@ func (in *Ingest) Run(ctx context.Context) error {
 	if in.io.Events != nil {
 		stopped = make(chan struct{})
 		go func() {
+			if in.io.ReaderThread != nil {
+				if release := in.io.ReaderThread(); release != nil {
+					defer release()
+				}
+			}
 			err := in.io.Events.Run(bridge{in})
 			srcErr <- err
 			close(stopped)

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -346,4 +347,59 @@ func TestNewIngestRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The goroutine that reads the event socket starts with ReaderThread (the
+// daemon gives its thread the real-time policy there) before it reads,
+// and calls the release it returned once it stops reading.
+func TestIngestReaderThread(t *testing.T) {
+	var mu sync.Mutex
+	var marks []string
+	mark := func(s string) {
+		mu.Lock()
+		marks = append(marks, s)
+		mu.Unlock()
+	}
+	released := make(chan struct{})
+	src := &markedSource{fakeSource: newFakeSource(), mark: mark}
+	in, err := NewIngest(IngestSettings{EventIterationLimit: 100}, IngestIO{
+		Clock: SystemClock{}, Events: src, Table: newFakeTable(), Sink: newFakeSink(),
+		ReaderThread: func() func() {
+			mark("thread")
+			return func() { mark("release"); close(released) }
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- in.Run(ctx) }()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-released:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the release was not called after the reader stopped")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"thread", "run", "run returned", "release"}; !slices.Equal(marks, want) {
+		t.Errorf("got %q, want %q", marks, want)
+	}
+}
+
+// markedSource is a fakeSource that says when its Run starts and ends.
+type markedSource struct {
+	*fakeSource
+	mark func(string)
+}
+
+func (s *markedSource) Run(h ctnl.Handler) error {
+	s.mark("run")
+	err := s.fakeSource.Run(h)
+	s.mark("run returned")
+	return err
 }

@@ -372,6 +372,10 @@ func (e *exporter) scheduler(g *exportLine, s *config.Scheduler) {
 		switch *s.Policy {
 		case "rr", "fifo":
 			typ = strings.ToUpper(*s.Policy)
+		case "other":
+			e.diags.Errorf(s.AttrRange("policy"), "export-value", "conntrackd 1.4.5+ runs SCHED_RR at 99 without a Scheduler block, and its Type takes RR or FIFO only",
+				"scheduler policy \"other\" has no conntrackd equivalent")
+			return
 		default:
 			e.diags.Errorf(s.AttrRange("policy"), "export-value", "want rr or fifo", "scheduler policy: unknown policy %q", *s.Policy)
 			return

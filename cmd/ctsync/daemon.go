@@ -45,6 +45,9 @@ type engineOptions struct {
 	Load func() (config.Runtime, []string, error)
 	// Reloaded is called with each configuration a reload applied.
 	Reloaded func(config.Runtime)
+	// EventThread starts the goroutine that reads the kernel's events
+	// (nil: nothing to do), as engine.Options.EventThread.
+	EventThread func() (release func())
 }
 
 // openEngine opens the engine's kernel sockets and links. It is a
@@ -60,7 +63,8 @@ var openEngine = func(rt config.Runtime, o engineOptions) (daemonEngine, error) 
 			}
 			return rt, err
 		},
-		Reloaded: o.Reloaded,
+		Reloaded:    o.Reloaded,
+		EventThread: o.EventThread,
 	}
 	if rt.Mode == config.ModeStats {
 		l, err := engine.OpenFlowLog(rt, eo)
@@ -188,7 +192,7 @@ func runDaemon(c *cli.Context) error {
 	if lock.Stale != "" {
 		log.Warn("took over a lock file left by a ctsync that did not stop cleanly", "lock_file", rt.Daemon.LockFile, "content", lock.Stale)
 	}
-	applyScheduler(log, rt.Scheduler)
+	eventThread := applyScheduler(log, rt.Scheduler)
 
 	var ln *control.Listener
 	if p := rt.Control.Path; p != "" {
@@ -216,7 +220,7 @@ func runDaemon(c *cli.Context) error {
 	}
 
 	load := reloader(c, path)
-	eng, err := openEngine(rt, engineOptions{Log: log, Load: func() (config.Runtime, []string, error) {
+	eng, err := openEngine(rt, engineOptions{Log: log, EventThread: eventThread, Load: func() (config.Runtime, []string, error) {
 		// Every reload, SIGHUP's and `ctsync reload`'s, starts by
 		// reopening the log file: logrotate's postrotate may use
 		// either, and the file it moved away must not go on growing.

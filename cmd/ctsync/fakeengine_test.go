@@ -39,6 +39,19 @@ func openFakeEngine(rt config.Runtime, o engineOptions) (daemonEngine, error) {
 }
 
 func (e *fakeEngine) Run(ctx context.Context) error {
+	// The event socket's reader, started as the engine starts its own,
+	// before it says it serves.
+	started := make(chan struct{})
+	go func() {
+		if e.o.EventThread != nil {
+			if release := e.o.EventThread(); release != nil {
+				defer release()
+			}
+		}
+		close(started)
+		<-ctx.Done()
+	}()
+	<-started
 	close(e.ready)
 	if e.mode == "fail-run" {
 		return errors.New("fake engine: the kernel closed the event socket")

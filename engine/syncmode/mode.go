@@ -202,6 +202,7 @@ func New(s Settings, conv Convert, internal, external *cache.Flows, peers []Send
 	}
 	for i, snd := range peers {
 		p := &peer{m: m, index: i, send: snd}
+		p.pack = p.packMsg
 		if s.Kind == FTFW {
 			p.sess = ftfw.New[objKey, *ftObj](s.FTFW, p, now)
 		}
@@ -400,14 +401,28 @@ func (m *Mode) bulkTo(p *peer) {
 		}
 	}
 	if m.s.Kind == FTFW {
+		// The flows go out keyless (ftfw.Session.Add): a million
+		// insertions into the session's key map, and as many deletions
+		// once acknowledged, were most of a bulk send's time. What of
+		// an earlier bulk still waits is queued again here.
+		p.sess.DropUnsent()
 		n := m.internal.Len()
 		if m.expOn {
 			n += m.intExp.Len()
 		}
 		p.sess.Reserve(n)
-	}
-	for r, e := range m.internal.All() {
-		queue(objRef{Ref: r}, e.State)
+		for r, e := range m.internal.All() {
+			if e.State == cache.Dead {
+				continue // its DELETE is queued with its key
+			}
+			o := m.newObj()
+			o.p, o.ref, o.bulk = p, r, true
+			p.sess.Add(o)
+		}
+	} else {
+		for r, e := range m.internal.All() {
+			queue(objRef{Ref: r}, e.State)
+		}
 	}
 	// Expectations after the flows, as conntrackd's bulk send does
 	// (src/sync-mode.c): their masters must reach the peer first.
@@ -555,11 +570,10 @@ func (m *Mode) Flush(now time.Time) error {
 	if m.s.Kind == FTFW {
 		for _, p := range m.peers {
 			p.watchQueue(now)
-			msgs := p.sess.Flush(now)
 			m.buf = m.buf[:0]
-			for i := range msgs {
-				keep(m.pack(&msgs[i], p))
-			}
+			p.packErr = nil
+			p.sess.FlushTo(now, p.pack)
+			keep(p.packErr)
 			keep(m.sendBuf(p))
 		}
 		return first

@@ -363,3 +363,57 @@ func TestInjectWithoutExternalCache(t *testing.T) {
 		})
 	}
 }
+
+// A bulk send under FT-FW, its flows queued without their keys, loses
+// nothing under loss and reordering, even with flows created, updated
+// and destroyed while it is in flight and a second RESYNC on top of it:
+// a destroyed flow's bulk message re-sent late must not bring it back
+// on B, nor an old state overwrite a newer one; and A releases every
+// destroyed flow.
+func TestFTFWBulkUnderLoss(t *testing.T) {
+	for seed := uint64(20); seed < 23; seed++ {
+		a, b, links := pair(t, nodeOpts{kind: syncmode.FTFW, seed: seed})
+		nodes := []*node{a, b}
+		now := t0
+		a.out[0].cut = true // B was not listening
+		for i := range 3000 {
+			a.create(i, now)
+		}
+		run(t, &now, now.Add(time.Second), 10*time.Millisecond, nodes, links)
+		a.out[0].cut = false
+		for _, l := range links {
+			l.a.out[l.ai].loss, l.b.out[l.bi].loss = 0.2, 0.2
+			l.a.out[l.ai].reorder, l.b.out[l.bi].reorder = true, true
+		}
+		b.m.RequestResync()
+		for round := range 10 {
+			for i := range 100 {
+				switch k := round*100 + i; k % 3 {
+				case 0:
+					a.update(k*3%3000, uint32(k), now)
+				case 1:
+					a.destroy(k*7%3000, now)
+				default:
+					a.create(3000+k, now)
+				}
+			}
+			if round == 4 {
+				b.m.RequestResync()
+			}
+			run(t, &now, now.Add(100*time.Millisecond), 10*time.Millisecond, nodes, links)
+		}
+		for _, l := range links {
+			l.a.out[l.ai].loss, l.b.out[l.bi].loss = 0, 0
+		}
+		run(t, &now, now.Add(20*time.Second), 10*time.Millisecond, nodes, links)
+		sameTables(t, fmt.Sprintf("seed %d", seed), a.internal, b.ext)
+		if n, l := a.internal.Len(), len(live(a.internal)); n != l {
+			t.Errorf("seed %d: A's internal cache keeps %d destroyed objects", seed, n-l)
+		}
+		// The latest ACK stays until acknowledged itself
+		// (TestFTFWIdleResendQueueHoldsOnlyTheLatestACK).
+		if _, resend, _ := a.m.Queued(0); resend > 1 {
+			t.Errorf("seed %d: %d messages unacknowledged once quiet", seed, resend)
+		}
+	}
+}

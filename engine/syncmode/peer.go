@@ -15,6 +15,10 @@ type peer struct {
 
 	// sess holds, per key, the peer's object (FT-FW).
 	sess *ftfw.Session[objKey, *ftObj]
+	// pack is packMsg, bound once: FlushTo hands it each message.
+	// packErr is the first error of the Flush in progress.
+	pack    func(*wire.Message)
+	packErr error
 
 	// bulk: the peer asked for a bulk send (a RESYNC), done at the next
 	// Flush: a datagram of RESYNCs (a hostile or confused peer) then
@@ -39,6 +43,14 @@ func (p *peer) track(seq uint32) {
 	p.seqSet, p.next = true, seq+1
 }
 
+// packMsg packs one message of p's session into the datagram being
+// built, as Flush streams them.
+func (p *peer) packMsg(msg *wire.Message) {
+	if err := p.m.pack(msg, p); err != nil && p.packErr == nil {
+		p.packErr = err
+	}
+}
+
 // Apply implements ftfw.Handler.
 func (p *peer) Apply(msg *wire.Message) { p.m.apply(msg, p.m.now) }
 
@@ -54,6 +66,13 @@ type ftObj struct {
 	p   *peer
 	key objKey
 	ref cache.Ref
+	// bulk: a flow of a bulk send, queued without its key
+	// (ftfw.Session.Add): sent while the cache has it alive by ref, else
+	// dropped (ftfw.StatusGone). A flow destroyed meanwhile has its
+	// DELETE queued with its key; one replaced by a new object of the
+	// same key, that object's message; one flushed from the cache is
+	// not sent, as it would not be by a bulk send started after.
+	bulk bool
 	// last is an expectation's content when last read, sent should the
 	// cache lose it (see current): unlike a flow, an expectation cannot
 	// be sent as a bare key, the peer needs its master and mask.
@@ -64,6 +83,15 @@ func (o *ftObj) objRef() objRef { return objRef{Ref: o.ref, exp: o.key.exp} }
 
 // Status implements ftfw.Object.
 func (o *ftObj) Status() ftfw.Status {
+	if o.bulk {
+		switch o.p.m.internal.State(o.ref) {
+		case cache.New:
+			return ftfw.StatusNew
+		case cache.Alive:
+			return ftfw.StatusAlive
+		}
+		return ftfw.StatusGone
+	}
 	switch o.current() {
 	case cache.New:
 		return ftfw.StatusNew
@@ -106,6 +134,12 @@ func (o *ftObj) current() cache.State {
 // Put implements ftfw.Object.
 func (o *ftObj) Put(msg *wire.Message) wire.Type {
 	m := o.p.m
+	if o.bulk {
+		// Status said the cache has it.
+		m.internal.Get(o.ref, &m.entry)
+		m.conv.ToWire(&msg.Flow, &m.entry.Flow)
+		return wire.TypeCTNew
+	}
 	if o.key.exp {
 		if o.current() != 0 && m.intExp.Get(o.ref, &m.expEntry) {
 			o.remember(&m.expEntry.Expect)
@@ -137,11 +171,23 @@ func (o *ftObj) remember(e *cache.Expect) {
 // has let it go (src/sync-ftfw.c keeps a reference until the ACK).
 func (o *ftObj) Released() {
 	m := o.p.m
-	m.dropHold(o.objRef())
+	if !o.bulk {
+		m.dropHold(o.objRef()) // a bulk object holds nothing
+	}
+	if len(m.free) >= maxFree {
+		return // the garbage collector takes it
+	}
 	last := o.last
 	*o = ftObj{last: last} // the expectation's copy is reused
 	m.free = append(m.free, o)
 }
+
+// maxFree bounds the objects kept for reuse: as many as conntrackd's
+// default resend queue holds unacknowledged, what a steady stream of
+// changes needs. A bulk send of a million allocates one per flow at once;
+// kept, they would stay in the daemon's memory (about 90 bytes per flow)
+// long after it ended.
+const maxFree = ftfw.DefaultResendQueueSize
 
 func (m *Mode) dropHold(r objRef) {
 	n, ok := m.deadHolds[r]

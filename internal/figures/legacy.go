@@ -30,7 +30,7 @@ type legacyDaemon struct {
 // that holds a whole bulk send, and the user-space filter accepting TCP
 // and UDP and ignoring the lab's own addresses, as ctsync's does. The
 // scheduler is left to its default, SCHED_RR at 99, which ctsync
-// applies too (docs/compat.md).
+// applies to its event reader (docs/compat.md).
 func legacyConf(f legacyd.Files, fw, peer *lab.Node, n int) string {
 	return legacyConfAt(f, fw.SyncAddrs[0].Addr().String(), peer.SyncAddrs[0].Addr().String(), fw.Sync, n)
 }

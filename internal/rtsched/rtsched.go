@@ -1,18 +1,22 @@
-// Package rtsched puts a whole process under a real-time scheduling
-// policy, as conntrackd's General > Scheduler setting does (its start-up
-// in src/main.c calls sched_setscheduler).
+// Package rtsched puts threads under a real-time scheduling policy, as
+// conntrackd's General > Scheduler setting does (its start-up in
+// src/main.c calls sched_setscheduler).
 //
-// conntrackd is one thread, so one call covers it. A Go program is many
-// threads (the runtime starts several before main, and more whenever a
-// goroutine blocks in a system call), and sched_setscheduler and
-// sched_setattr change one thread only. Setting the policy before the
-// runtime starts threads is impossible from Go. What works is what the
-// kernel gives: a thread created by clone inherits its creator's policy
-// (unless SCHED_RESET_ON_FORK, which nobody sets here). So Set changes
-// every thread listed in /proc/self/task, and lists them again until a
-// pass finds none left to change: a thread created meanwhile by a thread
-// not yet changed shows up in the next pass, and once every thread is
-// changed every later one inherits the policy. docs/compat.md says so.
+// conntrackd is one thread, so one call covers it: the thread that reads
+// its sockets. A Go program is many threads, and sched_setattr changes one
+// thread only. LockThread puts only the calling goroutine's thread under
+// the policy, and locks the goroutine to it (runtime.LockOSThread). The
+// daemon does this on the goroutines that read its sockets, so that they
+// run when data arrives, as conntrackd's one thread does, while the Go
+// runtime's other threads stay under the normal policy. The policy of
+// every thread was tried first: the runtime's idle threads spin for a
+// while before they sleep, and under a real-time policy that spinning
+// pre-empts everything else and is counted as the daemon's CPU.
+//
+// A thread locked by LockThread does not pass its policy on, though a
+// thread created by clone inherits its creator's: the runtime starts the
+// threads a locked goroutine needs from its template thread, which
+// LockOSThread starts first, under the policy the process had.
 package rtsched
 
 import (
@@ -53,8 +57,3 @@ type Thread struct {
 // ErrUnsupported is returned where the system has no per-thread
 // real-time scheduling that this package knows.
 var ErrUnsupported = errors.New("real-time scheduling is not supported on this system")
-
-// maxPasses bounds Set's passes over the threads: each pass leaves only
-// threads created during it to change, so a few suffice unless threads
-// are created without end.
-const maxPasses = 10

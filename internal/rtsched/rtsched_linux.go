@@ -4,72 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 
 	"golang.org/x/sys/unix"
 )
-
-// Set puts every thread of the process under policy at priority (1 to
-// 99 for RR and FIFO; the kernel refuses 0 with EINVAL, as conntrackd
-// finds when Type is given without Priority). It returns how many
-// threads it changed. On failure, the threads changed are put back as
-// they were, so the process runs under one policy: the old one.
-func Set(policy Policy, priority int) (changed int, err error) {
-	want, err := attr(policy, priority)
-	if err != nil {
-		return 0, err
-	}
-	return setAll(want)
-}
-
-// setAll gives every thread of the process the scheduling want.
-func setAll(want *unix.SchedAttr) (changed int, err error) {
-	old := map[int]*unix.SchedAttr{}
-	undo := func() {
-		for tid, a := range old {
-			// A thread may have exited meanwhile; nothing else
-			// can fail where setting it succeeded.
-			_ = unix.SchedSetAttr(tid, a, 0)
-		}
-	}
-	for range maxPasses {
-		tids, err := threads()
-		if err != nil {
-			undo()
-			return 0, err
-		}
-		n := 0
-		for _, tid := range tids {
-			cur, err := unix.SchedGetAttr(tid, 0)
-			if errors.Is(err, unix.ESRCH) {
-				continue // exited since listed
-			}
-			if err != nil {
-				undo()
-				return 0, fmt.Errorf("thread %d: sched_getattr: %w", tid, err)
-			}
-			if cur.Policy == want.Policy && cur.Priority == want.Priority {
-				continue
-			}
-			if err := unix.SchedSetAttr(tid, want, 0); err != nil {
-				if errors.Is(err, unix.ESRCH) {
-					continue
-				}
-				undo()
-				return 0, fmt.Errorf("sched_setattr %s priority %d: %w", policyOf(want.Policy), want.Priority, err)
-			}
-			if _, seen := old[tid]; !seen {
-				old[tid] = cur
-			}
-			n++
-		}
-		if n == 0 {
-			return len(old), nil
-		}
-	}
-	undo()
-	return 0, fmt.Errorf("threads kept appearing under the old policy after %d passes", maxPasses)
-}
 
 func attr(policy Policy, priority int) (*unix.SchedAttr, error) {
 	a := &unix.SchedAttr{Size: unix.SizeofSchedAttr, Priority: uint32(priority)}
@@ -124,8 +63,6 @@ func policyOf(p uint32) Policy {
 	return Policy(100 + int(p)) // batch, idle, deadline: none of ours
 }
 
-func threads() ([]int, error) { return list("/proc/self/task") }
-
 // list reads the thread ids in a /proc task directory.
 func list(dir string) ([]int, error) {
 	ents, err := os.ReadDir(dir)
@@ -139,4 +76,50 @@ func list(dir string) ([]int, error) {
 		}
 	}
 	return tids, nil
+}
+
+// LockThread locks the calling goroutine to its thread
+// (runtime.LockOSThread) and puts that thread alone under policy at
+// priority. unlock puts the thread's scheduling back as it was and
+// unlocks the goroutine; the goroutine calls it before it ends. A
+// goroutine that ends locked ends its thread with it, except on the
+// main thread, which the runtime cannot end and parks for good: that
+// thread would stay under the policy, so unlock is not optional. On
+// failure the goroutine is unlocked again and its thread is as it was.
+func LockThread(policy Policy, priority int) (unlock func(), err error) {
+	want, err := attr(policy, priority)
+	if err != nil {
+		return nil, err
+	}
+	runtime.LockOSThread()
+	// Thread id 0 is the calling thread.
+	old, err := unix.SchedGetAttr(0, 0)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return nil, fmt.Errorf("sched_getattr: %w", err)
+	}
+	if err := unix.SchedSetAttr(0, want, 0); err != nil {
+		runtime.UnlockOSThread()
+		return nil, fmt.Errorf("sched_setattr %s priority %d: %w", policy, priority, err)
+	}
+	return func() {
+		// Putting back what the thread had needs no privilege
+		// (lowering a policy never does).
+		_ = unix.SchedSetAttr(0, old, 0)
+		runtime.UnlockOSThread()
+	}, nil
+}
+
+// Probe says whether LockThread(policy, priority) would succeed, by
+// calling it, and undoing it, on a goroutine of its own.
+func Probe(policy Policy, priority int) error {
+	errc := make(chan error, 1)
+	go func() {
+		unlock, err := LockThread(policy, priority)
+		if err == nil {
+			unlock()
+		}
+		errc <- err
+	}()
+	return <-errc
 }

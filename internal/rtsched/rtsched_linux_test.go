@@ -12,9 +12,6 @@ import (
 	"github.com/ctsync/ctsync/internal/netnstest"
 )
 
-// normal is the scheduling a test puts back.
-var normal = &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL}
-
 // checkAll fails t unless every thread of this process runs policy at
 // prio, and returns how many there are.
 func checkAll(t *testing.T, policy Policy, prio int) int {
@@ -51,63 +48,98 @@ func startThreads(n int) (stop func()) {
 	return func() { close(quit); done.Wait() }
 }
 
-// Every thread of the process runs under the policy Set applied, also
-// the threads the runtime starts afterwards (cloned from changed ones).
-// The test puts this process back under the normal scheduler.
-func TestSetWholeProcess(t *testing.T) {
+// LockThread puts the calling goroutine's thread alone under the policy:
+// the threads the runtime starts meanwhile (some asked for by the locked
+// goroutine itself) keep the normal one, and once the goroutine has
+// unlocked no real-time thread is left in the process, whichever thread
+// it ran on (the main thread too, which the runtime never ends).
+func TestLockThreadOnlyItsThread(t *testing.T) {
 	netnstest.RequirePrivileged(t) // CAP_SYS_NICE
-	t.Cleanup(func() {
-		if _, err := setAll(normal); err != nil {
-			t.Errorf("putting the normal scheduler back: %v", err)
-		}
-	})
-	stopBefore := startThreads(4)
-	defer stopBefore()
-	for _, c := range []struct {
-		policy Policy
-		prio   int
-	}{{RR, 99}, {FIFO, 1}} {
-		n, err := Set(c.policy, c.prio)
+	tid := make(chan int)
+	quit := make(chan struct{})
+	ended := make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		defer close(ended)
+		unlock, err := LockThread(FIFO, 7)
 		if err != nil {
-			t.Fatal(err)
+			errc <- err
+			close(tid)
+			return
 		}
-		if n == 0 {
-			t.Errorf("Set(%s, %d) changed no thread", c.policy, c.prio)
-		}
-		if got := checkAll(t, c.policy, c.prio); got < 5 {
-			t.Errorf("%d threads, want at least 5 (4 locked goroutines' and the test's)", got)
-		}
-		stopAfter := startThreads(4)
-		checkAll(t, c.policy, c.prio)
-		stopAfter()
+		defer unlock()
+		// Threads the runtime starts while this goroutine holds
+		// its thread: started from here, they would inherit the
+		// policy but for the runtime's template thread.
+		stop := startThreads(3)
+		defer stop()
+		tid <- unix.Gettid()
+		<-quit
+	}()
+	rt, ok := <-tid
+	if !ok {
+		t.Fatal(<-errc)
 	}
-}
-
-// A refused change leaves the process as it was: no thread is left under
-// a policy the process as a whole did not get.
-func TestSetRefusedUndoes(t *testing.T) {
-	stop := startThreads(2)
-	defer stop()
-	_, err := Set(RR, 0)
-	if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) {
-		t.Fatalf("Set(RR, 0): %v, want EINVAL (or EPERM unprivileged)", err)
+	ths, err := Threads(0)
+	if err != nil {
+		t.Fatal(err)
 	}
+	seen := false
+	for _, th := range ths {
+		switch {
+		case th.TID == rt:
+			seen = true
+			if th.Policy != FIFO || th.Priority != 7 {
+				t.Errorf("the locked thread %d: %s priority %d, want SCHED_FIFO priority 7", th.TID, th.Policy, th.Priority)
+			}
+		case th.Policy != Other:
+			t.Errorf("thread %d: %s priority %d, want only the locked thread %d under a real-time policy", th.TID, th.Policy, th.Priority, rt)
+		}
+	}
+	if !seen {
+		t.Errorf("the locked thread %d is not among the process's threads", rt)
+	}
+	if len(ths) < 5 {
+		t.Errorf("%d threads, want at least 5 (the locked one, 3 more, the test's)", len(ths))
+	}
+	close(quit)
+	<-ended
 	checkAll(t, Other, 0)
 }
 
-// Set takes only the real-time policies and their priorities.
-func TestSetRejectsArguments(t *testing.T) {
-	for _, c := range []struct {
-		p    Policy
-		prio int
-		want string
-	}{
-		{Other, 1, "not a real-time policy"},
-		{RR, 100, "out of range"},
-		{FIFO, -1, "out of range"},
-	} {
-		if _, err := Set(c.p, c.prio); err == nil || !strings.Contains(err.Error(), c.want) {
-			t.Errorf("Set(%s, %d): %v, want %q", c.p, c.prio, err, c.want)
+// A refused LockThread leaves the goroutine unlocked and its thread as it
+// was; Probe reports the same refusal.
+func TestLockThreadRefused(t *testing.T) {
+	res := make(chan error, 1)
+	go func() {
+		_, err := LockThread(RR, 0)
+		if err == nil {
+			res <- errors.New("LockThread(RR, 0) succeeded")
+			return
 		}
+		if !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) {
+			res <- err
+			return
+		}
+		a, gerr := unix.SchedGetAttr(0, 0)
+		if gerr != nil {
+			res <- gerr
+			return
+		}
+		if a.Policy != unix.SCHED_NORMAL {
+			res <- errors.New("the thread was left under a real-time policy")
+			return
+		}
+		res <- nil
+	}()
+	if err := <-res; err != nil {
+		t.Fatal(err)
 	}
+	if err := Probe(RR, 0); !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) {
+		t.Errorf("Probe(RR, 0): %v, want EINVAL (or EPERM unprivileged)", err)
+	}
+	if err := Probe(Other, 1); err == nil || !strings.Contains(err.Error(), "not a real-time policy") {
+		t.Errorf("Probe(Other, 1): %v, want not a real-time policy", err)
+	}
+	checkAll(t, Other, 0)
 }

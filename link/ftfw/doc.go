@@ -34,7 +34,16 @@
 //     DELETE) is chosen from the object's Status at transmission time and
 //     the content is its state at that time; an object waiting in the resend
 //     queue that is enqueued again (updated, NACKed, bulk send) moves back to
-//     the transmit queue.
+//     the transmit queue. The exception is Add, for the objects of a bulk
+//     send: they are queued without a key, so a million of them cost no
+//     insertion into and deletion from the key map, and an object may then
+//     be in the queues twice (its bulk message and its own); each message
+//     still carries the state at its transmission, and a bulk object whose
+//     flow is gone (StatusGone) is dropped unsent, so a late bulk message
+//     never undoes a DELETE;
+//   - control messages waiting to be sent go before the data in a
+//     transmission: while the resend queue is full the data waits for
+//     acknowledgements, and the control messages must not wait behind it.
 //
 // # Where this package deliberately differs: resend-queue overflow
 //

@@ -11,12 +11,13 @@ import (
 
 // FuzzReceive drives a Session with an arbitrary script of peer messages
 // (any type and flag byte, sequence numbers and ranges near ours so that
-// they hit), local events, ticks and flushes. Properties: no panic, the
+// they hit), local events, bulk objects, ticks and flushes. Properties: no panic, the
 // queues stay consistent, the resend queue never exceeds its capacity and
 // every flushed message encodes and decodes.
 func FuzzReceive(f *testing.F) {
 	f.Add([]byte{0, 0x0a, 0x10, 0, 0, 0, 0, 0, 0, 1, 5, 3})
 	f.Add([]byte{1, 3, 1, 7, 3, 0, 0x0a, 0x04, 0, 1, 0, 0, 0, 2, 3, 2, 9, 3})
+	f.Add([]byte{5, 1, 5, 3, 5, 2, 3, 1, 4, 0, 6, 5, 6, 3, 0, 0x0a, 0x10, 0, 0, 0, 0, 0, 0, 2, 9, 3})
 	f.Add([]byte{0, 0x0a, 0x28, 0, 1, 0, 0, 0, 5, 0, 0x0a, 0x22, 0, 9, 0, 0, 0, 0, 3, 4, 3})
 	f.Fuzz(func(t *testing.T, script []byte) {
 		now := t0
@@ -24,7 +25,7 @@ func FuzzReceive(f *testing.F) {
 		var buf []byte
 		var m wire.Message
 		for len(script) > 0 {
-			op := script[0] % 5
+			op := script[0] % 7
 			script = script[1:]
 			switch op {
 			case 0: // peer message: type, flags, seq16, from16, to16
@@ -61,6 +62,14 @@ func FuzzReceive(f *testing.F) {
 				}
 			case 4:
 				s.RequestResync()
+			case 5: // a bulk object, queued keyless: status, gone too
+				if len(script) < 1 {
+					return
+				}
+				s.Add(obj{Key: uint16(script[0] % 8), Val: uint32(script[0]), St: Status(script[0] % 4)})
+				script = script[1:]
+			case 6: // a new bulk send drops the unsent ones
+				s.DropUnsent()
 			}
 			if err := s.check(); err != nil {
 				t.Fatal(err)
@@ -77,11 +86,11 @@ func (nopHandler) BulkSend()           {}
 // check verifies the queue invariants.
 func (s *Session[K, O]) check() error {
 	seen := 0
-	data := 0
+	data, keyless := 0, 0
 	for _, l := range []struct {
 		l     *list
 		where uint8
-	}{{&s.tx, inTx}, {&s.resend, inResend}, {&s.lost, inLost}} {
+	}{{&s.tx, inTx}, {&s.ctl, inCtl}, {&s.resend, inResend}, {&s.lost, inLost}} {
 		n := 0
 		prev := int32(nilIdx)
 		for i := l.l.head; i != nilIdx; i = s.entries[i].next {
@@ -89,7 +98,12 @@ func (s *Session[K, O]) check() error {
 			if e.where != l.where || e.prev != prev {
 				return fmt.Errorf("entry %d: where %d prev %d, want %d %d", i, e.where, e.prev, l.where, prev)
 			}
-			if e.ctl == 0 {
+			if (l.where == inTx && e.ctl != 0) || (l.where == inCtl && e.ctl == 0) {
+				return fmt.Errorf("entry %d: control flags %v in list %d", i, e.ctl, l.where)
+			}
+			if e.keyless {
+				keyless++
+			} else if e.ctl == 0 {
 				data++
 				if j, ok := s.keys[e.key]; !ok || j != i {
 					return fmt.Errorf("entry %d: key %v maps to %d, %v", i, e.key, j, ok)
@@ -102,6 +116,9 @@ func (s *Session[K, O]) check() error {
 			return fmt.Errorf("list %d: counted %d want %d, tail %d want %d", l.where, n, l.l.n, prev, l.l.tail)
 		}
 		seen += n
+	}
+	if keyless != s.keyless {
+		return fmt.Errorf("%d keyless entries queued, counted %d", keyless, s.keyless)
 	}
 	if data != len(s.keys) {
 		return fmt.Errorf("%d data entries queued, %d keys", data, len(s.keys))

@@ -25,6 +25,9 @@ const (
 	StatusNew   Status = iota // created, never updated: NEW message
 	StatusAlive               // updated at least once: UPDATE message
 	StatusDead                // destroyed: DELETE message
+	// StatusGone is for an object queued with Add alone: there is
+	// nothing of it to send any more, and its entry is dropped unsent.
+	StatusGone
 )
 
 // Object is what the engine replicates (a conntrack or an expectation).
@@ -114,6 +117,7 @@ const (
 	inTx
 	inResend
 	inLost
+	inCtl // a control message waiting to be sent
 )
 
 type entry[K comparable, O Object] struct {
@@ -121,11 +125,13 @@ type entry[K comparable, O Object] struct {
 	obj O
 	// ctl is 0 for a data object, else the control flag (ACK, NACK,
 	// RESYNC, ALIVE) of a control message with range [from, to].
-	ctl        wire.Flags
-	from, to   uint32
-	seq        uint32
-	sent       time.Duration // last transmission, as an offset from Session.epoch
-	where      uint8
+	ctl      wire.Flags
+	from, to uint32
+	seq      uint32
+	sent     time.Duration // last transmission, as an offset from Session.epoch
+	where    uint8
+	// keyless: a data object queued with Add, in no key map.
+	keyless    bool
 	prev, next int32
 }
 
@@ -154,9 +160,15 @@ type Session[K comparable, O Object] struct {
 	entries []entry[K, O]
 	free    []int32
 	keys    map[K]int32
-	tx      list
-	resend  list
-	lost    list
+	// tx holds the data objects waiting to be sent, ctl the control
+	// messages, which Flush sends first: when the resend queue is full
+	// the data waits for acknowledgements, and a Flush then stops at
+	// the first data object instead of walking all of them (a bulk send
+	// of a million, at every wake-up) to find the control messages.
+	tx     list
+	ctl    list
+	resend list
+	lost   list
 
 	seq   uint32 // next sequence number to send
 	hello helloState
@@ -195,7 +207,11 @@ type Session[K comparable, O Object] struct {
 	// acks counts the peer's ACKs processed: proof that it hears us.
 	acks uint64
 
-	out   []wire.Message
+	// keyless counts the entries queued with Add.
+	keyless int
+
+	out   []wire.Message // Flush's
+	msg   wire.Message   // the message being transmitted
 	stats Stats
 }
 
@@ -256,6 +272,7 @@ func New[K comparable, O Object](cfg Config, h Handler, now time.Time) *Session[
 		h:       h,
 		keys:    make(map[K]int32),
 		tx:      list{nilIdx, nilIdx, 0},
+		ctl:     list{nilIdx, nilIdx, 0},
 		resend:  list{nilIdx, nilIdx, 0},
 		lost:    list{nilIdx, nilIdx, 0},
 		seq:     cfg.InitialSeq,
@@ -274,7 +291,9 @@ func (s *Session[K, O]) Stats() Stats { return s.stats }
 func (s *Session[K, O]) NextTimer() time.Time { return s.aliveAt }
 
 // Queued reports the lengths of the transmit, resend and lost queues.
-func (s *Session[K, O]) Queued() (tx, resend, lost int) { return s.tx.n, s.resend.n, s.lost.n }
+func (s *Session[K, O]) Queued() (tx, resend, lost int) {
+	return s.tx.n + s.ctl.n, s.resend.n, s.lost.n
+}
 
 // HelloDone reports whether the peer has answered our HELLO.
 func (s *Session[K, O]) HelloDone() bool { return s.hello == helloDone }
@@ -287,7 +306,7 @@ func (s *Session[K, O]) Enqueue(key K, obj O) {
 		e := &s.entries[i]
 		e.obj = obj
 		if e.where != inTx {
-			s.move(i, &s.tx, inTx)
+			s.requeue(i)
 		}
 		return
 	}
@@ -310,7 +329,7 @@ func (s *Session[K, O]) Upsert(key K) (obj *O, found bool) {
 	if i, ok := s.keys[key]; ok {
 		e := &s.entries[i]
 		if e.where != inTx {
-			s.move(i, &s.tx, inTx)
+			s.requeue(i)
 		}
 		return &e.obj, true
 	}
@@ -322,15 +341,46 @@ func (s *Session[K, O]) Upsert(key K) (obj *O, found bool) {
 	return &s.entries[i].obj, false
 }
 
+// Add queues obj for transmission without a key: one object of a bulk
+// send, which a million of would otherwise cost as many insertions into
+// the key map, and as many deletions once acknowledged. Nothing keeps an
+// object added twice, or added and enqueued with a key, from being sent
+// twice: each transmission reads its state then (Object.Put), and the
+// later one carries the newer state. So that a re-sent bulk object never
+// undoes a later message, its Status must be StatusGone once the object
+// is destroyed or no longer known (a destroyed object's DELETE is the
+// keyed object's to send).
+func (s *Session[K, O]) Add(obj O) {
+	i := s.alloc()
+	e := &s.entries[i]
+	e.obj = obj
+	e.keyless = true
+	s.push(&s.tx, i, inTx)
+	s.keyless++
+}
+
+// DropUnsent drops the objects queued with Add that wait to be sent: a
+// new bulk send queues them all again, and must not queue them twice.
+func (s *Session[K, O]) DropUnsent() {
+	if s.keyless == 0 {
+		return
+	}
+	for i := s.tx.head; i != nilIdx; {
+		next := s.entries[i].next
+		if s.entries[i].keyless {
+			s.unlink(i)
+			s.release(i)
+		}
+		i = next
+	}
+}
+
 // Reserve makes room for n more objects, so that a bulk send of a
 // million does not grow the session step by step (each step copying every
-// entry, and rehashing the key map).
+// entry).
 func (s *Session[K, O]) Reserve(n int) {
 	if need := len(s.entries) + n - len(s.free); need > cap(s.entries) {
 		s.entries = slices.Grow(s.entries, need-len(s.entries))
-	}
-	if len(s.keys) == 0 {
-		s.keys = make(map[K]int32, n)
 	}
 }
 
@@ -389,7 +439,7 @@ func (s *Session[K, O]) Tick(now time.Time) {
 				// never NACKed (each HELLO resets the peer's tracking):
 				// only sending it again gets us the peer's table. At
 				// worst the peer does one bulk send more.
-				s.move(i, &s.tx, inTx)
+				s.requeue(i)
 				continue
 			case wire.FlagNack:
 				s.suspect(s.entries[i].seq)
@@ -416,25 +466,41 @@ func (s *Session[K, O]) Tick(now time.Time) {
 // and its messages are reused by the next call.
 func (s *Session[K, O]) Flush(now time.Time) []wire.Message {
 	s.out = s.out[:0]
+	s.FlushTo(now, func(m *wire.Message) { s.out = append(s.out, *m) })
+	return s.out
+}
+
+// FlushTo is Flush handing each message to emit as soon as it is
+// numbered, instead of returning them all: a bulk send of a million would
+// otherwise need a slice of a million messages (632 bytes each). The
+// control messages go first, then the data objects. m is valid only
+// during the call, and emit must not call into the session.
+func (s *Session[K, O]) FlushTo(now time.Time, emit func(m *wire.Message)) {
+	s.compact()
 	s.startRepair(now)
+	n := 0
+	for s.ctl.head != nilIdx {
+		s.transmit(s.ctl.head, now, emit)
+		n++
+	}
 	capacity := s.cfg.ResendQueueSize
-	for i := s.tx.head; i != nilIdx; {
-		e := &s.entries[i]
-		next := e.next
-		if e.ctl == 0 && s.repairing && s.resend.n >= capacity {
-			i = next // held back until the peer acknowledges
-			continue
+	for s.tx.head != nilIdx {
+		// While repairing, the data waits until the peer
+		// acknowledges; the resend queue does not shrink meanwhile, so
+		// nothing after the first object would go either.
+		if s.repairing && s.resend.n >= capacity {
+			break
 		}
-		s.transmit(i, now)
-		i = next
+		if s.transmit(s.tx.head, now, emit) {
+			n++
+		}
 	}
 	if s.repairing && s.lost.n == 0 && s.tx.n == 0 && !s.resyncWanted {
 		s.repairing = false
 	}
-	if len(s.out) > 0 {
+	if n > 0 {
 		s.aliveAt = now.Add(s.cfg.AliveInterval)
 	}
-	return s.out
 }
 
 func (s *Session[K, O]) startRepair(now time.Time) {
@@ -444,7 +510,7 @@ func (s *Session[K, O]) startRepair(now time.Time) {
 	if s.lost.head != nilIdx {
 		s.stats.Repairs++
 		for s.lost.head != nilIdx {
-			s.move(s.lost.head, &s.tx, inTx)
+			s.requeue(s.lost.head)
 		}
 	}
 	// A bulk send is expensive and makes more traffic, hence more gaps and
@@ -458,12 +524,20 @@ func (s *Session[K, O]) startRepair(now time.Time) {
 	}
 }
 
-func (s *Session[K, O]) transmit(i int32, now time.Time) {
-	s.out = append(s.out, wire.Message{})
-	m := &s.out[len(s.out)-1]
+// transmit sends entry i; false when it was a keyless object that is
+// gone, dropped unsent.
+func (s *Session[K, O]) transmit(i int32, now time.Time, emit func(*wire.Message)) bool {
+	m := &s.msg
+	*m = wire.Message{}
 	e := &s.entries[i]
 	if e.ctl == 0 {
-		m.Type = e.obj.Put(m) + wire.Type(e.obj.Status())
+		st := e.obj.Status()
+		if st == StatusGone {
+			s.unlink(i)
+			s.release(i)
+			return false
+		}
+		m.Type = e.obj.Put(m) + wire.Type(st)
 	} else {
 		m.Type = wire.TypeControl
 		m.Flags = e.ctl
@@ -487,15 +561,17 @@ func (s *Session[K, O]) transmit(i int32, now time.Time) {
 	}
 	s.seq++
 	s.stats.Sent++
+	emit(m)
 	if e.ctl == wire.FlagAlive {
 		s.unlink(i)
 		s.release(i)
-		return
+		return true
 	}
 	if s.resend.n >= s.cfg.ResendQueueSize {
 		s.overflow()
 	}
 	s.move(i, &s.resend, inResend)
+	return true
 }
 
 // overflow drops the oldest resend-queue entry, as conntrackd does, but
@@ -637,12 +713,12 @@ func (s *Session[K, O]) process(m *wire.Message) bool {
 		for i := s.resend.head; i != nilIdx; {
 			next := s.entries[i].next
 			if s.entries[i].ctl == 0 {
-				s.move(i, &s.tx, inTx)
+				s.requeue(i)
 			}
 			i = next
 		}
 		for s.lost.head != nilIdx {
-			s.move(s.lost.head, &s.tx, inTx)
+			s.requeue(s.lost.head)
 		}
 		s.h.BulkSend()
 	case m.Flags&wire.FlagAlive != 0:
@@ -698,7 +774,7 @@ func (s *Session[K, O]) helloFlush() {
 			// Our request for the peer's table: the peer may never have
 			// got it, and will not NACK it now.
 			s.stats.HelloRequeued++
-			s.move(i, &s.tx, inTx)
+			s.requeue(i)
 			continue
 		}
 		s.unlink(i)
@@ -745,7 +821,7 @@ func (s *Session[K, O]) nack(from, to uint32) {
 		}
 		if !before(e.seq, from) {
 			s.stats.Retransmitted++
-			s.move(i, &s.tx, inTx)
+			s.requeue(i)
 		}
 		i = next
 	}
@@ -781,7 +857,17 @@ func (s *Session[K, O]) queueCtl(flag wire.Flags, from, to uint32) {
 	i := s.alloc()
 	e := &s.entries[i]
 	e.ctl, e.from, e.to = flag, from, to
-	s.push(&s.tx, i, inTx)
+	s.push(&s.ctl, i, inCtl)
+}
+
+// requeue puts entry i back to be sent: a data object in tx, a control
+// message in ctl.
+func (s *Session[K, O]) requeue(i int32) {
+	if s.entries[i].ctl != 0 {
+		s.move(i, &s.ctl, inCtl)
+		return
+	}
+	s.move(i, &s.tx, inTx)
 }
 
 // before reports whether a precedes b in serial-number arithmetic.
@@ -797,6 +883,54 @@ func (s *Session[K, O]) alloc() int32 {
 	return int32(len(s.entries) - 1)
 }
 
+// compactMin is the number of entries below which compact leaves the
+// session alone: small sessions are not worth the copy.
+const compactMin = 1 << 16
+
+// compact gives memory back after a bulk send: the entries of a million
+// objects, once acknowledged, would otherwise stay allocated (about 100
+// bytes each) for the session's life. When three quarters of the entries
+// are free, the live ones are copied into a slice of their own size and
+// every index to them (the queues' links, the key map) is renumbered.
+// It runs where no index is held: at the start of a transmission.
+func (s *Session[K, O]) compact() {
+	if len(s.entries) < compactMin || 4*len(s.free) < 3*len(s.entries) {
+		return
+	}
+	const gone = -2 // a free entry's new index
+	at := make([]int32, len(s.entries))
+	for _, i := range s.free {
+		at[i] = gone
+	}
+	live := len(s.entries) - len(s.free)
+	entries := make([]entry[K, O], 0, max(live, compactMin/4))
+	for i := range s.entries {
+		if at[i] == gone {
+			continue
+		}
+		at[i] = int32(len(entries))
+		entries = append(entries, s.entries[i])
+	}
+	move := func(i int32) int32 {
+		if i == nilIdx {
+			return nilIdx
+		}
+		return at[i]
+	}
+	for i := range entries {
+		e := &entries[i]
+		e.prev, e.next = move(e.prev), move(e.next)
+		if e.ctl == 0 && !e.keyless {
+			s.keys[e.key] = int32(i)
+		}
+	}
+	for _, l := range []*list{&s.tx, &s.ctl, &s.resend, &s.lost} {
+		l.head, l.tail = move(l.head), move(l.tail)
+	}
+	s.entries = entries
+	s.free = nil
+}
+
 // release frees an unlinked entry.
 func (s *Session[K, O]) release(i int32) {
 	e := &s.entries[i]
@@ -804,7 +938,11 @@ func (s *Session[K, O]) release(i int32) {
 		s.nacks--
 	}
 	if e.ctl == 0 {
-		delete(s.keys, e.key)
+		if e.keyless {
+			s.keyless--
+		} else {
+			delete(s.keys, e.key)
+		}
 		if r, ok := any(e.obj).(Releaser); ok {
 			r.Released()
 		}
@@ -821,6 +959,8 @@ func (s *Session[K, O]) listOf(where uint8) *list {
 		return &s.resend
 	case inLost:
 		return &s.lost
+	case inCtl:
+		return &s.ctl
 	}
 	return nil
 }

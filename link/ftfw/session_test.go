@@ -272,7 +272,8 @@ func TestSession(t *testing.T) {
 			steps: []step{
 				done,
 				put(1, 1, StatusNew), put(2, 2, StatusNew), resync(),
-				flush("100 NEW k1=1", "101 NEW k2=2", "102 RESYNC [0,0]"), queued(0, 3, 0),
+				// Control messages go before data.
+				flush("100 RESYNC [0,0]", "101 NEW k1=1", "102 NEW k2=2"), queued(0, 3, 0),
 				// Data waits for repair; our RESYNC goes out again at once.
 				recv(ctl(501, alive|hello, 0, 0)), queued(1, 0, 2),
 				recv(ctl(502, nack, 100, 102)),
@@ -441,7 +442,7 @@ func TestSession(t *testing.T) {
 				put(1, 1, StatusNew), flush("100 NEW k1=1"),
 				resync(), flush("101 RESYNC [0,0]"),
 				tick(2999 * time.Millisecond), flush("102 ACK [500,500]"),
-				tick(time.Millisecond), flush("103 NEW k1=1", "104 RESYNC [0,0]"),
+				tick(time.Millisecond), flush("103 RESYNC [0,0]", "104 NEW k1=1"),
 				queued(0, 3, 0),
 				// The old number is gone: a NACK for it changes nothing.
 				recv(ctl(501, nack, 101, 101)),
