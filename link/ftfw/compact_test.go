@@ -40,8 +40,8 @@ func TestCompactAfterBulk(t *testing.T) {
 	if len(s.entries) >= compactMin || len(s.entries) >= before {
 		t.Errorf("%d entries after compacting %d, want fewer than %d", len(s.entries), before, compactMin)
 	}
-	if len(out) != 11 || out[0].Type != wire.TypeControl || out[0].Flags&wire.FlagResync == 0 {
-		t.Fatalf("second transmission: %d messages (first %s), want the RESYNC and 10 objects", len(out), show(&out[0]))
+	if len(out) != 11 || out[10].Type != wire.TypeControl || out[10].Flags&wire.FlagResync == 0 {
+		t.Fatalf("second transmission: %d messages (last %s), want 10 objects and the RESYNC", len(out), show(&out[len(out)-1]))
 	}
 	if _, resend, _ := s.Queued(); resend != 50+11 {
 		t.Errorf("%d unacknowledged, want 61 (50 keyed, the RESYNC, 10 keyed)", resend)

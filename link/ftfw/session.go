@@ -479,10 +479,6 @@ func (s *Session[K, O]) FlushTo(now time.Time, emit func(m *wire.Message)) {
 	s.compact()
 	s.startRepair(now)
 	n := 0
-	for s.ctl.head != nilIdx {
-		s.transmit(s.ctl.head, now, emit)
-		n++
-	}
 	capacity := s.cfg.ResendQueueSize
 	for s.tx.head != nilIdx {
 		// While repairing, the data waits until the peer
@@ -494,6 +490,15 @@ func (s *Session[K, O]) FlushTo(now time.Time, emit func(m *wire.Message)) {
 		if s.transmit(s.tx.head, now, emit) {
 			n++
 		}
+	}
+	// Control messages go after the data queued before them, in their
+	// own order (an ACK of a range before the NACK of the gap after it):
+	// an ACK numbered after everything we had queued when it was written
+	// is what tells a peer waiting for our whole table (Resync) that it
+	// has all of it. Held-back data (repairing) does not hold them up.
+	for s.ctl.head != nilIdx {
+		s.transmit(s.ctl.head, now, emit)
+		n++
 	}
 	if s.repairing && s.lost.n == 0 && s.tx.n == 0 && !s.resyncWanted {
 		s.repairing = false

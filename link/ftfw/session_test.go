@@ -272,12 +272,12 @@ func TestSession(t *testing.T) {
 			steps: []step{
 				done,
 				put(1, 1, StatusNew), put(2, 2, StatusNew), resync(),
-				// Control messages go before data.
-				flush("100 RESYNC [0,0]", "101 NEW k1=1", "102 NEW k2=2"), queued(0, 3, 0),
-				// Data waits for repair; our RESYNC goes out again at once.
+				// Control messages go after the data queued before them.
+				flush("100 NEW k1=1", "101 NEW k2=2", "102 RESYNC [0,0]"), queued(0, 3, 0),
+				// Data waits for repair; our RESYNC goes out again, after it.
 				recv(ctl(501, alive|hello, 0, 0)), queued(1, 0, 2),
 				recv(ctl(502, nack, 100, 102)),
-				flush("103 RESYNC [0,0] hello-back", "104 NEW k1=1", "105 NEW k2=2"),
+				flush("103 NEW k1=1 hello-back", "104 NEW k2=2", "105 RESYNC [0,0]"),
 				stats(func(s *Stats) { s.HelloDiscarded, s.HelloRequeued, s.Repairs = 3, 3, 1 }),
 				tick(time.Second),
 				flush("106 ACK [500,502]"),
@@ -442,7 +442,7 @@ func TestSession(t *testing.T) {
 				put(1, 1, StatusNew), flush("100 NEW k1=1"),
 				resync(), flush("101 RESYNC [0,0]"),
 				tick(2999 * time.Millisecond), flush("102 ACK [500,500]"),
-				tick(time.Millisecond), flush("103 RESYNC [0,0]", "104 NEW k1=1"),
+				tick(time.Millisecond), flush("103 NEW k1=1", "104 RESYNC [0,0]"),
 				queued(0, 3, 0),
 				// The old number is gone: a NACK for it changes nothing.
 				recv(ctl(501, nack, 101, 101)),
