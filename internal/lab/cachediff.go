@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -58,8 +59,10 @@ var localFields = map[string]bool{"timeout": true, "entry": true, "age": true, "
 // control.JSON give (docs/control.md): primary is the primary's internal
 // cache, backup its peer's external cache. Flows are matched by family,
 // protocol, original tuple and zone, and compared on every field but
-// those each node keeps for itself.
-func DiffCaches(primary, backup []string) (CacheDiff, error) {
+// those each node keeps for itself and those named in ignore: fields the
+// configuration keeps off the link (wscale_orig and wscale_reply without
+// TCP window tracking, for instance).
+func DiffCaches(primary, backup []string, ignore ...string) (CacheDiff, error) {
 	p, err := parseListing(primary)
 	if err != nil {
 		return CacheDiff{}, fmt.Errorf("primary's listing: %w", err)
@@ -75,7 +78,7 @@ func DiffCaches(primary, backup []string) (CacheDiff, error) {
 			d.Missing = append(d.Missing, pf.name)
 			continue
 		}
-		if diff := fieldDiff(pf.fields, bf.fields); diff != "" {
+		if diff := fieldDiff(pf.fields, bf.fields, ignore); diff != "" {
 			d.Different = append(d.Different, pf.name+": "+diff)
 		}
 	}
@@ -155,7 +158,8 @@ func flowName(proto string, orig map[string]any, zone string) string {
 
 // fieldDiff describes the replicated fields in which a and b differ, ""
 // if none.
-func fieldDiff(a, b map[string]json.RawMessage) string {
+func fieldDiff(a, b map[string]json.RawMessage, ignore []string) string {
+	skip := func(k string) bool { return localFields[k] || slices.Contains(ignore, k) }
 	names := map[string]bool{}
 	for k := range a {
 		names[k] = true
@@ -165,7 +169,7 @@ func fieldDiff(a, b map[string]json.RawMessage) string {
 	}
 	var keys []string
 	for k := range names {
-		if !localFields[k] {
+		if !skip(k) {
 			keys = append(keys, k)
 		}
 	}

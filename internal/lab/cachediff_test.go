@@ -17,6 +17,7 @@ func TestDiffCaches(t *testing.T) {
 	for _, tc := range []struct {
 		name                      string
 		primary, backup           []string
+		ignore                    []string
 		missing, extra, different []string
 	}{
 		{name: "same", primary: []string{a, b, icmp}, backup: []string{icmp, a, b}},
@@ -28,10 +29,11 @@ func TestDiffCaches(t *testing.T) {
 			extra: []string{"icmp 198.51.100.10 -> 203.0.113.10 type=8 code=0 id=42"}},
 		{name: "mark differs", primary: []string{a}, backup: []string{aMark},
 			different: []string{"tcp 198.18.0.1:10000 -> 198.19.255.254:80: mark primary (none) backup 7"}},
+		{name: "mark ignored", primary: []string{a}, backup: []string{aMark}, ignore: []string{"mark"}},
 		{name: "empty", primary: nil, backup: []string{""}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d, err := DiffCaches(tc.primary, tc.backup)
+			d, err := DiffCaches(tc.primary, tc.backup, tc.ignore...)
 			if err != nil {
 				t.Fatal(err)
 			}
