@@ -3,7 +3,9 @@ package engine_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -238,6 +240,98 @@ func TestFaultLinkLossFTFW(t *testing.T) {
 				if recv2+uint64(drop2) <= sent1 {
 					t.Errorf("fw2 received %d datagrams and dropped %d of the %d fw1 sent: the duplicates never arrived", recv2, drop2, sent1)
 				}
+			}
+		})
+	}
+}
+
+// NOTRACK and ALARM recover nothing a lost datagram carried, but the
+// backup reports what it missed: every message fw1 sent during the
+// stream was either received by fw2 or counted lost (stats' "Lost
+// msgs", Snapshot's Sync.Lost), as conntrackd counts them in every mode.
+// ALARM then heals by itself once the link is clean: within its refresh
+// time every live flow is sent again, and within its cache timeout the
+// flows whose destruction was lost expire. The loss is on fw2's side
+// alone: neither mode's receiver answers.
+func TestFaultLinkLossReported(t *testing.T) {
+	// ALARM's traffic grows with the table (each flow every refresh
+	// time), and so does listing the caches: its case streams fewer
+	// flows, so that both bounds below stay meaningful on a loaded
+	// 2-core machine.
+	const refresh, cacheTimeout, alarmFlows = 3 * time.Second, 6 * time.Second, 5000
+	const alarmMargin = 3 * time.Second
+	for _, mode := range []string{"notrack", "alarm"} {
+		t.Run(mode, func(t *testing.T) {
+			l := lab.New(t, lab.Options{NAT: true})
+			fw1, fw2 := startPair(t, l, mode, func(_ *lab.Node, rt *config.Runtime) {
+				if mode == "alarm" {
+					rt.Sync.RefreshTime, rt.Sync.CacheTimeout = refresh, cacheTimeout
+				}
+			})
+			before1, before2 := fw1.Snapshot().Sync, fw2.Snapshot().Sync
+			l.FW2.DegradeSync(t, lab.SyncFaults{DropPercent: 5})
+			n := faultFlows()
+			if mode == "alarm" {
+				n = min(n, alarmFlows)
+			}
+			live := stream(t, l.FW1, n, nil) + 1
+			dropped, _ := l.FW2.SyncFaultCounts(t)
+			if dropped == 0 {
+				t.Fatal("fw2 dropped nothing: the test proves nothing")
+			}
+
+			if mode == "notrack" {
+				// The sender goes quiet but for its ALIVEs, which show
+				// a gap at the end of the stream too.
+				lab.Eventually(t, 15*time.Second, "fw2 to account for every message fw1 sent", func() (bool, string) {
+					s2 := fw2.Snapshot().Sync
+					s1 := fw1.Snapshot().Sync
+					sent, recv, lost := s1.Messages-before1.Messages, s2.Received-before2.Received, s2.Lost-before2.Lost
+					return sent == recv+lost, fmt.Sprintf("fw1 sent %d messages, fw2 received %d and counted %d lost", sent, recv, lost)
+				})
+				d := diffCaches(t, fw1, fw2)
+				t.Logf("notrack, 5%% loss: fw2 dropped %d datagrams and counted %d lost messages; the caches differ: %s",
+					dropped, fw2.Snapshot().Sync.Lost-before2.Lost, d)
+				if d.Empty() {
+					t.Errorf("fw2 dropped %d datagrams and its cache holds exactly fw1's flows: NOTRACK recovered what it cannot", dropped)
+				}
+				return
+			}
+
+			lost := fw2.Snapshot().Sync.Lost - before2.Lost
+			if lost == 0 {
+				t.Errorf("fw2 dropped %d datagrams and counted no lost message", dropped)
+			}
+			diverged := diffCaches(t, fw1, fw2)
+			l.FW2.HealSync(t)
+			healed := time.Now()
+			var flowsBack time.Duration
+			var timeline []string
+			for {
+				d := diffCaches(t, fw1, fw2)
+				since := time.Since(healed)
+				timeline = append(timeline, fmt.Sprintf("%v: %d missing, %d extra, %d different",
+					since.Round(time.Millisecond), len(d.Missing), len(d.Extra), len(d.Different)))
+				if flowsBack == 0 && len(d.Missing) == 0 && len(d.Different) == 0 {
+					flowsBack = since
+				}
+				if d.Empty() && d.Primary == live {
+					t.Logf("alarm, 5%% loss: fw2 dropped %d datagrams and counted %d lost messages; at the end of the stream: %s; "+
+						"once the link was clean, every flow was back %v later and the caches equal %v later (refresh %v, cache timeout %v)",
+						dropped, lost, diverged, flowsBack.Round(time.Millisecond), since.Round(time.Millisecond), refresh, cacheTimeout)
+					break
+				}
+				// A refresh comes up to a second after the refresh
+				// time (conntrackd's jitter); margin covers the
+				// listings and a loaded machine.
+				if since > cacheTimeout+time.Second+alarmMargin {
+					t.Fatalf("%v after the link was clean the caches still differ: %s\n%s", since.Round(time.Millisecond), d, strings.Join(timeline, "\n"))
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			if flowsBack > refresh+time.Second+alarmMargin {
+				t.Errorf("ALARM took %v to send every flow again, more than its refresh time %v (and a second's jitter):\n%s",
+					flowsBack, refresh, strings.Join(timeline, "\n"))
 			}
 		})
 	}
