@@ -336,3 +336,68 @@ func TestFaultLinkLossReported(t *testing.T) {
 		})
 	}
 }
+
+// activeLink returns the index of e's active link, -1 if none is.
+func activeLink(e *engine.Engine) int {
+	for i, l := range e.Snapshot().Links {
+		if l.Active {
+			return i
+		}
+	}
+	return -1
+}
+
+// The active link set down and up mid-stream, under FT-FW over two
+// dedicated links: traffic moves to the other link (both firewalls' stats
+// say which is active), then back when the first is up again and the
+// second goes down, and nothing is lost: the caches end equal.
+func TestFaultLinkDownUp(t *testing.T) {
+	l := lab.New(t, lab.Options{NAT: true, SyncLinks: 2})
+	fw1, fw2 := startPair(t, l, "ftfw", nil)
+	engines := map[string]*engine.Engine{"fw1": fw1, "fw2": fw2}
+	for name, e := range engines {
+		if got := activeLink(e); got != 0 {
+			t.Fatalf("%s starts on link %d, want its default, 0", name, got)
+		}
+	}
+	// waitActive waits for both firewalls to send on link i, and for
+	// fw1 to have sent on it since sent was read.
+	waitActive := func(i int, sent uint64) {
+		t.Helper()
+		lab.Eventually(t, 15*time.Second, fmt.Sprintf("both firewalls to move to link %d", i), func() (bool, string) {
+			a1, a2 := activeLink(fw1), activeLink(fw2)
+			now := fw1.Snapshot().Links[i].Stats.PacketsSent
+			return a1 == i && a2 == i && now > sent, fmt.Sprintf("fw1 on %d, fw2 on %d; fw1 sent %d datagrams on link %d since", a1, a2, now-sent, i)
+		})
+	}
+	var moved []string
+	n := faultFlows()
+	live := stream(t, l.FW1, n, func(chunk int) {
+		switch chunk {
+		case n / streamChunk / 4:
+			sent := fw1.Snapshot().Links[1].Stats.PacketsSent
+			l.FW1.SetSyncLink(t, 0, false)
+			waitActive(1, sent)
+			moved = append(moved, fmt.Sprintf("link 0 down after chunk %d: both on link 1", chunk))
+		case n / streamChunk / 2:
+			sent := fw1.Snapshot().Links[0].Stats.PacketsSent
+			l.FW1.SetSyncLink(t, 0, true)
+			l.FW1.SetSyncLink(t, 1, false)
+			waitActive(0, sent)
+			moved = append(moved, fmt.Sprintf("link 0 up, link 1 down after chunk %d: both on link 0", chunk))
+		case 3 * n / streamChunk / 4:
+			l.FW1.SetSyncLink(t, 1, true)
+		}
+	}) + 1
+	if len(moved) != 2 {
+		t.Fatalf("the stream of %d flows did not reach both moves: %q", n, moved)
+	}
+	took := converge(t, fw1, fw2, live, 60*time.Second)
+	t.Logf("%s; %d flows streamed, %d live; the backup held exactly the primary's flows %v after the stream ended",
+		strings.Join(moved, "; "), n, live, took.Round(time.Millisecond))
+	for _, i := range []int{0, 1} {
+		if st := fw1.Snapshot().Links[i].State; st != "RUNNING" {
+			t.Errorf("fw1's link %d is %s once both are up again", i, st)
+		}
+	}
+}
