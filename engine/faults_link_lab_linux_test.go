@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +11,6 @@ import (
 	"github.com/ctsync/ctsync/config"
 	"github.com/ctsync/ctsync/engine"
 	"github.com/ctsync/ctsync/engine/control"
-	"github.com/ctsync/ctsync/engine/ctnl"
 	"github.com/ctsync/ctsync/internal/lab"
 )
 
@@ -29,90 +27,6 @@ func faultFlows() int {
 		return 4000
 	}
 	return 20000
-}
-
-// streamChunk is how many flows the stream creates at a time; after each
-// chunk it changes the mark of some flows of the chunk before and
-// destroys others.
-const (
-	streamChunk    = 1000
-	streamUpdates  = 100
-	streamDestroys = 50
-)
-
-// streamFlow is the i-th flow of the stream: lab.SyntheticFlow, every
-// tenth with a source NAT (to an address that carries no traffic
-// either), so that NAT replicates under the fault too.
-func streamFlow(i int) ctnl.Flow {
-	f := lab.SyntheticFlow(i)
-	if i%10 == 0 {
-		nat := netip.AddrFrom4([4]byte{198, 19, 255, 253})
-		f.SNAT = ctnl.NAT{MinAddr: nat, MaxAddr: nat}
-		f.Status |= ctnl.StatusSrcNAT
-	}
-	return f
-}
-
-// stream creates n flows in fw's kernel table through ctnetlink, a chunk
-// at a time with a pause between chunks, and after each chunk updates
-// and destroys some flows of the previous one (and of the last chunk at
-// the end). It returns how many flows remain; between, every call to
-// between (nil: none) may inject a fault while the stream runs.
-func stream(t *testing.T, fw *lab.Node, n int, between func(chunk int)) (live int) {
-	t.Helper()
-	var w *ctnl.Writer
-	if err := fw.Do(func() (err error) { w, err = ctnl.NewWriter(ctnl.WriterConfig{Batch: 256}); return err }); err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	apply := func(what string, reqs []ctnl.Request) {
-		t.Helper()
-		errs := make([]error, len(reqs))
-		if err := w.Apply(reqs, errs); err != nil {
-			t.Fatalf("%s on %s: %v", what, fw.Role, err)
-		}
-		for i, err := range errs {
-			if err != nil {
-				t.Fatalf("%s on %s: %s: %v", what, fw.Role, reqs[i].String(), err)
-			}
-		}
-	}
-	// churn updates and destroys flows of the chunk starting at base.
-	churn := func(base int) {
-		var reqs []ctnl.Request
-		for i := range streamUpdates {
-			f := streamFlow(base + i*streamChunk/streamUpdates)
-			f.Mark = uint32(1 + i)
-			reqs = append(reqs, ctnl.Request{Op: ctnl.OpUpdate, Flow: &f})
-		}
-		for i := range streamDestroys {
-			f := streamFlow(base + 1 + i*streamChunk/streamDestroys)
-			reqs = append(reqs, ctnl.Request{Op: ctnl.OpDelete, Flow: &f})
-		}
-		apply("update and destroy", reqs)
-		live -= streamDestroys
-	}
-	for start := 0; start < n; start += streamChunk {
-		m := min(streamChunk, n-start)
-		reqs := make([]ctnl.Request, m)
-		for i := range m {
-			f := streamFlow(start + i)
-			reqs[i] = ctnl.Request{Op: ctnl.OpCreate, Flow: &f}
-		}
-		apply("create", reqs)
-		live += m
-		if start > 0 {
-			churn(start - streamChunk)
-		}
-		if between != nil {
-			between(start / streamChunk)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if n%streamChunk == 0 {
-		churn(n - streamChunk)
-	}
-	return live
 }
 
 // cacheListing lists a cache of e in JSON, one flow a line.
@@ -215,7 +129,7 @@ func TestFaultLinkLossFTFW(t *testing.T) {
 				fw.DegradeSync(t, tc.faults)
 			}
 			n := faultFlows()
-			live := stream(t, l.FW1, n, nil) + 1
+			live := l.FW1.Stream(t, n, nil) + 1
 			took := converge(t, fw1, fw2, live, 60*time.Second)
 			drop1, dup1 := l.FW1.SyncFaultCounts(t)
 			drop2, dup2 := l.FW2.SyncFaultCounts(t)
@@ -274,7 +188,7 @@ func TestFaultLinkLossReported(t *testing.T) {
 			if mode == "alarm" {
 				n = min(n, alarmFlows)
 			}
-			live := stream(t, l.FW1, n, nil) + 1
+			live := l.FW1.Stream(t, n, nil) + 1
 			dropped, _ := l.FW2.SyncFaultCounts(t)
 			if dropped == 0 {
 				t.Fatal("fw2 dropped nothing: the test proves nothing")
@@ -372,20 +286,20 @@ func TestFaultLinkDownUp(t *testing.T) {
 	}
 	var moved []string
 	n := faultFlows()
-	live := stream(t, l.FW1, n, func(chunk int) {
+	live := l.FW1.Stream(t, n, func(chunk int) {
 		switch chunk {
-		case n / streamChunk / 4:
+		case n / lab.StreamChunk / 4:
 			sent := fw1.Snapshot().Links[1].Stats.PacketsSent
 			l.FW1.SetSyncLink(t, 0, false)
 			waitActive(1, sent)
 			moved = append(moved, fmt.Sprintf("link 0 down after chunk %d: both on link 1", chunk))
-		case n / streamChunk / 2:
+		case n / lab.StreamChunk / 2:
 			sent := fw1.Snapshot().Links[0].Stats.PacketsSent
 			l.FW1.SetSyncLink(t, 0, true)
 			l.FW1.SetSyncLink(t, 1, false)
 			waitActive(0, sent)
 			moved = append(moved, fmt.Sprintf("link 0 up, link 1 down after chunk %d: both on link 0", chunk))
-		case 3 * n / streamChunk / 4:
+		case 3 * n / lab.StreamChunk / 4:
 			l.FW1.SetSyncLink(t, 1, true)
 		}
 	}) + 1
