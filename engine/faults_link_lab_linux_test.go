@@ -112,15 +112,22 @@ func TestFaultLinkLossFTFW(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		faults lab.SyncFaults
+		// replay is the share of datagrams delivered again up to
+		// 200ms late (lab.Replay), both ways.
+		replay int
 	}{
-		{"drop-1%", lab.SyncFaults{DropPercent: 1}},
-		{"drop-5%", lab.SyncFaults{DropPercent: 5}},
-		{"drop-20%", lab.SyncFaults{DropPercent: 20}},
+		{"drop-1%", lab.SyncFaults{DropPercent: 1}, 0},
+		{"drop-5%", lab.SyncFaults{DropPercent: 5}, 0},
+		{"drop-20%", lab.SyncFaults{DropPercent: 20}, 0},
 		// Duplicates: FT-FW drops a message it has seen (its number is
 		// before the last), so a duplicated ACK or data message
 		// changes nothing; with loss, a duplicate may also come after
 		// a later message (a retransmission), which is then old news.
-		{"drop-5%-dup-10%", lab.SyncFaults{DropPercent: 5, DupPercent: 10}},
+		{"drop-5%-dup-10%", lab.SyncFaults{DropPercent: 5, DupPercent: 10}, 0},
+		// Reordering: a late copy of a dropped datagram arrives after
+		// later ones (FT-FW has NACKed it meanwhile, and takes it as
+		// old news), that of a delivered one is a late duplicate.
+		{"drop-5%-reorder-10%", lab.SyncFaults{DropPercent: 5}, 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := lab.New(t, lab.Options{NAT: true})
@@ -128,8 +135,24 @@ func TestFaultLinkLossFTFW(t *testing.T) {
 			for _, fw := range []*lab.Node{l.FW1, l.FW2} {
 				fw.DegradeSync(t, tc.faults)
 			}
+			var replays [2]func() int
+			if tc.replay > 0 {
+				replays[0] = l.Replay(t, l.FW1, l.FW2, tc.replay, 200*time.Millisecond)
+				replays[1] = l.Replay(t, l.FW2, l.FW1, tc.replay, 200*time.Millisecond)
+			}
 			n := faultFlows()
 			live := l.FW1.Stream(t, n, nil) + 1
+			if tc.replay > 0 {
+				// Stopped once the stream ends: the caches must
+				// then converge, and late copies keep coming
+				// meanwhile.
+				time.Sleep(300 * time.Millisecond)
+				r1, r2 := replays[0](), replays[1]()
+				t.Logf("%s: %d datagrams from fw1 and %d from fw2 delivered again late", tc.name, r1, r2)
+				if r1 == 0 {
+					t.Errorf("no datagram of fw1's was delivered again: the test proved nothing")
+				}
+			}
 			took := converge(t, fw1, fw2, live, 60*time.Second)
 			drop1, dup1 := l.FW1.SyncFaultCounts(t)
 			drop2, dup2 := l.FW2.SyncFaultCounts(t)
@@ -145,7 +168,7 @@ func TestFaultLinkLossFTFW(t *testing.T) {
 			if lost == 0 {
 				t.Errorf("fw2 dropped %d datagrams and counted no lost message", drop2)
 			}
-			if tc.faults.DupPercent > 0 {
+			if tc.faults.DupPercent > 0 || tc.replay > 0 {
 				// fw2's counters first: fw1's then include whatever
 				// was on its way. Only duplicates make fw2 see more
 				// datagrams than fw1 sent.

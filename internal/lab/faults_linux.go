@@ -27,7 +27,8 @@ const faultTable = "lab_sync_faults"
 // DegradeSync makes n's sync links lose and duplicate datagrams as f says,
 // until HealSync or the end of the test (the namespace goes with it).
 // The kernel's netem qdisc would also delay and reorder, but the lab's
-// kernels need not have it (sch_netem is missing on some).
+// kernels need not have it (sch_netem is missing on some): Replay
+// delivers late copies instead.
 func (n *Node) DegradeSync(t T, f SyncFaults) {
 	t.Helper()
 	if f.DropPercent < 0 || f.DropPercent > 100 || f.DupPercent < 0 || f.DupPercent > 100 {
