@@ -75,15 +75,16 @@ func converge(t *testing.T, primary, backup *engine.Engine, live int, limit time
 	}
 }
 
-// warmFlow is the lab.Synthetic flow startPair sends first: one no
-// stream flow (lab.SyntheticFlow, to 198.19.255.254) shares its tuple.
-// It stays, so a stream's caches hold one flow more than it left.
+// warmFlow is the lab.Synthetic flow startPair sends first; no stream
+// flow (lab.StreamFlow, to 198.19.255.254) has its tuple. It stays, so
+// a stream's caches hold one flow more than the stream left.
 const warmFlow = 65000
 
 // startPair runs engines on fw1 and fw2 of a NAT lab in mode over UDP,
 // sized for a burst (the loss under test is the link's, not the
-// sockets'), and waits until a flow has gone across: the link is up,
-// FT-FW's hello done.
+// sockets'), and waits until a flow has gone across: the link is up.
+// FT-FW's HELLO_BACK may still be on its way to fw1, so a stream starts
+// while fw1 still says HELLO, a phase the reordering case must cover.
 func startPair(t *testing.T, l *lab.Lab, mode string, tune func(*lab.Node, *config.Runtime)) (*engine.Engine, *engine.Engine) {
 	t.Helper()
 	var es [2]*engine.Engine
