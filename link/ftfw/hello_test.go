@@ -1,7 +1,6 @@
 package ftfw
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -85,88 +84,5 @@ func TestHelloGapNotAcknowledged(t *testing.T) {
 	out = a.Flush(now)
 	if len(out) != 1 || show(&out[0]) != "103 NEW k2=1 hello-back" {
 		t.Fatalf("a sent %v, want key 2 again", showAll(out))
-	}
-}
-
-// A message sent while the sender still said HELLO, delivered again late
-// by the network (a reordered or duplicated datagram), is dropped as any
-// late message is: taken for a restart, as conntrackd takes it, its old
-// content would overwrite what the sender sent since (an old NEW over a
-// changed mark, a destroyed flow back to life). A peer that did restart
-// is still heard: with a number below its old phase, or within it once
-// the guard has passed.
-func TestLateHelloCopyDropped(t *testing.T) {
-	t0 := time.Unix(1_700_000_000, 0)
-	for _, tc := range []struct {
-		name string
-		// replay returns the message b receives last, given a's
-		// first message (k1=1 with HELLO, number 100) and how long
-		// after a's last message it arrives.
-		replay func(first wire.Message) (wire.Message, time.Duration)
-		// want is what b applies of it, "" for nothing.
-		want string
-	}{
-		{"copy during the hello phase", func(m wire.Message) (wire.Message, time.Duration) { return m, 0 }, ""},
-		{"copy after the phase, within the guard", func(m wire.Message) (wire.Message, time.Duration) { return m, helloGuard / 2 }, ""},
-		{"restart below the old numbers", func(m wire.Message) (wire.Message, time.Duration) {
-			m.Seq = 50
-			m.Flow.Mark = 9
-			return m, 0
-		}, "apply 50 NEW k1=9 hello"},
-		{"restart within the old numbers, after the guard", func(m wire.Message) (wire.Message, time.Duration) {
-			m.Flow.Mark = 9
-			return m, 2 * helloGuard
-		}, "apply 100 NEW k1=9 hello"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			now := t0
-			rb := &recorder{}
-			a := New[uint16, obj](Config{InitialSeq: 100}, &recorder{}, now)
-			b := New[uint16, obj](Config{InitialSeq: 900}, rb, now)
-			a.Enqueue(1, obj{Key: 1, Val: 1, St: StatusNew})
-			first := append([]wire.Message(nil), a.Flush(now)...)
-			b.Receive(&first[0])
-			// b answers HELLO_BACK (on its alive timer's ACK); a's
-			// next messages carry no HELLO: a's phase is over once
-			// b sees one.
-			now = now.Add(time.Second)
-			b.Tick(now)
-			for _, m := range b.Flush(now) {
-				a.Receive(&m)
-			}
-			a.Enqueue(1, obj{Key: 1, Val: 2, St: StatusAlive})
-			second := append([]wire.Message(nil), a.Flush(now)...)
-			if len(second) != 1 || second[0].Flags&wire.FlagHello != 0 {
-				t.Fatalf("a's second flush: %v, want one message without HELLO", showAll(second))
-			}
-			late, after := tc.replay(first[0])
-			if after == 0 {
-				// During the phase: the copy comes before the
-				// message that ends it.
-				b.Receive(&late)
-				b.Receive(&second[0])
-			} else {
-				b.Receive(&second[0])
-				now = now.Add(after)
-				b.Tick(now)
-				b.Receive(&late)
-			}
-			var got []string
-			for _, l := range rb.log[1:] {
-				if l != "apply "+show(&second[0]) {
-					got = append(got, l)
-				}
-			}
-			want := []string(nil)
-			if tc.want != "" {
-				want = []string{tc.want}
-			}
-			if strings.Join(got, "|") != strings.Join(want, "|") {
-				t.Errorf("b applied %q of the late message, want %q (log %q)", got, want, rb.log)
-			}
-			if tc.want == "" && b.Stats().Before == 0 {
-				t.Errorf("the dropped copy is not counted in Before: %+v", b.Stats())
-			}
-		})
 	}
 }

@@ -169,15 +169,6 @@ type Session[K comparable, O Object] struct {
 	ackPending bool
 	ackFrom    uint32
 	window     int
-	// The peer's HELLO phase (see lateHello): whether its last accepted
-	// message said HELLO, the numbers of the first and last HELLO of
-	// the phase, and when (offset from epoch, by the last Tick or
-	// Flush) the phase ended.
-	peerHello                    bool
-	peerHelloSeen                bool
-	peerHelloFrom, peerHelloLast uint32
-	peerHelloEnded               time.Duration
-	clock                        time.Duration // now at the last Tick or Flush, from epoch
 
 	aliveAt time.Time
 	// epoch is New's now: send times are kept as offsets from it, so they
@@ -304,7 +295,6 @@ func (s *Session[K, O]) RequestResync() { s.queueCtl(wire.FlagResync, 0, 0) }
 // Tick runs the alive timer: AliveInterval after the last transmission it
 // queues the pending ACK, or an ALIVE when nothing is pending.
 func (s *Session[K, O]) Tick(now time.Time) {
-	s.clock = now.Sub(s.epoch)
 	if s.cfg.ResendTimeout > 0 {
 		old := now.Sub(s.epoch) - s.cfg.ResendTimeout
 		// The queue is in transmission order: stop at the first young entry.
@@ -342,7 +332,6 @@ func (s *Session[K, O]) Tick(now time.Time) {
 // number and is returned, in order, ready for wire.AppendMessage. The slice
 // and its messages are reused by the next call.
 func (s *Session[K, O]) Flush(now time.Time) []wire.Message {
-	s.clock = now.Sub(s.epoch)
 	s.out = s.out[:0]
 	s.startRepair(now)
 	capacity := s.cfg.ResendQueueSize
@@ -449,18 +438,6 @@ func (s *Session[K, O]) Receive(m *wire.Message) {
 		s.hello = helloDone
 	}
 	if m.Flags&wire.FlagHello != 0 {
-		if s.lateHello(m.Seq) {
-			s.stats.Before++
-			return
-		}
-		switch {
-		case !s.peerHello || before(m.Seq, s.peerHelloFrom):
-			// A new phase: the peer (re)started.
-			s.peerHello, s.peerHelloSeen = true, true
-			s.peerHelloFrom, s.peerHelloLast = m.Seq, m.Seq
-		case before(s.peerHelloLast, m.Seq):
-			s.peerHelloLast = m.Seq
-		}
 		s.sayHelloBack = true
 		s.ndrop = 0 // a restarted peer will not NACK our old numbers
 		if s.ackPending && before(m.Seq, s.ackFrom) {
@@ -487,12 +464,10 @@ func (s *Session[K, O]) Receive(m *wire.Message) {
 	switch {
 	case !s.seqSet || m.Seq == expected:
 		s.inSequence(m)
-		s.helloEnded()
 	case before(expected, m.Seq):
 		if !s.process(m) {
 			return
 		}
-		s.helloEnded()
 		s.stats.Lost += uint64(m.Seq - expected)
 		if s.ackPending {
 			s.queueCtl(wire.FlagAck, s.ackFrom, expected-1)
@@ -504,42 +479,6 @@ func (s *Session[K, O]) Receive(m *wire.Message) {
 		s.last = m.Seq
 	default:
 		s.stats.Before++
-	}
-}
-
-// helloGuard is how long after the peer's HELLO phase ended a HELLO
-// message of that phase is still taken for a late copy (lateHello). A
-// datagram the network delays longer than this is taken for a restart.
-const helloGuard = 5 * time.Second
-
-// lateHello reports whether a HELLO message numbered seq is a late copy
-// of one of the peer's current HELLO phase (delayed, duplicated or
-// re-sent by the network) rather than a restarted peer's: its number lies
-// within the phase's and is not past the last accepted one, and the phase
-// goes on or ended less than helloGuard ago. conntrackd takes every HELLO
-// message as a restart and skips the sequence check for it: an old copy,
-// delivered late, is then applied over newer state (an old NEW over a
-// mark changed since, a destroyed flow back to life). A restarted peer
-// whose first number happens to fall within its previous phase's is
-// taken for a copy until its numbers pass that phase or the guard ends;
-// meanwhile it gets no HELLO_BACK and no acknowledgement, so a ctsync
-// peer sends its data again at its resend timeout.
-func (s *Session[K, O]) lateHello(seq uint32) bool {
-	if !s.peerHelloSeen || !s.seqSet || before(s.last, seq) {
-		return false
-	}
-	if before(seq, s.peerHelloFrom) || before(s.peerHelloLast, seq) {
-		return false
-	}
-	return s.peerHello || s.clock-s.peerHelloEnded < helloGuard
-}
-
-// helloEnded notes that the peer sent a message without HELLO: it has our
-// HELLO_BACK, and its HELLO phase is over.
-func (s *Session[K, O]) helloEnded() {
-	if s.peerHello {
-		s.peerHello = false
-		s.peerHelloEnded = s.clock
 	}
 }
 
