@@ -92,7 +92,7 @@ type Stats struct {
 	SendErrors          uint64
 	Received            uint64 // messages decoded
 	Malformed           uint64 // datagrams that did not decode to the end
-	Lost                uint64 // NOTRACK: sequence numbers skipped by a peer
+	Lost                uint64 // sequence numbers skipped by a peer (in FT-FW, its session's)
 	Applied             uint64 // data messages applied to the external cache
 	Rejected            uint64 // data messages the conversion refused
 	ExpIgnored          uint64 // expectation messages without SetExpectations
@@ -212,7 +212,17 @@ func New(s Settings, conv Convert, internal, external *cache.Flows, peers []Send
 }
 
 // Stats returns the counters.
-func (m *Mode) Stats() Stats { return m.stats }
+func (m *Mode) Stats() Stats {
+	s := m.stats
+	// FT-FW's sessions track the sequence themselves; their gaps are
+	// the lost messages conntrackd counts in every mode (src/network.c).
+	for _, p := range m.peers {
+		if p.sess != nil {
+			s.Lost += p.sess.Stats().Lost
+		}
+	}
+	return s
+}
 
 // SessionStats returns the FT-FW counters of peer i's session; false in
 // the other modes or for an unknown peer.
@@ -721,6 +731,10 @@ func (m *Mode) receive(p *peer, datagram []byte, now time.Time) error {
 			if m.msg.Type == wire.TypeControl || m.msg.Flags != 0 {
 				continue
 			}
+			// ALARM recovers nothing, but counts the gaps for the
+			// operator to see, as conntrackd's alarm_recv does
+			// (src/sync-alarm.c).
+			p.track(m.msg.Seq)
 			m.apply(&m.msg, now)
 		}
 	}

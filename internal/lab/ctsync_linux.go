@@ -41,20 +41,37 @@ func (l *Lab) CtsyncConfigWith(fw *Node, o CtsyncOptions) string {
 	if v6 {
 		i = 1
 	}
-	local, remote := fw.SyncAddrs[i].Addr(), peer.SyncAddrs[i].Addr()
-	var b strings.Builder
-	fmt.Fprintf(&b, "  transport = %q\n  interface = %q\n", transport, fw.Sync)
-	if transport == "multicast" {
-		group := SyncGroup4
-		if v6 {
-			group = SyncGroup6
+	// One link block for each sync link (Options.SyncLinks); the first
+	// is the default, the one active at start-up.
+	var links strings.Builder
+	for j, s := range fw.SyncLinks {
+		var b strings.Builder
+		local, remote := s.Addrs[i].Addr(), peer.SyncLinks[j].Addrs[i].Addr()
+		fmt.Fprintf(&b, "  transport = %q\n  interface = %q\n", transport, s.Name)
+		if transport == "multicast" {
+			group := SyncGroup4
+			if v6 {
+				group = SyncGroup6
+			}
+			fmt.Fprintf(&b, "  group = %q\n", group)
+			if !v6 {
+				fmt.Fprintf(&b, "  interface_address = %q\n", local)
+			}
+		} else {
+			fmt.Fprintf(&b, "  local = %q\n  peer = %q\n", local, remote)
 		}
-		fmt.Fprintf(&b, "  group = %q\n", group)
-		if !v6 {
-			fmt.Fprintf(&b, "  interface_address = %q\n", local)
+		if o.Burst {
+			b.WriteString("  send_buffer    = \"16MiB\"\n  receive_buffer = \"64MiB\"\n")
 		}
-	} else {
-		fmt.Fprintf(&b, "  local = %q\n  peer = %q\n", local, remote)
+		name := "sync"
+		if j > 0 {
+			name = fmt.Sprintf("sync%d", j+1)
+		}
+		fmt.Fprintf(&links, "link %q {\n%s  port = %d\n}\n", name, b.String(), SyncPort)
+	}
+	ignore := `"127.0.0.1", "::1", "198.51.100.128/25", "2001:db8:3::/64"`
+	if len(fw.SyncLinks) > 1 {
+		ignore += `, "2001:db8:4::/64"`
 	}
 	netlink := `  buffer_size            = "2MiB"
   buffer_size_max_growth = "8MiB"
@@ -64,13 +81,12 @@ func (l *Lab) CtsyncConfigWith(fw *Node, o CtsyncOptions) string {
   buffer_size_max_growth = "256MiB"
   overrun_resync         = "1s"
 `
-		b.WriteString("  send_buffer    = \"16MiB\"\n  receive_buffer = \"64MiB\"\n")
 	}
 	return fmt.Sprintf(`netlink {
 %s}
 filter {
   stage "address" {
-    ignore = ["127.0.0.1", "::1", "198.51.100.128/25", "2001:db8:3::/64"]
+    ignore = [%s]
   }
 }
 cache "internal" {
@@ -84,8 +100,5 @@ cache "external" {
 sync %q {
   purge_timeout = "1s"
 }
-link "sync" {
-%s  port = %d
-}
-`, netlink, mode, b.String(), SyncPort)
+%s`, netlink, ignore, mode, links.String())
 }

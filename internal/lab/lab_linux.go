@@ -29,6 +29,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -96,6 +97,20 @@ type Options struct {
 	// WANVIP4/WANVIP6, so synced entries carry NAT; the server then has
 	// no route to the LAN, only to the firewalls' WAN network.
 	NAT bool
+	// SyncLinks is how many dedicated sync links join the firewalls, 1
+	// (also when 0) or 2: redundant links, as conntrackd's doc/sync/
+	// set-ups with a second link; CtsyncConfigWith then configures one
+	// link block for each, the first the default.
+	SyncLinks int
+}
+
+// syncLink2 is the plan of the second sync link (Options.SyncLinks), on
+// fw1 and fw2: a network of its own, inside the 198.51.100.128/25 the
+// lab's filters keep off the link, so that a second link changes no
+// firewall's view of the first.
+var syncLink2 = [2][]string{
+	{"198.51.100.193/26", "2001:db8:4::1/64"},
+	{"198.51.100.194/26", "2001:db8:4::2/64"},
 }
 
 // Node is one namespace of the lab.
@@ -108,6 +123,15 @@ type Node struct {
 	// LANAddrs, WANAddrs and SyncAddrs are the node's own addresses on
 	// each, IPv4 first.
 	LANAddrs, WANAddrs, SyncAddrs []netip.Prefix
+	// SyncLinks are a firewall's sync links, the first being Sync and
+	// SyncAddrs, then the second if Options.SyncLinks asked for one.
+	SyncLinks []SyncIface
+}
+
+// SyncIface is a firewall's end of one sync link.
+type SyncIface struct {
+	Name  string
+	Addrs []netip.Prefix // IPv4 first
 }
 
 // Lab is a built lab.
@@ -168,7 +192,18 @@ func Build(t T, opts Options) *Lab {
 			n.WAN = ifc
 		}
 	}
+	if opts.SyncLinks < 0 || opts.SyncLinks > 2 {
+		t.Fatalf("lab: %d sync links: 1 or 2", opts.SyncLinks)
+	}
 	l.FW1.Sync, l.FW2.Sync = netnstest.Veth(t, l.FW1.NetNS, l.FW2.NetNS, l.FW1.SyncAddrs, l.FW2.SyncAddrs)
+	l.FW1.SyncLinks = []SyncIface{{l.FW1.Sync, l.FW1.SyncAddrs}}
+	l.FW2.SyncLinks = []SyncIface{{l.FW2.Sync, l.FW2.SyncAddrs}}
+	if opts.SyncLinks == 2 {
+		a1, a2 := prefixes(syncLink2[0]), prefixes(syncLink2[1])
+		i1, i2 := netnstest.Veth(t, l.FW1.NetNS, l.FW2.NetNS, a1, a2)
+		l.FW1.SyncLinks = append(l.FW1.SyncLinks, SyncIface{i1, a1})
+		l.FW2.SyncLinks = append(l.FW2.SyncLinks, SyncIface{i2, a2})
+	}
 
 	for _, fw := range []*Node{l.FW1, l.FW2} {
 		l.setUpFirewall(t, fw)
@@ -205,25 +240,29 @@ func (l *Lab) setUpFirewall(t T, fw *Node) {
 		oifname %[1]q meta nfproto ipv6 snat ip6 to %[3]s
 	}`, fw.WAN, WANVIP4, WANVIP6)
 	}
-	// The sync link is not tracked: its datagrams are the firewalls' own
-	// business, and conntrackd would otherwise sync its own link.
+	// The sync links are not tracked: their datagrams are the firewalls'
+	// own business, and conntrackd would otherwise sync its own link.
 	// Forwarding is stateful: new connections only from the LAN, then
 	// only what conntrack knows.
+	var syncs []string
+	for _, s := range fw.SyncLinks {
+		syncs = append(syncs, strconv.Quote(s.Name))
+	}
 	fw.NFT(t, fmt.Sprintf(`table inet lab {
 	chain raw_prerouting {
 		type filter hook prerouting priority raw;
-		iifname %[1]q notrack
+		iifname { %[1]s } notrack
 	}
 	chain raw_output {
 		type filter hook output priority raw;
-		oifname %[1]q notrack
+		oifname { %[1]s } notrack
 	}
 	chain forward {
 		type filter hook forward priority filter; policy drop;
 		ct state established,related accept
 		ct state new iifname %[2]q oifname %[3]q accept
 	}%[4]s
-}`, fw.Sync, fw.LAN, fw.WAN, nat))
+}`, strings.Join(syncs, ", "), fw.LAN, fw.WAN, nat))
 	// The netfilter sysctls exist once the ruleset made the kernel load
 	// nf_conntrack. tcp_loose=0: a firewall must not adopt a TCP
 	// connection from a mid-stream packet (conntrackd's manual asks for
