@@ -515,10 +515,11 @@ func (in *Ingest) dump(now time.Time, cause DumpCause) bool {
 		read.report(control.Progress{Stage: DumpStage, Total: read.total})
 	}
 	skipped := func(err error) {
-		read.add()
 		in.stats.skipped.Add(1)
 		in.io.Log.Debug("dumped entry skipped", "err", err)
 	}
+	// Each flow read counts once in the progress, skipped or not; the
+	// expectations, dumped after the flows' last report, do not count.
 	err := in.io.Table.Dump(ctnl.FamilyAll, func(ev *ctnl.Event) error {
 		read.add()
 		if !ev.Flow.Orig.IsValid() {
@@ -532,7 +533,10 @@ func (in *Ingest) dump(now time.Time, cause DumpCause) bool {
 		in.stats.dumped.Add(1)
 		sink.UpdateFlow(now, &ev.Flow)
 		return nil
-	}, skipped)
+	}, func(err error) {
+		read.add()
+		skipped(err)
+	})
 	read.end(err == nil)
 	if err == nil && in.s.Expectations {
 		err = in.io.Table.DumpExpect(ctnl.FamilyAll, func(ev *ctnl.Event) error {
