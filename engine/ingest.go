@@ -382,7 +382,14 @@ func (in *Ingest) due(now time.Time) {
 	if !in.resyncAt.IsZero() && !now.Before(in.resyncAt) {
 		in.resyncAt = time.Time{}
 		in.stats.resyncs.Add(1)
-		in.io.Log.Info("resynchronising with the kernel's table after an overrun")
+		// The overruns since the last line about them, which the
+		// burst's end left unlogged, are told here.
+		if n := in.overrunsUnlogged; n > 0 {
+			in.io.Log.Info("resynchronising with the kernel's table after an overrun", "overruns_not_logged", n)
+			in.overrunsUnlogged = 0
+		} else {
+			in.io.Log.Info("resynchronising with the kernel's table after an overrun")
+		}
 		if !in.dump(now, DumpResync) {
 			in.resyncAt = now.Add(in.s.OverrunResync)
 		}
