@@ -382,7 +382,14 @@ func (in *Ingest) due(now time.Time) {
 	if !in.resyncAt.IsZero() && !now.Before(in.resyncAt) {
 		in.resyncAt = time.Time{}
 		in.stats.resyncs.Add(1)
-		in.io.Log.Info("resynchronising with the kernel's table after an overrun")
+		// The overruns since the last line about them, which the
+		// burst's end left unlogged, are told here.
+		if n := in.overrunsUnlogged; n > 0 {
+			in.io.Log.Info("resynchronising with the kernel's table after an overrun", "overruns_not_logged", n)
+			in.overrunsUnlogged = 0
+		} else {
+			in.io.Log.Info("resynchronising with the kernel's table after an overrun")
+		}
 		if !in.dump(now, DumpResync) {
 			in.resyncAt = now.Add(in.s.OverrunResync)
 		}
@@ -515,10 +522,11 @@ func (in *Ingest) dump(now time.Time, cause DumpCause) bool {
 		read.report(control.Progress{Stage: DumpStage, Total: read.total})
 	}
 	skipped := func(err error) {
-		read.add()
 		in.stats.skipped.Add(1)
 		in.io.Log.Debug("dumped entry skipped", "err", err)
 	}
+	// Each flow read counts once in the progress, skipped or not; the
+	// expectations, dumped after the flows' last report, do not count.
 	err := in.io.Table.Dump(ctnl.FamilyAll, func(ev *ctnl.Event) error {
 		read.add()
 		if !ev.Flow.Orig.IsValid() {
@@ -532,7 +540,10 @@ func (in *Ingest) dump(now time.Time, cause DumpCause) bool {
 		in.stats.dumped.Add(1)
 		sink.UpdateFlow(now, &ev.Flow)
 		return nil
-	}, skipped)
+	}, func(err error) {
+		read.add()
+		skipped(err)
+	})
 	read.end(err == nil)
 	if err == nil && in.s.Expectations {
 		err = in.io.Table.DumpExpect(ctnl.FamilyAll, func(ev *ctnl.Event) error {

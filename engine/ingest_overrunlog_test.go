@@ -32,3 +32,22 @@ func TestIngestOverrunLogIsBounded(t *testing.T) {
 		t.Errorf("stats: %d overruns, want 1001", got)
 	}
 }
+
+// The overruns of a burst's end, within overrunLogEvery of the last line
+// about them, are counted in the line of the resync that follows.
+func TestIngestOverrunLogAtResync(t *testing.T) {
+	x := newIngestTest(t, IngestSettings{EventIterationLimit: 10, OverrunResync: time.Second}, newFakeTable())
+	var log bytes.Buffer
+	x.in.io.Log = slog.New(slog.NewTextHandler(&log, nil))
+	for range 50 {
+		bridge{x.in}.Overrun(4096)
+		x.turn(t)
+		x.clock.Advance(time.Millisecond)
+	}
+	x.clock.Advance(2 * time.Second)
+	x.in.due(x.clock.Now())
+	lines := strings.Split(strings.TrimSpace(log.String()), "\n")
+	if len(lines) != 2 || !strings.HasSuffix(lines[0], " overruns=1") || !strings.HasSuffix(lines[1], " overruns_not_logged=49") {
+		t.Errorf("50 overruns and a resync logged as:\n%s\nwant the first overrun, then the resync counting the 49 others", log.String())
+	}
+}

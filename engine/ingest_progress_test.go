@@ -76,3 +76,34 @@ func TestIngestDumpProgress(t *testing.T) {
 		})
 	}
 }
+
+// A flow the dump skips (here, one without addresses) counts once in
+// the progress, as every flow read does: the dump ends at the number of
+// entries read, not above it.
+func TestIngestDumpProgressSkipped(t *testing.T) {
+	const n = 10000
+	flows := make([]*ctnl.Flow, n)
+	for i := range flows {
+		if i%10 == 0 {
+			flows[i] = &ctnl.Flow{} // no addresses: skipped
+			continue
+		}
+		flows[i] = flowOf(6, "198.18.0.1", "198.18.1.9", uint16(1024+i), 80)
+	}
+	x := newIngestTest(t, IngestSettings{EventIterationLimit: 10}, newFakeTable())
+	x.in.io.Table = countedTable{newFakeTable(flows...), 0}
+	var got []control.Progress
+	errc := make(chan error, 1)
+	go func() { errc <- x.in.Dump(context.Background(), func(p control.Progress) { got = append(got, p) }) }()
+	x.turn(t)
+	if err := <-errc; err != nil {
+		t.Fatalf("Dump: %v", err)
+	}
+	p := func(done int64) control.Progress { return control.Progress{Stage: DumpStage, Done: done, Total: n} }
+	if want := []control.Progress{p(0), p(4096), p(8192), p(n)}; !slices.Equal(got, want) {
+		t.Errorf("progress %v, want %v", got, want)
+	}
+	if s := x.in.Stats(); s.Skipped != n/10 {
+		t.Errorf("%d skipped, want %d", s.Skipped, n/10)
+	}
+}

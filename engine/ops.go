@@ -46,8 +46,8 @@ func (e *Engine) commit(ctx context.Context, table control.Table, progress func(
 	defer e.opMu.Unlock()
 	e.busy.Store(true)
 	defer e.busy.Store(false)
-	progress = e.commitProgress.track(progress)
-	defer e.commitProgress.done()
+	progress, end := e.commitProgress.track(progress)
+	defer end()
 	start := time.Now()
 	e.mu.Lock()
 	e.purgeAt = time.Time{} // a commit cancels a scheduled purge
@@ -299,8 +299,8 @@ func (e *Engine) Resync(ctx context.Context, kernel bool, progress func(control.
 		if e.internal == nil {
 			return errors.New("resync --kernel: there is no internal cache to reload (caches.internal is disabled)")
 		}
-		progress = e.resyncProgress.track(progress)
-		defer e.resyncProgress.done()
+		progress, end := e.resyncProgress.track(progress)
+		defer end()
 		return e.ingest.Dump(ctx, progress)
 	}
 	e.counters.resyncRequests.Add(1)

@@ -6,9 +6,11 @@
 // its sockets. A Go program is many threads, and sched_setattr changes one
 // thread only. LockThread puts only the calling goroutine's thread under
 // the policy, and locks the goroutine to it (runtime.LockOSThread). The
-// daemon does this on the goroutines that read its sockets, so that they
-// run when data arrives, as conntrackd's one thread does, while the Go
-// runtime's other threads stay under the normal policy. The policy of
+// daemon does this on the goroutine that reads the kernel's events
+// (engine.Options.EventThread), so that it runs when events arrive, as
+// conntrackd's one thread does (an overrun loses them), while every other
+// thread, the sync links' readers among them, stays under the normal
+// policy. The policy of
 // every thread was tried first: the runtime's idle threads spin for a
 // while before they sleep, and under a real-time policy that spinning
 // pre-empts everything else and is counted as the daemon's CPU.

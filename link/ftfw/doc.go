@@ -41,9 +41,11 @@
 //     still carries the state at its transmission, and a bulk object whose
 //     flow is gone (StatusGone) is dropped unsent, so a late bulk message
 //     never undoes a DELETE;
-//   - control messages waiting to be sent go before the data in a
-//     transmission: while the resend queue is full the data waits for
-//     acknowledgements, and the control messages must not wait behind it.
+//   - control messages waiting to be sent go after the data in a
+//     transmission, so that an ACK is numbered after everything queued
+//     when it was written (what Session.Resync infers the end of a
+//     resync from); while the resend queue is full the data waits for
+//     acknowledgements, and the control messages do not wait behind it.
 //
 // # Where this package deliberately differs: resend-queue overflow
 //

@@ -161,10 +161,11 @@ type Session[K comparable, O Object] struct {
 	free    []int32
 	keys    map[K]int32
 	// tx holds the data objects waiting to be sent, ctl the control
-	// messages, which Flush sends first: when the resend queue is full
-	// the data waits for acknowledgements, and a Flush then stops at
-	// the first data object instead of walking all of them (a bulk send
-	// of a million, at every wake-up) to find the control messages.
+	// messages, which Flush sends after the data: when the resend queue
+	// is full the data waits for acknowledgements, and a Flush then
+	// stops at the first data object instead of walking all of them (a
+	// bulk send of a million, at every wake-up) to find the control
+	// messages.
 	tx     list
 	ctl    list
 	resend list
@@ -473,7 +474,7 @@ func (s *Session[K, O]) Flush(now time.Time) []wire.Message {
 // FlushTo is Flush handing each message to emit as soon as it is
 // numbered, instead of returning them all: a bulk send of a million would
 // otherwise need a slice of a million messages (632 bytes each). The
-// control messages go first, then the data objects. m is valid only
+// data objects go first, then the control messages. m is valid only
 // during the call, and emit must not call into the session.
 func (s *Session[K, O]) FlushTo(now time.Time, emit func(m *wire.Message)) {
 	s.compact()
