@@ -190,7 +190,7 @@ func runClient(c *cli.Context, build func(*cli.Context) (control.Request, error)
 	}
 
 	out := bufio.NewWriterSize(c.App.Writer, 64<<10)
-	progress, clear := progressTo(c.App.ErrWriter)
+	progress, clear := progressTo(c.App.ErrWriter, req.Wait)
 	client, err := control.Dial(ctx, path)
 	if err != nil {
 		hint := "is ctsync daemon running?"
@@ -274,12 +274,45 @@ func socketPath(c *cli.Context) (string, error) {
 // progressTo returns the progress function for w and the function that
 // ends the display before the command's own output: a bar redrawn in
 // place on a terminal, plain lines a few seconds apart otherwise (a log
-// or a pipe has no use for carriage returns).
-func progressTo(w io.Writer) (func(control.Progress), func()) {
+// or a pipe has no use for carriage returns). A resync that waits for
+// the peer's table (waiting) prints, off a terminal, the updates received
+// as docs/readiness.md shows them: countLines.
+func progressTo(w io.Writer, waiting bool) (func(control.Progress), func()) {
 	o := progress.Options{}
 	if f, ok := w.(*os.File); ok && isTerminal(f) {
 		o.Terminal, o.Width = true, terminalWidth(f)
 	}
+	if waiting && !o.Terminal {
+		return countLines(w, time.Now, progress.DefaultLineInterval)
+	}
 	d := progress.New(w, o)
 	return func(p control.Progress) { d.Update(p.Stage, p.Done, p.Total) }, d.Finish
+}
+
+// countLines prints reports as "resync: 52000" lines: the first at once,
+// so that a log shows the wait has begun (it may last minutes while the
+// peer is down), then one every interval at most, and at the end the
+// last one not printed yet. A waiting resync's count is of updates
+// received, retransmissions included, with no total: a rate and an ETA
+// would say more than it knows.
+func countLines(w io.Writer, now func() time.Time, every time.Duration) (func(control.Progress), func()) {
+	var last control.Progress
+	var at time.Time
+	printed, pending := false, false
+	show := func(p control.Progress) {
+		fmt.Fprintf(w, "%s: %d\n", p.Stage, p.Done)
+	}
+	update := func(p control.Progress) {
+		last, pending = p, true
+		if t := now(); !printed || t.Sub(at) >= every {
+			show(p)
+			printed, pending, at = true, false, t
+		}
+	}
+	return update, func() {
+		if pending {
+			show(last)
+			pending = false
+		}
+	}
 }

@@ -50,8 +50,15 @@ control {
 func startDaemon(t *testing.T, l *lab.Lab, fw *lab.Node, mode string, extra ...string) *labDaemon {
 	t.Helper()
 	dir := t.TempDir()
+	return launchDaemon(t, fw, dir, labHCL(dir, l, fw, mode)+strings.Join(extra, ""))
+}
+
+// launchDaemon writes hcl, a configuration whose daemon files are in dir
+// (labHCL), and runs `ctsync daemon` on it as startDaemon says.
+func launchDaemon(t *testing.T, fw *lab.Node, dir, hcl string) *labDaemon {
+	t.Helper()
 	conf := filepath.Join(dir, "ctsync.hcl")
-	if err := os.WriteFile(conf, []byte(labHCL(dir, l, fw, mode)+strings.Join(extra, "")), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte(hcl), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	d := &labDaemon{fw: fw, dir: dir, socket: filepath.Join(dir, "ctsync.ctl"), waited: make(chan error, 1)}

@@ -28,40 +28,14 @@ const readyVIP = "198.51.100.100"
 
 // startReadyDaemon runs `ctsync daemon` on fw with the lab's FT-FW
 // configuration, startup_resync as given, until the test ends.
-func startReadyDaemon(t *testing.T, l *lab.Lab, fw *lab.Node, startupResync bool) *labDaemon {
+func startReadyDaemon(t *testing.T, l *lab.Lab, fw *lab.Node, withStartupResync bool) *labDaemon {
 	t.Helper()
 	dir := t.TempDir()
 	hcl := labHCL(dir, l, fw, "ftfw")
-	if startupResync {
-		hcl = strings.Replace(hcl, `purge_timeout = "1s"`, "purge_timeout = \"1s\"\n  startup_resync = true", 1)
+	if withStartupResync {
+		hcl = startupResync(hcl)
 	}
-	conf := filepath.Join(dir, "ctsync.hcl")
-	if err := os.WriteFile(conf, []byte(hcl), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d := &labDaemon{fw: fw, dir: dir, socket: filepath.Join(dir, "ctsync.ctl"), waited: make(chan error, 1)}
-	d.cmd = fw.Command("ctsync", "daemon", conf)
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { d.waited <- d.cmd.Wait() }()
-	t.Cleanup(func() {
-		d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-d.waited:
-		case <-time.After(10 * time.Second):
-			d.cmd.Process.Kill()
-			t.Errorf("%s: ctsync daemon still running 10s after SIGTERM", fw.Role)
-		}
-		if t.Failed() {
-			t.Logf("%s's log:\n%s", fw.Role, d.log())
-		}
-	})
-	lab.Eventually(t, 10*time.Second, string(fw.Role)+"'s daemon to serve", func() (bool, string) {
-		_, err := d.ctl("stats")
-		return err == nil, fmt.Sprint(err)
-	})
-	return d
+	return launchDaemon(t, fw, dir, hcl)
 }
 
 // ready runs `ctsync ready` against d: its exit status and its line.

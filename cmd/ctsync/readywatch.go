@@ -56,7 +56,8 @@ func (w *readyWatch) check(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, readyPoll)
 	defer cancel()
 	r, err := w.eng.Readiness(ctx)
-	if err != nil {
+	answered := err == nil
+	if !answered {
 		r = control.Readiness{Reason: fmt.Sprintf("the engine does not say: %v", err)}
 	}
 	if !w.logged || r.Ready != w.ready {
@@ -68,8 +69,14 @@ func (w *readyWatch) check(ctx context.Context) {
 	case (r.Ready || w.atServe) && !w.notified:
 		w.notified = true
 		notifySystemd(w.rt, w.log, readyState()+"\n"+status)
-	case !w.notified:
+	case !w.notified && answered:
 		notifySystemd(w.rt, w.log, fmt.Sprintf("%s\nEXTEND_TIMEOUT_USEC=%d", status, startExtension.Microseconds()))
+	case !w.notified:
+		// An engine that does not answer may hang: the start timeout
+		// is not pushed, so that a hang fails the start.
+		if status != w.status {
+			notifySystemd(w.rt, w.log, status)
+		}
 	case status != w.status:
 		notifySystemd(w.rt, w.log, status)
 	}

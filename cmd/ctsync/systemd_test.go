@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ctsync/ctsync/config"
+	"github.com/ctsync/ctsync/engine/control"
 	"github.com/ctsync/ctsync/internal/daemonlog"
 )
 
@@ -193,5 +194,46 @@ func TestServeDaemonNotifies(t *testing.T) {
 	}
 	if got := l.next(3 * interval); got != "" {
 		t.Errorf("after STOPPING=1 systemd heard %q", got)
+	}
+}
+
+// readinessEngine answers Readiness with r, or err; nothing else of the
+// handler is asked.
+type readinessEngine struct {
+	control.Handler
+	r   control.Readiness
+	err error
+}
+
+func (e *readinessEngine) Readiness(context.Context) (control.Readiness, error) { return e.r, e.err }
+
+// Before READY=1, a daemon whose engine says it is not ready extends the
+// start timeout each time it looks; one whose engine does not answer
+// (it may hang) says so in STATUS, once, and extends nothing, so that
+// systemd's start timeout can fail a hung start (docs/readiness.md).
+func TestReadyWatchExtendsOnlyWhenTheEngineAnswers(t *testing.T) {
+	l := listenNotify(t)
+	eng := &readinessEngine{r: control.Readiness{Reason: "waiting for the peer's table"}}
+	w := &readyWatch{rt: config.Runtime{Daemon: config.DaemonSettings{Systemd: true}}, log: slog.New(slog.DiscardHandler), eng: eng}
+	for range 2 {
+		w.check(context.Background())
+		if got, want := l.next(5*time.Second), "STATUS=not ready: waiting for the peer's table\nEXTEND_TIMEOUT_USEC=30000000"; got != want {
+			t.Fatalf("not ready: notified %q, want %q", got, want)
+		}
+	}
+	eng.err = errors.New("context deadline exceeded")
+	w.check(context.Background())
+	if got, want := l.next(5*time.Second), "STATUS=not ready: the engine does not say: context deadline exceeded"; got != want {
+		t.Fatalf("engine silent: notified %q, want %q", got, want)
+	}
+	w.check(context.Background())
+	if got := l.next(200 * time.Millisecond); got != "" {
+		t.Fatalf("engine still silent: notified %q, want nothing", got)
+	}
+	eng.err = nil
+	eng.r = control.Readiness{Ready: true, Reason: "resync from the peer complete"}
+	w.check(context.Background())
+	if got := l.next(5 * time.Second); !regexp.MustCompile(`^READY=1\nMAINPID=\d+\nSTATUS=ready: resync from the peer complete$`).MatchString(got) {
+		t.Fatalf("ready: notified %q, want READY=1 with MAINPID and STATUS", got)
 	}
 }

@@ -104,8 +104,10 @@ func (r report) Missed(key string) bool {
 }
 
 // KernelBound lists the Ns at which the kernel's own limit is above half
-// of conntrackd's commit: there, no daemon can commit twice as fast as
-// conntrackd on this machine.
+// of conntrackd's commit: there, a commit twice as fast as conntrackd's
+// would have to go well ahead of the kernel's pace for one writer (the
+// limit is a reference, not a hard bound: a commit can come out below
+// it).
 func (r report) KernelBound() []comparison {
 	var out []comparison
 	for _, c := range r.Rows {

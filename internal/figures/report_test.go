@@ -136,8 +136,8 @@ func TestMarkdownExplainsOnlyMisses(t *testing.T) {
 }
 
 // Where the kernel alone takes more than half of conntrackd's commit,
-// the document says that no daemon can be twice as fast, with the
-// numbers; where it does not, it does not say so.
+// the document says so, with the numbers, to explain a missed commit
+// target; where it does not, it does not say so.
 // A met target is not explained: the CPU paragraph goes when both sides
 // meet theirs.
 func TestMarkdownMetTargetsQuiet(t *testing.T) {

@@ -28,7 +28,11 @@ type syncDaemon interface {
 	overruns(t *tb) uint64
 	// bulk sends the internal cache to the peer (`ctsync bulk`,
 	// `conntrackd -B`), resync asks the peer for its whole internal
-	// cache (`ctsync resync`, `conntrackd -n`), commit writes the
+	// cache and returns once asked (`ctsync resync --no-wait`,
+	// `conntrackd -n`: the run then times both alike, until the
+	// external cache is full; `ctsync resync` alone would also wait for
+	// the peer's acknowledgements, and fail the run after its 2-minute
+	// timeout), commit writes the
 	// external cache into the kernel (`ctsync commit`, `conntrackd
 	// -c`).
 	bulk(t *tb)
@@ -76,7 +80,7 @@ func (d *daemon) counters(t *tb) counters {
 func (d *daemon) overruns(t *tb) uint64 { return d.stats(t).Ingest.Overruns }
 
 func (d *daemon) bulk(t *tb)   { d.mustCtl(t, "bulk") }
-func (d *daemon) resync(t *tb) { d.mustCtl(t, "resync") }
+func (d *daemon) resync(t *tb) { d.mustCtl(t, "resync", "--no-wait") }
 func (d *daemon) commit(t *tb) { d.mustCtl(t, "commit") }
 
 func (d *daemon) acked(t *tb, limit time.Duration) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ctsync/ctsync/engine/ctnl"
+	"github.com/ctsync/ctsync/internal/netnstest"
 )
 
 // A stream creates flows a chunk at a time and, after each chunk,
@@ -41,6 +42,11 @@ func (n *Node) Stream(t testing.TB, count int, between func(chunk int)) (live in
 	t.Helper()
 	if count > MaxFill {
 		t.Fatalf("Stream %d: at most %d", count, MaxFill)
+	}
+	if count > netnstest.ConntrackMaxFloor {
+		// As Fill: no other test may lower the machine's limit under
+		// this table.
+		netnstest.ShareConntrackMax(t)
 	}
 	var w *ctnl.Writer
 	if err := n.Do(func() (err error) { w, err = ctnl.NewWriter(ctnl.WriterConfig{Batch: 256}); return err }); err != nil {
