@@ -66,6 +66,15 @@ func (s *fakeSock) recv(b []byte) (int, error) {
 	return copy(b, d), nil
 }
 
+// recvNoWait is recv, except that an empty queue would block rather than
+// end the test.
+func (s *fakeSock) recvNoWait(b []byte) (int, error) {
+	if len(s.recvErr) == 0 && len(s.queue) == 0 {
+		return 0, errWouldBlock
+	}
+	return s.recv(b)
+}
+
 func (s *fakeSock) portID() uint32                    { return s.pid }
 func (s *fakeSock) setReadDeadline(t time.Time) error { s.deadline = t; return nil }
 func (s *fakeSock) close() error                      { return nil }

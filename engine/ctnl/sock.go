@@ -21,6 +21,9 @@ type sock interface {
 	// receive queue is unix.ENOBUFS; a datagram larger than b is
 	// errTruncated.
 	recv(b []byte) (int, error)
+	// recvNoWait is recv without waiting: errWouldBlock when no
+	// datagram is queued.
+	recvNoWait(b []byte) (int, error)
 	portID() uint32
 	setReadDeadline(t time.Time) error
 	// setReadBuffer asks for n bytes and returns what the kernel gave.
@@ -43,7 +46,10 @@ type sockConfig struct {
 	ack bool
 }
 
-var errTruncated = errors.New("netlink message larger than the receive buffer")
+var (
+	errTruncated  = errors.New("netlink message larger than the receive buffer")
+	errWouldBlock = errors.New("no datagram queued")
+)
 
 // recvBufSize holds any datagram the kernel sends: a dump part is at most
 // 32 KiB (netlink_dump's allocation), an event a few hundred bytes.

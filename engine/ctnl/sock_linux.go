@@ -78,14 +78,22 @@ func (s *nlSock) send(msgs []netlink.Message) error {
 	return err
 }
 
-func (s *nlSock) recv(b []byte) (int, error) {
+func (s *nlSock) recv(b []byte) (int, error) { return s.read(b, true) }
+
+func (s *nlSock) recvNoWait(b []byte) (int, error) { return s.read(b, false) }
+
+func (s *nlSock) read(b []byte, wait bool) (int, error) {
 	var n int
 	var rerr error
 	err := s.raw.Read(func(fd uintptr) bool {
 		var flags int
 		n, _, flags, _, rerr = unix.Recvmsg(int(fd), b, nil, unix.MSG_DONTWAIT)
-		if rerr == unix.EAGAIN || rerr == unix.EINTR {
+		if rerr == unix.EINTR || rerr == unix.EAGAIN && wait {
 			return false
+		}
+		if rerr == unix.EAGAIN {
+			rerr = errWouldBlock
+			return true
 		}
 		if rerr == nil && flags&unix.MSG_TRUNC != 0 {
 			rerr = errTruncated
