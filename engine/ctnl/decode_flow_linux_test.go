@@ -359,7 +359,7 @@ func TestKernelEventsDecodeFast(t *testing.T) {
 		if err := s.setReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
 			t.Fatal(err)
 		}
-		got, err := s.recv(buf)
+		got, err := s.recv(buf, nil)
 		if err != nil {
 			t.Fatalf("after %d of %d events: %v", n, want, err)
 		}

@@ -168,31 +168,27 @@ func (e *Events) Run(h Handler) error {
 	if bh != nil && e.batch == nil {
 		e.batch = make([]Event, 0, MaxBatch)
 	}
+	// flush hands the batch over; without a BatchHandler the batch
+	// stays empty.
 	flush := func() {
 		if len(e.batch) > 0 {
 			bh.Events(e.batch)
 			e.batch = e.batch[:0]
 		}
 	}
+	var idle func()
+	if bh != nil {
+		idle = flush
+	}
 	for {
-		n, err := e.s.recvNoWait(e.buf)
-		if err == errWouldBlock {
-			if bh != nil {
-				flush()
-			}
-			n, err = e.s.recv(e.buf)
-		}
+		n, err := e.s.recv(e.buf, idle)
 		if errors.Is(err, syscall.ENOBUFS) {
-			if bh != nil {
-				flush()
-			}
+			flush()
 			h.Overrun(e.grow())
 			continue
 		}
 		if err != nil {
-			if bh != nil {
-				flush()
-			}
+			flush()
 			if e.closed.Load() {
 				return nil
 			}
@@ -210,8 +206,8 @@ func (e *Events) Run(h Handler) error {
 			if err := decodeEvent(m, ev); err != nil {
 				if bh != nil {
 					e.batch = e.batch[:len(e.batch)-1]
-					flush()
 				}
+				flush()
 				h.Skipped(fmt.Errorf("event from port %d: %w", m.Header.PID, err))
 				return nil
 			}
@@ -221,9 +217,7 @@ func (e *Events) Run(h Handler) error {
 			return nil
 		})
 		if err != nil {
-			if bh != nil {
-				flush()
-			}
+			flush()
 			h.Skipped(err)
 		}
 	}

@@ -43,7 +43,10 @@ func (s *fakeSock) send(msgs []netlink.Message) error {
 	return nil
 }
 
-func (s *fakeSock) recv(b []byte) (int, error) {
+func (s *fakeSock) recv(b []byte, idle func()) (int, error) {
+	if idle != nil && len(s.recvErr) == 0 && len(s.queue) == 0 {
+		idle()
+	}
 	if s.clock != nil {
 		*s.clock = s.clock.Add(s.step)
 		if !s.deadline.IsZero() && s.clock.After(s.deadline) {
@@ -64,15 +67,6 @@ func (s *fakeSock) recv(b []byte) (int, error) {
 		return 0, errTruncated
 	}
 	return copy(b, d), nil
-}
-
-// recvNoWait is recv, except that an empty queue would block rather than
-// end the test.
-func (s *fakeSock) recvNoWait(b []byte) (int, error) {
-	if len(s.recvErr) == 0 && len(s.queue) == 0 {
-		return 0, errWouldBlock
-	}
-	return s.recv(b)
 }
 
 func (s *fakeSock) portID() uint32                    { return s.pid }

@@ -78,22 +78,20 @@ func (s *nlSock) send(msgs []netlink.Message) error {
 	return err
 }
 
-func (s *nlSock) recv(b []byte) (int, error) { return s.read(b, true) }
-
-func (s *nlSock) recvNoWait(b []byte) (int, error) { return s.read(b, false) }
-
-func (s *nlSock) read(b []byte, wait bool) (int, error) {
+func (s *nlSock) recv(b []byte, idle func()) (int, error) {
 	var n int
 	var rerr error
+	// idle runs inside Read, after the poller's readiness was reset and
+	// before it waits: a datagram that arrives meanwhile wakes the wait.
 	err := s.raw.Read(func(fd uintptr) bool {
 		var flags int
 		n, _, flags, _, rerr = unix.Recvmsg(int(fd), b, nil, unix.MSG_DONTWAIT)
-		if rerr == unix.EINTR || rerr == unix.EAGAIN && wait {
-			return false
+		if rerr == unix.EAGAIN && idle != nil {
+			idle()
+			idle = nil
 		}
-		if rerr == unix.EAGAIN {
-			rerr = errWouldBlock
-			return true
+		if rerr == unix.EAGAIN || rerr == unix.EINTR {
+			return false
 		}
 		if rerr == nil && flags&unix.MSG_TRUNC != 0 {
 			rerr = errTruncated
