@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -77,8 +78,9 @@ func (c DumpCause) String() string {
 }
 
 // IngestSink is what the input stage feeds: the internal cache. Its
-// methods are called from the goroutine running Ingest.Run only; the
-// values passed are reused after they return.
+// methods are called by one goroutine at a time, that running Ingest.Run
+// or the event source's, in the kernel's order; the values passed are
+// reused after they return.
 type IngestSink interface {
 	// NewFlow is a flow created in the table (a NEW event): conntrackd
 	// replaces any entry of the same key (src/cache-ct.c).
@@ -183,7 +185,14 @@ type Ingest struct {
 	items chan *ingestBatch
 	free  chan *ingestBatch
 	quit  chan struct{}
-	view  filter.Flow
+	// mu is held by whoever handles what the source reports: Run's
+	// goroutine, or the source's own when it handles a batch of events
+	// itself (bridge.Events). queued counts the batches sent on items
+	// and not yet handled: the source handles a batch itself only when
+	// none is, so that the events keep the kernel's order.
+	mu     sync.Mutex
+	queued atomic.Int64
+	view   filter.Flow
 
 	resyncAt, pollAt time.Time
 	// timerAt is the deadline timer waits for; timer is nil when none.
@@ -303,6 +312,8 @@ func (in *Ingest) Run(ctx context.Context) error {
 
 // start is the initial population, and the first poll's schedule.
 func (in *Ingest) start(now time.Time) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
 	in.dump(now, DumpStartup)
 	if in.s.PollInterval > 0 {
 		in.pollAt = now.Add(in.s.PollInterval)
@@ -322,12 +333,18 @@ func (in *Ingest) turn(ctx context.Context, srcErr <-chan error) error {
 		}
 		return err
 	case b := <-in.items:
+		in.mu.Lock()
+		defer in.mu.Unlock()
 		now := in.io.Clock.Now()
 		n := in.handleBatch(now, b)
 		in.drain(now, in.s.EventIterationLimit-n)
 	case <-in.timer:
+		in.mu.Lock()
+		defer in.mu.Unlock()
 		in.timer = nil
 	case r := <-in.requests:
+		in.mu.Lock()
+		defer in.mu.Unlock()
 		var err error
 		in.report = r.progress
 		if !in.dump(in.io.Clock.Now(), DumpRequest) {
@@ -367,6 +384,7 @@ func (in *Ingest) handleBatch(now time.Time, b *ingestBatch) int {
 	case in.free <- b:
 	default:
 	}
+	in.queued.Add(-1)
 	return n
 }
 
@@ -635,8 +653,24 @@ func (b bridge) Event(ev *ctnl.Event) {
 	b.send(bt)
 }
 
-// Events is a batch of events read together (ctnl.BatchHandler).
+// Events is a batch of events read together (ctnl.BatchHandler). When
+// Run's goroutine is idle and nothing is queued for it, the source's
+// goroutine handles the batch itself: handing it over would wake Run's
+// thread for every read, which under a paced load is every event, and
+// cost more than the events. Otherwise the batch is queued, in order.
 func (b bridge) Events(evs []ctnl.Event) {
+	in := b.in
+	if in.mu.TryLock() {
+		if in.queued.Load() == 0 {
+			now := in.io.Clock.Now()
+			for i := range evs {
+				in.event(now, &evs[i])
+			}
+			in.mu.Unlock()
+			return
+		}
+		in.mu.Unlock()
+	}
 	bt := b.batch(len(evs))
 	bt.items = bt.items[:len(evs)]
 	for i := range evs {
@@ -686,6 +720,7 @@ func (b bridge) batch(n int) *ingestBatch {
 }
 
 func (b bridge) send(bt *ingestBatch) {
+	b.in.queued.Add(1)
 	select {
 	case b.in.items <- bt:
 	case <-b.in.quit:
