@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -77,8 +78,9 @@ func (c DumpCause) String() string {
 }
 
 // IngestSink is what the input stage feeds: the internal cache. Its
-// methods are called from the goroutine running Ingest.Run only; the
-// values passed are reused after they return.
+// methods are called by one goroutine at a time, that running Ingest.Run
+// or the event source's, in the kernel's order; the values passed are
+// reused after they return.
 type IngestSink interface {
 	// NewFlow is a flow created in the table (a NEW event): conntrackd
 	// replaces any entry of the same key (src/cache-ct.c).
@@ -181,13 +183,19 @@ type Ingest struct {
 	// nil for the others.
 	report func(control.Progress)
 
-	// items is the hand-over from the event source's goroutine to Run's.
-	items chan ingestItem
+	// items is the hand-over from the event source's goroutine to Run's,
+	// a batch at a time; free returns the batches, emptied, for reuse.
+	items chan *ingestBatch
+	free  chan *ingestBatch
 	quit  chan struct{}
-	// cur is the item being handled: the sink gets pointers into it,
-	// which would move a local to the heap on every event.
-	cur  ingestItem
-	view filter.Flow
+	// mu is held by whoever handles what the source reports: Run's
+	// goroutine, or the source's own when it handles a batch of events
+	// itself (bridge.Events). queued counts the batches sent on items
+	// and not yet handled: the source handles a batch itself only when
+	// none is, so that the events keep the kernel's order.
+	mu     sync.Mutex
+	queued atomic.Int64
+	view   filter.Flow
 
 	// overrunLogAt is when an overrun was last logged; overrunsUnlogged
 	// counts those since, the one being logged included.
@@ -211,9 +219,18 @@ type ingestItem struct {
 // overrunLogEvery spaces the log lines about overruns.
 const overrunLogEvery = 10 * time.Second
 
-// itemQueue is how many items the event source may be ahead of Run. The
-// socket's own buffer holds the rest.
-const itemQueue = 1024
+// ingestBatch is what the event source reported in one go: the events
+// it read without waiting (ctnl.BatchHandler), or one item. Handing over
+// batches wakes Run once per read of the socket, not once per event.
+type ingestBatch struct{ items []ingestItem }
+
+// itemQueue is how many batches the event source may be ahead of Run:
+// from 64 events, when the events come one at a time, to 64 full
+// batches (about a MiB), when they come faster than Run takes them. The
+// socket's own buffer holds the rest, as it holds everything for
+// conntrackd, which reads the socket only when it is ready to handle what
+// it reads (src/run.c).
+const itemQueue = 64
 
 // NewIngest builds the input stage. io.Events is nil in polling mode, and
 // only then.
@@ -240,7 +257,8 @@ func NewIngest(s IngestSettings, io IngestIO) (*Ingest, error) {
 		io:       io,
 		own:      map[uint32]bool{},
 		commit:   map[uint32]bool{},
-		items:    make(chan ingestItem, itemQueue),
+		items:    make(chan *ingestBatch, itemQueue),
+		free:     make(chan *ingestBatch, itemQueue+2),
 		quit:     make(chan struct{}),
 		requests: make(chan dumpRequest),
 	}
@@ -310,6 +328,8 @@ func (in *Ingest) Run(ctx context.Context) error {
 
 // start is the initial population, and the first poll's schedule.
 func (in *Ingest) start(now time.Time) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
 	in.dump(now, DumpStartup)
 	if in.s.PollInterval > 0 {
 		in.pollAt = now.Add(in.s.PollInterval)
@@ -328,13 +348,19 @@ func (in *Ingest) turn(ctx context.Context, srcErr <-chan error) error {
 			err = errors.New("the event source stopped")
 		}
 		return err
-	case in.cur = <-in.items:
+	case b := <-in.items:
+		in.mu.Lock()
+		defer in.mu.Unlock()
 		now := in.io.Clock.Now()
-		in.handle(now, &in.cur)
-		in.drain(now, in.s.EventIterationLimit-1)
+		n := in.handleBatch(now, b)
+		in.drain(now, in.s.EventIterationLimit-n)
 	case <-in.timer:
+		in.mu.Lock()
+		defer in.mu.Unlock()
 		in.timer = nil
 	case r := <-in.requests:
+		in.mu.Lock()
+		defer in.mu.Unlock()
 		var err error
 		in.report = r.progress
 		if !in.dump(in.io.Clock.Now(), DumpRequest) {
@@ -347,16 +373,35 @@ func (in *Ingest) turn(ctx context.Context, srcErr <-chan error) error {
 	return nil
 }
 
-// drain handles up to n queued items without waiting.
+// drain handles queued batches without waiting, until n items are
+// handled (a batch is not split).
 func (in *Ingest) drain(now time.Time, n int) {
-	for range n {
+	for n > 0 {
 		select {
-		case in.cur = <-in.items:
-			in.handle(now, &in.cur)
+		case b := <-in.items:
+			n -= in.handleBatch(now, b)
 		default:
 			return
 		}
 	}
+}
+
+// handleBatch handles b's items, returns b for reuse, and says how many
+// items it held.
+func (in *Ingest) handleBatch(now time.Time, b *ingestBatch) int {
+	for i := range b.items {
+		in.handle(now, &b.items[i])
+	}
+	n := len(b.items)
+	// Drop what the items point to (labels, errors) before reuse.
+	clear(b.items)
+	b.items = b.items[:0]
+	select {
+	case in.free <- b:
+	default:
+	}
+	in.queued.Add(-1)
+	return n
 }
 
 // arm makes timer fire at the next deadline, creating a timer only when
@@ -635,24 +680,82 @@ func (in *Ingest) Dump(ctx context.Context, progress func(control.Progress)) err
 type bridge struct{ in *Ingest }
 
 func (b bridge) Event(ev *ctnl.Event) {
-	it := ingestItem{ev: *ev}
-	// The source reuses ev: keep what it points to.
-	f := &it.ev.Flow
-	f.Labels, f.LabelsMask = bytes.Clone(f.Labels), bytes.Clone(f.LabelsMask)
-	if ev.Expect != nil {
-		e := *ev.Expect
-		it.ev.Expect = &e
-	}
-	b.send(it)
+	bt := b.batch(1)
+	bt.items = append(bt.items, ingestItem{})
+	keep(&bt.items[0].ev, ev)
+	b.send(bt)
 }
 
-func (b bridge) Overrun(readBuffer int) { b.send(ingestItem{overrun: true, readBuffer: readBuffer}) }
+// Events is a batch of events read together (ctnl.BatchHandler). When
+// Run's goroutine is idle and nothing is queued for it, the source's
+// goroutine handles the batch itself: handing it over would wake Run's
+// thread for every read, which under a paced load is every event, and
+// cost more than the events. Otherwise the batch is queued, in order.
+func (b bridge) Events(evs []ctnl.Event) {
+	in := b.in
+	if in.mu.TryLock() {
+		if in.queued.Load() == 0 {
+			now := in.io.Clock.Now()
+			for i := range evs {
+				in.event(now, &evs[i])
+			}
+			in.mu.Unlock()
+			return
+		}
+		in.mu.Unlock()
+	}
+	bt := b.batch(len(evs))
+	bt.items = bt.items[:len(evs)]
+	for i := range evs {
+		keep(&bt.items[i].ev, &evs[i])
+	}
+	b.send(bt)
+}
 
-func (b bridge) Skipped(err error) { b.send(ingestItem{skipped: err}) }
+// keep copies ev into dst. The source reuses ev: keep what it points to.
+func keep(dst, ev *ctnl.Event) {
+	*dst = *ev
+	f := &dst.Flow
+	if f.Labels != nil || f.LabelsMask != nil {
+		f.Labels, f.LabelsMask = bytes.Clone(f.Labels), bytes.Clone(f.LabelsMask)
+	}
+	if ev.Expect != nil {
+		e := *ev.Expect
+		dst.Expect = &e
+	}
+}
 
-func (b bridge) send(it ingestItem) {
+func (b bridge) Overrun(readBuffer int) {
+	bt := b.batch(1)
+	bt.items = append(bt.items, ingestItem{overrun: true, readBuffer: readBuffer})
+	b.send(bt)
+}
+
+func (b bridge) Skipped(err error) {
+	bt := b.batch(1)
+	bt.items = append(bt.items, ingestItem{skipped: err})
+	b.send(bt)
+}
+
+// batch returns an empty batch with room for n items: one Run handed
+// back, or a new one.
+func (b bridge) batch(n int) *ingestBatch {
+	var bt *ingestBatch
 	select {
-	case b.in.items <- it:
+	case bt = <-b.in.free:
+	default:
+		bt = &ingestBatch{}
+	}
+	if cap(bt.items) < n {
+		bt.items = make([]ingestItem, 0, max(n, ctnl.MaxBatch))
+	}
+	return bt
+}
+
+func (b bridge) send(bt *ingestBatch) {
+	b.in.queued.Add(1)
+	select {
+	case b.in.items <- bt:
 	case <-b.in.quit:
 	}
 }

@@ -403,3 +403,40 @@ func (s *markedSource) Run(h ctnl.Handler) error {
 	s.mark("run returned")
 	return err
 }
+
+// Batches of events from the socket (ctnl.BatchHandler) are handled at
+// once, on the source's goroutine, when nothing is queued for Run; behind
+// anything queued, they are queued too, and reach the sink in order. A
+// batch is not split by the iteration limit.
+func TestIngestBatches(t *testing.T) {
+	x := newIngestTest(t, IngestSettings{EventIterationLimit: 2}, newFakeTable())
+	a, b, c, d, e := tcp("198.18.1.1", 1), tcp("198.18.1.2", 2), tcp("198.18.1.3", 3), tcp("198.18.1.4", 4), tcp("198.18.1.5", 5)
+	br := bridge{x.in}
+	br.Events([]ctnl.Event{eventOf(ctnl.EventNew, a, 0), eventOf(ctnl.EventNew, b, 0), eventOf(ctnl.EventUpdate, a, 0)})
+	want := []string{"new " + a.Orig.String(), "new " + b.Orig.String(), "update " + a.Orig.String()}
+	if got := x.sink.takeLog(); !slices.Equal(got, want) {
+		t.Errorf("nothing queued: sink got %q, want %q at once", got, want)
+	}
+	br.Skipped(errors.New("garbage"))
+	br.Events([]ctnl.Event{eventOf(ctnl.EventDestroy, b, 0), eventOf(ctnl.EventNew, c, 0)})
+	br.Event(&[]ctnl.Event{eventOf(ctnl.EventNew, d, 0)}[0])
+	if got := x.sink.takeLog(); len(got) != 0 {
+		t.Errorf("behind a queued item: sink got %q at once, want nothing before Run's turn", got)
+	}
+	x.turn(t)
+	want = []string{"destroy " + b.Orig.String(), "new " + c.Orig.String()}
+	if got := x.sink.takeLog(); !slices.Equal(got, want) {
+		t.Errorf("first turn: sink got %q, want %q", got, want)
+	}
+	x.turn(t)
+	if got, want := x.sink.takeLog(), []string{"new " + d.Orig.String()}; !slices.Equal(got, want) {
+		t.Errorf("second turn: sink got %q, want %q", got, want)
+	}
+	br.Events([]ctnl.Event{eventOf(ctnl.EventNew, e, 0)})
+	if got, want := x.sink.takeLog(), []string{"new " + e.Orig.String()}; !slices.Equal(got, want) {
+		t.Errorf("queue drained: sink got %q, want %q at once", got, want)
+	}
+	if st := x.in.Stats(); st.Events != 7 || st.Skipped != 1 {
+		t.Errorf("stats %+v, want 7 events and 1 skipped", st)
+	}
+}

@@ -63,11 +63,19 @@ type Group struct {
 	wg   sync.WaitGroup
 }
 
+// packet is a datagram read on a link; Recv gives data back on release
+// once it has copied it.
 type packet struct {
 	link    int
 	data    []byte
-	release chan struct{}
+	release chan []byte
 }
+
+// recvBuffers is how many datagrams a link's reader may have read ahead
+// of Recv. With one, the reader waited for Recv to copy each datagram
+// before reading on, and Recv's release woke it: two goroutine wake-ups a
+// datagram instead of one.
+const recvBuffers = 4
 
 // OpenGroup opens every link of settings and groups them; the active link
 // at start is the last one marked Default, else the first, as conntrackd.
@@ -237,7 +245,7 @@ func (g *Group) Recv(buf []byte) (n, link int, err error) {
 	select {
 	case p := <-g.recv:
 		n = copy(buf, p.data)
-		p.release <- struct{}{}
+		p.release <- p.data[:cap(p.data)] // never blocks: it has room for every buffer
 		if n < len(p.data) {
 			g.links[p.link].Counters().AddMalformed(1)
 			return n, p.link, fmt.Errorf("link %s: %d-byte datagram truncated to %d", g.links[p.link].Name(), len(p.data), n)
@@ -248,13 +256,21 @@ func (g *Group) Recv(buf []byte) (n, link int, err error) {
 	}
 }
 
-// read receives on link i into its own buffer and hands each datagram to
-// Recv, waiting for it to be copied before reusing the buffer.
+// read receives on link i into its own buffers and hands each datagram to
+// Recv, which gives the buffer back once it has copied it.
 func (g *Group) read(i int) {
 	defer g.wg.Done()
-	buf := make([]byte, 1<<16)
-	release := make(chan struct{}, 1)
+	release := make(chan []byte, recvBuffers)
+	for range recvBuffers {
+		release <- make([]byte, 1<<16)
+	}
 	for {
+		var buf []byte
+		select {
+		case buf = <-release:
+		case <-g.done:
+			return
+		}
 		n, err := g.links[i].Recv(buf)
 		if err != nil {
 			if !errors.Is(err, net.ErrClosed) {
@@ -264,11 +280,6 @@ func (g *Group) read(i int) {
 		}
 		select {
 		case g.recv <- packet{link: i, data: buf[:n], release: release}:
-		case <-g.done:
-			return
-		}
-		select {
-		case <-release:
 		case <-g.done:
 			return
 		}

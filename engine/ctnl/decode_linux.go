@@ -9,8 +9,18 @@ import (
 
 var errNotCT = errors.New("not a conntrack message")
 
-// decodeEvent fills ev from one netlink message.
+// decodeEvent fills ev from one netlink message: a flow with this
+// package's own decoder (decode_flow_linux.go), anything else, and any
+// flow message it leaves, with ti-mo's.
 func decodeEvent(m netlink.Message, ev *Event) error {
+	if decodeFlowFast(m, ev) {
+		return nil
+	}
+	return decodeEventTiMo(m, ev)
+}
+
+// decodeEventTiMo fills ev from one netlink message with ti-mo's decoder.
+func decodeEventTiMo(m netlink.Message, ev *Event) error {
 	var ce conntrack.Event
 	if err := ce.Unmarshal(m); err != nil {
 		return err

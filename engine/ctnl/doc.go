@@ -8,7 +8,10 @@
 // only the local kernel cares about: the engine converts between it and the
 // sync link's messages and the filter's view.
 //
-// Messages are decoded with github.com/ti-mo/conntrack and encoded here,
+// Flow events and dumped flows are decoded here, in place and without
+// allocating (decode_flow_linux.go); expectations, and any flow message
+// that decoder leaves, with github.com/ti-mo/conntrack, whose judgement
+// of a message the decoder here follows exactly. Messages are encoded here,
 // because that library's encoder cannot express what a sync daemon needs:
 // the CONFIRMED status bit on create, NAT set-up (CTA_NAT_SRC, CTA_NAT_DST),
 // NUL-terminated helper and expectation-function names (CTA_HELP_NAME,

@@ -58,6 +58,21 @@ type Handler interface {
 	Skipped(err error)
 }
 
+// BatchHandler is a Handler that takes events in batches: every event
+// the socket holds when the receiver reads, up to MaxBatch, in one call.
+// The kernel sends each event in a datagram of its own; handing them
+// over one by one would wake the handler's consumer once per event.
+type BatchHandler interface {
+	Handler
+	// Events is the next events, in the kernel's order; evs and what
+	// it holds are reused after the call returns. Overrun and Skipped
+	// are called between batches, in order.
+	Events(evs []Event)
+}
+
+// MaxBatch is the most events a BatchHandler is given at once.
+const MaxBatch = 32
+
 // Events receives ctnetlink events on one socket with one reader, so
 // events of one flow are delivered in the order the kernel sent them.
 type Events struct {
@@ -67,6 +82,9 @@ type Events struct {
 	readBuffer int
 	max        int
 	ev         Event
+	// batch holds the events read for a BatchHandler and not yet
+	// handed over.
+	batch []Event
 }
 
 // ListenEvents opens a socket subscribed to the events cfg asks for.
@@ -142,29 +160,64 @@ func (e *Events) ReadBuffer() int { return e.readBuffer }
 
 // Run reads events and hands them to h until Close is called (then it
 // returns nil) or the socket fails. An overrun is not an error: it is
-// reported to h.Overrun and reading goes on.
+// reported to h.Overrun and reading goes on. A BatchHandler is given the
+// events read without waiting, in batches; the batch is handed over
+// before Run waits for the socket, so no event waits for the next.
 func (e *Events) Run(h Handler) error {
+	bh, _ := h.(BatchHandler)
+	if bh != nil && e.batch == nil {
+		e.batch = make([]Event, 0, MaxBatch)
+	}
+	// flush hands the batch over; without a BatchHandler the batch
+	// stays empty.
+	flush := func() {
+		if len(e.batch) > 0 {
+			bh.Events(e.batch)
+			e.batch = e.batch[:0]
+		}
+	}
+	var idle func()
+	if bh != nil {
+		idle = flush
+	}
 	for {
-		n, err := e.s.recv(e.buf)
+		n, err := e.s.recv(e.buf, idle)
 		if errors.Is(err, syscall.ENOBUFS) {
+			flush()
 			h.Overrun(e.grow())
 			continue
 		}
 		if err != nil {
+			flush()
 			if e.closed.Load() {
 				return nil
 			}
 			return fmt.Errorf("receive ctnetlink events: %w", err)
 		}
 		err = eachMessage(e.buf[:n], func(m netlink.Message) error {
-			if err := decodeEvent(m, &e.ev); err != nil {
+			ev := &e.ev
+			if bh != nil {
+				if len(e.batch) == MaxBatch {
+					flush()
+				}
+				e.batch = e.batch[:len(e.batch)+1]
+				ev = &e.batch[len(e.batch)-1]
+			}
+			if err := decodeEvent(m, ev); err != nil {
+				if bh != nil {
+					e.batch = e.batch[:len(e.batch)-1]
+				}
+				flush()
 				h.Skipped(fmt.Errorf("event from port %d: %w", m.Header.PID, err))
 				return nil
 			}
-			h.Event(&e.ev)
+			if bh == nil {
+				h.Event(ev)
+			}
 			return nil
 		})
 		if err != nil {
+			flush()
 			h.Skipped(err)
 		}
 	}

@@ -2,6 +2,7 @@ package ctnl
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"testing"
 
@@ -125,5 +126,46 @@ func TestAckErrorMessage(t *testing.T) {
 	err = ackError(m)
 	if !errors.Is(err, unix.EINVAL) || err.Error() != "invalid argument: missing CTA_TIMEOUT" {
 		t.Errorf("got %v", err)
+	}
+}
+
+// batchRecorder is a BatchHandler that logs what it is given, in order.
+type batchRecorder struct {
+	log   []string
+	types []EventType
+}
+
+func (r *batchRecorder) Event(ev *Event) { r.log = append(r.log, "event") }
+func (r *batchRecorder) Events(evs []Event) {
+	r.log = append(r.log, fmt.Sprintf("events %d", len(evs)))
+	for _, ev := range evs {
+		r.types = append(r.types, ev.Type)
+	}
+}
+func (r *batchRecorder) Overrun(int)   { r.log = append(r.log, "overrun") }
+func (r *batchRecorder) Skipped(error) { r.log = append(r.log, "skipped") }
+
+// A BatchHandler gets the events that were queued together in one call,
+// at most MaxBatch, handed over before the receiver waits, and its
+// overruns and skipped messages in their place between batches.
+func TestEventsFakeBatches(t *testing.T) {
+	newMsg := eventMsg(t, OpCreate, udpFlow(1), 0)
+	updMsg := eventMsg(t, OpUpdate, udpFlow(1), 99)
+	garbage := netlink.Message{Header: netlink.Header{Type: netlink.HeaderType(subsysCT<<8 | msgNew)}, Data: []byte{2, 0, 0, 0, 8, 0}}
+	queue := [][]byte{datagram(newMsg), datagram(updMsg), datagram(garbage, updMsg), {1, 2, 3}}
+	for range MaxBatch + 6 {
+		queue = append(queue, datagram(newMsg))
+	}
+	s := &fakeSock{recvErr: []error{unix.ENOBUFS}, queue: queue}
+	r := &batchRecorder{}
+	if err := newEvents(s, EventsConfig{}).Run(r); !errors.Is(err, net.ErrClosed) {
+		t.Errorf("Run: %v, want the socket's error", err)
+	}
+	want := []string{"overrun", "events 2", "skipped", "events 1", "skipped", fmt.Sprintf("events %d", MaxBatch), "events 6"}
+	if !equal(r.log, want) {
+		t.Errorf("handler got %q, want %q", r.log, want)
+	}
+	if len(r.types) != 3+MaxBatch+6 || r.types[0] != EventNew || r.types[1] != EventUpdate || r.types[2] != EventUpdate || r.types[3] != EventNew {
+		t.Errorf("event types %v", r.types)
 	}
 }

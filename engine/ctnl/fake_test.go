@@ -43,7 +43,10 @@ func (s *fakeSock) send(msgs []netlink.Message) error {
 	return nil
 }
 
-func (s *fakeSock) recv(b []byte) (int, error) {
+func (s *fakeSock) recv(b []byte, idle func()) (int, error) {
+	if idle != nil && len(s.recvErr) == 0 && len(s.queue) == 0 {
+		idle()
+	}
 	if s.clock != nil {
 		*s.clock = s.clock.Add(s.step)
 		if !s.deadline.IsZero() && s.clock.After(s.deadline) {

@@ -19,8 +19,9 @@ type sock interface {
 	send(msgs []netlink.Message) error
 	// recv reads one datagram into b. An overrun of the socket's
 	// receive queue is unix.ENOBUFS; a datagram larger than b is
-	// errTruncated.
-	recv(b []byte) (int, error)
+	// errTruncated. When no datagram is queued, idle, if not nil, is
+	// called once before recv waits for one.
+	recv(b []byte, idle func()) (int, error)
 	portID() uint32
 	setReadDeadline(t time.Time) error
 	// setReadBuffer asks for n bytes and returns what the kernel gave.
@@ -188,7 +189,7 @@ func (c *conn) request(m netlink.Message, fn func(netlink.Message) error) error 
 		if err := c.deadline(); err != nil {
 			return err
 		}
-		n, err := c.s.recv(c.buf)
+		n, err := c.s.recv(c.buf, nil)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/net/bpf"
@@ -78,17 +79,19 @@ func (s *nlSock) send(msgs []netlink.Message) error {
 	return err
 }
 
-func (s *nlSock) recv(b []byte) (int, error) {
+func (s *nlSock) recv(b []byte, idle func()) (int, error) {
 	var n int
 	var rerr error
+	// idle runs inside Read, after the poller's readiness was reset and
+	// before it waits: a datagram that arrives meanwhile wakes the wait.
 	err := s.raw.Read(func(fd uintptr) bool {
-		var flags int
-		n, _, flags, _, rerr = unix.Recvmsg(int(fd), b, nil, unix.MSG_DONTWAIT)
+		n, rerr = recvNoWait(fd, b)
+		if rerr == unix.EAGAIN && idle != nil {
+			idle()
+			idle = nil
+		}
 		if rerr == unix.EAGAIN || rerr == unix.EINTR {
 			return false
-		}
-		if rerr == nil && flags&unix.MSG_TRUNC != 0 {
-			rerr = errTruncated
 		}
 		return true
 	})
@@ -96,6 +99,27 @@ func (s *nlSock) recv(b []byte) (int, error) {
 		return 0, err
 	}
 	return n, rerr
+}
+
+// recvNoWait reads one datagram without waiting. It is a raw system call,
+// outside the Go scheduler's syscall bookkeeping: one that cannot block
+// need not hand its P over, and the bookkeeping, paid for every event read,
+// cost more than the read (entersyscall, exitsyscall, and sysmon's retakes,
+// each waking a thread). MSG_TRUNC makes the kernel return a datagram's
+// whole length, so that one larger than b shows.
+func recvNoWait(fd uintptr, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, errTruncated
+	}
+	r, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
+		unix.MSG_DONTWAIT|unix.MSG_TRUNC, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	if int(r) > len(b) {
+		return 0, errTruncated
+	}
+	return int(r), nil
 }
 
 func (s *nlSock) portID() uint32 { return s.c.PID() }

@@ -153,7 +153,7 @@ func (w *Writer) applyBatch(reqs []Request, errs []error) error {
 		return fail(fmt.Errorf("send %d requests: %w", len(w.msgs), err))
 	}
 	for pending > 0 {
-		n, err := w.c.s.recv(w.c.buf)
+		n, err := w.c.s.recv(w.c.buf, nil)
 		if err != nil {
 			return fail(fmt.Errorf("read acknowledgements (%d of %d missing): %w", pending, len(w.spans), err))
 		}

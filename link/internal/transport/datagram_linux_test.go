@@ -1,6 +1,8 @@
 package transport
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
@@ -148,5 +150,24 @@ func TestOpenDatagramFailureClosesRecv(t *testing.T) {
 				t.Errorf("receive socket after failed open: read = %v, want net.ErrClosed", err)
 			}
 		})
+	}
+}
+
+// The raw send's socket address is the kernel's struct sockaddr_in or
+// sockaddr_in6 for the destination, port in network order; a zoned
+// address, which needs the net package's resolution, gets none.
+func TestSockaddr(t *testing.T) {
+	for _, c := range []struct {
+		dst  string
+		want []byte
+	}{
+		{"198.51.100.7:3780", append(binary.NativeEndian.AppendUint16(nil, unix.AF_INET), 0x0e, 0xc4, 198, 51, 100, 7, 0, 0, 0, 0, 0, 0, 0, 0)},
+		{"[2001:db8::1]:3780", append(append(binary.NativeEndian.AppendUint16(nil, unix.AF_INET6), 0x0e, 0xc4, 0, 0, 0, 0),
+			append(netip.MustParseAddr("2001:db8::1").AsSlice(), 0, 0, 0, 0)...)},
+		{"[fe80::1%lo]:3780", nil},
+	} {
+		if got := sockaddr(netip.MustParseAddrPort(c.dst)); !bytes.Equal(got, c.want) {
+			t.Errorf("sockaddr(%s) = %x, want %x", c.dst, got, c.want)
+		}
 	}
 }
