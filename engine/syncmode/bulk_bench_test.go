@@ -38,10 +38,12 @@ func BenchmarkBulkSend(b *testing.B) {
 
 // BenchmarkResync is a whole resync of a million flows under FT-FW, both
 // nodes in one goroutine over a lossless link: the empty node asks for
-// the other's table, which sends it, as fast as the resend queue
-// (conntrackd's default size) and the acknowledgements let it, until the
-// asking node's external cache holds every flow and the sender holds
-// nothing unacknowledged. The sender flushes after each datagram it
+// the other's table, which sends it whole in its first transmission (a
+// bulk send takes no room in the resend queue), until the asking node's
+// external cache holds every flow and the sender holds nothing
+// unacknowledged. The fake link then holds every datagram of the table
+// until the receiver's turn, where the daemons stream them through the
+// socket. The sender flushes after each datagram it
 // receives, as the engine's transmitter may. In the daemons the two sides run on two
 // cores, so the wall time is nearer the larger of sender-ns/flow and
 // receiver-ns/flow than their sum.

@@ -46,6 +46,9 @@
 //     when it was written (what Session.Resync infers the end of a
 //     resync from); while the resend queue is full the data waits for
 //     acknowledgements, and the control messages do not wait behind it.
+//     The objects of a bulk send (Add) take no room in the resend queue
+//     and never wait (see below), so a table larger than the queue is
+//     still sent whole before the next ACK.
 //
 // # Where this package deliberately differs: resend-queue overflow
 //
@@ -68,6 +71,15 @@
 //   - while repairing, data is transmitted only while the resend queue has
 //     room, so the repair cannot overflow the queue again (control messages
 //     are never held back);
+//   - the objects of a bulk send (Add) are outside this bound: they
+//     neither count against the queue nor overflow it nor wait for room.
+//     Counted, a table larger than the queue overflowed it at once, the
+//     rest of the table waited behind the repair while ACKs went on, and
+//     a peer waiting for the table (Session.Resync) took one of those
+//     ACKs for its end; a million-flow answer also went out in steps of
+//     one queue per round trip. Their memory is bounded by the table,
+//     which the engine's cache holds anyway, and a new bulk send drops
+//     the unsent rest of the last one;
 //   - a dropped NACK or RESYNC of ours is remembered by number: if the peer
 //     acknowledges it, nothing was lost; if the peer NACKs it, the peer never
 //     got it and we can no longer re-send it, so we send a RESYNC request

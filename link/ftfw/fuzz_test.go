@@ -86,11 +86,11 @@ func (nopHandler) BulkSend()           {}
 // check verifies the queue invariants.
 func (s *Session[K, O]) check() error {
 	seen := 0
-	data, keyless := 0, 0
+	data := 0
 	for _, l := range []struct {
 		l     *list
 		where uint8
-	}{{&s.tx, inTx}, {&s.ctl, inCtl}, {&s.resend, inResend}, {&s.lost, inLost}} {
+	}{{&s.tx, inTx}, {&s.ctl, inCtl}, {&s.resend, inResend}, {&s.lost, inLost}, {&s.bulkTx, inBulkTx}, {&s.bulkSent, inBulkSent}} {
 		n := 0
 		prev := int32(nilIdx)
 		for i := l.l.head; i != nilIdx; i = s.entries[i].next {
@@ -101,9 +101,14 @@ func (s *Session[K, O]) check() error {
 			if (l.where == inTx && e.ctl != 0) || (l.where == inCtl && e.ctl == 0) {
 				return fmt.Errorf("entry %d: control flags %v in list %d", i, e.ctl, l.where)
 			}
-			if e.keyless {
-				keyless++
-			} else if e.ctl == 0 {
+			// The objects of a bulk send stay out of the resend queue
+			// and its transmit queue (they never count against
+			// ResendQueueSize), and keyed ones out of the bulk's.
+			bulkList := l.where == inBulkTx || l.where == inBulkSent
+			if e.keyless != bulkList && (l.where != inLost || e.ctl != 0) {
+				return fmt.Errorf("entry %d: keyless %v in list %d", i, e.keyless, l.where)
+			}
+			if !e.keyless && e.ctl == 0 {
 				data++
 				if j, ok := s.keys[e.key]; !ok || j != i {
 					return fmt.Errorf("entry %d: key %v maps to %d, %v", i, e.key, j, ok)
@@ -116,9 +121,6 @@ func (s *Session[K, O]) check() error {
 			return fmt.Errorf("list %d: counted %d want %d, tail %d want %d", l.where, n, l.l.n, prev, l.l.tail)
 		}
 		seen += n
-	}
-	if keyless != s.keyless {
-		return fmt.Errorf("%d keyless entries queued, counted %d", keyless, s.keyless)
 	}
 	if data != len(s.keys) {
 		return fmt.Errorf("%d data entries queued, %d keys", data, len(s.keys))

@@ -13,11 +13,26 @@ type obj struct {
 	Key uint16
 	Val uint32
 	St  Status
+	// of, when set, makes obj a keyless bulk object as the engine's:
+	// its state is read from the engine at transmission, and it is
+	// StatusGone once the key is no longer live there.
+	of *engineA
 }
 
-func (o obj) Status() Status { return o.St }
+func (o obj) Status() Status {
+	if o.of != nil {
+		if !o.of.live[o.Key] {
+			return StatusGone
+		}
+		return o.of.state[o.Key].St
+	}
+	return o.St
+}
 
 func (o obj) Put(m *wire.Message) wire.Type {
+	if o.of != nil {
+		o = o.of.state[o.Key]
+	}
 	m.Flow.Timeout = uint32(o.Key)
 	m.Flow.Set(wire.AttrTimeout)
 	m.Flow.Mark = o.Val

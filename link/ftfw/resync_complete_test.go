@@ -1,11 +1,12 @@
 package ftfw
 
 import (
+	"cmp"
 	"maps"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
+	gocmp "github.com/google/go-cmp/cmp"
 )
 
 // TestResyncComplete: B asks A for its table and watches Resync. The
@@ -13,20 +14,25 @@ import (
 // had when it answered, with its value; and it must come to that within
 // bounded time even while A keeps sending other updates (a busy primary
 // never goes quiet), over a channel that loses, duplicates and reorders.
+//
+// The cases with a small resend queue are the 1M-flow fail-over in
+// miniature: A's table (100 or 400) is larger than its resend queue (16), and
+// A answers with keyless objects as the engine does. Those must neither
+// overflow the queue nor wait for acknowledgements behind it, or A
+// acknowledges B's later messages before it has sent its whole table.
 func TestResyncComplete(t *testing.T) {
-	const table = 30 // objects A holds, keys 0..table-1; keys above churn
-	base := simConfig{
-		keys: 2 * table, maxDelay: 0, maxMsgsPerDgram: 6,
-		cfgA:  Config{InitialSeq: 1_000_000, ACKWindowSize: 8, ResendTimeout: DefaultResendTimeout},
-		cfgB:  Config{InitialSeq: 5_000_000, ACKWindowSize: 8, ResendTimeout: DefaultResendTimeout},
-		seeds: 200,
-	}
 	tests := []struct {
 		name  string
 		busy  bool // A keeps changing the keys above the table
 		loss  float64
 		dup   float64
 		delay time.Duration
+		// table is the number of objects A holds (30 when 0); queue,
+		// when set, A's ResendQueueSize, and A answers with a keyless
+		// bulk. B's queue keeps the default: B's own overflows are
+		// another matter (a RESYNC of B's that its full queue drops
+		// after it was lost on the wire may never be asked for again).
+		table, queue int
 	}{
 		{name: "perfect channel, idle peer"},
 		{name: "perfect channel, busy peer", busy: true},
@@ -36,10 +42,23 @@ func TestResyncComplete(t *testing.T) {
 		// repaired with a new RESYNC over and over: it is never seen
 		// complete, which is the honest answer. 5% in order completes.
 		{name: "5% loss, busy peer", busy: true, loss: 0.05},
+		{name: "table larger than the resend queue, perfect channel, idle peer", table: 400, queue: 16},
+		{name: "table larger than the resend queue, perfect channel, busy peer", busy: true, table: 400, queue: 16},
+		// 400 objects under 20% loss: A's own ACKs and NACKs overflow
+		// its queue of 16, and the repair RESYNCs on both sides start
+		// the request over and over, as in the busy case above.
+		{name: "table larger than the resend queue, lossy, duplicating, reordering, idle peer", loss: 0.2, dup: 0.1, delay: 300 * time.Millisecond, table: 100, queue: 16},
+		{name: "table larger than the resend queue, 5% loss, busy peer", busy: true, loss: 0.05, table: 400, queue: 16},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := base
+			table := cmp.Or(tt.table, 30) // keys 0..table-1; keys above churn
+			c := simConfig{
+				keys: 2 * table, maxMsgsPerDgram: 6,
+				cfgA:  Config{InitialSeq: 1_000_000, ACKWindowSize: 8, ResendTimeout: DefaultResendTimeout, ResendQueueSize: tt.queue},
+				cfgB:  Config{InitialSeq: 5_000_000, ACKWindowSize: 8, ResendTimeout: DefaultResendTimeout},
+				seeds: 200, keylessBulk: tt.queue > 0,
+			}
 			c.loss, c.dup, c.maxDelay = tt.loss, tt.dup, tt.delay
 			var lost uint64
 			for seed := range uint64(c.seeds) {
@@ -80,10 +99,10 @@ func TestResyncComplete(t *testing.T) {
 						delete(got, k) // the churn, not the table
 					}
 				}
-				if diff := cmp.Diff(want, got); diff != "" {
+				if diff := gocmp.Diff(want, got); diff != "" {
 					t.Fatalf("seed %d: complete, yet B lacks part of A's table (-want +got):\n%s", seed, diff)
 				}
-				if r := s.b.Resync(); r.Received < table || !r.Acknowledged {
+				if r := s.b.Resync(); r.Received < uint64(table) || !r.Acknowledged {
 					t.Fatalf("seed %d: %+v, want Acknowledged and at least %d received", seed, r, table)
 				}
 				lost += s.b.Stats().Lost

@@ -117,7 +117,9 @@ const (
 	inTx
 	inResend
 	inLost
-	inCtl // a control message waiting to be sent
+	inCtl      // a control message waiting to be sent
+	inBulkTx   // a keyless object waiting to be sent
+	inBulkSent // a keyless object waiting for acknowledgement
 )
 
 type entry[K comparable, O Object] struct {
@@ -170,6 +172,16 @@ type Session[K comparable, O Object] struct {
 	ctl    list
 	resend list
 	lost   list
+	// bulkTx and bulkSent are tx and resend for the keyless objects of
+	// a bulk send (Add). They do not count against ResendQueueSize and
+	// are never held back: a table larger than the resend queue would
+	// otherwise overflow it at once, and the data held back while the
+	// overflow is repaired would let our ACKs overtake the table, which
+	// a peer waiting for it (Resync) takes for its end. Their memory is
+	// bounded by the table, which the engine's cache holds anyway, and
+	// a new bulk send drops what is left of the last one (DropUnsent).
+	bulkTx   list
+	bulkSent list
 
 	seq   uint32 // next sequence number to send
 	hello helloState
@@ -207,9 +219,6 @@ type Session[K comparable, O Object] struct {
 	nacks int
 	// acks counts the peer's ACKs processed: proof that it hears us.
 	acks uint64
-
-	// keyless counts the entries queued with Add.
-	keyless int
 
 	out   []wire.Message // Flush's
 	msg   wire.Message   // the message being transmitted
@@ -269,18 +278,20 @@ func New[K comparable, O Object](cfg Config, h Handler, now time.Time) *Session[
 		cfg.InitialSeq = uint32(now.Unix())
 	}
 	s := &Session[K, O]{
-		cfg:     cfg,
-		h:       h,
-		keys:    make(map[K]int32),
-		tx:      list{nilIdx, nilIdx, 0},
-		ctl:     list{nilIdx, nilIdx, 0},
-		resend:  list{nilIdx, nilIdx, 0},
-		lost:    list{nilIdx, nilIdx, 0},
-		seq:     cfg.InitialSeq,
-		window:  cfg.ACKWindowSize,
-		aliveAt: now.Add(cfg.AliveInterval),
-		epoch:   now,
-		out:     make([]wire.Message, 0, 64),
+		cfg:      cfg,
+		h:        h,
+		keys:     make(map[K]int32),
+		tx:       list{nilIdx, nilIdx, 0},
+		ctl:      list{nilIdx, nilIdx, 0},
+		resend:   list{nilIdx, nilIdx, 0},
+		lost:     list{nilIdx, nilIdx, 0},
+		bulkTx:   list{nilIdx, nilIdx, 0},
+		bulkSent: list{nilIdx, nilIdx, 0},
+		seq:      cfg.InitialSeq,
+		window:   cfg.ACKWindowSize,
+		aliveAt:  now.Add(cfg.AliveInterval),
+		epoch:    now,
+		out:      make([]wire.Message, 0, 64),
 	}
 	return s
 }
@@ -291,9 +302,11 @@ func (s *Session[K, O]) Stats() Stats { return s.stats }
 // NextTimer is when Tick next has something to do.
 func (s *Session[K, O]) NextTimer() time.Time { return s.aliveAt }
 
-// Queued reports the lengths of the transmit, resend and lost queues.
+// Queued reports the lengths of the transmit, resend and lost queues;
+// the objects of a bulk send (Add) are counted in the first two, although
+// they do not count against ResendQueueSize.
 func (s *Session[K, O]) Queued() (tx, resend, lost int) {
-	return s.tx.n + s.ctl.n, s.resend.n, s.lost.n
+	return s.tx.n + s.bulkTx.n + s.ctl.n, s.resend.n + s.bulkSent.n, s.lost.n
 }
 
 // HelloDone reports whether the peer has answered our HELLO.
@@ -344,7 +357,10 @@ func (s *Session[K, O]) Upsert(key K) (obj *O, found bool) {
 
 // Add queues obj for transmission without a key: one object of a bulk
 // send, which a million of would otherwise cost as many insertions into
-// the key map, and as many deletions once acknowledged. Nothing keeps an
+// the key map, and as many deletions once acknowledged. Such objects do
+// not count against ResendQueueSize and are never held back for room in
+// it (see bulkTx): they are sent at the next transmission, before the
+// keyed objects, and are re-sent on NACK or timeout like any. Nothing keeps an
 // object added twice, or added and enqueued with a key, from being sent
 // twice: each transmission reads its state then (Object.Put), and the
 // later one carries the newer state. So that a re-sent bulk object never
@@ -356,23 +372,16 @@ func (s *Session[K, O]) Add(obj O) {
 	e := &s.entries[i]
 	e.obj = obj
 	e.keyless = true
-	s.push(&s.tx, i, inTx)
-	s.keyless++
+	s.push(&s.bulkTx, i, inBulkTx)
 }
 
 // DropUnsent drops the objects queued with Add that wait to be sent: a
 // new bulk send queues them all again, and must not queue them twice.
 func (s *Session[K, O]) DropUnsent() {
-	if s.keyless == 0 {
-		return
-	}
-	for i := s.tx.head; i != nilIdx; {
-		next := s.entries[i].next
-		if s.entries[i].keyless {
-			s.unlink(i)
-			s.release(i)
-		}
-		i = next
+	for s.bulkTx.head != nilIdx {
+		i := s.bulkTx.head
+		s.unlink(i)
+		s.release(i)
 	}
 }
 
@@ -403,11 +412,12 @@ func (s *Session[K, O]) RequestResync() { s.queueCtl(wire.FlagResync, 0, 0) }
 // request open; what a NACK asks for is numbered before the ACK that
 // releases the NACK, so it has arrived by then or shows as a gap again.
 //
-// A peer that holds its bulk back while its resend queue is full (a
-// ctsync peer repairing an overflow, when its table is larger than its
-// resend queue) may acknowledge before it has sent everything: the
-// request then looks complete early. conntrackd sends its whole queue at
-// once.
+// This holds for a peer of any table size: conntrackd sends its whole
+// transmit queue at once, and a Session sends a bulk (Add) whole, without
+// counting it against ResendQueueSize, however full its resend queue is.
+// Only keyed objects wait for room while an overflow is repaired, and
+// those are not the table: each live one is in the bulk with its state
+// at transmission.
 func (s *Session[K, O]) Resync() ResyncStatus {
 	return ResyncStatus{
 		Requested:    s.rs.phase != resyncNone,
@@ -431,6 +441,10 @@ func (s *Session[K, O]) AcksReceived() uint64 { return s.acks }
 func (s *Session[K, O]) Tick(now time.Time) {
 	if s.cfg.ResendTimeout > 0 {
 		old := now.Sub(s.epoch) - s.cfg.ResendTimeout
+		for i := s.bulkSent.head; i != nilIdx && s.entries[i].sent <= old; i = s.bulkSent.head {
+			s.stats.TimedOut++
+			s.requeue(i)
+		}
 		// The queue is in transmission order: stop at the first young entry.
 		for i := s.resend.head; i != nilIdx && s.entries[i].sent <= old; i = s.resend.head {
 			s.stats.TimedOut++
@@ -481,6 +495,17 @@ func (s *Session[K, O]) FlushTo(now time.Time, emit func(m *wire.Message)) {
 	s.startRepair(now)
 	n := 0
 	capacity := s.cfg.ResendQueueSize
+	// A bulk send goes whole, repairing or not: its objects take no
+	// room in the resend queue (see bulkTx). It goes before the keyed
+	// objects, which a bulk send queues after it: the engine queues
+	// expectations so, to reach the peer after their masters. Each
+	// message carries its object's state at transmission, so the order
+	// of two messages for one object changes nothing.
+	for s.bulkTx.head != nilIdx {
+		if s.transmit(s.bulkTx.head, now, emit) {
+			n++
+		}
+	}
 	for s.tx.head != nilIdx {
 		// While repairing, the data waits until the peer
 		// acknowledges; the resend queue does not shrink meanwhile, so
@@ -496,7 +521,8 @@ func (s *Session[K, O]) FlushTo(now time.Time, emit func(m *wire.Message)) {
 	// own order (an ACK of a range before the NACK of the gap after it):
 	// an ACK numbered after everything we had queued when it was written
 	// is what tells a peer waiting for our whole table (Resync) that it
-	// has all of it. Held-back data (repairing) does not hold them up.
+	// has all of it. Held-back data (repairing) does not hold them up;
+	// a bulk send, which a table is sent as, is never held back.
 	for s.ctl.head != nilIdx {
 		s.transmit(s.ctl.head, now, emit)
 		n++
@@ -571,6 +597,10 @@ func (s *Session[K, O]) transmit(i int32, now time.Time, emit func(*wire.Message
 	if e.ctl == wire.FlagAlive {
 		s.unlink(i)
 		s.release(i)
+		return true
+	}
+	if e.keyless {
+		s.move(i, &s.bulkSent, inBulkSent)
 		return true
 	}
 	if s.resend.n >= s.cfg.ResendQueueSize {
@@ -723,6 +753,9 @@ func (s *Session[K, O]) process(m *wire.Message) bool {
 			}
 			i = next
 		}
+		for s.bulkSent.head != nilIdx {
+			s.requeue(s.bulkSent.head)
+		}
 		for s.lost.head != nilIdx {
 			s.requeue(s.lost.head)
 		}
@@ -767,6 +800,12 @@ func (s *Session[K, O]) resolve(from, to uint32, lost bool) {
 // forgotten but parked on the lost list and sent again with new numbers
 // (see the package doc); control messages are dropped.
 func (s *Session[K, O]) helloFlush() {
+	for s.bulkSent.head != nilIdx {
+		s.stats.HelloDiscarded++
+		s.stats.HelloRequeued++
+		s.repairing = true
+		s.move(s.bulkSent.head, &s.lost, inLost)
+	}
 	for s.resend.head != nilIdx {
 		i := s.resend.head
 		s.stats.HelloDiscarded++
@@ -802,34 +841,38 @@ func (s *Session[K, O]) ack(from, to uint32) {
 		}
 		i = next
 	}
-	for i := s.resend.head; i != nilIdx; {
-		e := &s.entries[i]
-		next := e.next
-		if before(to, e.seq) {
-			break
+	for _, l := range []*list{&s.resend, &s.bulkSent} {
+		for i := l.head; i != nilIdx; {
+			e := &s.entries[i]
+			next := e.next
+			if before(to, e.seq) {
+				break
+			}
+			if !before(e.seq, from) {
+				s.unlink(i)
+				s.release(i)
+			}
+			i = next
 		}
-		if !before(e.seq, from) {
-			s.unlink(i)
-			s.release(i)
-		}
-		i = next
 	}
 }
 
 // nack moves the resend-queue entries sent with numbers in [from, to] back
 // to the transmit queue; numbers no longer held are silently ignored.
 func (s *Session[K, O]) nack(from, to uint32) {
-	for i := s.resend.head; i != nilIdx; {
-		e := &s.entries[i]
-		next := e.next
-		if before(to, e.seq) {
-			break
+	for _, l := range []*list{&s.resend, &s.bulkSent} {
+		for i := l.head; i != nilIdx; {
+			e := &s.entries[i]
+			next := e.next
+			if before(to, e.seq) {
+				break
+			}
+			if !before(e.seq, from) {
+				s.stats.Retransmitted++
+				s.requeue(i)
+			}
+			i = next
 		}
-		if !before(e.seq, from) {
-			s.stats.Retransmitted++
-			s.requeue(i)
-		}
-		i = next
 	}
 }
 
@@ -866,14 +909,17 @@ func (s *Session[K, O]) queueCtl(flag wire.Flags, from, to uint32) {
 	s.push(&s.ctl, i, inCtl)
 }
 
-// requeue puts entry i back to be sent: a data object in tx, a control
-// message in ctl.
+// requeue puts entry i back to be sent: a data object in tx (bulkTx if
+// keyless), a control message in ctl.
 func (s *Session[K, O]) requeue(i int32) {
-	if s.entries[i].ctl != 0 {
+	switch e := &s.entries[i]; {
+	case e.ctl != 0:
 		s.move(i, &s.ctl, inCtl)
-		return
+	case e.keyless:
+		s.move(i, &s.bulkTx, inBulkTx)
+	default:
+		s.move(i, &s.tx, inTx)
 	}
-	s.move(i, &s.tx, inTx)
 }
 
 // before reports whether a precedes b in serial-number arithmetic.
@@ -930,7 +976,7 @@ func (s *Session[K, O]) compact() {
 			s.keys[e.key] = int32(i)
 		}
 	}
-	for _, l := range []*list{&s.tx, &s.ctl, &s.resend, &s.lost} {
+	for _, l := range []*list{&s.tx, &s.ctl, &s.resend, &s.lost, &s.bulkTx, &s.bulkSent} {
 		l.head, l.tail = move(l.head), move(l.tail)
 	}
 	s.entries = entries
@@ -944,9 +990,7 @@ func (s *Session[K, O]) release(i int32) {
 		s.nacks--
 	}
 	if e.ctl == 0 {
-		if e.keyless {
-			s.keyless--
-		} else {
+		if !e.keyless {
 			delete(s.keys, e.key)
 		}
 		if r, ok := any(e.obj).(Releaser); ok {
@@ -967,6 +1011,10 @@ func (s *Session[K, O]) listOf(where uint8) *list {
 		return &s.lost
 	case inCtl:
 		return &s.ctl
+	case inBulkTx:
+		return &s.bulkTx
+	case inBulkSent:
+		return &s.bulkSent
 	}
 	return nil
 }
