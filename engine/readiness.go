@@ -89,6 +89,9 @@ func (e *Engine) readiness(now time.Time, serving bool) control.Readiness {
 			return no("waiting for the peer: nothing heard from it yet (ALARM sends every flow within refresh_time, %v)", e.rt.Sync.RefreshTime)
 		case mode == config.SyncAlarm:
 			return no("receiving the peer's refreshes: %v of a full period (%v) since it was first heard, %d updates so far", ago(st.Heard), e.rt.Sync.RefreshTime+time.Second, st.Received)
+		case !st.Requested && e.rt.Sync.StartupResync:
+			// The start-up request goes out once the engine runs.
+			return no("the start-up resync is not asked for yet")
 		case !st.Requested:
 			return no("no resync from the peer was asked for (sync.startup_resync is off): run ctsync resync")
 		case mode == config.SyncFTFW && st.Acknowledged, mode == config.SyncNotrack && !st.Heard.IsZero():

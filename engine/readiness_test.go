@@ -152,9 +152,14 @@ func TestReadinessResync(t *testing.T) {
 			b := newNode(t, `sync "`+mode+`" {
   startup_resync = true
 }`+syncLink, pb)
-			if r := b.readiness(); r.Ready || !strings.Contains(r.Reason, "nothing heard from the peer") {
-				t.Errorf("peer silent: %+v", r)
-			}
+			// Until the engine runs its start-up request, it says so.
+			tick(t, []*node{a, b}, 5*time.Second, "the start-up request", func() bool {
+				r := b.readiness()
+				if r.Ready || !strings.Contains(r.Reason, "nothing heard from the peer") && !strings.Contains(r.Reason, "start-up resync is not asked") {
+					t.Fatalf("peer silent: %+v", r)
+				}
+				return strings.Contains(r.Reason, "nothing heard from the peer")
+			})
 			tick(t, []*node{a, b}, 5*time.Second, "the backup waits", func() bool {
 				r := b.readiness()
 				return !r.Ready && strings.Contains(r.Reason, "resync requested 5s ago")
