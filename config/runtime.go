@@ -79,10 +79,6 @@ type MetricsSettings struct {
 	Listen string
 }
 
-// MetricsPath is where the endpoint serves the metrics, the path every
-// Prometheus scrape configuration defaults to.
-const MetricsPath = "/metrics"
-
 // NetlinkSettings tune the kernel event socket.
 type NetlinkSettings struct {
 	// BufferSize is the initial receive buffer in bytes; 0 keeps the
