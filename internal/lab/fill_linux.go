@@ -31,16 +31,7 @@ func SyntheticFlow(i int) ctnl.Flow {
 // other test lowers it under this table (netnstest.LowerConntrackMax).
 func (n *Node) Fill(t testing.TB, count int) {
 	t.Helper()
-	if count > MaxFill {
-		t.Fatalf("Fill %d: at most %d", count, MaxFill)
-	}
-	if count > netnstest.ConntrackMaxFloor {
-		netnstest.ShareConntrackMax(t)
-	}
-	var w *ctnl.Writer
-	if err := n.Do(func() (err error) { w, err = ctnl.NewWriter(ctnl.WriterConfig{Batch: 256}); return err }); err != nil {
-		t.Fatal(err)
-	}
+	w := n.bigWriter(t, "Fill", count)
 	defer w.Close()
 	const batch = 4096
 	flows := make([]ctnl.Flow, batch)
@@ -61,4 +52,23 @@ func (n *Node) Fill(t testing.TB, count int) {
 			}
 		}
 	}
+}
+
+// bigWriter is a ctnetlink writer into n's table for count flows, at
+// most MaxFill. Above netnstest.ConntrackMaxFloor it shares the machine's
+// conntrack limit until t ends, so that no other test lowers it under
+// this table (netnstest.LowerConntrackMax).
+func (n *Node) bigWriter(t testing.TB, what string, count int) *ctnl.Writer {
+	t.Helper()
+	if count > MaxFill {
+		t.Fatalf("%s %d: at most %d", what, count, MaxFill)
+	}
+	if count > netnstest.ConntrackMaxFloor {
+		netnstest.ShareConntrackMax(t)
+	}
+	var w *ctnl.Writer
+	if err := n.Do(func() (err error) { w, err = ctnl.NewWriter(ctnl.WriterConfig{Batch: 256}); return err }); err != nil {
+		t.Fatal(err)
+	}
+	return w
 }

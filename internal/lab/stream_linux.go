@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/ctsync/ctsync/engine/ctnl"
-	"github.com/ctsync/ctsync/internal/netnstest"
 )
 
 // A stream creates flows a chunk at a time and, after each chunk,
@@ -40,18 +39,7 @@ func StreamFlow(i int) ctnl.Flow {
 // remain.
 func (n *Node) Stream(t testing.TB, count int, between func(chunk int)) (live int) {
 	t.Helper()
-	if count > MaxFill {
-		t.Fatalf("Stream %d: at most %d", count, MaxFill)
-	}
-	if count > netnstest.ConntrackMaxFloor {
-		// As Fill: no other test may lower the machine's limit under
-		// this table.
-		netnstest.ShareConntrackMax(t)
-	}
-	var w *ctnl.Writer
-	if err := n.Do(func() (err error) { w, err = ctnl.NewWriter(ctnl.WriterConfig{Batch: 256}); return err }); err != nil {
-		t.Fatal(err)
-	}
+	w := n.bigWriter(t, "Stream", count)
 	defer w.Close()
 	apply := func(what string, reqs []ctnl.Request) {
 		t.Helper()
